@@ -1,0 +1,155 @@
+/* decide.c: every question the engine puts to a store's policy (SPEC L1,
+ * POLICY.md). A hook the policy leaves out falls back to the SPEC default,
+ * computed here in C; either way the question and the answer are recorded
+ * in the request's decisions, which go into the transaction log (F8) and
+ * let `corder policy replay` ask a new policy the same questions. */
+#include "flow.h"
+
+#include <string.h>
+
+#include "args.h"
+#include "auth.h"
+#include "money.h"
+
+static int64_t get_path_int(json_t *o, const char *a, const char *b)
+{
+    return json_integer_value(json_object_get(json_object_get(o, a), b));
+}
+
+int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *const *args)
+{
+    int64_t out = 0;
+    switch (hook) {
+    case HOOK_DEPOSIT: /* P1: pct of the deposit base, 0 for B2B */
+        if (json_is_true(json_object_get(json_object_get(args[0], "customer"), "b2b"))) return 0;
+        money_pct(get_path_int(args[0], "deposit", "base"), p->default_deposit_pct_bp, &out);
+        return out;
+    case HOOK_SHIPPING_CHARGE:
+        return p->default_shipping_charge;
+    case HOOK_CANCELLATION_CHARGE: /* F6: pct of the open lines, charges not counted */
+        money_pct(get_path_int(args[0], "totals", "open"), p->cancellation_charge_pct_bp, &out);
+        return out;
+    case HOOK_SHIPPING_REFUND: /* F7: proportional share, or nothing */
+        return p->refund_shipping_charges
+                   ? json_integer_value(json_object_get(args[0], "proportional"))
+                   : 0;
+    default:
+        return 0;
+    }
+}
+
+static void record(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs, json_t *answer,
+                   bool by_policy)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < nargs; i++) json_array_append(a, args[i]);
+    json_array_append_new(c->decisions,
+                          json_pack("{s:s, s:o, s:s, s:o, s:s}", "hook", policy_hook_name(hook),
+                                    "args", a, "today", c->today, "answer", answer, "by",
+                                    by_policy ? "policy" : "default"));
+}
+
+static int ask_amount(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs,
+                      int64_t *out, err_t *err)
+{
+    bool by_policy = policy_has_hook(c->pol, hook);
+    if (by_policy) {
+        if (policy_call_amount(c->pol, hook, c->s->store, c->today, args, nargs, out, err) < 0)
+            return -1;
+    } else {
+        *out = decide_default_amount(hook, c->params, args);
+    }
+    record(c, hook, args, nargs, json_integer(*out), by_policy);
+    return 0;
+}
+
+int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
+{
+    json_t *view = flow_order_view(o);
+    int rc = ask_amount(c, HOOK_DEPOSIT, &view, 1, out, err);
+    json_decref(view);
+    return rc;
+}
+
+int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out,
+                           err_t *err)
+{
+    json_t *args[2] = {shipment, flow_order_view(o)};
+    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, args, 2, out, err);
+    json_decref(args[1]);
+    return rc;
+}
+
+int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err)
+{
+    json_t *view = flow_order_view(o);
+    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, &view, 1, out, err);
+    json_decref(view);
+    return rc;
+}
+
+int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err)
+{
+    json_t *args[2] = {ret, flow_order_view(o)};
+    int rc = ask_amount(c, HOOK_SHIPPING_REFUND, args, 2, out, err);
+    json_decref(args[1]);
+    return rc;
+}
+
+int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err)
+{
+    bool by_policy = policy_has_hook(c->pol, HOOK_PERMITS);
+    if (by_policy) {
+        if (policy_call_permits(c->pol, c->s->store, c->today, staff, permission, out, err) < 0)
+            return -1;
+    } else {
+        const char *role = json_string_value(json_object_get(staff, "role"));
+        *out = role && !strcmp(role, "manager"); /* A2 default */
+    }
+    json_t *args[2] = {staff, json_string(permission)};
+    record(c, HOOK_PERMITS, args, 2, json_boolean(*out), by_policy);
+    json_decref(args[1]);
+    return 0;
+}
+
+int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
+{
+    static const char *const allowed[] = {"staff", "pin", NULL};
+    if (!approval) return 0;
+    const char *staff, *pin;
+    if (args_only(approval, "approval", allowed, err) < 0 ||
+        args_str(approval, "approval", "staff", true, 31, &staff, err) < 0 ||
+        args_str(approval, "approval", "pin", true, 64, &pin, err) < 0)
+        return -1;
+    auth_staff who;
+    if (auth_check(c->e, staff, pin, &who, err) < 0) return -1;
+    json_t *sj = json_pack("{s:s, s:s, s:s}", "id", who.id, "name", who.name, "role", who.role);
+    bool ok;
+    int rc = decide_permits(c, sj, permission, &ok, err);
+    json_decref(sj);
+    if (rc < 0) return -1;
+    if (!ok)
+        return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", staff,
+                       permission);
+    snprintf(c->approved_by, sizeof c->approved_by, "%s", who.id);
+    return 0;
+}
+
+int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
+{
+    json_t *sj = json_pack("{s:s, s:s, s:s}", "id", c->s->staff, "name", c->s->name, "role",
+                           c->s->role);
+    bool ok;
+    int rc = decide_permits(c, sj, permission, &ok, err);
+    json_decref(sj);
+    if (rc < 0) return -1;
+    if (ok) {
+        snprintf(c->approved_by, sizeof c->approved_by, "%s", c->s->staff);
+        return 0;
+    }
+    if (approval && *c->approved_by) return 0; /* checked by approval_check */
+    err_set(err, ERR_APPROVAL_REQUIRED, "this needs the %s permission or an approval",
+            permission);
+    snprintf(err->permission, sizeof err->permission, "%s", permission);
+    return -1;
+}

@@ -1,0 +1,426 @@
+/* dispatch.c: one request in, one response out (see dispatch.h).
+ *
+ * The order of checks follows PROTOCOL.md's ranking of error codes: the
+ * line must be a JSON object with a known shape (bad_request), the op must
+ * exist (unknown_op), the session must be signed in (unauthenticated), and
+ * then the op's handler checks the rest in the same order. A write runs in
+ * its own SAVEPOINT: a failure rolls back to it, so the store, the log and
+ * the numbering are exactly as they were, and the requests that share the
+ * same group commit are untouched. */
+#include "dispatch.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "auth.h"
+#include "flow.h"
+#include "master.h"
+
+typedef int (*flow_fn)(flow_ctx *c, json_t **result, err_t *err);
+
+typedef struct {
+    const char *op;
+    flow_fn flow;    /* a flow run with a flow_ctx, or */
+    dispatch_fn fn;  /* a plain handler */
+    bool writes;
+    bool needs_session;
+    uint64_t calls, errors;
+    const char *schema; /* top-level args: "name:t" or "name:t?", t in s i b o a */
+} op_entry;
+
+static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *err);
+static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t *err);
+static int op_customer_create(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_customer_get(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_customer_address(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_preview(flow_ctx *c, json_t **result, err_t *err);
+int op_policy_info(flow_ctx *c, json_t **result, err_t *err);
+int op_policy_reload(flow_ctx *c, json_t **result, err_t *err);
+int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
+
+#define MAX_OPS 64
+static op_entry ops[MAX_OPS] = {
+    {"ping", NULL, op_ping, false, false, 0, 0, ""},
+    {"session.login", NULL, op_login, false, false, 0, 0, "store:s staff:s pin:s"},
+    {"customer.create", NULL, op_customer_create, true, true, 0, 0, "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?"},
+    {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s"},
+    {"customer.add_address", NULL, op_customer_address, true, true, 0, 0, "account:s address:o idempotency_key:s?"},
+    {"order.preview", op_preview, NULL, false, true, 0, 0, "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? payments:a? idempotency_key:s?"},
+    {"order.create", flow_create, NULL, true, true, 0, 0, "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? payments:a? idempotency_key:s?"},
+    {"order.get", flow_get, NULL, false, true, 0, 0, "number:s"},
+    {"order.find", flow_find, NULL, false, true, 0, 0, "customer:s? status:s? store:s? from:s? to:s? limit:i?"},
+    {"order.edit", flow_edit, NULL, true, true, 0, 0, "number:s version:i add_lines:a? update_lines:a? remove_lines:a? shipping_charge:i? payments:a? idempotency_key:s?"},
+    {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0, "number:s payments:a? idempotency_key:s?"},
+    {"order.pickup", flow_pickup, NULL, true, true, 0, 0, "number:s lines:a payments:a? idempotency_key:s?"},
+    {"order.ship", flow_ship, NULL, true, true, 0, 0, "number:s lines:a payments:a? tracking:s? approval:o? idempotency_key:s?"},
+    {"order.cancel", flow_cancel, NULL, true, true, 0, 0, "number:s version:i? charge_override:o? payments:a? reason:s? idempotency_key:s?"},
+    {"order.return", flow_return, NULL, true, true, 0, 0, "number:s invoice:i lines:a shipping_refund:i? approval:o? idempotency_key:s?"},
+    {"order.history", flow_history, NULL, false, true, 0, 0, "number:s"},
+    {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?"},
+    {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:o?"},
+    {"sync.status", op_sync_status, NULL, false, true, 0, 0, ""},
+};
+
+static op_entry *find_op(const char *name)
+{
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++)
+        if (!strcmp(ops[i].op, name)) return &ops[i];
+    return NULL;
+}
+
+void dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_session)
+{
+    op_entry *e = find_op(op);
+    if (!e) {
+        for (int i = 0; i < MAX_OPS; i++)
+            if (!ops[i].op) {
+                e = &ops[i];
+                break;
+            }
+    }
+    if (!e) return;
+    *e = (op_entry){op, NULL, fn, writes, needs_session, 0, 0, NULL};
+}
+
+bool dispatch_op_writes(const char *op)
+{
+    op_entry *e = find_op(op);
+    return e && e->writes;
+}
+
+json_t *dispatch_stats(void)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++)
+        if (ops[i].calls)
+            json_object_set_new(o, ops[i].op, json_pack("{s:I, s:I}", "calls",
+                                                        (json_int_t)ops[i].calls, "errors",
+                                                        (json_int_t)ops[i].errors));
+    return o;
+}
+
+json_t *dispatch_error(json_t *id, const err_t *err)
+{
+    json_t *details = json_object();
+    if (err->field[0]) json_object_set_new(details, "field", json_string(err->field));
+    if (err->permission[0])
+        json_object_set_new(details, "permission", json_string(err->permission));
+    if (err->has_due) json_object_set_new(details, "due", json_integer(err->due));
+    return json_pack("{s:O, s:b, s:{s:s, s:s, s:o}}", "id", id ? id : json_null(), "ok", 0,
+                     "error", "code", err_code_name(err->code), "message", err->message,
+                     "details", details);
+}
+
+static json_t *ok_response(json_t *id, json_t *result)
+{
+    return json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result", result);
+}
+
+/* ---- plain handlers ---- */
+
+static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *err)
+{
+    *result = json_pack("{s:b}", "pong", 1);
+    return 0;
+}
+
+static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"store", "staff", "pin", NULL};
+    const char *store, *staff, *pin;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_str(args, "", "staff", true, 31, &staff, err) < 0 ||
+        args_str(args, "", "pin", true, 64, &pin, err) < 0)
+        return -1;
+    auth_staff who;
+    if (auth_check(e, staff, pin, &who, err) < 0) return -1;
+    master_store ms;
+    if (!auth_staff_at_store(e, staff, store)) {
+        if (master_store_get(e, store, &ms, err) < 0) return -1;
+        return err_set(err, ERR_FORBIDDEN, "staff %s may not sign in at store %s", staff, store);
+    }
+    *s = (session){.signed_in = true};
+    snprintf(s->store, sizeof s->store, "%s", store);
+    snprintf(s->staff, sizeof s->staff, "%s", who.id);
+    snprintf(s->name, sizeof s->name, "%s", who.name);
+    snprintf(s->role, sizeof s->role, "%s", who.role);
+    *result = json_pack("{s:s, s:s, s:s, s:s}", "staff", who.id, "name", who.name, "role",
+                        who.role, "store", store);
+    return 0;
+}
+
+static int op_customer_create(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    json_t *copy = json_copy(args);
+    json_object_del(copy, "idempotency_key");
+    int rc = master_customer_create(e, s->store, copy, r, err);
+    json_decref(copy);
+    return rc;
+}
+
+static int op_customer_get(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    return master_customer_get(e, args, r, err);
+}
+
+static int op_customer_address(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    json_t *copy = json_copy(args);
+    json_object_del(copy, "idempotency_key");
+    int rc = master_customer_add_address(e, copy, r, err);
+    json_decref(copy);
+    return rc;
+}
+
+static int op_preview(flow_ctx *c, json_t **result, err_t *err)
+{
+    c->preview = true;
+    return flow_create(c, result, err);
+}
+
+/* ---- idempotency keys ---- */
+
+static void args_hash(const char *op, json_t *args, char out[65])
+{
+    json_t *copy = json_copy(args);
+    json_object_del(copy, "idempotency_key");
+    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    unsigned char h[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)op, strlen(op) + 1);
+    if (s) crypto_generichash_update(&st, (const unsigned char *)s, strlen(s));
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(out, 65, h, sizeof h);
+    free(s);
+    json_decref(copy);
+}
+
+/* 1 and *stored when the key was seen with the same request; -1 on a key
+ * reused for another request; 0 when new. */
+static int idem_lookup(engine *e, session *s, const char *key, const char *op,
+                       const char *hash, json_t **stored, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        e, "SELECT op, args_hash, response FROM idempotency WHERE store = ? AND key = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (strcmp((const char *)sqlite3_column_text(st, 0), op) ||
+            strcmp((const char *)sqlite3_column_text(st, 1), hash)) {
+            err_field(err, ERR_CONFLICT, "idempotency_key",
+                      "idempotency_key: already used for a different request");
+            rc = -1;
+        } else {
+            *stored = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+            rc = *stored ? 1 : 0;
+        }
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int idem_store(engine *e, session *s, const char *key, const char *op, const char *hash,
+                      json_t *result, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO idempotency(store, key, op, args_hash, response)"
+                                   " VALUES(?,?,?,?,?)",
+                                   err);
+    if (!st) return -1;
+    char *text = json_dumps(result, JSON_COMPACT);
+    if (!text) return err_set(err, ERR_INTERNAL, "out of memory");
+    sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, text, -1, free);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "idempotency");
+}
+
+/* ---- the shape of args, checked before the session (PROTOCOL ranks
+ * bad_request first); handlers then check everything in depth ---- */
+
+static bool type_ok(char t, json_t *v)
+{
+    switch (t) {
+    case 's': return json_is_string(v);
+    case 'i': return json_is_integer(v);
+    case 'b': return json_is_boolean(v);
+    case 'o': return json_is_object(v);
+    case 'a': return json_is_array(v);
+    default: return false;
+    }
+}
+
+static const char *type_name(char t)
+{
+    return t == 's' ? "a string" : t == 'i' ? "an integer" : t == 'b' ? "true or false"
+           : t == 'o' ? "an object" : "an array";
+}
+
+static int schema_check(const char *schema, json_t *args, err_t *err)
+{
+    if (!schema) return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(args, k, v)
+    {
+        size_t n = strlen(k);
+        const char *p = schema;
+        bool known = false;
+        while ((p = strstr(p, k))) {
+            if ((p == schema || p[-1] == ' ') && p[n] == ':') {
+                known = true;
+                if (!json_is_null(v) && !type_ok(p[n + 1], v))
+                    return err_field(err, ERR_BAD_REQUEST, k, "%s: expected %s", k, type_name(p[n + 1]));
+                break;
+            }
+            p += n;
+        }
+        if (!known) return err_field(err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
+    }
+    for (const char *p = schema; *p;) {
+        const char *colon = strchr(p, ':');
+        if (!colon) break;
+        const char *end = strchr(colon, ' ');
+        if (!end) end = colon + strlen(colon);
+        if (end[-1] != '?') {
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
+            json_t *v = json_object_get(args, name);
+            if (!v || json_is_null(v)) return err_field(err, ERR_BAD_REQUEST, name, "%s: required", name);
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- running one op ---- */
+
+static int run_op(engine *e, session *s, op_entry *op, json_t *args, json_t **result, err_t *err)
+{
+    if (op->fn) return op->fn(e, s, args, result, err);
+    flow_ctx c;
+    int rc = flow_begin(&c, e, s, op->op, args, err);
+    if (rc == 0) rc = op->flow(&c, result, err);
+    flow_end(&c);
+    return rc;
+}
+
+static int savepoint(engine *e, const char *sql)
+{
+    err_t err;
+    sqlite3_stmt *st = engine_stmt(e, sql, &err);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int run_write(engine *e, session *s, op_entry *op, json_t *args, json_t **result,
+                     err_t *err)
+{
+    const char *key = json_string_value(json_object_get(args, "idempotency_key"));
+    char hash[65];
+    if (key) {
+        args_hash(op->op, args, hash);
+        int found = idem_lookup(e, s, key, op->op, hash, result, err);
+        if (found != 0) return found < 0 ? -1 : 0;
+    }
+    if (savepoint(e, "SAVEPOINT req") < 0) return engine_sqlerr(e, err, "savepoint");
+    int rc = run_op(e, s, op, args, result, err);
+    if (rc == 0 && key && idem_store(e, s, key, op->op, hash, *result, err) < 0) {
+        json_decref(*result);
+        *result = NULL;
+        rc = -1;
+    }
+    if (rc < 0) savepoint(e, "ROLLBACK TO req");
+    savepoint(e, "RELEASE req");
+    return rc;
+}
+
+json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write)
+{
+    err_t err = {0};
+    json_t *id = json_object_get(req, "id");
+    json_t *args = NULL, *result = NULL;
+    const char *name = NULL;
+    static const char *const allowed[] = {"id", "op", "args", NULL};
+    *is_write = false;
+    if (id && (json_is_object(id) || json_is_array(id))) {
+        err_field(&err, ERR_BAD_REQUEST, "id", "id: must be a string, number, boolean or null");
+        return dispatch_error(NULL, &err);
+    }
+    if (args_only(req, "", allowed, &err) < 0 ||
+        args_str(req, "", "op", true, 64, &name, &err) < 0 ||
+        args_obj(req, "", "args", false, &args, &err) < 0)
+        return dispatch_error(id, &err);
+    op_entry *op = find_op(name);
+    if (!op) {
+        err_field(&err, ERR_UNKNOWN_OP, "op", "no op '%s'", name);
+        return dispatch_error(id, &err);
+    }
+    op->calls++;
+    json_t *empty = NULL;
+    if (!args) args = empty = json_object();
+    int rc;
+    if (schema_check(op->schema, args, &err) < 0) {
+        rc = -1;
+    } else if (op->needs_session && !s->signed_in) {
+        rc = err_set(&err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
+    } else if (op->writes) {
+        bool own_txn = !engine_in_txn(e);
+        *is_write = true;
+        if (own_txn && engine_begin(e, &err) < 0)
+            rc = -1;
+        else {
+            rc = run_write(e, s, op, args, &result, &err);
+            if (own_txn && engine_commit(e, rc == 0 ? &err : &(err_t){0}) < 0 && rc == 0) {
+                json_decref(result);
+                rc = -1;
+            }
+        }
+    } else {
+        rc = run_op(e, s, op, args, &result, &err);
+    }
+    json_decref(empty);
+    if (rc < 0) {
+        op->errors++;
+        if (err.code == ERR_NONE) err_set(&err, ERR_INTERNAL, "%s failed without saying why", name);
+        return dispatch_error(id, &err);
+    }
+    return ok_response(id, result);
+}
+
+json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write)
+{
+    err_t err = {0};
+    *is_write = false;
+    if (len > DISPATCH_MAX_LINE) {
+        err_set(&err, ERR_BAD_REQUEST, "line longer than %d bytes", DISPATCH_MAX_LINE);
+        return dispatch_error(NULL, &err);
+    }
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req) {
+        err_set(&err, ERR_BAD_REQUEST, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return dispatch_error(NULL, &err);
+    }
+    if (!json_is_object(req)) {
+        json_decref(req);
+        err_set(&err, ERR_BAD_REQUEST, "a request is a JSON object");
+        return dispatch_error(NULL, &err);
+    }
+    json_t *resp = dispatch_request(e, s, req, is_write);
+    json_decref(req);
+    return resp;
+}

@@ -1,0 +1,44 @@
+/* engine_internal.h: the engine struct, for engine modules only. */
+#ifndef CORDER_ENGINE_INTERNAL_H
+#define CORDER_ENGINE_INTERNAL_H
+
+#include "engine.h"
+
+#define ENGINE_STMT_SLOTS 256
+#define ENGINE_TZ_SLOTS 64
+#define ENGINE_AUTH_SLOTS 256
+
+typedef struct {
+    const char *sql; /* the key: statements are static strings */
+    sqlite3_stmt *st;
+} engine_stmt_slot;
+
+typedef struct {
+    char store[32];
+    char date[11];
+    int64_t until; /* engine_now() before which date is still right */
+} engine_tz_slot;
+
+typedef struct {
+    char staff[32];
+    unsigned char pin_mac[32]; /* keyed hash of the last good PIN */
+    char hash_tail[24];        /* detects a changed PIN hash */
+    int failures;
+    int64_t locked_until;
+} engine_auth_slot;
+
+struct engine {
+    sqlite3 *db;
+    policy_host *policies;
+    int64_t pinned_now;
+    bool in_txn;
+    bool hq_role;
+    engine_stmt_slot stmts[ENGINE_STMT_SLOTS];
+    engine_tz_slot tz[ENGINE_TZ_SLOTS];
+    engine_auth_slot auth[ENGINE_AUTH_SLOTS];
+    unsigned char auth_key[32];
+    engine_hq_create_fn hq_create;
+    void *hq_create_arg;
+};
+
+#endif

@@ -1,0 +1,109 @@
+/* flow.h: the customer-order flows of SPEC section 5, and what they share:
+ * the request context, the policy decisions (with their defaults and their
+ * record for the transaction log), approvals, payments, and saving an
+ * order together with its log entry and outbox event. Each flow lives in
+ * its own file (flow_create.c, flow_edit.c, …); handlers stay thin. */
+#ifndef CORDER_FLOW_H
+#define CORDER_FLOW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "master.h"
+#include "order.h"
+#include "policy.h"
+
+#define FLOW_MAX_LINES 500
+#define FLOW_MAX_QTY 1000000
+#define FLOW_MAX_PAYMENTS 20
+
+typedef struct {
+    engine *e;
+    session *s;
+    const char *op;
+    json_t *args;
+    policy *pol;           /* the version this request started with (L3) */
+    const policy_params *params;
+    master_store store;    /* the signed-in store */
+    char today[11];
+    char now_iso[32];
+    json_t *decisions;     /* what the policy was asked and answered (F8) */
+    bool preview;          /* order.preview: compute, keep nothing */
+    char approved_by[32];  /* who approved an override, if anyone */
+} flow_ctx;
+
+/* Sets up ctx for a request of the signed-in session; takes a policy ref. */
+int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args, err_t *err);
+void flow_end(flow_ctx *c);
+
+/* ---- decisions (decide.c): the policy's answer, or the SPEC default ---- */
+int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err);
+int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out,
+                           err_t *err);
+int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err);
+int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err);
+int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err);
+/* The defaults alone (also used by replay). */
+int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *const *args);
+
+/* A2: the signed-in staff holds the permission, or `approval` ({staff, pin})
+ * names someone who does. approval_check runs early (a wrong PIN is
+ * unauthenticated, an approver without the permission is forbidden);
+ * approval_require runs once the request is known to need it. */
+int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
+int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
+
+/* Payments: parses [{tender, amount, ref?}] (amount > 0, SPEC M3) and sums. */
+int flow_parse_payments(json_t *args, int64_t *sum, err_t *err);
+/* Appends the payments of args to the order, tagged with the op. */
+int flow_add_payments(flow_ctx *c, order *o, json_t *args);
+int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount);
+
+/* The order as policies see it (PROTOCOL order object). New reference. */
+json_t *flow_order_view(const order *o);
+
+/* Storage. */
+order *flow_load(flow_ctx *c, const char *number, err_t *err);
+/* Bumps the version, stamps the policy version, writes the order row, the
+ * transaction log entry and the outbox event, in the current transaction. */
+int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err);
+
+/* Shared line parsing (create, edit): one line of the request into l. */
+int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer,
+                    order_line *l, err_t *err);
+int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *customer,
+                        order_line *l, err_t *err);
+/* not_found checks of a parsed line (product, address, pickup store); sets
+ * the locked price when set_price. */
+int flow_resolve_line(flow_ctx *c, order_line *l, const char *path, const char *customer,
+                      bool set_price, err_t *err);
+/* validation checks of a line: quantity, amount, dates not in the past. */
+int flow_validate_line(flow_ctx *c, const order_line *l, const char *path, err_t *err);
+/* Settles a new invoice: takes what it can from money on account, the rest
+ * must be paid by this op's payments (exactly; payment_mismatch with due). */
+int flow_settle_invoice(flow_ctx *c, order *o, order_invoice *inv, int64_t on_account,
+                        int64_t paying, err_t *err);
+/* Fails with validation if the order's sums overflow (M4). */
+int flow_sums(const order *o, order_sums *s, err_t *err);
+/* (Re)computes the shipping charges of shipments not yet invoiced (F1, F3).
+ * manual >= 0 is a charge typed by the clerk for every such shipment. */
+int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err);
+/* Invoices the selected lines (pickup, ship): fills an invoice from
+ * args.lines ([{line, qty}]) for lines of the given mode. */
+int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode,
+                       order_invoice **out, err_t *err);
+
+/* The flows. *result is a new reference on success. */
+int flow_create(flow_ctx *c, json_t **result, err_t *err);
+int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err);
+int flow_edit(flow_ctx *c, json_t **result, err_t *err);
+int flow_pickup(flow_ctx *c, json_t **result, err_t *err);
+int flow_ship(flow_ctx *c, json_t **result, err_t *err);
+int flow_cancel(flow_ctx *c, json_t **result, err_t *err);
+int flow_return(flow_ctx *c, json_t **result, err_t *err);
+int flow_get(flow_ctx *c, json_t **result, err_t *err);
+int flow_find(flow_ctx *c, json_t **result, err_t *err);
+int flow_history(flow_ctx *c, json_t **result, err_t *err);
+
+#endif

@@ -1,0 +1,41 @@
+/* server.h: the TCP front of the engine (PROTOCOL.md "Framing"). One
+ * libevent loop owns the engine; requests from every connection are
+ * dispatched on it and share group commits (the essay is in server.c).
+ * Knows nothing of the flows: every request goes through dispatch_line. */
+#ifndef CORDER_SERVER_H
+#define CORDER_SERVER_H
+
+#include <stddef.h>
+
+#include "engine.h"
+#include "err.h"
+
+typedef struct server server;
+
+typedef struct {
+    const char *listen;       /* HOST:PORT; port 0 picks a free one */
+    const char *admin_socket; /* unix socket path, or NULL */
+    int batch_max;            /* requests per commit; 0 = 512 */
+    int batch_usec;           /* oldest request's wait before a forced commit; 0 = 2000 */
+    int auth_threads;         /* PIN verification workers; 0 = 2 */
+    size_t out_high;          /* stop reading a client above this much unsent output; 0 = 4 MiB */
+    int sync_interval;        /* seconds between "hq.synchronize" runs (hq role); 0 = never */
+    int hq_role;
+} server_config;
+
+/* Binds the listener (and the admin socket) and prints the listening line. */
+server *server_new(engine *e, const server_config *cfg, err_t *err);
+/* Runs until SIGINT/SIGTERM, then drains: answers what was received, commits,
+ * flushes. Returns 0, or -1 with err set when the loop failed. */
+int server_run(server *s, err_t *err);
+/* Closes every connection; the engine stays open (the caller closes it). */
+void server_free(server *s);
+
+/* The port actually bound (after port 0). */
+int server_port(const server *s);
+
+/* The support REPL's door (PROTOCOL.md "The support REPL"): the same
+ * protocol on a unix socket created with mode 0600. */
+int server_admin_listen(server *s, const char *path, err_t *err);
+
+#endif

@@ -1,0 +1,305 @@
+-- e2e.lua: helpers for the end-to-end specs (tests/e2e/), in the manner of
+-- Neovim's functional tests: start the real `corder serve` on a fresh
+-- database in a temp dir, talk to it over TCP with JSON lines, stop it.
+--
+--   local e2e = require "e2e"
+--   local srv = e2e.server()          -- init + serve on a free port
+--   local c = srv:connect()
+--   c:login("S001", "1001", "1234")
+--   local r = c:call("order.get", {number = "S001-1"})
+--   srv:stop()                        -- SIGTERM; returns the exit status
+--   srv:cleanup()
+local socket = require "socket"
+local cjson = require "cjson"
+
+local M = {}
+
+M.root = os.getenv("CORDER_ROOT") or "."
+M.bin = os.getenv("CORDER_BIN") or (M.root .. "/build/corder")
+M.MAX_LINE = 1024 * 1024
+M.null = cjson.null
+
+-- The test fixture: tests own their data (two stores, three staff of the
+-- brief, a sync-mode store S003), so demo data can change freely.
+M.seed = M.root .. "/tests/e2e/seed.json"
+
+function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+function M.sh(cmd)
+    local ok, how, code = os.execute(cmd)
+    if how == "exit" then return code end
+    return 128 + (code or 0)
+end
+
+function M.read_file(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local s = f:read("a")
+    f:close()
+    return s
+end
+
+function M.write_file(path, text)
+    local f = assert(io.open(path, "wb"))
+    f:write(text)
+    f:close()
+end
+
+function M.tmpdir()
+    local p = io.popen("mktemp -d /tmp/corder-e2e.XXXXXX")
+    local d = p:read("l")
+    p:close()
+    return d
+end
+
+function M.sleep(s) socket.sleep(s) end
+function M.now() return socket.gettime() end
+
+-- A date `days` from today (UTC; the stores are near UTC, and tests use
+-- a margin of days, never hours).
+function M.date(days) return os.date("!%Y-%m-%d", os.time() + days * 86400) end
+
+-- Polls fn until it returns a true value or timeout seconds pass.
+function M.wait_for(fn, timeout, what)
+    local deadline = M.now() + (timeout or 10)
+    while true do
+        local v = fn()
+        if v then return v end
+        if M.now() > deadline then error("timed out waiting for " .. (what or "condition"), 2) end
+        M.sleep(0.02)
+    end
+end
+
+-- Runs `corder ARGS...`; returns exit code, stdout, stderr.
+function M.run(args)
+    local dir = M.tmpdir()
+    local code = M.sh(M.q(M.bin) .. " " .. args .. " >" .. dir .. "/o 2>" .. dir .. "/e </dev/null")
+    local out, err = M.read_file(dir .. "/o"), M.read_file(dir .. "/e")
+    M.sh("rm -rf " .. M.q(dir))
+    return code, out, err
+end
+
+---------------------------------------------------------------------------
+-- client
+local Client = {}
+Client.__index = Client
+
+function M.connect(port, host)
+    local s = assert(socket.tcp())
+    s:settimeout(10)
+    local ok, err = s:connect(host or "127.0.0.1", port)
+    if not ok then
+        s:close()
+        return nil, err
+    end
+    s:setoption("tcp-nodelay", true)
+    return setmetatable({sock = s, next_id = 0}, Client)
+end
+
+function Client:settimeout(t) self.sock:settimeout(t) end
+
+-- Sends raw bytes (add your own "\n").
+function Client:send_raw(bytes)
+    local i = 1
+    while i <= #bytes do
+        local last, err, partial = self.sock:send(bytes, i)
+        if not last then
+            if err ~= "timeout" then return nil, err end
+            last = partial
+        end
+        i = last + 1
+    end
+    return true
+end
+
+-- The request line (with its "\n"); id defaults to the next number.
+function Client:request(op, args, id)
+    if id == nil then
+        self.next_id = self.next_id + 1
+        id = self.next_id
+    end
+    local req = {id = id, op = op}
+    if args ~= nil then req.args = args end
+    return (cjson.encode(req) .. "\n")
+end
+
+-- Sends one request, does not wait; returns its id.
+function Client:send(op, args, id)
+    if id == nil then
+        self.next_id = self.next_id + 1
+        id = self.next_id
+    end
+    assert(self:send_raw(self:request(op, args, id)))
+    return id
+end
+
+-- Reads one response line; returns the decoded table, or nil and an error
+-- ("closed", "timeout", or a decode error with the raw line).
+function Client:recv()
+    local line, err = self.sock:receive("*l")
+    if not line then return nil, err end
+    local ok, v = pcall(cjson.decode, line)
+    if not ok then return nil, "undecodable: " .. line end
+    return v
+end
+
+function Client:call(op, args)
+    local id = self:send(op, args)
+    local r, err = self:recv()
+    assert(r, "no answer to " .. op .. ": " .. tostring(err))
+    assert(r.id == id, "answer id " .. tostring(r.id) .. " for request " .. tostring(id))
+    return r
+end
+
+-- Calls and insists on ok; returns the result.
+function Client:ok(op, args)
+    local r = self:call(op, args)
+    if not r.ok then
+        error(op .. " failed: " .. cjson.encode(r.error), 2)
+    end
+    return r.result
+end
+
+function Client:login(store, staff, pin)
+    return self:ok("session.login", {store = store, staff = staff, pin = pin})
+end
+
+-- Whether the server has closed the connection (reads until EOF).
+function Client:closed(timeout)
+    self.sock:settimeout(timeout or 5)
+    while true do
+        local line, err = self.sock:receive("*l")
+        if not line then return err == "closed" end
+    end
+end
+
+function Client:close() self.sock:close() end
+
+---------------------------------------------------------------------------
+-- server
+local Server = {}
+Server.__index = Server
+
+-- opts: seed (file), policies (dir), args (extra serve args), no_start.
+function M.server(opts)
+    opts = opts or {}
+    local self = setmetatable({}, Server)
+    self.dir = M.tmpdir()
+    self.db = self.dir .. "/t.db"
+    self.policies = opts.policies or (M.root .. "/policies")
+    self.args = opts.args or ""
+    local code, out, err = M.run("init --db " .. M.q(self.db) .. " --seed " .. M.q(opts.seed or M.seed))
+    if code ~= 0 then
+        error("corder init failed (" .. code .. "): " .. tostring(err) .. tostring(out))
+    end
+    if not opts.no_start then self:start() end
+    return self
+end
+
+function Server:serve_command()
+    return M.q(M.bin) .. " serve --db " .. M.q(self.db) .. " --listen 127.0.0.1:0 --policies "
+        .. M.q(self.policies) .. " " .. self.args
+end
+
+-- Starts the server in the background; a wrapper shell records its pid and
+-- later its exit status.
+function Server:start()
+    local d = self.dir
+    os.remove(d .. "/out"); os.remove(d .. "/rc"); os.remove(d .. "/pid")
+    M.sh("(" .. self:serve_command() .. " >" .. d .. "/out 2>>" .. d .. "/err </dev/null & echo $! >"
+        .. d .. "/pid.tmp; mv " .. d .. "/pid.tmp " .. d .. "/pid; wait $!; echo $? >" .. d
+        .. "/rc.tmp; mv " .. d .. "/rc.tmp " .. d .. "/rc) >/dev/null 2>&1 &")
+    self.pid = tonumber(M.wait_for(function() return M.read_file(d .. "/pid") end, 10, "pid"))
+    local line = M.wait_for(function()
+        local rc = M.read_file(d .. "/rc")
+        if rc then error("server exited (" .. rc:gsub("%s", "") .. "): " .. (M.read_file(d .. "/err") or "")) end
+        local out = M.read_file(d .. "/out") or ""
+        return out:match("([^\n]*)\n")
+    end, 20, "the listening line")
+    local port = line:match("^corder listening on 127%.0%.0%.1:(%d+)$")
+    assert(port, "unexpected listening line: " .. line)
+    self.port = tonumber(port)
+    return self
+end
+
+function Server:connect()
+    return assert(M.connect(self.port))
+end
+
+function Server:signal(sig) M.sh("kill -" .. sig .. " " .. self.pid .. " 2>/dev/null") end
+
+-- Waits for the server to exit; returns its exit status.
+function Server:wait(timeout)
+    local rc = M.wait_for(function() return M.read_file(self.dir .. "/rc") end, timeout or 20, "exit")
+    self.pid = nil
+    return tonumber(rc:match("%d+"))
+end
+
+function Server:stop(sig)
+    if not self.pid then return nil end
+    self:signal(sig or "TERM")
+    return self:wait()
+end
+
+function Server:kill9()
+    if not self.pid then return nil end
+    self:signal("KILL")
+    return self:wait()
+end
+
+function Server:stderr() return M.read_file(self.dir .. "/err") or "" end
+
+function Server:cleanup()
+    if self.pid then pcall(Server.kill9, self) end
+    M.sh("rm -rf " .. M.q(self.dir))
+end
+
+-- sqlite3 CLI on the database; returns its output.
+function Server:sql(query)
+    local p = io.popen("sqlite3 " .. M.q(self.db) .. " " .. M.q(query) .. " 2>&1")
+    local out = p:read("a")
+    p:close()
+    return out
+end
+
+---------------------------------------------------------------------------
+-- the shapes of PROTOCOL.md, for the specs
+
+-- A hybrid order for C0001: ship P100 home, pick P200 up at S001, carry
+-- P300 out.
+function M.hybrid_order()
+    return {
+        customer = "C0001",
+        type = "order",
+        lines = {
+            {item = "P100", qty = 1, delivery = {mode = "ship", address = "home", date = M.date(7)}},
+            {item = "P200", qty = 2, delivery = {mode = "pickup", store = "S001", date = M.date(3)}},
+            {item = "P300", qty = 1, delivery = {mode = "carryout"}},
+        },
+    }
+end
+
+-- A cash-and-carry sale of one P300, paid in full.
+function M.carryout_order(key)
+    return {
+        customer = "C0001",
+        type = "order",
+        lines = {{item = "P300", qty = 1, delivery = {mode = "carryout"}}},
+        payments = {{tender = "cash", amount = 1999}},
+        idempotency_key = key,
+    }
+end
+
+-- Calls op; when the answer is payment_mismatch, pays details.due in cash
+-- and calls again. Returns the final response.
+function Client:call_paying(op, args)
+    local r = self:call(op, args)
+    if not r.ok and r.error.code == "payment_mismatch" and r.error.details
+        and type(r.error.details.due) == "number" then
+        args.payments = r.error.details.due > 0 and {{tender = "cash", amount = r.error.details.due}} or nil
+        r = self:call(op, args)
+    end
+    return r
+end
+
+return M

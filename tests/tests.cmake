@@ -1,0 +1,41 @@
+# Tests, all run by ctest: C unit tests (tests/unit/test_*.c), busted specs
+# through the corder Lua module (tests/spec/), end-to-end specs that start
+# the real binary and talk TCP (tests/e2e/), and example clients.
+file(GLOB UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${UNIT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_link_libraries(${name} PRIVATE corder_core PkgConfig::LUA)
+  add_test(NAME unit/${name} COMMAND ${name})
+  set_tests_properties(unit/${name} PROPERTIES ENVIRONMENT
+    "CORDER_ROOT=${CMAKE_SOURCE_DIR}")
+endforeach()
+
+# busted runs under lua5.4 explicitly (plain `busted` may be 5.1).
+set(BUSTED lua5.4 /usr/bin/busted)
+set(SPEC_ENV
+  "LUA_CPATH=${CMAKE_BINARY_DIR}/?.so\;\;"
+  "LUA_PATH=${CMAKE_SOURCE_DIR}/tests/?.lua\;${CMAKE_SOURCE_DIR}/tests/lib/?.lua\;\;"
+  "CORDER_BIN=${CMAKE_BINARY_DIR}/corder"
+  "CORDER_ROOT=${CMAKE_SOURCE_DIR}"
+  "CORDER_BUILD=${CMAKE_BINARY_DIR}")
+if(CORDER_SANITIZE)
+  # The module is loaded into a plain lua5.4, so the ASan runtime must come first.
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE ASAN_LIB OUTPUT_STRIP_TRAILING_WHITESPACE)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libubsan.so
+                  OUTPUT_VARIABLE UBSAN_LIB OUTPUT_STRIP_TRAILING_WHITESPACE)
+  list(APPEND SPEC_ENV "LD_PRELOAD=${ASAN_LIB}:${UBSAN_LIB}"
+       "ASAN_OPTIONS=detect_leaks=0" "CORDER_SANITIZED=1")
+endif()
+
+foreach(dir spec e2e policies)
+  file(GLOB SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${dir}/*_spec.lua)
+  foreach(spec ${SPECS})
+    get_filename_component(name ${spec} NAME_WE)
+    add_test(NAME ${dir}/${name}
+             COMMAND ${BUSTED} --output=TAP ${spec}
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(${dir}/${name} PROPERTIES ENVIRONMENT "${SPEC_ENV}" TIMEOUT 600)
+  endforeach()
+endforeach()
