@@ -267,26 +267,27 @@ static const char *type_name(char t)
            : t == 'o' ? "an object" : "an array";
 }
 
+/* Where the key's "name:t" stands in schema, or NULL. */
+static const char *schema_find(const char *schema, const char *k)
+{
+    size_t n = strlen(k);
+    for (const char *p = schema; (p = strstr(p, k)); p += n)
+        if ((p == schema || p[-1] == ' ') && p[n] == ':') return p + n + 1;
+    return NULL;
+}
+
 static int schema_check(const char *schema, json_t *args, err_t *err)
 {
     if (!schema) return 0;
     const char *k;
     json_t *v;
+    json_object_foreach(args, k, v) if (!schema_find(schema, k))
+        return err_field(err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
     json_object_foreach(args, k, v)
     {
-        size_t n = strlen(k);
-        const char *p = schema;
-        bool known = false;
-        while ((p = strstr(p, k))) {
-            if ((p == schema || p[-1] == ' ') && p[n] == ':') {
-                known = true;
-                if (!json_is_null(v) && !type_ok(p[n + 1], v))
-                    return err_field(err, ERR_BAD_REQUEST, k, "%s: expected %s", k, type_name(p[n + 1]));
-                break;
-            }
-            p += n;
-        }
-        if (!known) return err_field(err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
+        const char *t = schema_find(schema, k);
+        if (!json_is_null(v) && !type_ok(*t, v))
+            return err_field(err, ERR_BAD_REQUEST, k, "%s: expected %s", k, type_name(*t));
     }
     for (const char *p = schema; *p;) {
         const char *colon = strchr(p, ':');
@@ -297,7 +298,8 @@ static int schema_check(const char *schema, json_t *args, err_t *err)
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
             json_t *v = json_object_get(args, name);
-            if (!v || json_is_null(v)) return err_field(err, ERR_BAD_REQUEST, name, "%s: required", name);
+            if (!v || json_is_null(v))
+                return err_field(err, ERR_BAD_REQUEST, name, "%s: required", name);
         }
         p = *end ? end + 1 : end;
     }

@@ -1,0 +1,123 @@
+-- fixture.lua: shared set-up for the engine specs (tests/spec/): a fresh
+-- database seeded from examples/seed.json, opened through the corder Lua
+-- module, with the repo's policies or a policy written for the spec.
+local corder = require "corder"
+
+local M = {}
+M.root = os.getenv("CORDER_ROOT") or "."
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+M.write = write
+
+function M.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -p " .. d))
+  return d
+end
+
+-- opts.policy: Lua source used as every store's "default" policy.
+-- opts.params: parameters only (hooks fall back to the engine's defaults).
+function M.open(opts)
+  opts = opts or {}
+  local dir = M.tmpdir()
+  local pdir = M.root .. "/policies"
+  local src = opts.policy
+  if opts.params then
+    local parts = {}
+    for k, v in pairs(opts.params) do
+      parts[#parts + 1] = string.format("%s = %s", k, type(v) == "string" and string.format("%q", v) or tostring(v))
+    end
+    src = "return { parameters = { " .. table.concat(parts, ", ") .. " } }\n"
+  end
+  if src then
+    pdir = dir .. "/policies"
+    assert(os.execute("mkdir -p " .. pdir))
+    write(pdir .. "/default.lua", src)
+  end
+  local db = assert(corder.open{db = dir .. "/t.db", policies = pdir,
+                                seed = M.root .. "/examples/seed.json"})
+  return db, dir, pdir
+end
+
+-- A date n days from now (YYYY-MM-DD); the stores' zone is close to UTC,
+-- and specs use margins of days.
+function M.date(n)
+  return os.date("!%Y-%m-%d", os.time() + n * 86400)
+end
+
+function M.ship(address, days) return {mode = "ship", address = address or "home", date = M.date(days or 40)} end
+function M.pickup(store, days) return {mode = "pickup", store = store or "S001", date = M.date(days or 30)} end
+function M.carry() return {mode = "carryout"} end
+function M.cash(amount) return {{tender = "card", amount = amount}} end
+
+-- Calls op; on payment_mismatch pays exactly details.due and calls again.
+function M.paying(s, op, args)
+  local r, err = s:call(op, args)
+  if not r and err.code == "payment_mismatch" then
+    args.payments = err.details.due > 0 and M.cash(err.details.due) or nil
+    r, err = s:call(op, args)
+  end
+  return r, err
+end
+
+-- Everything a failed request must leave as it was.
+function M.snapshot(db)
+  local parts = {}
+  for _, q in ipairs{
+    "SELECT number, version, status, doc FROM orders ORDER BY number",
+    "SELECT count(*), max(seq) FROM txlog", "SELECT count(*), max(seq) FROM outbox",
+    "SELECT name, value FROM counters ORDER BY name",
+    "SELECT count(*) FROM customers", "SELECT count(*) FROM addresses",
+    "SELECT count(*) FROM idempotency"} do
+    for _, row in ipairs(db:query(q)) do
+      for i = 1, #row do parts[#parts + 1] = tostring(row[i]) end
+    end
+  end
+  return table.concat(parts, "|")
+end
+
+local function sum(list, f)
+  local t = 0
+  for _, x in ipairs(list or {}) do t = t + f(x) end
+  return t
+end
+M.sum = sum
+
+-- The money and quantity invariants of an order object (issue 2, item 8).
+-- Returns nil when they hold, else a message.
+function M.invariant_error(o)
+  local function bad(fmt, ...) return string.format("%s: " .. fmt, o.number, ...) end
+  if o.balance ~= o.totals.order - (o.paid - o.refunded) then return bad("balance %d ~= order %d - (paid %d - refunded %d)", o.balance, o.totals.order, o.paid, o.refunded) end
+  if o.balance < 0 then return bad("negative balance %d", o.balance) end
+  if o.on_account < 0 then return bad("negative on_account %d", o.on_account) end
+  local ret = sum(o.returns, function(r) return r.product_refund + r.shipping_refund end)
+  local inv = sum(o.invoices, function(i) return i.amount end)
+  if o.on_account ~= o.paid - o.refunded - inv + ret then return bad("on_account %d ~= paid - refunded - invoiced + returned", o.on_account) end
+  for _, i in ipairs(o.invoices) do
+    if i.amount ~= i.deposit_applied + i.paid then return bad("invoice %d amount ~= deposit_applied + paid", i.id) end
+    if i.deposit_applied < 0 or i.paid < 0 then return bad("invoice %d negative parts", i.id) end
+    local goods = sum(i.lines, function(l) return l.amount end)
+    if i.amount ~= goods + i.charges then return bad("invoice %d amount %d ~= goods %d + charges %d", i.id, i.amount, goods, i.charges) end
+    for _, l in ipairs(i.lines) do
+      if l.qty_returned > l.qty then return bad("invoice %d line %d returned more than invoiced", i.id, l.line) end
+    end
+  end
+  for _, l in ipairs(o.lines) do
+    local open = l.qty - l.qty_invoiced - l.qty_cancelled
+    if open < 0 then return bad("line %d open %d < 0", l.line, open) end
+    if l.qty_returned > l.qty_invoiced then return bad("line %d returned %d > invoiced %d", l.line, l.qty_returned, l.qty_invoiced) end
+    local invoiced = 0
+    for _, i in ipairs(o.invoices) do
+      for _, il in ipairs(i.lines) do if il.line == l.line then invoiced = invoiced + il.qty end end
+    end
+    if invoiced ~= l.qty_invoiced then return bad("line %d invoices hold %d, line says %d", l.line, invoiced, l.qty_invoiced) end
+  end
+  return nil
+end
+
+return M
