@@ -5,12 +5,13 @@
  * sample inputs (an order with a ship, a pickup and a carry-out line, one
  * shipment, one return, a cashier and a manager), printing each answer.
  * Exit 0 if all of that worked; 1 with "file:line: message" on stderr if
- * anything failed; 2 on bad usage. `replay` comes with the transaction log. */
+ * anything failed; 2 on bad usage. `replay` is in cli_replay.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_replay.h"
 #include "policy.h"
 
 static const char usage[] =
@@ -175,10 +176,7 @@ int cli_policy_main(int argc, char **argv)
         }
         return policy_check(argv[1]);
     }
-    if (argc >= 1 && !strcmp(argv[0], "replay")) {
-        fprintf(stderr, "corder: policy replay: not built yet\n");
-        return 1;
-    }
+    if (argc >= 1 && !strcmp(argv[0], "replay")) return cli_replay_main(argc - 1, argv + 1);
     fprintf(stderr, "corder: usage: %s\n", usage);
     return 2;
 }
