@@ -1,0 +1,101 @@
+-- random_spec.lua: long random sequences of flows on random orders; after
+-- every step the money and quantity invariants must hold (issue 2, item 8):
+-- balance == totals.order - (paid - refunded), balance >= 0, on_account >= 0,
+-- invoice amounts add up, invoiced + cancelled + open == qty, returned <=
+-- invoiced. CORDER_SEED replays a run; CORDER_STEPS makes it longer.
+local fx = require "fixture"
+
+local seed = tonumber(os.getenv("CORDER_SEED") or "") or os.time()
+local steps = tonumber(os.getenv("CORDER_STEPS") or "") or 600
+math.randomseed(seed)
+
+local items = {"P100", "P200", "P300", "P400", "P600", "P800", "P900"}
+local function pick(t) return t[math.random(#t)] end
+
+local function random_delivery()
+  local r = math.random(6)
+  if r <= 2 then return fx.ship(pick{"home", "work"}, math.random(1, 3) * 10) end
+  if r <= 4 then return fx.pickup(pick{"S001", "S001", "S002"}, 20) end
+  return fx.carry()
+end
+
+local function random_lines(n, no_carry)
+  local lines = {}
+  for i = 1, n do
+    local d = random_delivery()
+    if no_carry and d.mode == "carryout" then d = fx.pickup("S001", 20) end
+    lines[i] = {item = pick(items), qty = math.random(1, 4), delivery = d}
+  end
+  return lines
+end
+
+describe("random flows (seed " .. seed .. ")", function()
+  it("keep every money and quantity invariant after every step", function()
+    local db = fx.open{params = {default_shipping_charge = 795, default_deposit_pct = 25,
+                                 cancellation_charge_pct = 7.5, max_shipping_refund_without_approval = 100000}}
+    local ann = assert(db:login("S001", "1001", "1234"))
+    local bram = assert(db:login("S001", "1002", "9999"))
+    local cees = assert(db:login("S002", "1003", "5678"))
+    local numbers, counts = {}, {}
+    for step = 1, steps do
+      local op, args, who
+      local n = #numbers > 0 and pick(numbers) or nil
+      local o = n and assert(ann:call("order.get", {number = n}))
+      local r = math.random(10)
+      if not o or r <= 3 then
+        local quote = math.random(8) == 1
+        op, who = "order.create", ann
+        args = {customer = pick{"C0001", "C0001", "C0002"}, type = quote and "quote" or "order",
+                lines = random_lines(math.random(1, 4), quote)}
+        if args.customer == "C0002" then
+          for _, l in ipairs(args.lines) do if l.delivery.mode == "ship" then l.delivery.address = "shop" end end
+        end
+      elseif r == 4 then
+        op, who = "order.edit", pick{ann, bram}
+        args = {number = n, version = o.version}
+        local k = math.random(3)
+        if k == 1 then args.add_lines = random_lines(1, true)
+        elseif k == 2 then args.update_lines = {{line = math.random(#o.lines), qty = math.random(1, 5)}}
+        else args.remove_lines = {math.random(#o.lines)} end
+      elseif r == 5 then
+        op, who = "order.pickup", pick{ann, cees}
+        local l = pick(o.lines)
+        args = {number = n, lines = {{line = l.line, qty = math.random(1, 2)}}}
+      elseif r == 6 then
+        op, who = "order.ship", bram
+        local l = pick(o.lines)
+        args = {number = n, lines = {{line = l.line, qty = math.random(1, 3)}}}
+      elseif r == 7 then
+        op, who = "order.cancel", ann
+        args = {number = n, version = o.version}
+      elseif r == 8 and #o.invoices > 0 and #o.invoices[1].lines > 0 then
+        op, who = "order.return", bram
+        local inv = pick(o.invoices)
+        if #inv.lines == 0 then inv = o.invoices[1] end -- a cancellation invoice holds no goods
+        local il = pick(inv.lines)
+        args = {number = n, invoice = inv.id, lines = {{line = il.line, qty = math.random(1, 2), reason = "random"}}}
+      elseif r == 9 then
+        op, who = "order.confirm_quote", ann
+        args = {number = n}
+      else
+        op, who = "order.get", ann
+        args = {number = n}
+      end
+      local res, err = fx.paying(who, op, args)
+      if res then
+        local ord = res.order or res
+        if op == "order.create" then numbers[#numbers + 1] = ord.number end
+        counts[op] = (counts[op] or 0) + 1
+        local fresh = assert(ann:call("order.get", {number = ord.number}))
+        local bad = fx.invariant_error(fresh)
+        assert(bad == nil, string.format("step %d %s (seed %d): %s", step, op, seed, tostring(bad)))
+      else
+        assert(err.code ~= "internal" and err.code ~= "bad_request",
+               string.format("step %d %s (seed %d): %s %s", step, op, seed, err.code, err.message))
+      end
+    end
+    -- the run did real work, not only refusals
+    assert.truthy((counts["order.create"] or 0) > 20)
+    assert.truthy((counts["order.pickup"] or 0) + (counts["order.ship"] or 0) > 5)
+  end)
+end)
