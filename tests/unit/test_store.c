@@ -1,0 +1,173 @@
+/* test_store.c: the store (issue 2): migrations bring a new database to the
+ * newest version and re-opening changes nothing; WAL and synchronous=FULL
+ * are in force; `init` with the same seed twice changes nothing; PINs are
+ * stored only as libsodium hashes; a bad seed is refused whole. */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "engine.h"
+#include "schema.h"
+#include "seed.h"
+#include "t.h"
+
+static char db_path[256];
+
+static engine *open_db(void)
+{
+    err_t err = {0};
+    engine_config cfg = {.db_path = db_path, .no_policies = true};
+    engine *e = engine_open(&cfg, &err);
+    CHECK(e != NULL, "open: %s", err.message);
+    return e;
+}
+
+static int64_t int_query(engine *e, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(engine_db(e), sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A digest of every master-data row, to compare two states. */
+static void digest(engine *e, char out[65])
+{
+    static const char *const q[] = {
+        "SELECT * FROM stores ORDER BY id", "SELECT * FROM staff ORDER BY id",
+        "SELECT * FROM staff_stores ORDER BY 1, 2", "SELECT * FROM customers ORDER BY 1",
+        "SELECT * FROM addresses ORDER BY 1, 2", "SELECT * FROM products ORDER BY 1", NULL};
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    for (int i = 0; q[i]; i++) {
+        sqlite3_stmt *st;
+        sqlite3_prepare_v2(engine_db(e), q[i], -1, &st, NULL);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            for (int c = 0; c < sqlite3_column_count(st); c++) {
+                const unsigned char *t = sqlite3_column_text(st, c);
+                if (t) crypto_generichash_update(&h, t, strlen((const char *)t));
+                crypto_generichash_update(&h, (const unsigned char *)"|", 1);
+            }
+        sqlite3_finalize(st);
+    }
+    unsigned char bin[32];
+    crypto_generichash_final(&h, bin, 32);
+    sodium_bin2hex(out, 65, bin, 32);
+}
+
+static json_t *load_seed(void)
+{
+    char path[512];
+    const char *root = getenv("CORDER_ROOT");
+    snprintf(path, sizeof path, "%s/examples/seed.json", root ? root : ".");
+    json_t *seed = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    CHECK(seed != NULL, "cannot read %s", path);
+    return seed;
+}
+
+static void test_migrations(void)
+{
+    engine *e = open_db();
+    CHECK(int_query(e, "PRAGMA user_version") == schema_version(), "migrated to newest");
+    CHECK(int_query(e, "SELECT count(*) FROM sqlite_master WHERE name='orders'") == 1, "orders");
+    CHECK(int_query(e, "PRAGMA synchronous") == 2, "synchronous=FULL");
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(engine_db(e), "PRAGMA journal_mode", -1, &st, NULL);
+    sqlite3_step(st);
+    CHECK(!strcmp((const char *)sqlite3_column_text(st, 0), "wal"), "WAL mode");
+    sqlite3_finalize(st);
+    engine_close(e);
+    e = open_db(); /* re-opening is a no-op */
+    CHECK(int_query(e, "PRAGMA user_version") == schema_version(), "still newest");
+    engine_close(e);
+}
+
+static void test_seed_idempotent(void)
+{
+    json_t *seed = load_seed();
+    if (!seed) return;
+    engine *e = open_db();
+    err_t err = {0};
+    CHECK(seed_apply(e, seed, &err) == 0, "seed: %s", err.message);
+    char a[65], b[65];
+    digest(e, a);
+    int64_t changes = int_query(e, "SELECT total_changes()");
+    CHECK(seed_apply(e, seed, &err) == 0, "seed again: %s", err.message);
+    digest(e, b);
+    CHECK(!strcmp(a, b), "same seed twice changes nothing");
+    CHECK(int_query(e, "SELECT total_changes()") == changes, "no row was even rewritten");
+    CHECK(int_query(e, "SELECT count(*) FROM products") == 12, "12 products");
+
+    /* PINs: only slow salted hashes, never the PIN */
+    CHECK(int_query(e, "SELECT count(*) FROM staff WHERE pin_hash LIKE '$argon2id$%'") == 4,
+          "argon2id hashes");
+    CHECK(int_query(e, "SELECT count(*) FROM staff WHERE pin_hash LIKE '%1234%'") == 0,
+          "no PIN in clear");
+    auth_staff who;
+    CHECK(auth_check(e, "1001", "1234", &who, &err) == 0, "right PIN signs in");
+    CHECK(auth_check(e, "1001", "4321", &who, &err) < 0 && err.code == ERR_UNAUTHENTICATED,
+          "wrong PIN refused");
+
+    /* a bad seed is refused whole: nothing of it is written */
+    json_t *bad = json_pack("{s:[{s:s, s:s, s:i}], s:[{s:s}]}", "products", "item", "P999", "name",
+                            "New", "price", 100, "stores", "id", "S9");
+    err_clear(&err);
+    CHECK(seed_apply(e, bad, &err) < 0 && err.code == ERR_BAD_REQUEST, "bad seed refused");
+    CHECK(int_query(e, "SELECT count(*) FROM products WHERE item='P999'") == 0, "rolled back");
+    json_decref(bad);
+    json_decref(seed);
+    engine_close(e);
+}
+
+static void test_lockout(void)
+{
+    engine *e = open_db();
+    err_t err = {0};
+    auth_staff who;
+    for (int i = 0; i < AUTH_MAX_FAILURES; i++) auth_check(e, "1002", "0000", &who, &err);
+    err_clear(&err);
+    CHECK(auth_check(e, "1002", "9999", &who, &err) < 0, "locked after 5 wrong PINs");
+    CHECK(strstr(err.message, "locked") != NULL, "says so: %s", err.message);
+    engine_set_now(e, engine_now(e) + AUTH_LOCKOUT_S + 1);
+    CHECK(auth_check(e, "1002", "9999", &who, &err) == 0, "unlocked after 60 s");
+    engine_close(e);
+}
+
+static void test_dates(void)
+{
+    char out[11];
+    engine_date_add("2024-02-28", 1, out);
+    CHECK(!strcmp(out, "2024-02-29"), "leap day: %s", out);
+    engine_date_add("2024-12-31", 1, out);
+    CHECK(!strcmp(out, "2025-01-01"), "new year: %s", out);
+    engine_date_add("2025-03-01", -1, out);
+    CHECK(!strcmp(out, "2025-02-28"), "back: %s", out);
+    CHECK(engine_valid_date("2024-02-29"), "leap day valid");
+    CHECK(!engine_valid_date("2025-02-29"), "not a leap year");
+    CHECK(!engine_valid_date("2025-13-01") && !engine_valid_date("25-01-01") &&
+              !engine_valid_date("2025-01-01x"),
+          "malformed dates refused");
+}
+
+int main(void)
+{
+    snprintf(db_path, sizeof db_path, "/tmp/corder-test-store-%d.db", (int)getpid());
+    test_migrations();
+    test_seed_idempotent();
+    test_lockout();
+    test_dates();
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "%s%s", db_path, suffixes[i]);
+        unlink(p);
+    }
+    return T_DONE();
+}
