@@ -73,9 +73,11 @@ static const char *tail_of(const char *hash)
 int auth_cached(engine *e, const char *staff_id, const char *hash, const char *pin)
 {
     engine_auth_slot *s = slot_for(e, staff_id, false);
-    if (!s || strcmp(s->hash_tail, tail_of(hash))) return 0;
+    if (!s) return 0;
     unsigned char mac[32];
     pin_mac(e, pin, mac);
+    if (s->bad_until > engine_now(e) && sodium_memcmp(mac, s->bad_mac, 32) == 0) return -1;
+    if (strcmp(s->hash_tail, tail_of(hash))) return 0;
     return sodium_memcmp(mac, s->pin_mac, 32) == 0;
 }
 
@@ -88,6 +90,10 @@ void auth_remember(engine *e, const char *staff_id, const char *hash, const char
         s->failures = 0;
         return;
     }
+    /* Remembered briefly so that the same wrong PIN, checked once on a
+     * worker thread and again by dispatch, costs one hash and one failure. */
+    pin_mac(e, pin, s->bad_mac);
+    s->bad_until = engine_now(e) + 10;
     if (++s->failures >= AUTH_MAX_FAILURES) {
         s->locked_until = engine_now(e) + AUTH_LOCKOUT_S;
         s->failures = 0;
@@ -111,9 +117,16 @@ int auth_check(engine *e, const char *staff_id, const char *pin, auth_staff *out
                        "staff %s is locked after %d wrong PINs; try again in %d s", staff_id,
                        AUTH_MAX_FAILURES, left);
     if (auth_lookup(e, staff_id, out, err) < 0) return -1;
-    if (auth_cached(e, staff_id, out->hash, pin)) return 0;
+    int cached = auth_cached(e, staff_id, out->hash, pin);
+    if (cached == 1) return 0;
+    engine_auth_slot *slot = slot_for(e, staff_id, true);
+    if (cached < 0) {
+        slot->bad_until = 0; /* one answer per verification: the next try counts again */
+        return err_set(err, ERR_UNAUTHENTICATED, "wrong staff id or PIN");
+    }
     bool ok = auth_verify_hash(out->hash, pin);
     auth_remember(e, staff_id, out->hash, pin, ok);
+    slot->bad_until = 0;
     if (!ok) return err_set(err, ERR_UNAUTHENTICATED, "wrong staff id or PIN");
     return 0;
 }

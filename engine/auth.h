@@ -32,7 +32,7 @@ int auth_lookup(engine *e, const char *staff_id, auth_staff *out, err_t *err);
 bool auth_verify_hash(const char *hash, const char *pin);
 /* Records the outcome of a verification (cache on success, count failures). */
 void auth_remember(engine *e, const char *staff_id, const char *hash, const char *pin, bool ok);
-/* A cached answer: 1 known good, 0 not cached. */
+/* A cached answer: 1 known good, -1 known bad (already counted), 0 not cached. */
 int auth_cached(engine *e, const char *staff_id, const char *hash, const char *pin);
 /* Whether the id is locked out now (and for how many more seconds). */
 bool auth_locked(engine *e, const char *staff_id, int *seconds_left);

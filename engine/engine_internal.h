@@ -23,6 +23,8 @@ typedef struct {
     char staff[32];
     unsigned char pin_mac[32]; /* keyed hash of the last good PIN */
     char hash_tail[24];        /* detects a changed PIN hash */
+    unsigned char bad_mac[32]; /* the last wrong PIN, already counted */
+    int64_t bad_until;
     int failures;
     int64_t locked_until;
 } engine_auth_slot;
