@@ -7,14 +7,20 @@
 #include "args.h"
 #include "txlog.h"
 
-int flow_get(flow_ctx *c, json_t **result, err_t *err)
+/* The ops whose only argument is the order number. */
+static order *load_numbered(flow_ctx *c, err_t *err)
 {
     static const char *const allowed[] = {"number", NULL};
     const char *number;
     if (args_only(c->args, "", allowed, err) < 0 ||
         args_str(c->args, "", "number", true, 47, &number, err) < 0)
-        return -1;
-    order *o = flow_load(c, number, err);
+        return NULL;
+    return flow_load(c, number, err);
+}
+
+int flow_get(flow_ctx *c, json_t **result, err_t *err)
+{
+    order *o = load_numbered(c, err);
     if (!o) return -1;
     *result = order_to_json(o, true);
     order_free(o);
@@ -93,13 +99,9 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
 
 int flow_history(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"number", NULL};
-    const char *number;
-    if (args_only(c->args, "", allowed, err) < 0 ||
-        args_str(c->args, "", "number", true, 47, &number, err) < 0)
-        return -1;
-    order *o = flow_load(c, number, err);
+    order *o = load_numbered(c, err);
     if (!o) return -1;
+    int rc = txlog_history(c->e, o->number, result, err);
     order_free(o);
-    return txlog_history(c->e, number, result, err);
+    return rc;
 }
