@@ -107,6 +107,9 @@ struct conn {
     bool eof;     /* the peer sent everything it will send */
     bool closing; /* close once the answers are out (line too long) */
     bool paused;  /* too much unsent output: not reading */
+    bool admin;   /* came through the admin socket: may call admin.eval */
+    /* the support REPL's evaluator state, opened on the first admin.eval */
+    void *admin_state;
 };
 
 /* One PIN to verify on a worker thread. */
@@ -148,10 +151,19 @@ struct server {
     bool stopping;
     int64_t stop_deadline;
     bool sync_unknown;
+
+    server_admin_hooks admin; /* the support REPL (bindings); zeroed: none */
+    struct {
+        uint64_t accepted, admin_accepted, batches, batched, batch_max;
+        uint64_t batch_hist[5]; /* sizes 1, 2-8, 9-64, 65-256, more */
+        int open;
+    } st;
 };
 
 static void conn_pump(conn *c);
 static void conn_maybe_close(conn *c);
+static bool admin_line(conn *c, const char *line, size_t len);
+static void stats_batch(server *s, int n);
 
 static int64_t now_us(void)
 {
@@ -199,6 +211,9 @@ static void conn_close(conn *c)
     else
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    s->st.open--;
+    if (c->admin_state) s->admin.close(c->admin_state);
+    c->admin_state = NULL;
     bufferevent_free(c->bev);
     c->bev = NULL;
     conn_unref(c);
@@ -305,6 +320,7 @@ static void batch_commit(server *s)
     }
     held *h = s->head;
     s->head = s->tail = NULL;
+    stats_batch(s, s->batch_n);
     s->batch_n = 0;
     bool tainted = false;
     while (h) {
@@ -461,6 +477,7 @@ static int auth_queue(server *s, conn *c, const char *line, size_t len)
 static void conn_line(conn *c, const char *line, size_t len)
 {
     server *s = c->srv;
+    if (c->admin && admin_line(c, line, len)) return;
     int n = auth_queue(s, c, line, len);
     if (n == 0) {
         run_line(s, c, &c->sess, line, len);
@@ -563,6 +580,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->srv = s;
     c->bev = bev;
     c->refs = 1;
+    c->admin = l == s->admin_lis;
+    s->st.accepted++;
+    s->st.admin_accepted += c->admin;
+    s->st.open++;
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
@@ -882,4 +903,83 @@ int server_admin_listen(server *s, const char *path, err_t *err)
     evconnlistener_set_error_cb(s->admin_lis, accept_error_cb);
     s->admin_path = strdup(path);
     return 0;
+}
+
+/* ---- the support REPL: admin.eval on admin connections ---- */
+
+void server_set_admin(server *s, const server_admin_hooks *hooks)
+{
+    s->admin = *hooks;
+}
+
+/* Takes the line if it is an admin.eval request (true), else leaves it to
+ * dispatch. The open batch is committed first: the chunk's own writes then
+ * commit one by one inside dispatch, and every earlier answer of this
+ * connection goes out before this one. */
+static bool admin_line(conn *c, const char *line, size_t len)
+{
+    if (!memmem(line, len, "admin.eval", 10)) return false;
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *op = json_string_value(json_object_get(req, "op"));
+    if (!op || strcmp(op, "admin.eval")) {
+        json_decref(req);
+        return false;
+    }
+    server *s = c->srv;
+    json_t *id = json_object_get(req, "id");
+    json_t *chunk = json_object_get(json_object_get(req, "args"), "lua");
+    json_t *resp = NULL;
+    err_t err;
+    err_clear(&err);
+    if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+    if (!json_is_string(chunk)) {
+        resp = error_response(id, "bad_request", "admin.eval wants args.lua, a string");
+    } else if (!s->admin.eval) {
+        resp = error_response(id, "unknown_op", "no evaluator in this build");
+    } else if (!c->admin_state && !(c->admin_state = s->admin.open(s, s->e, &err))) {
+        resp = error_response(id, "internal", err.message);
+    } else {
+        json_t *r =
+            s->admin.eval(c->admin_state, json_string_value(chunk), json_string_length(chunk));
+        resp = r ? json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", r)
+                 : error_response(id, "internal", "the evaluator failed");
+    }
+    json_decref(req);
+    held *h = calloc(1, sizeof *h); /* released at once: nothing to wait for */
+    if (!h) abort();
+    h->c = c;
+    h->resp = resp ? resp : error_response(NULL, "internal", "no response");
+    c->refs++;
+    c->held++;
+    held_release(s, h);
+    return true;
+}
+
+static void stats_batch(server *s, int n)
+{
+    if (n <= 0) return;
+    s->st.batches++;
+    s->st.batched += (uint64_t)n;
+    if ((uint64_t)n > s->st.batch_max) s->st.batch_max = (uint64_t)n;
+    s->st.batch_hist[n == 1 ? 0 : n <= 8 ? 1 : n <= 64 ? 2 : n <= 256 ? 3 : 4]++;
+}
+
+json_t *server_stats(const server *s)
+{
+    size_t unsent = 0;
+    int paused = 0;
+    for (conn *c = s->conns; c; c = c->next) {
+        unsent += conn_out_len(c);
+        paused += c->paused;
+    }
+    const uint64_t *h = s->st.batch_hist;
+    return json_pack("{s:{s:i,s:I,s:I}, s:{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}},"
+                     " s:{s:i,s:i,s:I,s:i}}",
+                     "connections", "open", s->st.open, "accepted", (json_int_t)s->st.accepted,
+                     "admin", (json_int_t)s->st.admin_accepted, "commits", "batches",
+                     (json_int_t)s->st.batches, "requests", (json_int_t)s->st.batched, "max",
+                     (json_int_t)s->st.batch_max, "sizes", "1", (json_int_t)h[0], "2-8",
+                     (json_int_t)h[1], "9-64", (json_int_t)h[2], "65-256", (json_int_t)h[3], "257+",
+                     (json_int_t)h[4], "queue", "held", s->batch_n, "pin_checks", s->jobs_out,
+                     "unsent_bytes", (json_int_t)unsent, "paused", paused);
 }

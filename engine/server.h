@@ -38,4 +38,24 @@ int server_port(const server *s);
  * protocol on a unix socket created with mode 0600. */
 int server_admin_listen(server *s, const char *path, err_t *err);
 
+/* The support REPL's evaluator, installed by the bindings (engine/ never sees
+ * Lua). Only admin-socket connections may call the op "admin.eval"
+ *   {"id":1,"op":"admin.eval","args":{"lua":"return 1 + 1"}}
+ *   -> {"id":1,"ok":true,"result":{"output":"2"}}
+ *   -> {"id":1,"ok":true,"result":{"output":"","error":"stdin:1: ..."}}
+ * a Lua error being a result, not a failed request. Each connection gets its
+ * own evaluator state (open on its first chunk, close when it goes). A chunk
+ * runs on the loop with no batch open, so what it changes commits before its
+ * answer, as for any request; on TCP "admin.eval" is an unknown op. */
+typedef struct {
+    void *(*open)(server *s, engine *e, err_t *err);
+    json_t *(*eval)(void *state, const char *chunk, size_t len); /* {output, error?} */
+    void (*close)(void *state);
+} server_admin_hooks;
+void server_set_admin(server *s, const server_admin_hooks *hooks);
+
+/* Counters for corder.stats(): connections, commit batch sizes, what is
+ * queued (answers held for a commit, PIN checks, unsent bytes). */
+json_t *server_stats(const server *s);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "lapi_admin.h"
 #include "server.h"
 
 static const char usage[] =
@@ -82,6 +83,7 @@ int cli_serve_main(int argc, char **argv)
         engine_close(e);
         return 1;
     }
+    server_set_admin(s, admin_hooks()); /* the support REPL (bindings/lapi_admin.h) */
     rc = server_run(s, &err);
     server_free(s);
     engine_close(e);
