@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "money.h"
+#include "sync_queue.h"
 
 typedef struct {
     const char *customer, *type, *quote_expires;
@@ -264,11 +265,15 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
         goto done;
     }
     /* S1: a sync store creates the order at HQ in the same request; the
-     * fallback mode queues it instead when HQ does not answer. */
-    if (strcmp(c->store.order_creation, "async")) {
+     * fallback mode queues it instead when HQ does not answer. The server's
+     * sync gate (sync_gate.c) has already asked HQ, off the loop; the hook
+     * hands over its answer. The sync columns are not in the document, so
+     * the outcome is written next to the row (sync_queue_created). */
+    bool realtime = strcmp(c->store.order_creation, "async") != 0;
+    err_t hq_err = {0};
+    if (realtime) {
         json_t *doc = order_to_json(o, false);
         char hq_order[64] = "";
-        err_t hq_err = {0};
         int hrc = engine_hq_create(c->e, doc, hq_order, &hq_err);
         json_decref(doc);
         if (hrc == 0) {
@@ -278,9 +283,15 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
                    hq_err.code != ERR_HQ_UNAVAILABLE) {
             *err = hq_err;
             goto done;
+        } else {
+            snprintf(o->sync_error, sizeof o->sync_error, "%s", hq_err.message);
         }
+        o->sync_attempts = 1;
     }
     if (flow_save(c, o, true, "order.create", NULL, err) < 0) goto done;
+    if (realtime && sync_queue_created(c->e, o->number, *o->hq_order ? o->hq_order : NULL,
+                                       o->sync_error, err) < 0)
+        goto done;
     *result = order_to_json(o, true);
     rc = 0;
 done:

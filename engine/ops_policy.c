@@ -3,6 +3,7 @@
 
 #include "args.h"
 #include "flow.h"
+#include "sync_queue.h"
 
 static int store_arg(flow_ctx *c, const char **store, json_t **approval, err_t *err)
 {
@@ -54,6 +55,11 @@ int op_sync_status(flow_ctx *c, json_t **result, err_t *err)
         json_object_set_new(r, (const char *)sqlite3_column_text(st, 0),
                             json_integer(sqlite3_column_int64(st, 1)));
     sqlite3_reset(st);
+    /* The uploader's side (S2): queue depth, failed attempts, last error. */
+    if (sync_queue_status(c->e, c->s->store, r, err) < 0) {
+        json_decref(r);
+        return -1;
+    }
     *result = r;
     return 0;
 }

@@ -50,6 +50,12 @@ static const char *const migrations[] = {
     " created_at TEXT NOT NULL);"
     "CREATE TABLE idempotency(store TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,"
     " args_hash TEXT NOT NULL, response TEXT NOT NULL, PRIMARY KEY(store, key)) WITHOUT ROWID;",
+    /* 2: the uploader's cursor (sync_queue.c): per store, the highest outbox
+     * seq HQ acknowledged; the outbox and orders indexes its queries use */
+    "CREATE TABLE sync_cursor(store TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_ok_at TEXT) WITHOUT ROWID;"
+    "CREATE INDEX outbox_store ON outbox(store, seq);"
+    "CREATE INDEX orders_sync ON orders(store, sync_state);",
 };
 
 int schema_version(void)

@@ -107,6 +107,8 @@ struct conn {
     bool eof;     /* the peer sent everything it will send */
     bool closing; /* close once the answers are out (line too long) */
     bool paused;  /* too much unsent output: not reading */
+    char *gate_line; /* the line a gate holds (server_gate_release runs it) */
+    size_t gate_len;
     bool admin;   /* came through the admin socket: may call admin.eval */
     /* the support REPL's evaluator state, opened on the first admin.eval */
     void *admin_state;
@@ -151,6 +153,8 @@ struct server {
     bool stopping;
     int64_t stop_deadline;
     bool sync_unknown;
+    server_gate_fn gate; /* the sync module's (sync_gate.c); NULL: none */
+    void *gate_arg;
 
     server_admin_hooks admin; /* the support REPL (bindings); zeroed: none */
     struct {
@@ -184,6 +188,7 @@ static void conn_unref(conn *c)
 {
     if (--c->refs > 0) return;
     free(c->wait_line);
+    free(c->gate_line);
     sodium_memzero(&c->sess, sizeof c->sess);
     free(c);
 }
@@ -361,6 +366,70 @@ static void run_line(server *s, conn *c, session *sess, const char *line, size_t
         batch_commit(s);
 }
 
+/* ---- gates: a line that must wait for I/O before it runs ----
+ * The gate (the sync module) may take a line whose PINs are known, e.g. a
+ * sync-mode order.create that must ask HQ first. The connection then takes
+ * no more lines, exactly as during a PIN check, so its answers stay in
+ * request order while every other connection is served. */
+
+static void conn_ready(conn *c, const char *line, size_t len)
+{
+    server *s = c->srv;
+    if (s->gate && !c->dead) {
+        c->gate_line = malloc(len ? len : 1);
+        if (!c->gate_line) abort();
+        memcpy(c->gate_line, line, len);
+        c->gate_len = len;
+        c->waiting++;
+        c->refs++;
+        if (s->gate(s->gate_arg, (server_wait *)c, &c->sess, line, len)) return;
+        free(c->gate_line);
+        c->gate_line = NULL;
+        c->waiting--;
+        c->refs--;
+    }
+    run_line(s, c, &c->sess, line, len);
+}
+
+void server_gate_release(server_wait *w)
+{
+    conn *c = (conn *)w;
+    char *line = c->gate_line;
+    c->gate_line = NULL;
+    /* Run even when the client has gone: HQ may already have acted. */
+    run_line(c->srv, c, &c->sess, line, c->gate_len);
+    free(line);
+    if (--c->waiting == 0 && !c->dead) {
+        conn_pump(c);
+        conn_maybe_close(c);
+    }
+    conn_unref(c);
+}
+
+void server_set_gate(server *s, server_gate_fn fn, void *arg)
+{
+    s->gate = fn;
+    s->gate_arg = arg;
+}
+
+struct event_base *server_base(server *s)
+{
+    return s->base;
+}
+
+int server_write(server *s, int (*fn)(engine *e, void *arg, err_t *err), void *arg, err_t *err)
+{
+    if (!engine_in_txn(s->e) && engine_begin(s->e, err) != 0) return -1;
+    sqlite3_stmt *sp = engine_stmt(s->e, "SAVEPOINT srv_write", err);
+    if (!sp || sqlite3_step(sp) != SQLITE_DONE) return engine_sqlerr(s->e, err, "savepoint");
+    int rc = fn(s->e, arg, err);
+    sqlite3_stmt *end;
+    if (rc != 0 && (end = engine_stmt(s->e, "ROLLBACK TO srv_write", err))) sqlite3_step(end);
+    if ((end = engine_stmt(s->e, "RELEASE srv_write", err))) sqlite3_step(end);
+    event_active(s->commit_ev, 0, 0); /* commits with the open batch, or alone */
+    return rc;
+}
+
 /* ---- PIN checks off the loop ---- */
 
 static void *auth_worker(void *arg)
@@ -391,9 +460,10 @@ static void auth_job_finish(server *s, auth_job *j)
     sodium_memzero(j->pin, sizeof j->pin);
     s->jobs_out--;
     if (--c->waiting == 0 && !c->dead) {
-        run_line(s, c, &c->sess, c->wait_line, c->wait_len);
-        free(c->wait_line);
+        char *line = c->wait_line;
         c->wait_line = NULL;
+        conn_ready(c, line, c->wait_len);
+        free(line);
         conn_pump(c);
         conn_maybe_close(c);
     }
@@ -480,7 +550,7 @@ static void conn_line(conn *c, const char *line, size_t len)
     if (c->admin && admin_line(c, line, len)) return;
     int n = auth_queue(s, c, line, len);
     if (n == 0) {
-        run_line(s, c, &c->sess, line, len);
+        conn_ready(c, line, len);
         return;
     }
     c->waiting = n;

@@ -5,6 +5,7 @@
 #ifndef CORDER_SERVER_H
 #define CORDER_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine.h"
@@ -33,6 +34,25 @@ void server_free(server *s);
 
 /* The port actually bound (after port 0). */
 int server_port(const server *s);
+
+/* Gates (the sync module): fn sees every request line of a connection once
+ * its PINs are verified. Returning true means it took the line: the
+ * connection reads no further lines until server_gate_release(w), which
+ * runs the line as if it had just arrived and resumes the connection. fn
+ * must not release from inside itself. */
+typedef struct server_wait server_wait;
+typedef bool (*server_gate_fn)(void *arg, server_wait *w, session *sess, const char *line,
+                               size_t len);
+void server_set_gate(server *s, server_gate_fn fn, void *arg);
+void server_gate_release(server_wait *w);
+
+/* The loop, for modules with their own events (the HQ uplink). */
+struct event_base *server_base(server *s);
+
+/* Runs fn in the server's open transaction (opening one), in a savepoint of
+ * its own; it commits with the current batch. For writes that come from the
+ * loop rather than from a request (the uploader's bookkeeping). */
+int server_write(server *s, int (*fn)(engine *e, void *arg, err_t *err), void *arg, err_t *err);
 
 /* The support REPL's door (PROTOCOL.md "The support REPL"): the same
  * protocol on a unix socket created with mode 0600. */

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "lapi_admin.h"
 #include "server.h"
+#include "sync.h"
 
 static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
@@ -61,9 +62,9 @@ int cli_serve_main(int argc, char **argv)
             return bad_usage("--sync-interval wants a positive number of seconds, not", interval);
     }
     bool hq_role = role && !strcmp(role, "hq");
-
-    /* --hq and --hq-token are checked here; the engine has no way to take
-     * them yet (see the note to the engine author in the report). */
+    const char *token = cli_opt(argc, argv, "--hq-token");
+    if (hq_role && (!token || !*token))
+        return bad_usage("--role hq needs --hq-token, the stores' shared secret; got", "");
     engine_config ecfg = {
         .db_path = db, .policies_dir = cli_opt(argc, argv, "--policies"), .hq_role = hq_role};
     err_t err;
@@ -84,7 +85,16 @@ int cli_serve_main(int argc, char **argv)
         return 1;
     }
     server_set_admin(s, admin_hooks()); /* the support REPL (bindings/lapi_admin.h) */
+    /* SPEC section 6: the uploader and gate (store), or the hq.* ops (hq). */
+    sync_role *sr = sync_role_start(s, e, hq_role, hq, token, &err);
+    if (!sr) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        server_free(s);
+        engine_close(e);
+        return 1;
+    }
     rc = server_run(s, &err);
+    sync_role_stop(sr);
     server_free(s);
     engine_close(e);
     if (rc) {

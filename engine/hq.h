@@ -1,0 +1,32 @@
+/* hq.h: the HQ role (`corder serve --role hq`, PROTOCOL.md "HQ role"): the
+ * ops stores call (hq_ops.c) and the "synchronize orders" job that turns
+ * uploaded store orders into HQ sales orders (hq_jobs.c). Both work on an
+ * hq_store (hq_store.h) and nothing else. */
+#ifndef CORDER_HQ_H
+#define CORDER_HQ_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "hq_store.h"
+
+/* Registers session.login_store and the hq.* ops with dispatch; token is
+ * the shared secret stores sign in with (--hq-token). */
+void hq_ops_register(hq_store *h, const char *token);
+
+/* Checks an order document against HQ's own master data (store, customer,
+ * products). 0 when HQ can take it, else -1 with the reason in why. */
+int hq_check_order(hq_store *h, const char *store, json_t *doc, char *why, size_t n);
+
+/* One attempt to make the sales order of a kept store order; the outcome
+ * (HQ id, or the failure) is recorded. *ok tells which. */
+int hq_sync_one(hq_store *h, const char *store, const char *number, bool retry, bool *ok,
+                err_t *err);
+
+/* "Synchronize orders": every uploaded order (of one store, or all when
+ * store is NULL) gets its sales order or a recorded failure. */
+int hq_synchronize(hq_store *h, const char *store, int64_t *created, int64_t *failed, err_t *err);
+
+#endif
