@@ -1,5 +1,18 @@
-# tests/bench/bench.cmake: micro-benchmarks, built with everything and run by
-# hand or by `make bench` (not by ctest: timings are not pass/fail).
+# tests/bench/bench.cmake: micro-benchmarks and the load tools of `make bench`
+# (tests/bench/run.sh), built with everything and run by hand or by
+# `make bench` (not by ctest: timings are not pass/fail).
 # Included from CMakeLists.txt: include(tests/bench/bench.cmake)
 add_executable(policy_bench ${CMAKE_SOURCE_DIR}/tests/bench/policy_bench.c)
 target_link_libraries(policy_bench PRIVATE corder_core PkgConfig::LUA)
+
+# The load generator: N libevent connections driving a live `corder serve`.
+add_executable(loadgen ${CMAKE_SOURCE_DIR}/tests/bench/loadgen.c)
+target_link_libraries(loadgen PRIVATE PkgConfig::EVENT PkgConfig::JANSSON)
+
+# The storage limit: the rows of order.create straight into SQLite.
+add_executable(sqlite_limit ${CMAKE_SOURCE_DIR}/tests/bench/sqlite_limit.c)
+target_link_libraries(sqlite_limit PRIVATE corder_core PkgConfig::LUA)
+
+# Fills a store with N orders (one real, the rest copied by SQL).
+add_executable(prefill ${CMAKE_SOURCE_DIR}/tests/bench/prefill.c)
+target_link_libraries(prefill PRIVATE corder_core PkgConfig::LUA)
