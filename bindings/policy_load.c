@@ -103,7 +103,7 @@ static json_t *params_to_json(const policy_params *p)
 static void param_check(lua_State *L, const char *file, const pdesc *d, policy_params *p)
 {
     char *base = (char *)p + d->off;
-    int64_t v;
+    int64_t v = 0;
     switch (d->kind) {
     case PK_PCT: {
         int rc = lua_type(L, -1) == LUA_TNUMBER ? psb_to_bp(L, -1, &v) : -1;
@@ -117,7 +117,7 @@ static void param_check(lua_State *L, const char *file, const pdesc *d, policy_p
         break;
     }
     case PK_CODE: {
-        size_t len;
+        size_t len = 0;
         const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
         if (!s || len == 0 || len > 31 || strlen(s) != len)
             luaL_error(L, "%s: parameter %s must be a non-empty string of at most 31 bytes", file,
