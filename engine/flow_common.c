@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "jsonw.h"
 #include "money.h"
 #include "outbox.h"
 #include "txlog.h"
@@ -205,7 +206,7 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
     o->version++;
     snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
     json_t *docj = order_to_json(o, false);
-    char *doc = docj ? json_dumps(docj, JSON_COMPACT) : NULL;
+    char *doc = docj ? jsonw_dumps(docj, NULL) : NULL;
     json_decref(docj);
     if (!doc) return err_set(err, ERR_INTERNAL, "out of memory saving an order");
     int rc = write_row(c, o, is_new, doc, err);

@@ -78,6 +78,7 @@
 
 #include "auth.h"
 #include "dispatch.h"
+#include "jsonw.h"
 #include "server.h"
 
 #define SERVER_DRAIN_S 5 /* how long shutdown waits for slow readers */
@@ -288,10 +289,11 @@ static void held_release(server *s, held *h)
     } else {
         c->held--;
         if (!c->dead) {
-            char *text = json_dumps(h->resp, JSON_COMPACT);
+            size_t n;
+            char *text = jsonw_dumps(h->resp, &n);
             struct evbuffer *out = bufferevent_get_output(c->bev);
             if (text) {
-                evbuffer_add(out, text, strlen(text));
+                evbuffer_add(out, text, n);
                 free(text);
             } else {
                 static const char oom[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":"

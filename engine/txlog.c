@@ -22,11 +22,14 @@
 
 #include <stdlib.h>
 
+#include "jsonw.h"
+
 static int bind_json(sqlite3_stmt *st, int i, json_t *j)
 {
-    char *s = json_dumps(j ? j : json_null(), JSON_COMPACT);
+    size_t len;
+    char *s = jsonw_dumps(j ? j : json_null(), &len);
     if (!s) return -1;
-    sqlite3_bind_text(st, i, s, -1, free);
+    sqlite3_bind_text(st, i, s, (int)len, free);
     return 0;
 }
 

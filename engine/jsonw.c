@@ -1,0 +1,183 @@
+/* jsonw.c: the compact JSON writer (see jsonw.h). Byte-for-byte the output
+ * of jansson's dump.c with JSON_COMPACT: no spaces, keys in insertion order,
+ * strings escaped as dump_string does ("\\" "\"" \b \f \n \r \t, other
+ * control characters as \u00XX in upper-case hex, '/' and non-ASCII as
+ * they are), integers as %lld, reals through jansson itself (rare here,
+ * and its %.17g clean-up is easy to get subtly wrong). */
+#include "jsonw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define JSONW_MAX_DEPTH 10000 /* parsed input stops at 2048; engine wrappers add a few */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int failed;
+} wbuf;
+
+static int grow(wbuf *b, size_t more)
+{
+    if (b->n + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->failed = 1;
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void put(wbuf *b, const char *s, size_t len)
+{
+    if (grow(b, len) < 0) return;
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+}
+
+static void putc1(wbuf *b, char c)
+{
+    if (grow(b, 1) < 0) return;
+    b->p[b->n++] = c;
+}
+
+static void put_string(wbuf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    putc1(b, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        put(b, esc, el);
+    }
+    put(b, s + run, len - run);
+    putc1(b, '"');
+}
+
+static void put_int(wbuf *b, json_int_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    put(b, p, (size_t)(e - p));
+}
+
+static void put_value(wbuf *b, const json_t *v, int depth)
+{
+    if (b->failed) return;
+    if (depth > JSONW_MAX_DEPTH) {
+        b->failed = 1;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        putc1(b, '{');
+        const char *k;
+        size_t klen;
+        json_t *e;
+        int first = 1;
+        json_object_keylen_foreach((json_t *)v, k, klen, e)
+        {
+            if (!first) putc1(b, ',');
+            first = 0;
+            put_string(b, k, klen);
+            putc1(b, ':');
+            put_value(b, e, depth + 1);
+        }
+        putc1(b, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        putc1(b, '[');
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if (i) putc1(b, ',');
+            put_value(b, json_array_get(v, i), depth + 1);
+        }
+        putc1(b, ']');
+        break;
+    }
+    case JSON_STRING:
+        put_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        put_int(b, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        put(b, s, strlen(s));
+        free(s);
+        break;
+    }
+    case JSON_TRUE:
+        put(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        put(b, "false", 5);
+        break;
+    default:
+        put(b, "null", 4);
+        break;
+    }
+}
+
+char *jsonw_dumps(const json_t *v, size_t *len)
+{
+    wbuf b = {0};
+    if (!json_is_object(v) && !json_is_array(v)) return NULL;
+    put_value(&b, v, 0);
+    putc1(&b, '\0');
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    if (len) *len = b.n - 1;
+    return b.p;
+}

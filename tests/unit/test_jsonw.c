@@ -1,0 +1,57 @@
+/* test_jsonw.c: jsonw_dumps writes the same bytes as json_dumps(JSON_COMPACT). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonw.h"
+
+static int failures;
+
+static void same(json_t *v, const char *what)
+{
+    char *a = json_dumps(v, JSON_COMPACT);
+    size_t n = 0;
+    char *b = jsonw_dumps(v, &n);
+    if ((a == NULL) != (b == NULL) || (a && (strcmp(a, b) || n != strlen(a)))) {
+        printf("not ok - %s\n  jansson: %s\n  jsonw:   %s\n", what, a ? a : "(null)",
+               b ? b : "(null)");
+        failures++;
+    } else {
+        printf("ok - %s\n", what);
+    }
+    free(a);
+    free(b);
+    json_decref(v);
+}
+
+int main(void)
+{
+    json_error_t e;
+    same(json_object(), "empty object");
+    same(json_array(), "empty array");
+    same(json_integer(5), "a bare integer is refused, as by jansson");
+    same(json_null(), "a bare null is refused");
+    same(json_loads("{\"a\":1,\"b\":[true,false,null,-9223372036854775807,0,-1],\"c\":{}}", 0, &e),
+         "scalars and nesting");
+    same(json_loads("{\"z\":1,\"a\":2,\"m\":{\"y\":[],\"b\":\"x\"}}", 0, &e),
+         "insertion order is kept");
+    same(json_loads("[\"q\\\"b\\\\s\\/ \\b\\f\\n\\r\\t \\u0001\\u001f\\u007f \\u00e9\\u20ac"
+                    "\\ud83d\\ude00 \\u0000 end\"]",
+                    0, &e),
+         "string escapes, control characters, non-ASCII, NUL");
+    same(json_loads("{\"k\\n\\u0000y\":\"v\"}", JSON_ALLOW_NUL, &e), "escaped keys");
+    same(json_loads("[1.5,0.1,1e300,-2.0,100.0,1e-7]", 0, &e), "reals as jansson writes them");
+    json_t *big = json_array();
+    for (int i = 0; i < 2000; i++)
+        json_array_append_new(big, json_pack("{s:i, s:s}", "n", i, "s", "line of text"));
+    same(big, "a large array");
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 3000; i++) {
+        json_t *n = json_array();
+        json_array_append_new(cur, n);
+        cur = n;
+    }
+    same(deep, "3000 levels deep");
+    printf("1..11\n");
+    return failures ? 1 : 0;
+}
