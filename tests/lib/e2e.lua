@@ -302,4 +302,65 @@ function Client:call_paying(op, args)
     return r
 end
 
+---------------------------------------------------------------------------
+-- HQ and stores together (SPEC section 6; tests/e2e/sync_spec.lua,
+-- hq_spec.lua): an HQ server on a fixed port (so a restart keeps its
+-- address) and store servers that upload to it.
+--
+--   local hq = e2e.hq()                       -- init + serve --role hq
+--   local st = e2e.store(hq.port)             -- serve --hq 127.0.0.1:PORT
+--   local h = hq:connect(); h:login_store("S001")
+M.HQ_TOKEN = "e2e-hq-token"
+
+-- A port nobody listens on right now.
+function M.free_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return tonumber(port)
+end
+
+-- The test seed changed by fn(seed) (a table), written into dir; returns the path.
+function M.seed_variant(dir, name, fn)
+    local t = cjson.decode(M.read_file(M.seed))
+    fn(t)
+    local path = dir .. "/" .. name .. ".json"
+    M.write_file(path, cjson.encode(t))
+    return path
+end
+
+-- Makes the server listen on a fixed port from its next start on.
+function Server:listen_on(port)
+    self.fixed_port = port
+    self.serve_command = function(me)
+        return (Server.serve_command(me):gsub("%-%-listen 127%.0%.0%.1:0",
+            "--listen 127.0.0.1:" .. port))
+    end
+    return self
+end
+
+-- opts: seed, policies, port, token, sync_interval, no_start.
+function M.hq(opts)
+    opts = opts or {}
+    local args = "--role hq --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
+    if opts.sync_interval then args = args .. " --sync-interval " .. opts.sync_interval end
+    local srv = M.server({seed = opts.seed, policies = opts.policies, args = args, no_start = true})
+    srv:listen_on(opts.port or M.free_port())
+    srv.port = srv.fixed_port
+    if not opts.no_start then srv:start() end
+    return srv
+end
+
+-- A store server uploading to HQ at hq_port. opts: seed, policies, token, args, no_start.
+function M.store(hq_port, opts)
+    opts = opts or {}
+    local args = "--hq 127.0.0.1:" .. hq_port .. " --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
+        .. " " .. (opts.args or "")
+    return M.server({seed = opts.seed, policies = opts.policies, args = args, no_start = opts.no_start})
+end
+
+function Client:login_store(store, token)
+    return self:ok("session.login_store", {store = store, token = token or M.HQ_TOKEN})
+end
+
 return M
