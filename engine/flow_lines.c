@@ -9,19 +9,13 @@
 #include "args.h"
 #include "money.h"
 
-static int field_path(char *buf, size_t n, const char *path, const char *key)
-{
-    args_path(buf, n, path, key);
-    return 0;
-}
-
 int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *customer,
                         order_line *l, err_t *err)
 {
     static const char *const ship_f[] = {"mode", "address", "date", "method", NULL};
     static const char *const pickup_f[] = {"mode", "store", "date", NULL};
     static const char *const carry_f[] = {"mode", NULL};
-    const char *mode, *s;
+    const char *mode;
     char f[160];
     if (args_str(d, path, "mode", true, 16, &mode, err) < 0) return -1;
     if (!strcmp(mode, "ship")) {
@@ -48,13 +42,10 @@ int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *cu
         l->mode = MODE_CARRYOUT;
         if (args_only(d, path, carry_f, err) < 0) return -1;
     } else {
-        field_path(f, sizeof f, path, "mode");
+        args_path(f, sizeof f, path, "mode");
         return err_field(err, ERR_BAD_REQUEST, f, "%s: '%s' is not ship, pickup or carryout", f,
                          mode);
     }
-    (void)s;
-    (void)c;
-    (void)customer;
     return 0;
 }
 
@@ -84,7 +75,7 @@ int flow_resolve_line(flow_ctx *c, order_line *l, const char *path, const char *
     if (set_price) {
         master_product p;
         if (master_product_get(c->e, l->item, &p, err) < 0) {
-            field_path(f, sizeof f, path, "item");
+            args_path(f, sizeof f, path, "item");
             snprintf(err->field, sizeof err->field, "%s", f);
             return -1;
         }
@@ -113,13 +104,13 @@ int flow_validate_line(flow_ctx *c, const order_line *l, const char *path, err_t
 {
     char f[160];
     if (l->qty < 1 || l->qty > FLOW_MAX_QTY) {
-        field_path(f, sizeof f, path, "qty");
+        args_path(f, sizeof f, path, "qty");
         return err_field(err, ERR_VALIDATION, f, "%s: must be a whole number from 1 to %d", f,
                          FLOW_MAX_QTY);
     }
     int64_t amount;
     if (!money_mul(l->unit_price, l->qty, &amount) || amount > MONEY_MAX) {
-        field_path(f, sizeof f, path, "qty");
+        args_path(f, sizeof f, path, "qty");
         return err_field(err, ERR_VALIDATION, f, "%s: the line's amount is too large (M4)", f);
     }
     if (l->mode != MODE_CARRYOUT) {
