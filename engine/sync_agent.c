@@ -232,14 +232,14 @@ static void status_cb(void *arg, json_t *resp, const char *error)
         return;
     }
     a->round.learned += (int64_t)json_array_size(orders);
-    /* A full page: continue after it next time; else start over. */
+    /* A full page: the next one, in this round; else the next store. */
     size_t n = json_array_size(a->batch);
     const char *last = n ? json_string_value(json_array_get(a->batch, n - 1)) : "";
-    snprintf(a->status_after[a->cur], sizeof a->status_after[a->cur], "%s",
-             n == SYNC_STATUS_PAGE ? last : "");
+    bool more = n == SYNC_STATUS_PAGE;
+    snprintf(a->status_after[a->cur], sizeof a->status_after[a->cur], "%s", more ? last : "");
     json_decref(a->batch);
     a->batch = NULL;
-    a->cur++;
+    if (!more) a->cur++;
     step(a);
 }
 
