@@ -458,7 +458,7 @@ static void *auth_worker(void *arg)
 static void auth_job_finish(server *s, auth_job *j)
 {
     conn *c = j->c;
-    if (j->ok) auth_remember(s->e, j->staff, j->hash, j->pin, true);
+    auth_remember(s->e, j->staff, j->hash, j->pin, j->ok);
     sodium_memzero(j->pin, sizeof j->pin);
     s->jobs_out--;
     if (--c->waiting == 0 && !c->dead) {
@@ -522,7 +522,7 @@ static int auth_queue(server *s, conn *c, const char *line, size_t len)
         err_t err;
         err_clear(&err);
         if (auth_lookup(s->e, staff, &st, &err) != 0) continue;
-        if (auth_cached(s->e, staff, st.hash, pin) == 1) continue;
+        if (auth_cached(s->e, staff, st.hash, pin) != 0) continue;
         auth_job *j = calloc(1, sizeof *j);
         if (!j) abort();
         j->c = c;
