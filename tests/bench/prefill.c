@@ -128,7 +128,7 @@ int main(int argc, char **argv)
         exec(db, "UPDATE counters SET value = ?2 WHERE name = 'order:S001'", 0, to, NULL);
         exec(db, "COMMIT", 0, 0, NULL);
     }
-    exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", 0, 0, NULL);
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     engine_close(e);
     printf("prefill: %ld orders (%s and copies)\n", n, first);
     return 0;

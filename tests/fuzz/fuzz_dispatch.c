@@ -6,7 +6,8 @@
  * input is up to 32 request lines, each run through dispatch_line as the
  * server would, with a session signed in as cashier 1001 at S001 (a line may
  * sign in as someone else; the next input starts signed in again). Every
- * answer must be a response object of PROTOCOL.md's shape. */
+ * answer must be a response object of PROTOCOL.md's shape, and jsonw must
+ * write it byte for byte as json_dumps does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "auth.h"
 #include "dispatch.h"
 #include "engine.h"
+#include "jsonw.h"
 #include "seed.h"
 
 #define FUZZ_NOW INT64_C(1893499200) /* 2030-01-01T12:00:00Z */
@@ -65,9 +67,11 @@ static void check_response(json_t *r)
     json_t *code = json_object_get(json_object_get(r, "error"), "code");
     if (json_is_true(ok) ? !json_object_get(r, "result") : !json_is_string(code))
         fail("response", "no result or error code");
-    char *text = json_dumps(r, JSON_COMPACT);
-    if (!text) fail("response", "cannot be written");
+    char *text = json_dumps(r, JSON_COMPACT), *fast = jsonw_dumps(r, NULL);
+    if (!text || !fast) fail("response", "cannot be written");
+    if (strcmp(text, fast)) fail("jsonw", "differs from json_dumps");
     free(text);
+    free(fast);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh [SECONDS]: `make fuzz`. Builds the libFuzzer targets with
 # clang (-fsanitize=fuzzer,address,undefined) into build-fuzz and runs each
 # for SECONDS (default: FUZZ_SECONDS, else 60) on a copy of its seed corpus
-# (tests/fuzz/corpus/NAME), so new inputs stay out of the tree. A crash,
+# (tests/fuzz/corpus/NAME, with tests/fuzz/NAME.dict), so new inputs stay out of the tree. A crash,
 # leak or sanitizer report fails the run; the reproducer is left in
 # build-fuzz/artifacts/NAME/. Env: FUZZ_BUILD (build-fuzz), FUZZ_JOBS (nproc).
 set -euo pipefail
@@ -25,10 +25,12 @@ for name in dispatch policy; do
     rm -rf "$work"
     mkdir -p "$work" "$art"
     cp "$ROOT/tests/fuzz/corpus/$name/"* "$work/"
+    dict=()
+    [ -f "$ROOT/tests/fuzz/$name.dict" ] && dict=(-dict="$ROOT/tests/fuzz/$name.dict")
     echo "fuzz_$name: ${SECS}s"
     if ! (cd "$B" && CORDER_ROOT="$ROOT" ASAN_OPTIONS=detect_leaks=1 \
         "./fuzz_$name" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
-        -artifact_prefix="$art" -print_final_stats=1 "$work" >"$B/fuzz_$name.log" 2>&1); then
+        -artifact_prefix="$art" -print_final_stats=1 "${dict[@]}" "$work" >"$B/fuzz_$name.log" 2>&1); then
         echo "fuzz_$name: FAILED (log: $B/fuzz_$name.log, reproducer in $art)"
         tail -40 "$B/fuzz_$name.log"
         status=1
