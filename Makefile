@@ -26,7 +26,7 @@ deps:
 run: all
 	rm -f $(BUILD)/demo.db $(BUILD)/demo.db-wal $(BUILD)/demo.db-shm
 	$(BUILD)/corder init --db $(BUILD)/demo.db --seed examples/seed.json
-	@echo "connect with:  nc 127.0.0.1 7420   then e.g."
+	@echo "connect with:  nc $(subst :, ,$(LISTEN))   then e.g."
 	@echo '  {"id":1,"op":"session.login","args":{"store":"S001","staff":"1001","pin":"1234"}}'
 	$(BUILD)/corder serve --db $(BUILD)/demo.db --policies policies --listen $(LISTEN) \
 	  --admin-socket $(BUILD)/admin.sock
