@@ -13,7 +13,8 @@ const char *cli_opt(int argc, char **argv, const char *name)
 
 int cli_check(int argc, char **argv, const char *const *allowed, const char *usage)
 {
-    for (int i = 0; i < argc; i++) {
+    /* Options come in pairs: --name VALUE. */
+    for (int i = 0; i < argc; i += 2) {
         const char *a = argv[i];
         int known = 0;
         for (const char *const *p = allowed; *p; p++)
@@ -26,7 +27,6 @@ int cli_check(int argc, char **argv, const char *const *allowed, const char *usa
             fprintf(stderr, "corder: %s needs a value; usage: %s\n", a, usage);
             return 2;
         }
-        i++;
     }
     return 0;
 }
