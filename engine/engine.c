@@ -92,6 +92,12 @@ engine *engine_open(const engine_config *cfg, err_t *err)
         engine_close(e);
         return NULL;
     }
+    if (cfg->background_checkpoint &&
+        (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
+         !(e->checkpointer = checkpoint_start(cfg->db_path, err)))) {
+        engine_close(e);
+        return NULL;
+    }
     if (cfg->no_policies) return e;
     char dir[PATH_MAX];
     policies_dir(cfg, dir, sizeof dir);
@@ -109,6 +115,7 @@ void engine_close(engine *e)
     for (int i = 0; i < ENGINE_STMT_SLOTS; i++)
         if (e->stmts[i].st) sqlite3_finalize(e->stmts[i].st);
     if (e->in_txn) engine_rollback(e);
+    checkpoint_stop(e->checkpointer);
     if (e->db) sqlite3_close(e->db);
     if (e->policies) policy_host_free(e->policies);
     sodium_memzero(e->auth, sizeof e->auth);

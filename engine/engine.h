@@ -30,6 +30,7 @@ typedef struct {
     policy_limits limits;
     bool hq_role;
     bool no_policies; /* init: master data only, policies not loaded */
+    bool background_checkpoint; /* serve: WAL checkpoints on a thread (checkpoint.c) */
 } engine_config;
 
 engine *engine_open(const engine_config *cfg, err_t *err);

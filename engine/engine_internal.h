@@ -2,6 +2,7 @@
 #ifndef CORDER_ENGINE_INTERNAL_H
 #define CORDER_ENGINE_INTERNAL_H
 
+#include "checkpoint.h"
 #include "engine.h"
 
 #define ENGINE_STMT_SLOTS 256
@@ -39,6 +40,7 @@ struct engine {
     engine_tz_slot tz[ENGINE_TZ_SLOTS];
     engine_auth_slot auth[ENGINE_AUTH_SLOTS];
     unsigned char auth_key[32];
+    checkpointer *checkpointer;
     engine_hq_create_fn hq_create;
     void *hq_create_arg;
 };

@@ -107,7 +107,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         json_decref(canc);
         goto done;
     }
-    *result = json_pack("{s:o, s:o}", "order", order_to_json(o, true), "cancellation", canc);
+    *result = json_pack("{s:o, s:o}", "order", order_to_json(o, ORDER_WIRE), "cancellation", canc);
     rc = 0;
 done:
     order_free(o);

@@ -113,7 +113,7 @@ int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount)
 
 json_t *flow_order_view(const order *o)
 {
-    return order_to_json(o, true);
+    return order_to_json(o, ORDER_POLICY);
 }
 
 order *flow_load(flow_ctx *c, const char *number, err_t *err)
@@ -205,7 +205,7 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
 {
     o->version++;
     snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
-    json_t *docj = order_to_json(o, false);
+    json_t *docj = order_to_json(o, ORDER_DOC);
     char *doc = docj ? jsonw_dumps(docj, NULL) : NULL;
     json_decref(docj);
     if (!doc) return err_set(err, ERR_INTERNAL, "out of memory saving an order");

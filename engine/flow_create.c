@@ -260,7 +260,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     if (settle(c, o, &a, err) < 0) goto done;
     if (c->preview) {
         snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
-        *result = order_to_json(o, true);
+        *result = order_to_json(o, ORDER_WIRE);
         rc = 0;
         goto done;
     }
@@ -272,7 +272,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     bool realtime = strcmp(c->store.order_creation, "async") != 0;
     err_t hq_err = {0};
     if (realtime) {
-        json_t *doc = order_to_json(o, false);
+        json_t *doc = order_to_json(o, ORDER_DOC);
         char hq_order[64] = "";
         int hrc = engine_hq_create(c->e, doc, hq_order, &hq_err);
         json_decref(doc);
@@ -292,7 +292,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     if (realtime && sync_queue_created(c->e, o->number, *o->hq_order ? o->hq_order : NULL,
                                        o->sync_error, err) < 0)
         goto done;
-    *result = order_to_json(o, true);
+    *result = order_to_json(o, ORDER_WIRE);
     rc = 0;
 done:
     order_free(o);

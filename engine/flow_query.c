@@ -22,7 +22,7 @@ int flow_get(flow_ctx *c, json_t **result, err_t *err)
 {
     order *o = load_numbered(c, err);
     if (!o) return -1;
-    *result = order_to_json(o, true);
+    *result = order_to_json(o, ORDER_WIRE);
     order_free(o);
     return 0;
 }
@@ -89,7 +89,7 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
             json_decref(orders);
             return -1;
         }
-        json_array_append_new(orders, order_to_json(o, true));
+        json_array_append_new(orders, order_to_json(o, ORDER_WIRE));
         order_free(o);
     }
     json_decref(numbers);

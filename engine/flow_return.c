@@ -223,7 +223,7 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
         json_decref(retj);
         goto done;
     }
-    *result = json_pack("{s:o, s:o}", "order", order_to_json(o, true), "return", retj);
+    *result = json_pack("{s:o, s:o}", "order", order_to_json(o, ORDER_WIRE), "return", retj);
     rc = 0;
 done:
     free(r.lines.v);

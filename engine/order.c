@@ -284,15 +284,18 @@ static json_t *refunds_json(const order *o)
     return arr;
 }
 
-json_t *order_to_json(const order *o, bool pub)
+json_t *order_to_json(const order *o, order_view view)
 {
+    bool pub = view != ORDER_DOC;
     json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "number", o->number, "store",
                           o->store, "type", o->type, "version", (json_int_t)o->version,
                           "currency", o->currency, "created_at", o->created_at,
                           "policy_version", o->policy_version);
     set_str(j, "created_by", o->created_by);
     set_str(j, "quote_expires", o->quote_expires);
-    if (*o->customer)
+    if (*o->customer && view == ORDER_WIRE)
+        json_object_set_new(j, "customer", json_string(o->customer));
+    else if (*o->customer)
         json_object_set_new(j, "customer", json_pack("{s:s, s:s, s:b}", "account", o->customer,
                                                      "name", o->customer_name, "b2b", o->b2b));
     else

@@ -1,8 +1,8 @@
 /* order.h: the order document (SPEC section 4) and what is derived from it.
  *
  * An order is held as plain C structs while a flow works on it, stored as
- * one JSON document (order_to_json(o, false)) and shown to clients as the
- * order object of PROTOCOL.md (order_to_json(o, true)), which adds what is
+ * one JSON document (order_to_json(o, ORDER_DOC)) and shown to clients as the
+ * order object of PROTOCOL.md (ORDER_WIRE), which adds what is
  * derived: line amounts and statuses, totals, paid, refunded, on_account,
  * balance. Derived values are never stored, so they cannot drift. */
 #ifndef CORDER_ORDER_H
@@ -144,8 +144,12 @@ const char *order_mode_name(order_mode m);
 /* false on overflow (SPEC M4). */
 bool order_sum(const order *o, order_sums *s);
 
-/* Storage (public=false) or the PROTOCOL.md order object (public=true). */
-json_t *order_to_json(const order *o, bool public_view);
+/* The three faces of an order: the stored document; the order object of
+ * PROTOCOL.md, where `customer` is the account; and the order as policies
+ * see it (POLICY.md), the same object with `customer` as a table {account,
+ * name, b2b}. */
+typedef enum { ORDER_DOC, ORDER_WIRE, ORDER_POLICY } order_view;
+json_t *order_to_json(const order *o, order_view view);
 /* Reads a stored document; NULL on a malformed one. */
 order *order_from_json(json_t *doc, err_t *err);
 
