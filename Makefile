@@ -6,7 +6,7 @@ DEB_PKGS  := cmake gcc pkg-config liblua5.4-dev lua5.4 libsqlite3-dev libevent-d
              libjansson-dev libsodium-dev libreadline-dev lua-busted lua-socket lua-cjson
 LISTEN    ?= 127.0.0.1:7420
 
-.PHONY: all deps run test test-asan bench fuzz format clean
+.PHONY: all deps run test test-asan bench fuzz format format-check clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -46,8 +46,14 @@ bench: all
 fuzz:
 	bash tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
+C_SOURCES = engine/*.[ch] bindings/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
+            examples/*.c
+
 format:
-	clang-format -i engine/*.[ch] bindings/*.[ch] tests/unit/*.[ch] tests/bench/*.c
+	clang-format -i $(C_SOURCES)
+
+format-check:
+	clang-format --dry-run --Werror $(C_SOURCES)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

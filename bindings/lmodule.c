@@ -136,10 +136,17 @@ static int l_query(lua_State *L)
         lua_createtable(L, sqlite3_column_count(st), 0);
         for (int c = 0; c < sqlite3_column_count(st); c++) {
             switch (sqlite3_column_type(st, c)) {
-            case SQLITE_INTEGER: lua_pushinteger(L, sqlite3_column_int64(st, c)); break;
-            case SQLITE_FLOAT: lua_pushnumber(L, sqlite3_column_double(st, c)); break;
-            case SQLITE_NULL: lua_pushboolean(L, 0); break;
-            default: lua_pushstring(L, (const char *)sqlite3_column_text(st, c));
+            case SQLITE_INTEGER:
+                lua_pushinteger(L, sqlite3_column_int64(st, c));
+                break;
+            case SQLITE_FLOAT:
+                lua_pushnumber(L, sqlite3_column_double(st, c));
+                break;
+            case SQLITE_NULL:
+                lua_pushboolean(L, 0);
+                break;
+            default:
+                lua_pushstring(L, (const char *)sqlite3_column_text(st, c));
             }
             lua_rawseti(L, -2, c + 1);
         }
@@ -244,9 +251,9 @@ static int l_session_info(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg engine_methods[] = {
-    {"close", l_engine_close}, {"set_now", l_set_now}, {"query", l_query},
-    {"login", l_login},        {"poll_policies", l_poll}, {NULL, NULL}};
+static const luaL_Reg engine_methods[] = {{"close", l_engine_close}, {"set_now", l_set_now},
+                                          {"query", l_query},        {"login", l_login},
+                                          {"poll_policies", l_poll}, {NULL, NULL}};
 
 static const luaL_Reg session_methods[] = {
     {"call", l_call}, {"request", l_request}, {"info", l_session_info}, {NULL, NULL}};

@@ -26,7 +26,8 @@ int args_only(json_t *obj, const char *path, const char *const *allowed, err_t *
     json_object_foreach(obj, k, v)
     {
         bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(*a, k);
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = !strcmp(*a, k);
         if (!ok) {
             char p[160];
             return err_field(err, ERR_BAD_REQUEST, args_path(p, sizeof p, path, k),
@@ -78,20 +79,20 @@ int args_int(json_t *obj, const char *path, const char *key, bool required, int6
         return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an integer", p);
     json_int_t i = json_integer_value(v);
     if (i < min || i > max)
-        return err_field(err, ERR_BAD_REQUEST, p, "%s: %lld is outside %lld..%lld", p,
-                         (long long)i, (long long)min, (long long)max);
+        return err_field(err, ERR_BAD_REQUEST, p, "%s: %lld is outside %lld..%lld", p, (long long)i,
+                         (long long)min, (long long)max);
     *out = i;
     return 1;
 }
 
-int args_bool(json_t *obj, const char *path, const char *key, bool required, bool *out,
-              err_t *err)
+int args_bool(json_t *obj, const char *path, const char *key, bool required, bool *out, err_t *err)
 {
     char p[160];
     json_t *v;
     int rc = lookup(obj, path, key, required, &v, p, sizeof p, err);
     if (rc <= 0) return rc;
-    if (!json_is_boolean(v)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected true or false", p);
+    if (!json_is_boolean(v))
+        return err_field(err, ERR_BAD_REQUEST, p, "%s: expected true or false", p);
     *out = json_is_true(v);
     return 1;
 }

@@ -20,8 +20,7 @@ int args_str(json_t *obj, const char *path, const char *key, bool required, size
              const char **out, err_t *err);
 int args_int(json_t *obj, const char *path, const char *key, bool required, int64_t min,
              int64_t max, int64_t *out, err_t *err);
-int args_bool(json_t *obj, const char *path, const char *key, bool required, bool *out,
-              err_t *err);
+int args_bool(json_t *obj, const char *path, const char *key, bool required, bool *out, err_t *err);
 int args_obj(json_t *obj, const char *path, const char *key, bool required, json_t **out,
              err_t *err);
 int args_arr(json_t *obj, const char *path, const char *key, bool required, size_t max_items,

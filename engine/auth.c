@@ -47,7 +47,8 @@ int auth_lookup(engine *e, const char *staff_id, auth_staff *out, err_t *err)
 static engine_auth_slot *slot_for(engine *e, const char *staff_id, bool create)
 {
     size_t h = 5381;
-    for (const char *p = staff_id; *p; p++) h = h * 33 + (unsigned char)*p;
+    for (const char *p = staff_id; *p; p++)
+        h = h * 33 + (unsigned char)*p;
     engine_auth_slot *s = &e->auth[h % ENGINE_AUTH_SLOTS];
     if (strcmp(s->staff, staff_id)) {
         if (!create) return NULL;

@@ -42,15 +42,16 @@ static void record(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs
                    bool by_policy)
 {
     json_t *a = json_array();
-    for (int i = 0; i < nargs; i++) json_array_append(a, args[i]);
+    for (int i = 0; i < nargs; i++)
+        json_array_append(a, args[i]);
     json_array_append_new(c->decisions,
                           json_pack("{s:s, s:o, s:s, s:o, s:s}", "hook", policy_hook_name(hook),
                                     "args", a, "today", c->today, "answer", answer, "by",
                                     by_policy ? "policy" : "default"));
 }
 
-static int ask_amount(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs,
-                      int64_t *out, err_t *err)
+static int ask_amount(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs, int64_t *out,
+                      err_t *err)
 {
     bool by_policy = policy_has_hook(c->pol, hook);
     if (by_policy) {
@@ -71,8 +72,7 @@ int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
     return rc;
 }
 
-int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out,
-                           err_t *err)
+int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err)
 {
     json_t *args[2] = {shipment, flow_order_view(o)};
     int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, args, 2, out, err);
@@ -137,8 +137,8 @@ int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t 
 
 int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
 {
-    json_t *sj = json_pack("{s:s, s:s, s:s}", "id", c->s->staff, "name", c->s->name, "role",
-                           c->s->role);
+    json_t *sj =
+        json_pack("{s:s, s:s, s:s}", "id", c->s->staff, "name", c->s->name, "role", c->s->role);
     bool ok;
     int rc = decide_permits(c, sj, permission, &ok, err);
     json_decref(sj);
@@ -148,8 +148,7 @@ int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_
         return 0;
     }
     if (approval && *c->approved_by) return 0; /* checked by approval_check */
-    err_set(err, ERR_APPROVAL_REQUIRED, "this needs the %s permission or an approval",
-            permission);
+    err_set(err, ERR_APPROVAL_REQUIRED, "this needs the %s permission or an approval", permission);
     snprintf(err->permission, sizeof err->permission, "%s", permission);
     return -1;
 }

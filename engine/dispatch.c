@@ -22,8 +22,8 @@ typedef int (*flow_fn)(flow_ctx *c, json_t **result, err_t *err);
 
 typedef struct {
     const char *op;
-    flow_fn flow;    /* a flow run with a flow_ctx, or */
-    dispatch_fn fn;  /* a plain handler */
+    flow_fn flow;   /* a flow run with a flow_ctx, or */
+    dispatch_fn fn; /* a plain handler */
     bool writes;
     bool needs_session;
     uint64_t calls, errors;
@@ -44,19 +44,33 @@ int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
 static op_entry ops[MAX_OPS] = {
     {"ping", NULL, op_ping, false, false, 0, 0, ""},
     {"session.login", NULL, op_login, false, false, 0, 0, "store:s staff:s pin:s"},
-    {"customer.create", NULL, op_customer_create, true, true, 0, 0, "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?"},
+    {"customer.create", NULL, op_customer_create, true, true, 0, 0,
+     "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?"},
     {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s"},
-    {"customer.add_address", NULL, op_customer_address, true, true, 0, 0, "account:s address:o idempotency_key:s?"},
-    {"order.preview", op_preview, NULL, false, true, 0, 0, "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? payments:a? idempotency_key:s?"},
-    {"order.create", flow_create, NULL, true, true, 0, 0, "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? payments:a? idempotency_key:s?"},
+    {"customer.add_address", NULL, op_customer_address, true, true, 0, 0,
+     "account:s address:o idempotency_key:s?"},
+    {"order.preview", op_preview, NULL, false, true, 0, 0,
+     "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? "
+     "payments:a? idempotency_key:s?"},
+    {"order.create", flow_create, NULL, true, true, 0, 0,
+     "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? "
+     "payments:a? idempotency_key:s?"},
     {"order.get", flow_get, NULL, false, true, 0, 0, "number:s"},
-    {"order.find", flow_find, NULL, false, true, 0, 0, "customer:s? status:s? store:s? from:s? to:s? limit:i?"},
-    {"order.edit", flow_edit, NULL, true, true, 0, 0, "number:s version:i add_lines:a? update_lines:a? remove_lines:a? shipping_charge:i? payments:a? idempotency_key:s?"},
-    {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0, "number:s payments:a? idempotency_key:s?"},
-    {"order.pickup", flow_pickup, NULL, true, true, 0, 0, "number:s lines:a payments:a? idempotency_key:s?"},
-    {"order.ship", flow_ship, NULL, true, true, 0, 0, "number:s lines:a payments:a? tracking:s? approval:o? idempotency_key:s?"},
-    {"order.cancel", flow_cancel, NULL, true, true, 0, 0, "number:s version:i? charge_override:o? payments:a? reason:s? idempotency_key:s?"},
-    {"order.return", flow_return, NULL, true, true, 0, 0, "number:s invoice:i lines:a shipping_refund:i? approval:o? idempotency_key:s?"},
+    {"order.find", flow_find, NULL, false, true, 0, 0,
+     "customer:s? status:s? store:s? from:s? to:s? limit:i?"},
+    {"order.edit", flow_edit, NULL, true, true, 0, 0,
+     "number:s version:i add_lines:a? update_lines:a? remove_lines:a? shipping_charge:i? "
+     "payments:a? idempotency_key:s?"},
+    {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0,
+     "number:s payments:a? idempotency_key:s?"},
+    {"order.pickup", flow_pickup, NULL, true, true, 0, 0,
+     "number:s lines:a payments:a? idempotency_key:s?"},
+    {"order.ship", flow_ship, NULL, true, true, 0, 0,
+     "number:s lines:a payments:a? tracking:s? approval:o? idempotency_key:s?"},
+    {"order.cancel", flow_cancel, NULL, true, true, 0, 0,
+     "number:s version:i? charge_override:o? payments:a? reason:s? idempotency_key:s?"},
+    {"order.return", flow_return, NULL, true, true, 0, 0,
+     "number:s invoice:i lines:a shipping_refund:i? approval:o? idempotency_key:s?"},
     {"order.history", flow_history, NULL, false, true, 0, 0, "number:s"},
     {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?"},
     {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:o?"},
@@ -95,9 +109,9 @@ json_t *dispatch_stats(void)
     json_t *o = json_object();
     for (int i = 0; i < MAX_OPS && ops[i].op; i++)
         if (ops[i].calls)
-            json_object_set_new(o, ops[i].op, json_pack("{s:I, s:I}", "calls",
-                                                        (json_int_t)ops[i].calls, "errors",
-                                                        (json_int_t)ops[i].errors));
+            json_object_set_new(o, ops[i].op,
+                                json_pack("{s:I, s:I}", "calls", (json_int_t)ops[i].calls, "errors",
+                                          (json_int_t)ops[i].errors));
     return o;
 }
 
@@ -108,9 +122,8 @@ json_t *dispatch_error(json_t *id, const err_t *err)
     if (err->permission[0])
         json_object_set_new(details, "permission", json_string(err->permission));
     if (err->has_due) json_object_set_new(details, "due", json_integer(err->due));
-    return json_pack("{s:O, s:b, s:{s:s, s:s, s:o}}", "id", id ? id : json_null(), "ok", 0,
-                     "error", "code", err_code_name(err->code), "message", err->message,
-                     "details", details);
+    return json_pack("{s:O, s:b, s:{s:s, s:s, s:o}}", "id", id ? id : json_null(), "ok", 0, "error",
+                     "code", err_code_name(err->code), "message", err->message, "details", details);
 }
 
 static json_t *ok_response(json_t *id, json_t *result)
@@ -147,8 +160,8 @@ static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t 
     snprintf(s->staff, sizeof s->staff, "%s", who.id);
     snprintf(s->name, sizeof s->name, "%s", who.name);
     snprintf(s->role, sizeof s->role, "%s", who.role);
-    *result = json_pack("{s:s, s:s, s:s, s:s}", "staff", who.id, "name", who.name, "role",
-                        who.role, "store", store);
+    *result = json_pack("{s:s, s:s, s:s, s:s}", "staff", who.id, "name", who.name, "role", who.role,
+                        "store", store);
     return 0;
 }
 
@@ -201,8 +214,8 @@ static void args_hash(const char *op, json_t *args, char out[65])
 
 /* 1 and *stored when the key was seen with the same request; -1 on a key
  * reused for another request; 0 when new. */
-static int idem_lookup(engine *e, session *s, const char *key, const char *op,
-                       const char *hash, json_t **stored, err_t *err)
+static int idem_lookup(engine *e, session *s, const char *key, const char *op, const char *hash,
+                       json_t **stored, err_t *err)
 {
     sqlite3_stmt *st = engine_stmt(
         e, "SELECT op, args_hash, response FROM idempotency WHERE store = ? AND key = ?", err);
@@ -252,19 +265,28 @@ static int idem_store(engine *e, session *s, const char *key, const char *op, co
 static bool type_ok(char t, json_t *v)
 {
     switch (t) {
-    case 's': return json_is_string(v);
-    case 'i': return json_is_integer(v);
-    case 'b': return json_is_boolean(v);
-    case 'o': return json_is_object(v);
-    case 'a': return json_is_array(v);
-    default: return false;
+    case 's':
+        return json_is_string(v);
+    case 'i':
+        return json_is_integer(v);
+    case 'b':
+        return json_is_boolean(v);
+    case 'o':
+        return json_is_object(v);
+    case 'a':
+        return json_is_array(v);
+    default:
+        return false;
     }
 }
 
 static const char *type_name(char t)
 {
-    return t == 's' ? "a string" : t == 'i' ? "an integer" : t == 'b' ? "true or false"
-           : t == 'o' ? "an object" : "an array";
+    return t == 's'   ? "a string"
+           : t == 'i' ? "an integer"
+           : t == 'b' ? "true or false"
+           : t == 'o' ? "an object"
+                      : "an array";
 }
 
 /* Where the key's "name:t" stands in schema, or NULL. */
@@ -281,8 +303,8 @@ static int schema_check(const char *schema, json_t *args, err_t *err)
     if (!schema) return 0;
     const char *k;
     json_t *v;
-    json_object_foreach(args, k, v) if (!schema_find(schema, k))
-        return err_field(err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
+    json_object_foreach(args, k, v) if (!schema_find(schema, k)) return err_field(
+        err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
     json_object_foreach(args, k, v)
     {
         const char *t = schema_find(schema, k);
@@ -328,8 +350,7 @@ static int savepoint(engine *e, const char *sql)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int run_write(engine *e, session *s, op_entry *op, json_t *args, json_t **result,
-                     err_t *err)
+static int run_write(engine *e, session *s, op_entry *op, json_t *args, json_t **result, err_t *err)
 {
     const char *key = json_string_value(json_object_get(args, "idempotency_key"));
     char hash[65];

@@ -87,14 +87,12 @@ engine *engine_open(const engine_config *cfg, err_t *err)
     sqlite3_busy_timeout(e->db, 5000);
     if (exec_sql(e->db, "PRAGMA journal_mode=WAL", err) < 0 ||
         exec_sql(e->db, "PRAGMA synchronous=FULL", err) < 0 ||
-        exec_sql(e->db, "PRAGMA foreign_keys=ON", err) < 0 ||
-        schema_migrate(e->db, err) < 0) {
+        exec_sql(e->db, "PRAGMA foreign_keys=ON", err) < 0 || schema_migrate(e->db, err) < 0) {
         engine_close(e);
         return NULL;
     }
-    if (cfg->background_checkpoint &&
-        (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
-         !(e->checkpointer = checkpoint_start(cfg->db_path, err)))) {
+    if (cfg->background_checkpoint && (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
+                                       !(e->checkpointer = checkpoint_start(cfg->db_path, err)))) {
         engine_close(e);
         return NULL;
     }
@@ -234,7 +232,8 @@ int engine_today(engine *e, const char *store, char out[11], err_t *err)
 {
     int64_t now = engine_now(e);
     size_t h = 5381;
-    for (const char *p = store; *p; p++) h = h * 33 + (unsigned char)*p;
+    for (const char *p = store; *p; p++)
+        h = h * 33 + (unsigned char)*p;
     engine_tz_slot *slot = &e->tz[h % ENGINE_TZ_SLOTS];
     if (!strcmp(slot->store, store) && now < slot->until && now >= slot->until - 60) {
         memcpy(out, slot->date, 11);

@@ -17,7 +17,7 @@ typedef struct engine engine;
 /* Who is asking: set by session.login (PROTOCOL A1). */
 typedef struct {
     bool signed_in;
-    bool hq_peer;      /* a store signed in to HQ with session.login_store */
+    bool hq_peer; /* a store signed in to HQ with session.login_store */
     char store[32];
     char staff[32];
     char name[128];
@@ -29,7 +29,7 @@ typedef struct {
     const char *policies_dir; /* NULL: policies/ next to the db, then ./policies */
     policy_limits limits;
     bool hq_role;
-    bool no_policies; /* init: master data only, policies not loaded */
+    bool no_policies;           /* init: master data only, policies not loaded */
     bool background_checkpoint; /* serve: WAL checkpoints on a thread (checkpoint.c) */
 } engine_config;
 

@@ -5,9 +5,20 @@
 #include <string.h>
 
 static const char *const names[] = {
-    "ok",         "bad_request",   "unknown_op", "unauthenticated",   "forbidden",
-    "not_found",  "validation",    "invalid_state", "conflict",       "approval_required",
-    "payment_mismatch", "policy_error", "hq_unavailable", "internal",
+    "ok",
+    "bad_request",
+    "unknown_op",
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "validation",
+    "invalid_state",
+    "conflict",
+    "approval_required",
+    "payment_mismatch",
+    "policy_error",
+    "hq_unavailable",
+    "internal",
 };
 
 const char *err_code_name(err_code code)

@@ -26,9 +26,9 @@ typedef enum {
 typedef struct {
     err_code code;
     char message[512];
-    char field[128];      /* details.field for validation/bad_request, or "" */
-    char permission[64];  /* details.permission for approval_required, or "" */
-    int64_t due;          /* details.due for payment_mismatch */
+    char field[128];     /* details.field for validation/bad_request, or "" */
+    char permission[64]; /* details.permission for approval_required, or "" */
+    int64_t due;         /* details.due for payment_mismatch */
     int has_due;
 } err_t;
 

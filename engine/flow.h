@@ -23,14 +23,14 @@ typedef struct {
     session *s;
     const char *op;
     json_t *args;
-    policy *pol;           /* the version this request started with (L3) */
+    policy *pol; /* the version this request started with (L3) */
     const policy_params *params;
-    master_store store;    /* the signed-in store */
+    master_store store; /* the signed-in store */
     char today[11];
     char now_iso[32];
-    json_t *decisions;     /* what the policy was asked and answered (F8) */
-    bool preview;          /* order.preview: compute, keep nothing */
-    char approved_by[32];  /* who approved an override, if anyone */
+    json_t *decisions;    /* what the policy was asked and answered (F8) */
+    bool preview;         /* order.preview: compute, keep nothing */
+    char approved_by[32]; /* who approved an override, if anyone */
 } flow_ctx;
 
 /* Sets up ctx for a request of the signed-in session; takes a policy ref. */
@@ -39,8 +39,7 @@ void flow_end(flow_ctx *c);
 
 /* ---- decisions (decide.c): the policy's answer, or the SPEC default ---- */
 int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err);
-int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out,
-                           err_t *err);
+int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err);
 int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err);
 int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err);
 int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err);
@@ -70,8 +69,8 @@ order *flow_load(flow_ctx *c, const char *number, err_t *err);
 int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err);
 
 /* Shared line parsing (create, edit): one line of the request into l. */
-int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer,
-                    order_line *l, err_t *err);
+int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer, order_line *l,
+                    err_t *err);
 int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *customer,
                         order_line *l, err_t *err);
 /* not_found checks of a parsed line (product, address, pickup store); sets
@@ -91,8 +90,8 @@ int flow_sums(const order *o, order_sums *s, err_t *err);
 int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err);
 /* Invoices the selected lines (pickup, ship): fills an invoice from
  * args.lines ([{line, qty}]) for lines of the given mode. */
-int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode,
-                       order_invoice **out, err_t *err);
+int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, order_invoice **out,
+                       err_t *err);
 
 /* The flows. *result is a new reference on success. */
 int flow_create(flow_ctx *c, json_t **result, err_t *err);

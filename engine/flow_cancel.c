@@ -14,8 +14,8 @@
 
 int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"number",   "version", "charge_override", "payments",
-                                          "reason",   "idempotency_key", NULL};
+    static const char *const allowed[] = {
+        "number", "version", "charge_override", "payments", "reason", "idempotency_key", NULL};
     static const char *const ovr_f[] = {"amount", "approval", NULL};
     const char *number, *reason = NULL, *s;
     json_t *ovr = NULL, *approval = NULL;
@@ -65,7 +65,8 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         if (approval_require(c, approval, "cancellation_charge_override", err) < 0) goto done;
         charge = ovr_amount;
     }
-    for (size_t i = 0; i < o->lines.n; i++) o->lines.v[i].qty_cancelled += order_line_open(&o->lines.v[i]);
+    for (size_t i = 0; i < o->lines.n; i++)
+        o->lines.v[i].qty_cancelled += order_line_open(&o->lines.v[i]);
     for (size_t i = 0; i < o->charges.n; i++)
         if (!o->charges.v[i].invoice) o->charges.v[i].waived = true;
     o->cancelled = true;

@@ -163,11 +163,15 @@ static json_t *request_for_log(json_t *args)
             json_object_del(v, "pin");
             const char *k;
             json_t *child;
-            json_object_foreach(v, k, child) if (n < 64 && (json_is_object(child) || json_is_array(child))) stack[n++] = child;
+            json_object_foreach(v, k, child) if (n < 64 &&
+                                                 (json_is_object(child) || json_is_array(child)))
+                stack[n++] = child;
         } else if (json_is_array(v)) {
             size_t i;
             json_t *child;
-            json_array_foreach(v, i, child) if (n < 64 && (json_is_object(child) || json_is_array(child))) stack[n++] = child;
+            json_array_foreach(v, i,
+                               child) if (n < 64 && (json_is_object(child) || json_is_array(child)))
+                stack[n++] = child;
         }
     }
     return copy;
@@ -216,10 +220,10 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
     order_sums s;
     order_sum(o, &s);
     json_t *req = request_for_log(c->args);
-    json_t *summary = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "version",
-                                (json_int_t)o->version, "status", order_status(o), "total",
-                                (json_int_t)s.order, "paid", (json_int_t)s.paid, "refunded",
-                                (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
+    json_t *summary =
+        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "version", (json_int_t)o->version, "status",
+                  order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
+                  "refunded", (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
     if (result) json_object_set(summary, "detail", result);
     txlog_entry t = {.at = c->now_iso,
                      .store = c->s->store,
@@ -246,8 +250,8 @@ int flow_sums(const order *o, order_sums *s, err_t *err)
 int flow_settle_invoice(flow_ctx *c, order *o, order_invoice *inv, int64_t on_account,
                         int64_t paying, err_t *err)
 {
-    inv->deposit_applied = on_account < inv->amount ? (on_account > 0 ? on_account : 0)
-                                                    : inv->amount;
+    inv->deposit_applied =
+        on_account < inv->amount ? (on_account > 0 ? on_account : 0) : inv->amount;
     int64_t due = inv->amount - inv->deposit_applied;
     if (paying != due) {
         err_set(err, ERR_PAYMENT_MISMATCH, "payments of %lld do not match the %lld due",

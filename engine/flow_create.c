@@ -23,9 +23,9 @@ typedef struct {
 
 static int parse(flow_ctx *c, create_args *a, err_t *err)
 {
-    static const char *const allowed[] = {"customer", "type",           "quote_expires",
-                                          "lines",    "shipping_charge", "deposit_override",
-                                          "payments", "idempotency_key", NULL};
+    static const char *const allowed[] = {
+        "customer",         "type",     "quote_expires",   "lines", "shipping_charge",
+        "deposit_override", "payments", "idempotency_key", NULL};
     static const char *const ovr_allowed[] = {"amount", "approval", NULL};
     json_t *args = c->args;
     const char *key;
@@ -45,8 +45,7 @@ static int parse(flow_ctx *c, create_args *a, err_t *err)
     if (has < 0) return -1;
     a->has_charge = has == 1;
     if (strcmp(a->type, "order") && strcmp(a->type, "quote"))
-        return err_field(err, ERR_BAD_REQUEST, "type", "type: '%s' is not order or quote",
-                         a->type);
+        return err_field(err, ERR_BAD_REQUEST, "type", "type: '%s' is not order or quote", a->type);
     if (a->override &&
         (args_only(a->override, "deposit_override", ovr_allowed, err) < 0 ||
          args_int(a->override, "deposit_override", "amount", true, INT64_MIN, INT64_MAX,
@@ -101,7 +100,8 @@ static int validate(flow_ctx *c, order *o, create_args *a, bool *all_carryout, e
         char p[64];
         args_index(p, sizeof p, "lines", i);
         if (flow_validate_line(c, &o->lines.v[i], p, err) < 0) return -1;
-        if (o->lines.v[i].mode != MODE_CARRYOUT) *all_carryout = false;
+        if (o->lines.v[i].mode != MODE_CARRYOUT)
+            *all_carryout = false;
         else if (quote) {
             char f[48];
             snprintf(f, sizeof f, "%s.delivery.mode", p);
@@ -114,8 +114,8 @@ static int validate(flow_ctx *c, order *o, create_args *a, bool *all_carryout, e
                          "customer: required unless every line is carried out");
     if (a->quote_expires && !quote)
         return err_field(err, ERR_VALIDATION, "quote_expires", "quote_expires: only for quotes");
-    if (a->quote_expires && (!engine_valid_date(a->quote_expires) ||
-                             strcmp(a->quote_expires, c->today) < 0))
+    if (a->quote_expires &&
+        (!engine_valid_date(a->quote_expires) || strcmp(a->quote_expires, c->today) < 0))
         return err_field(err, ERR_VALIDATION, "quote_expires",
                          "quote_expires: '%s' is not a date from today (%s) on", a->quote_expires,
                          c->today);
@@ -209,7 +209,8 @@ static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
     if (decide_deposit(c, o, &deposit, err) < 0) return -1;
     int64_t carry = 0;
     order_invoice *inv = NULL;
-    for (size_t i = 0; i < o->invoices.n; i++) inv = &o->invoices.v[i];
+    for (size_t i = 0; i < o->invoices.n; i++)
+        inv = &o->invoices.v[i];
     if (inv) carry = inv->amount;
     if (deposit > s.order - carry)
         return err_set(err, ERR_POLICY_ERROR,
@@ -228,7 +229,8 @@ static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
     o->deposit_required = deposit;
     int64_t due;
     if (!money_add(deposit, carry, &due) || due > s.order) due = s.order;
-    if (a->paying < due || a->paying > s.order) return payment_mismatch(err, due, s.order, a->paying);
+    if (a->paying < due || a->paying > s.order)
+        return payment_mismatch(err, due, s.order, a->paying);
     return flow_add_payments(c, o, c->args);
 }
 
@@ -279,8 +281,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
         if (hrc == 0) {
             snprintf(o->sync_state, sizeof o->sync_state, "synchronized");
             snprintf(o->hq_order, sizeof o->hq_order, "%s", hq_order);
-        } else if (!strcmp(c->store.order_creation, "sync") ||
-                   hq_err.code != ERR_HQ_UNAVAILABLE) {
+        } else if (!strcmp(c->store.order_creation, "sync") || hq_err.code != ERR_HQ_UNAVAILABLE) {
             *err = hq_err;
             goto done;
         } else {

@@ -25,8 +25,8 @@ typedef struct {
 
 static int parse(flow_ctx *c, edit_args *a, err_t *err)
 {
-    static const char *const allowed[] = {"number",       "version",      "add_lines",
-                                          "update_lines", "remove_lines", "shipping_charge",
+    static const char *const allowed[] = {"number",       "version",         "add_lines",
+                                          "update_lines", "remove_lines",    "shipping_charge",
                                           "payments",     "idempotency_key", NULL};
     static const char *const upd_f[] = {"line", "qty", "delivery", NULL};
     const char *s;
@@ -51,7 +51,8 @@ static int parse(flow_ctx *c, edit_args *a, err_t *err)
     {
         char p[64];
         args_index(p, sizeof p, "update_lines", i);
-        if (!json_is_object(j)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
+        if (!json_is_object(j))
+            return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
         if (args_only(j, p, upd_f, err) < 0 ||
             args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_int(j, p, "qty", false, INT64_MIN, INT64_MAX, &v, err) < 0 ||
@@ -72,7 +73,9 @@ static int parse(flow_ctx *c, edit_args *a, err_t *err)
 static order_line *line_or_404(order *o, json_int_t n, const char *path, err_t *err)
 {
     order_line *l = n >= 1 && n <= INT32_MAX ? order_find_line(o, (int)n) : NULL;
-    if (!l) err_field(err, ERR_NOT_FOUND, path, "%s: order %s has no line %lld", path, o->number, (long long)n);
+    if (!l)
+        err_field(err, ERR_NOT_FOUND, path, "%s: order %s has no line %lld", path, o->number,
+                  (long long)n);
     return l;
 }
 
@@ -198,7 +201,8 @@ static int apply(flow_ctx *c, order *o, edit_args *a, err_t *err)
         goto out;
     }
     bool any = false;
-    for (size_t k = 0; k < o->lines.n; k++) any |= o->lines.v[k].qty_cancelled < o->lines.v[k].qty;
+    for (size_t k = 0; k < o->lines.n; k++)
+        any |= o->lines.v[k].qty_cancelled < o->lines.v[k].qty;
     if (!any) {
         err_field(err, ERR_VALIDATION, "remove_lines",
                   "remove_lines: an order keeps at least one line (cancel it instead)");
@@ -225,7 +229,8 @@ static int settle(flow_ctx *c, order *o, int64_t paying, err_t *err)
     order_sums s;
     if (flow_sums(o, &s, err) < 0) return -1;
     if (!strcmp(o->type, "quote")) {
-        if (paying > 0) return mismatch(err, 0, "a quote takes no payment (%lld given, %lld due)", paying, 0);
+        if (paying > 0)
+            return mismatch(err, 0, "a quote takes no payment (%lld given, %lld due)", paying, 0);
         return 0;
     }
     int64_t deposit;
@@ -234,8 +239,9 @@ static int settle(flow_ctx *c, order *o, int64_t paying, err_t *err)
     else if (decide_deposit(c, o, &deposit, err) < 0)
         return -1;
     if (deposit > s.order)
-        return err_set(err, ERR_POLICY_ERROR, "policy %s: deposit %lld is more than the order total",
-                       policy_name(c->pol), (long long)deposit);
+        return err_set(err, ERR_POLICY_ERROR,
+                       "policy %s: deposit %lld is more than the order total", policy_name(c->pol),
+                       (long long)deposit);
     o->deposit_required = deposit;
     int64_t net = s.paid - s.refunded;
     int64_t due = deposit > s.on_account ? deposit - s.on_account : 0;
@@ -311,7 +317,8 @@ int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
     }
     o->deposit_required = deposit;
     if (paying < deposit || paying > s0.order) {
-        mismatch(err, deposit, "payments of %lld must be at least the %lld deposit", paying, deposit);
+        mismatch(err, deposit, "payments of %lld must be at least the %lld deposit", paying,
+                 deposit);
         goto done;
     }
     if (flow_add_payments(c, o, c->args) < 0 ||

@@ -12,7 +12,7 @@
 static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *err)
 {
     static const char *const pickup_f[] = {"number", "lines", "payments", "idempotency_key", NULL};
-    static const char *const ship_f[] = {"number",   "lines",    "payments", "tracking",
+    static const char *const ship_f[] = {"number",   "lines",           "payments", "tracking",
                                          "approval", "idempotency_key", NULL};
     const char *number, *s, *tracking = NULL;
     json_t *lines, *approval = NULL;
@@ -32,8 +32,8 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
     order_sums before;
     order_invoice *inv;
     if (!strcmp(o->type, "quote") || o->cancelled) {
-        err_set(err, ERR_INVALID_STATE, "order %s is %s: nothing to %s", o->number,
-                order_status(o), mode == MODE_SHIP ? "ship" : "pick up");
+        err_set(err, ERR_INVALID_STATE, "order %s is %s: nothing to %s", o->number, order_status(o),
+                mode == MODE_SHIP ? "ship" : "pick up");
         goto done;
     }
     if (flow_sums(o, &before, err) < 0 || flow_invoice_lines(c, o, lines, mode, &inv, err) < 0)
@@ -51,8 +51,8 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
         goto done;
     }
     json_t *full = order_to_json(o, ORDER_WIRE);
-    json_t *full_inv = json_incref(json_array_get(json_object_get(full, "invoices"),
-                                                  json_array_size(json_object_get(full, "invoices")) - 1));
+    json_t *full_inv = json_incref(json_array_get(
+        json_object_get(full, "invoices"), json_array_size(json_object_get(full, "invoices")) - 1));
     *result = json_pack("{s:o, s:o}", "order", full, "invoice", full_inv);
     json_decref(invj);
     rc = 0;

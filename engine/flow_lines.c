@@ -49,22 +49,22 @@ int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *cu
     return 0;
 }
 
-int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer,
-                    order_line *l, err_t *err)
+int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer, order_line *l,
+                    err_t *err)
 {
     static const char *const allowed[] = {"item", "qty", "delivery", NULL};
     const char *item;
     json_t *d;
     char dp[160];
-    if (!json_is_object(j)) return err_field(err, ERR_BAD_REQUEST, path, "%s: expected an object", path);
+    if (!json_is_object(j))
+        return err_field(err, ERR_BAD_REQUEST, path, "%s: expected an object", path);
     if (args_only(j, path, allowed, err) < 0 ||
         args_str(j, path, "item", true, 63, &item, err) < 0 ||
         args_int(j, path, "qty", true, INT64_MIN, INT64_MAX, &l->qty, err) < 0 ||
         args_obj(j, path, "delivery", true, &d, err) < 0)
         return -1;
     snprintf(l->item, sizeof l->item, "%s", item);
-    return flow_parse_delivery(c, d, args_path(dp, sizeof dp, path, "delivery"), customer, l,
-                               err);
+    return flow_parse_delivery(c, d, args_path(dp, sizeof dp, path, "delivery"), customer, l, err);
 }
 
 /* not_found checks of a parsed line: product, address, pickup store. */
@@ -132,15 +132,14 @@ static json_t *shipment_json(order *o, const char *address, const char *date, in
     *value = 0;
     for (size_t i = 0; i < o->lines.n; i++) {
         order_line *l = &o->lines.v[i];
-        if (l->mode != MODE_SHIP || strcmp(l->address, address) || strcmp(l->date, date))
-            continue;
+        if (l->mode != MODE_SHIP || strcmp(l->address, address) || strcmp(l->date, date)) continue;
         int64_t open = order_line_open(l);
         if (open <= 0) continue;
         if (!*method) method = l->method;
         *value += l->unit_price * open;
-        json_array_append_new(lines, json_pack("{s:i, s:s, s:I, s:I, s:I}", "line", l->line,
-                                               "item", l->item, "qty", (json_int_t)open,
-                                               "unit_price", (json_int_t)l->unit_price, "amount",
+        json_array_append_new(lines, json_pack("{s:i, s:s, s:I, s:I, s:I}", "line", l->line, "item",
+                                               l->item, "qty", (json_int_t)open, "unit_price",
+                                               (json_int_t)l->unit_price, "amount",
                                                (json_int_t)(l->unit_price * open)));
     }
     return json_pack("{s:s, s:s, s:s, s:o, s:I}", "address", address, "date", date, "method",
@@ -222,8 +221,8 @@ int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err)
     return rc;
 }
 
-int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode,
-                       order_invoice **out, err_t *err)
+int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, order_invoice **out,
+                       err_t *err)
 {
     static const char *const allowed[] = {"line", "qty", NULL};
     size_t i;
@@ -236,7 +235,8 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode,
         char p[64];
         int64_t v;
         args_index(p, sizeof p, "lines", i);
-        if (!json_is_object(j)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
+        if (!json_is_object(j))
+            return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
         if (args_only(j, p, allowed, err) < 0 ||
             args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_int(j, p, "qty", true, INT64_MIN, INT64_MAX, &v, err) < 0)
@@ -249,8 +249,8 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode,
         if (n < 1 || n > INT32_MAX || !order_find_line(o, (int)n)) {
             char p[64];
             snprintf(p, sizeof p, "lines[%zu].line", i);
-            return err_field(err, ERR_NOT_FOUND, p, "%s: order %s has no line %lld", p,
-                             o->number, (long long)n);
+            return err_field(err, ERR_NOT_FOUND, p, "%s: order %s has no line %lld", p, o->number,
+                             (long long)n);
         }
     }
     order_invoice *inv = vec_push(o->invoices);
@@ -265,16 +265,15 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode,
         int64_t qty = json_integer_value(json_object_get(j, "qty"));
         snprintf(p, sizeof p, "lines[%zu].line", i);
         if (l->mode != mode)
-            return err_field(err, ERR_VALIDATION, p, "%s: line %d is a %s line, not %s", p,
-                             l->line, order_mode_name(l->mode), order_mode_name(mode));
+            return err_field(err, ERR_VALIDATION, p, "%s: line %d is a %s line, not %s", p, l->line,
+                             order_mode_name(l->mode), order_mode_name(mode));
         if (mode == MODE_PICKUP && strcmp(l->store, c->s->store))
             return err_field(err, ERR_VALIDATION, p,
                              "%s: line %d is picked up at store %s, not here (%s)", p, l->line,
                              l->store, c->s->store);
         for (size_t k = 0; k < inv->lines.n; k++)
             if (inv->lines.v[k].line == l->line)
-                return err_field(err, ERR_VALIDATION, p, "%s: line %d is listed twice", p,
-                                 l->line);
+                return err_field(err, ERR_VALIDATION, p, "%s: line %d is listed twice", p, l->line);
         snprintf(p, sizeof p, "lines[%zu].qty", i);
         int64_t open = order_line_open(l);
         if (qty < 1 || qty > open)

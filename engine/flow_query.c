@@ -27,13 +27,13 @@ int flow_get(flow_ctx *c, json_t **result, err_t *err)
     return 0;
 }
 
-static const char *const statuses[] = {"quote", "open", "partially_invoiced", "invoiced",
-                                       "cancelled", NULL};
+static const char *const statuses[] = {"quote",    "open",      "partially_invoiced",
+                                       "invoiced", "cancelled", NULL};
 
 int flow_find(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"customer", "status", "store", "from", "to", "limit",
-                                          NULL};
+    static const char *const allowed[] = {"customer", "status", "store", "from",
+                                          "to",       "limit",  NULL};
     const char *customer = NULL, *status = NULL, *store = NULL, *from = NULL, *to = NULL;
     int64_t limit = 100;
     if (args_only(c->args, "", allowed, err) < 0 ||
@@ -46,8 +46,11 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
         return -1;
     if (status) {
         bool ok = false;
-        for (const char *const *s = statuses; *s; s++) ok |= !strcmp(*s, status);
-        if (!ok) return err_field(err, ERR_VALIDATION, "status", "status: '%s' is not an order status", status);
+        for (const char *const *s = statuses; *s; s++)
+            ok |= !strcmp(*s, status);
+        if (!ok)
+            return err_field(err, ERR_VALIDATION, "status", "status: '%s' is not an order status",
+                             status);
     }
     if (from && !engine_valid_date(from))
         return err_field(err, ERR_VALIDATION, "from", "from: '%s' is not a date YYYY-MM-DD", from);

@@ -23,8 +23,8 @@ typedef struct {
 
 static int parse(flow_ctx *c, return_args *a, err_t *err)
 {
-    static const char *const allowed[] = {"number",          "invoice",  "lines", "shipping_refund",
-                                          "approval",        "idempotency_key", NULL};
+    static const char *const allowed[] = {"number",   "invoice",         "lines", "shipping_refund",
+                                          "approval", "idempotency_key", NULL};
     static const char *const line_f[] = {"line", "qty", "reason", NULL};
     const char *s;
     int has;
@@ -46,7 +46,8 @@ static int parse(flow_ctx *c, return_args *a, err_t *err)
         char p[64];
         int64_t v;
         args_index(p, sizeof p, "lines", i);
-        if (!json_is_object(j)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
+        if (!json_is_object(j))
+            return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
         if (args_only(j, p, line_f, err) < 0 ||
             args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_int(j, p, "qty", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
@@ -75,7 +76,8 @@ static int64_t proportional(order *o, order_return *r, int64_t *charged)
         int64_t returned = 0, shipped = 0;
         for (size_t k = 0; k < o->lines.n; k++) {
             order_line *l = &o->lines.v[k];
-            if (l->mode != MODE_SHIP || strcmp(l->address, ch->address) || strcmp(l->date, ch->date))
+            if (l->mode != MODE_SHIP || strcmp(l->address, ch->address) ||
+                strcmp(l->date, ch->date))
                 continue;
             shipped += l->unit_price * l->qty_invoiced;
             for (size_t m = 0; m < r->lines.n; m++)
@@ -130,7 +132,8 @@ static int build(flow_ctx *c, order *o, return_args *a, order_return *r, order_i
         for (size_t k = 0; k < r->lines.n; k++)
             if (r->lines.v[k].line == il->line) {
                 snprintf(p, sizeof p, "lines[%zu].line", i);
-                return err_field(err, ERR_VALIDATION, p, "%s: line %d is listed twice", p, il->line);
+                return err_field(err, ERR_VALIDATION, p, "%s: line %d is listed twice", p,
+                                 il->line);
             }
         snprintf(p, sizeof p, "lines[%zu].qty", i);
         if (qty < 1 || qty > il->qty - il->qty_returned)
@@ -161,13 +164,15 @@ static int build(flow_ctx *c, order *o, return_args *a, order_return *r, order_i
 int flow_return(flow_ctx *c, json_t **result, err_t *err)
 {
     return_args a;
-    if (parse(c, &a, err) < 0 || approval_check(c, a.approval, "shipping_refund_over_limit", err) < 0)
+    if (parse(c, &a, err) < 0 ||
+        approval_check(c, a.approval, "shipping_refund_over_limit", err) < 0)
         return -1;
     order *o = flow_load(c, a.number, err);
     if (!o) return -1;
     int rc = -1;
     order_return r = {0};
-    order_invoice *inv = a.invoice >= 1 && a.invoice <= INT32_MAX ? order_find_invoice(o, (int)a.invoice) : NULL;
+    order_invoice *inv =
+        a.invoice >= 1 && a.invoice <= INT32_MAX ? order_find_invoice(o, (int)a.invoice) : NULL;
     if (!inv) {
         err_field(err, ERR_NOT_FOUND, "invoice", "order %s has no invoice %lld", o->number,
                   (long long)a.invoice);
@@ -180,7 +185,8 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
     r.invoice = inv->id;
     if (build(c, o, &a, &r, inv, err) < 0) goto done;
     int64_t so_far = 0, charged;
-    for (size_t i = 0; i < o->returns.n; i++) so_far += o->returns.v[i].shipping_refund;
+    for (size_t i = 0; i < o->returns.n; i++)
+        so_far += o->returns.v[i].shipping_refund;
     int64_t prop = proportional(o, &r, &charged);
     int64_t ship = a.shipping_refund;
     if (!a.has_refund) {
@@ -218,7 +224,8 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
     json_t *retj = json_pack("{s:i, s:i, s:I, s:I, s:I}", "id", slot->id, "invoice", slot->invoice,
                              "product_refund", (json_int_t)slot->product_refund, "shipping_refund",
                              (json_int_t)slot->shipping_refund, "refund", (json_int_t)refund);
-    if (*slot->approved_by) json_object_set_new(retj, "approved_by", json_string(slot->approved_by));
+    if (*slot->approved_by)
+        json_object_set_new(retj, "approved_by", json_string(slot->approved_by));
     if (flow_save(c, o, false, "order.return", retj, err) < 0) {
         json_decref(retj);
         goto done;

@@ -20,8 +20,9 @@ int hq_check_order(hq_store *h, const char *store, json_t *doc, char *why, size_
     }
     /* The order object names the account; the stored document holds a table. */
     json_t *cust = json_object_get(doc, "customer");
-    const char *account = json_is_string(cust) ? json_string_value(cust)
-                                               : json_string_value(json_object_get(cust, "account"));
+    const char *account = json_is_string(cust)
+                              ? json_string_value(cust)
+                              : json_string_value(json_object_get(cust, "account"));
     if (account && !h->vt->has(h, HQ_CUSTOMER, account)) {
         snprintf(why, n, "unknown customer %s at HQ", account);
         return -1;

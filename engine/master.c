@@ -61,9 +61,9 @@ json_t *master_customer_brief(engine *e, const char *account, err_t *err)
         err_field(err, ERR_NOT_FOUND, "customer", "no customer %s", account);
         return NULL;
     }
-    json_t *c = json_pack("{s:s, s:s, s:b}", "account", (const char *)sqlite3_column_text(st, 0),
-                          "name", (const char *)sqlite3_column_text(st, 1), "b2b",
-                          sqlite3_column_int(st, 2));
+    json_t *c =
+        json_pack("{s:s, s:s, s:b}", "account", (const char *)sqlite3_column_text(st, 0), "name",
+                  (const char *)sqlite3_column_text(st, 1), "b2b", sqlite3_column_int(st, 2));
     sqlite3_reset(st);
     return c;
 }
@@ -71,8 +71,7 @@ json_t *master_customer_brief(engine *e, const char *account, err_t *err)
 bool master_address_exists(engine *e, const char *account, const char *address_id)
 {
     err_t err;
-    sqlite3_stmt *st =
-        engine_stmt(e, "SELECT 1 FROM addresses WHERE account = ? AND id = ?", &err);
+    sqlite3_stmt *st = engine_stmt(e, "SELECT 1 FROM addresses WHERE account = ? AND id = ?", &err);
     if (!st) return false;
     sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, address_id, -1, SQLITE_STATIC);
@@ -182,7 +181,8 @@ static int customer_check(json_t *c, bool need_account, err_t *err)
     {
         char p[64];
         args_index(p, sizeof p, "addresses", i);
-        if (!json_is_object(a)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
+        if (!json_is_object(a))
+            return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
         if (master_address_check(a, p, need_account, err) < 0) return -1;
     }
     return 0;
@@ -214,8 +214,7 @@ int master_customers_put_all(engine *e, const char *account, json_t *c, err_t *e
     return customer_store(e, account, c, err);
 }
 
-int master_customer_create(engine *e, const char *store, json_t *args, json_t **result,
-                           err_t *err)
+int master_customer_create(engine *e, const char *store, json_t *args, json_t **result, err_t *err)
 {
     if (customer_check(args, false, err) < 0) return -1;
     int64_t n;
@@ -243,12 +242,10 @@ int master_customer_get(engine *e, json_t *args, json_t **result, err_t *err)
         sqlite3_reset(st);
         return err_field(err, ERR_NOT_FOUND, "account", "no customer %s", account);
     }
-    json_t *c = json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "account",
-                          (const char *)sqlite3_column_text(st, 0), "name",
-                          (const char *)sqlite3_column_text(st, 1), "email",
-                          (const char *)sqlite3_column_text(st, 2), "phone",
-                          (const char *)sqlite3_column_text(st, 3), "b2b",
-                          sqlite3_column_int(st, 4));
+    json_t *c = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:b}", "account", (const char *)sqlite3_column_text(st, 0), "name",
+        (const char *)sqlite3_column_text(st, 1), "email", (const char *)sqlite3_column_text(st, 2),
+        "phone", (const char *)sqlite3_column_text(st, 3), "b2b", sqlite3_column_int(st, 4));
     sqlite3_reset(st);
     json_t *addrs = json_array();
     st = engine_stmt(e,

@@ -31,15 +31,13 @@ json_t *master_customer_brief(engine *e, const char *account, err_t *err);
 bool master_address_exists(engine *e, const char *account, const char *address_id);
 
 /* Ops: customer.create, customer.get, customer.add_address. */
-int master_customer_create(engine *e, const char *store, json_t *args, json_t **result,
-                           err_t *err);
+int master_customer_create(engine *e, const char *store, json_t *args, json_t **result, err_t *err);
 int master_customer_get(engine *e, json_t *args, json_t **result, err_t *err);
 int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t *err);
 
 /* Validates an address object ("path" names it in errors) and upserts it. */
 int master_address_check(json_t *addr, const char *path, bool need_id, err_t *err);
-int master_address_put(engine *e, const char *account, const char *id, json_t *addr,
-                       err_t *err);
+int master_address_put(engine *e, const char *account, const char *id, json_t *addr, err_t *err);
 /* Upserts a customer row (seed and customer.create). */
 int master_customer_put(engine *e, const char *account, json_t *c, err_t *err);
 /* Checks a seed customer (account required) and upserts it with addresses. */

@@ -11,7 +11,8 @@ bool order_vec_grow(void **v, size_t *cap, size_t want, size_t size)
 {
     if (want <= *cap) return true;
     size_t ncap = *cap ? *cap * 2 : 4;
-    while (ncap < want) ncap *= 2;
+    while (ncap < want)
+        ncap *= 2;
     void *nv = realloc(*v, ncap * size);
     if (!nv) return false;
     memset((char *)nv + *cap * size, 0, (ncap - *cap) * size);
@@ -33,8 +34,10 @@ order *order_new(void)
 void order_free(order *o)
 {
     if (!o) return;
-    for (size_t i = 0; i < o->invoices.n; i++) free(o->invoices.v[i].lines.v);
-    for (size_t i = 0; i < o->returns.n; i++) free(o->returns.v[i].lines.v);
+    for (size_t i = 0; i < o->invoices.n; i++)
+        free(o->invoices.v[i].lines.v);
+    for (size_t i = 0; i < o->returns.n; i++)
+        free(o->returns.v[i].lines.v);
     free(o->lines.v);
     free(o->charges.v);
     free(o->invoices.v);
@@ -82,9 +85,9 @@ const char *order_status(const order *o)
     return any_invoiced ? "partially_invoiced" : "open";
 }
 
-#define ADD(acc, x)                                                                            \
-    do {                                                                                       \
-        if (!money_add((acc), (x), &(acc))) return false;                                     \
+#define ADD(acc, x)                                                                                \
+    do {                                                                                           \
+        if (!money_add((acc), (x), &(acc))) return false;                                          \
     } while (0)
 
 bool order_sum(const order *o, order_sums *s)
@@ -113,9 +116,12 @@ bool order_sum(const order *o, order_sums *s)
         ADD(s->returned, o->returns.v[i].shipping_refund);
     }
     return_refunds = s->returned;
-    for (size_t i = 0; i < o->payments.n; i++) ADD(s->paid, o->payments.v[i].amount);
-    for (size_t i = 0; i < o->refunds.n; i++) ADD(s->refunded, o->refunds.v[i].amount);
-    for (size_t i = 0; i < o->invoices.n; i++) ADD(s->invoiced, o->invoices.v[i].amount);
+    for (size_t i = 0; i < o->payments.n; i++)
+        ADD(s->paid, o->payments.v[i].amount);
+    for (size_t i = 0; i < o->refunds.n; i++)
+        ADD(s->refunded, o->refunds.v[i].amount);
+    for (size_t i = 0; i < o->invoices.n; i++)
+        ADD(s->invoiced, o->invoices.v[i].amount);
     s->deposit_base = s->open_value;
     ADD(s->deposit_base, uninvoiced_charges);
     s->order = s->lines;
@@ -179,12 +185,12 @@ static json_t *lines_json(const order *o, bool pub)
     json_t *arr = json_array();
     for (size_t i = 0; i < o->lines.n; i++) {
         const order_line *l = &o->lines.v[i];
-        json_t *j = json_pack("{s:i, s:s, s:s, s:I, s:I, s:o, s:I, s:I, s:I}", "line", l->line,
-                              "item", l->item, "name", l->name, "qty", (json_int_t)l->qty,
-                              "unit_price", (json_int_t)l->unit_price, "delivery",
-                              delivery_json(l), "qty_invoiced", (json_int_t)l->qty_invoiced,
-                              "qty_returned", (json_int_t)l->qty_returned, "qty_cancelled",
-                              (json_int_t)l->qty_cancelled);
+        json_t *j =
+            json_pack("{s:i, s:s, s:s, s:I, s:I, s:o, s:I, s:I, s:I}", "line", l->line, "item",
+                      l->item, "name", l->name, "qty", (json_int_t)l->qty, "unit_price",
+                      (json_int_t)l->unit_price, "delivery", delivery_json(l), "qty_invoiced",
+                      (json_int_t)l->qty_invoiced, "qty_returned", (json_int_t)l->qty_returned,
+                      "qty_cancelled", (json_int_t)l->qty_cancelled);
         if (pub) {
             set_int(j, "amount", l->unit_price * l->qty);
             set_str(j, "status", order_line_status(l));
@@ -221,16 +227,16 @@ static json_t *invoices_json(const order *o, bool pub)
         json_t *lines = json_array();
         for (size_t k = 0; k < inv->lines.n; k++) {
             const order_inv_line *il = &inv->lines.v[k];
-            json_array_append_new(lines, json_pack("{s:i, s:I, s:I, s:I}", "line", il->line, "qty",
-                                                   (json_int_t)il->qty, "amount",
-                                                   (json_int_t)il->amount, "qty_returned",
-                                                   (json_int_t)il->qty_returned));
+            json_array_append_new(lines,
+                                  json_pack("{s:i, s:I, s:I, s:I}", "line", il->line, "qty",
+                                            (json_int_t)il->qty, "amount", (json_int_t)il->amount,
+                                            "qty_returned", (json_int_t)il->qty_returned));
         }
-        json_t *j = json_pack("{s:i, s:s, s:o, s:I, s:I, s:I, s:I, s:s}", "id", inv->id, "kind",
-                              inv->kind, "lines", lines, "charges", (json_int_t)inv->charges,
-                              "amount", (json_int_t)inv->amount, "deposit_applied",
-                              (json_int_t)inv->deposit_applied, "paid", (json_int_t)inv->paid,
-                              "at", inv->at);
+        json_t *j =
+            json_pack("{s:i, s:s, s:o, s:I, s:I, s:I, s:I, s:s}", "id", inv->id, "kind", inv->kind,
+                      "lines", lines, "charges", (json_int_t)inv->charges, "amount",
+                      (json_int_t)inv->amount, "deposit_applied", (json_int_t)inv->deposit_applied,
+                      "paid", (json_int_t)inv->paid, "at", inv->at);
         set_str(j, "tracking", inv->tracking);
         json_array_append_new(arr, j);
     }
@@ -245,15 +251,15 @@ static json_t *returns_json(const order *o)
         json_t *lines = json_array();
         for (size_t k = 0; k < r->lines.n; k++) {
             const order_ret_line *rl = &r->lines.v[k];
-            json_array_append_new(lines, json_pack("{s:i, s:I, s:I, s:s}", "line", rl->line,
-                                                   "qty", (json_int_t)rl->qty, "amount",
+            json_array_append_new(lines, json_pack("{s:i, s:I, s:I, s:s}", "line", rl->line, "qty",
+                                                   (json_int_t)rl->qty, "amount",
                                                    (json_int_t)rl->amount, "reason", rl->reason));
         }
-        json_t *j = json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:s}", "id", r->id, "invoice",
-                              r->invoice, "lines", lines, "product_refund",
-                              (json_int_t)r->product_refund, "shipping_refund",
-                              (json_int_t)r->shipping_refund, "refund",
-                              (json_int_t)(r->product_refund + r->shipping_refund), "at", r->at);
+        json_t *j =
+            json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:s}", "id", r->id, "invoice", r->invoice,
+                      "lines", lines, "product_refund", (json_int_t)r->product_refund,
+                      "shipping_refund", (json_int_t)r->shipping_refund, "refund",
+                      (json_int_t)(r->product_refund + r->shipping_refund), "at", r->at);
         set_str(j, "approved_by", r->approved_by);
         json_array_append_new(arr, j);
     }
@@ -287,21 +293,22 @@ static json_t *refunds_json(const order *o)
 json_t *order_to_json(const order *o, order_view view)
 {
     bool pub = view != ORDER_DOC;
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "number", o->number, "store",
-                          o->store, "type", o->type, "version", (json_int_t)o->version,
-                          "currency", o->currency, "created_at", o->created_at,
-                          "policy_version", o->policy_version);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "number", o->number, "store", o->store,
+                  "type", o->type, "version", (json_int_t)o->version, "currency", o->currency,
+                  "created_at", o->created_at, "policy_version", o->policy_version);
     set_str(j, "created_by", o->created_by);
     set_str(j, "quote_expires", o->quote_expires);
     if (*o->customer && view == ORDER_WIRE)
         json_object_set_new(j, "customer", json_string(o->customer));
     else if (*o->customer)
-        json_object_set_new(j, "customer", json_pack("{s:s, s:s, s:b}", "account", o->customer,
-                                                     "name", o->customer_name, "b2b", o->b2b));
+        json_object_set_new(j, "customer",
+                            json_pack("{s:s, s:s, s:b}", "account", o->customer, "name",
+                                      o->customer_name, "b2b", o->b2b));
     else
         json_object_set_new(j, "customer", json_null());
-    json_t *dep = json_pack("{s:I, s:b}", "required", (json_int_t)o->deposit_required,
-                            "overridden", o->deposit_overridden);
+    json_t *dep = json_pack("{s:I, s:b}", "required", (json_int_t)o->deposit_required, "overridden",
+                            o->deposit_overridden);
     set_str(dep, "override_by", o->override_by);
     json_object_set_new(j, "deposit", dep);
     json_object_set_new(j, "lines", lines_json(o, pub));
@@ -312,27 +319,26 @@ json_t *order_to_json(const order *o, order_view view)
     json_object_set_new(j, "refunds", refunds_json(o));
     if (!pub) {
         json_object_set_new(j, "cancelled", json_boolean(o->cancelled));
-        json_object_set_new(j, "next", json_pack("[i,i,i]", o->next_line, o->next_invoice,
-                                                 o->next_return));
+        json_object_set_new(j, "next",
+                            json_pack("[i,i,i]", o->next_line, o->next_invoice, o->next_return));
         return j;
     }
     set_str(j, "status", order_status(o));
     order_sums s;
     if (order_sum(o, &s)) {
-        json_object_set_new(j, "totals", json_pack("{s:I, s:I, s:I, s:I, s:I}", "lines",
-                                                   (json_int_t)s.lines, "charges",
-                                                   (json_int_t)s.charges, "returned",
-                                                   (json_int_t)s.returned, "order",
-                                                   (json_int_t)s.order, "open",
-                                                   (json_int_t)s.open_value));
+        json_object_set_new(j, "totals",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "lines", (json_int_t)s.lines,
+                                      "charges", (json_int_t)s.charges, "returned",
+                                      (json_int_t)s.returned, "order", (json_int_t)s.order, "open",
+                                      (json_int_t)s.open_value));
         set_int(dep, "base", s.deposit_base);
         set_int(j, "paid", s.paid);
         set_int(j, "refunded", s.refunded);
         set_int(j, "on_account", s.on_account);
         set_int(j, "balance", s.balance);
     }
-    json_t *sync = json_pack("{s:s, s:I}", "state", o->sync_state, "attempts",
-                             (json_int_t)o->sync_attempts);
+    json_t *sync =
+        json_pack("{s:s, s:I}", "state", o->sync_state, "attempts", (json_int_t)o->sync_attempts);
     set_str(sync, "hq_order", o->hq_order);
     set_str(sync, "error", o->sync_error);
     json_object_set_new(j, "sync", sync);
@@ -370,7 +376,7 @@ static bool read_lines(order *o, json_t *arr)
         l->qty_cancelled = get_int(j, "qty_cancelled");
         json_t *d = json_object_get(j, "delivery");
         const char *mode = json_string_value(json_object_get(d, "mode"));
-        l->mode = !mode ? MODE_CARRYOUT
+        l->mode = !mode                     ? MODE_CARRYOUT
                   : !strcmp(mode, "ship")   ? MODE_SHIP
                   : !strcmp(mode, "pickup") ? MODE_PICKUP
                                             : MODE_CARRYOUT;

@@ -15,15 +15,15 @@
 
 #include "err.h"
 
-#define VEC(T)                                                                                 \
-    struct {                                                                                   \
-        T *v;                                                                                  \
-        size_t n, cap;                                                                         \
+#define VEC(T)                                                                                     \
+    struct {                                                                                       \
+        T *v;                                                                                      \
+        size_t n, cap;                                                                             \
     }
 /* Appends a zeroed item and returns it (NULL when out of memory). */
-#define vec_push(vec)                                                                          \
-    (order_vec_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v)               \
-         ? &(vec).v[(vec).n++]                                                                 \
+#define vec_push(vec)                                                                              \
+    (order_vec_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v)                   \
+         ? &(vec).v[(vec).n++]                                                                     \
          : NULL)
 bool order_vec_grow(void **v, size_t *cap, size_t want, size_t size);
 
@@ -47,9 +47,9 @@ typedef struct {
     char code[32];
     char kind[16]; /* "shipping" or "cancellation" */
     int64_t amount;
-    int invoice;   /* the invoice that carries it, 0 while not invoiced */
-    bool waived;   /* a shipping charge not owed after a cancel (F6) */
-    bool manual;   /* typed by the clerk (F1) */
+    int invoice;                /* the invoice that carries it, 0 while not invoiced */
+    bool waived;                /* a shipping charge not owed after a cancel (F6) */
+    bool manual;                /* typed by the clerk (F1) */
     char address[64], date[11]; /* the shipment of a shipping charge */
 } order_charge;
 
@@ -99,9 +99,9 @@ typedef struct {
 typedef struct {
     char number[48];
     char store[32];
-    char type[8];          /* order | quote */
+    char type[8]; /* order | quote */
     bool cancelled;
-    char customer[64];     /* "" for cash-and-carry */
+    char customer[64]; /* "" for cash-and-carry */
     char customer_name[128];
     bool b2b;
     char currency[8];

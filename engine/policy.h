@@ -41,8 +41,8 @@ typedef enum {
 } policy_hook;
 
 typedef struct {
-    size_t memory_cap;    /* bytes per policy state; 0 = default 32 MiB */
-    int64_t budget_us;    /* wall-clock budget per hook call; 0 = default 50 ms */
+    size_t memory_cap; /* bytes per policy state; 0 = default 32 MiB */
+    int64_t budget_us; /* wall-clock budget per hook call; 0 = default 50 ms */
 } policy_limits;
 
 /* The built-in defaults of SPEC section 3 (what policies/default.lua spells out). */

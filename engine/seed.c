@@ -19,8 +19,8 @@ static int step_done(engine *e, sqlite3_stmt *st, err_t *err, const char *what)
 
 static int seed_store(engine *e, json_t *s, const char *path, err_t *err)
 {
-    static const char *const allowed[] = {"id",       "name",           "currency",
-                                          "timezone", "order_creation", "policy", NULL};
+    static const char *const allowed[] = {
+        "id", "name", "currency", "timezone", "order_creation", "policy", NULL};
     const char *id, *name, *cur, *tz = "UTC", *mode = "async", *pol = "default";
     if (args_only(s, path, allowed, err) < 0 || args_str(s, path, "id", true, 31, &id, err) < 0 ||
         args_str(s, path, "name", true, 127, &name, err) < 0 ||
@@ -50,7 +50,8 @@ static int seed_store(engine *e, json_t *s, const char *path, err_t *err)
                                    err);
     if (!st) return -1;
     const char *vals[] = {id, name, cur, tz, mode, pol};
-    for (int i = 0; i < 6; i++) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
     return step_done(e, st, err, "store");
 }
 
@@ -65,7 +66,8 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
         args_str(s, path, "role", true, 63, &role, err) < 0 ||
         args_arr(s, path, "stores", true, 1000, &stores, err) < 0)
         return -1;
-    if (strlen(pin) < 4) return err_field(err, ERR_VALIDATION, "pin", "%s.pin: at least 4 characters", path);
+    if (strlen(pin) < 4)
+        return err_field(err, ERR_VALIDATION, "pin", "%s.pin: at least 4 characters", path);
     auth_staff cur;
     err_t ignore;
     char hash[AUTH_HASH_LEN];

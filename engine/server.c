@@ -104,13 +104,13 @@ struct conn {
     int waiting; /* PIN checks outstanding for wait_line */
     char *wait_line;
     size_t wait_len;
-    bool dead;    /* socket closed; the struct lives until refs drop */
-    bool eof;     /* the peer sent everything it will send */
-    bool closing; /* close once the answers are out (line too long) */
-    bool paused;  /* too much unsent output: not reading */
+    bool dead;       /* socket closed; the struct lives until refs drop */
+    bool eof;        /* the peer sent everything it will send */
+    bool closing;    /* close once the answers are out (line too long) */
+    bool paused;     /* too much unsent output: not reading */
     char *gate_line; /* the line a gate holds (server_gate_release runs it) */
     size_t gate_len;
-    bool admin;   /* came through the admin socket: may call admin.eval */
+    bool admin; /* came through the admin socket: may call admin.eval */
     /* the support REPL's evaluator state, opened on the first admin.eval */
     void *admin_state;
 };

@@ -65,11 +65,10 @@ int cli_serve_main(int argc, char **argv)
     const char *token = cli_opt(argc, argv, "--hq-token");
     if (hq_role && (!token || !*token))
         return bad_usage("--role hq needs --hq-token, the stores' shared secret; got", "");
-    engine_config ecfg = {
-        .db_path = db,
-        .policies_dir = cli_opt(argc, argv, "--policies"),
-        .hq_role = hq_role,
-        .background_checkpoint = true};
+    engine_config ecfg = {.db_path = db,
+                          .policies_dir = cli_opt(argc, argv, "--policies"),
+                          .hq_role = hq_role,
+                          .background_checkpoint = true};
     err_t err;
     err_clear(&err);
     engine *e = engine_open(&ecfg, &err);

@@ -40,10 +40,13 @@ static int64_t int_query(engine *e, const char *sql)
 /* A digest of every master-data row, to compare two states. */
 static void digest(engine *e, char out[65])
 {
-    static const char *const q[] = {
-        "SELECT * FROM stores ORDER BY id", "SELECT * FROM staff ORDER BY id",
-        "SELECT * FROM staff_stores ORDER BY 1, 2", "SELECT * FROM customers ORDER BY 1",
-        "SELECT * FROM addresses ORDER BY 1, 2", "SELECT * FROM products ORDER BY 1", NULL};
+    static const char *const q[] = {"SELECT * FROM stores ORDER BY id",
+                                    "SELECT * FROM staff ORDER BY id",
+                                    "SELECT * FROM staff_stores ORDER BY 1, 2",
+                                    "SELECT * FROM customers ORDER BY 1",
+                                    "SELECT * FROM addresses ORDER BY 1, 2",
+                                    "SELECT * FROM products ORDER BY 1",
+                                    NULL};
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
     for (int i = 0; q[i]; i++) {
@@ -131,7 +134,8 @@ static void test_lockout(void)
     engine *e = open_db();
     err_t err = {0};
     auth_staff who;
-    for (int i = 0; i < AUTH_MAX_FAILURES; i++) auth_check(e, "1002", "0000", &who, &err);
+    for (int i = 0; i < AUTH_MAX_FAILURES; i++)
+        auth_check(e, "1002", "0000", &who, &err);
     err_clear(&err);
     CHECK(auth_check(e, "1002", "9999", &who, &err) < 0, "locked after 5 wrong PINs");
     CHECK(strstr(err.message, "locked") != NULL, "says so: %s", err.message);
