@@ -27,6 +27,7 @@ typedef struct {
     int64_t budget_us;
     int tripped;       /* the budget fired; every instruction errors now */
     int mem_refused;   /* an allocation was refused since the last reset */
+    int last_line;     /* the policy line the count hook last saw, for memory errors */
     const char *store; /* for print and corder.log during a call */
 } psb_state;
 

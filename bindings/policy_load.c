@@ -219,9 +219,11 @@ static int load_run(lua_State *L)
 void pld_lua_error(lua_State *L, int status, const char *file, const char *what, err_t *err)
 {
     if (status == LUA_ERRMEM) {
-        size_t cap = psb_of(L)->cap;
-        err_set(err, ERR_POLICY_ERROR, "%s: memory limit exceeded (%zu KiB)%s%s", file, cap >> 10,
-                what ? " in " : "", what ? what : "");
+        psb_state *s = psb_of(L);
+        char where[32] = "";
+        if (s->last_line > 0) snprintf(where, sizeof where, ":%d", s->last_line);
+        err_set(err, ERR_POLICY_ERROR, "%s%s: memory limit exceeded (%zu KiB)%s%s", file, where,
+                s->cap >> 10, what ? " in " : "", what ? what : "");
         return;
     }
     const char *msg = lua_tostring(L, -1);

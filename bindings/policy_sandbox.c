@@ -37,7 +37,7 @@
 #include "money.h"
 #include "policy_int.h"
 
-#define PSB_HOOK_EVERY 1000
+#define PSB_HOOK_EVERY 100
 
 int64_t psb_now_ns(void)
 {
@@ -75,8 +75,10 @@ psb_state *psb_of(lua_State *L)
 
 static void psb_budget_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     psb_state *s = psb_of(L);
+    /* A refused allocation carries no position, so remember where the
+     * policy was: a memory error can then still name file:line (L2). */
+    if (lua_getinfo(L, "l", ar) && ar->currentline > 0) s->last_line = ar->currentline;
     if (!s->tripped) {
         if (psb_now_ns() < s->deadline_ns) return;
         s->tripped = 1;
@@ -94,6 +96,7 @@ void psb_arm(lua_State *L, const char *store)
     psb_state *s = psb_of(L);
     s->tripped = 0;
     s->mem_refused = 0;
+    s->last_line = 0;
     s->store = store;
     s->deadline_ns = psb_now_ns() + s->budget_us * 1000;
     lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, PSB_HOOK_EVERY);
