@@ -11,11 +11,7 @@
 
 #define JSONW_MAX_DEPTH 10000 /* parsed input stops at 2048; engine wrappers add a few */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int failed;
-} wbuf;
+typedef jsonw_buf wbuf;
 
 static int grow(wbuf *b, size_t more)
 {
@@ -180,4 +176,124 @@ char *jsonw_dumps(const json_t *v, size_t *len)
     }
     if (len) *len = b.n - 1;
     return b.p;
+}
+
+/* ---- the builder: a wbuf plus comma bookkeeping per nesting level ---- */
+
+static wbuf *wb(jsonw *w)
+{
+    return &w->b;
+}
+
+/* Before any value or key: the comma that separates it from the last. */
+static void jw_sep(jsonw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->comma[w->depth]) putc1(wb(w), ',');
+    w->comma[w->depth] = 1;
+}
+
+static void jw_open(jsonw *w, char c)
+{
+    jw_sep(w);
+    putc1(wb(w), c);
+    if (++w->depth >= JW_MAX_DEPTH) {
+        w->b.failed = 1;
+        w->depth = JW_MAX_DEPTH - 1;
+    }
+    w->comma[w->depth] = 0;
+}
+
+static void jw_close(jsonw *w, char c)
+{
+    putc1(wb(w), c);
+    if (w->depth > 0) w->depth--;
+}
+
+void jw_obj(jsonw *w)
+{
+    jw_open(w, '{');
+}
+void jw_end_obj(jsonw *w)
+{
+    jw_close(w, '}');
+}
+void jw_arr(jsonw *w)
+{
+    jw_open(w, '[');
+}
+void jw_end_arr(jsonw *w)
+{
+    jw_close(w, ']');
+}
+
+void jw_key(jsonw *w, const char *key)
+{
+    jw_sep(w);
+    put_string(wb(w), key, strlen(key));
+    putc1(wb(w), ':');
+    w->after_key = 1;
+}
+
+void jw_str(jsonw *w, const char *s)
+{
+    jw_sep(w);
+    put_string(wb(w), s, strlen(s));
+}
+
+void jw_int(jsonw *w, long long v)
+{
+    jw_sep(w);
+    put_int(wb(w), (json_int_t)v);
+}
+
+void jw_bool(jsonw *w, int v)
+{
+    jw_sep(w);
+    if (v)
+        put(wb(w), "true", 4);
+    else
+        put(wb(w), "false", 5);
+}
+
+void jw_null(jsonw *w)
+{
+    jw_sep(w);
+    put(wb(w), "null", 4);
+}
+
+void jw_raw(jsonw *w, const char *text, size_t len)
+{
+    jw_sep(w);
+    put(wb(w), text, len);
+}
+
+void jw_json(jsonw *w, const json_t *v)
+{
+    jw_sep(w);
+    put_value(wb(w), v, 0);
+}
+
+char *jw_finish(jsonw *w, size_t *len)
+{
+    putc1(wb(w), '\0');
+    char *p = w->b.p;
+    size_t n = w->b.n;
+    int failed = w->b.failed;
+    memset(w, 0, sizeof *w);
+    if (failed) {
+        free(p);
+        return NULL;
+    }
+    if (len) *len = n - 1;
+    return p;
+}
+
+void jw_discard(jsonw *w)
+{
+    free(w->b.p);
+    memset(w, 0, sizeof *w);
 }

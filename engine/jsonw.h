@@ -19,4 +19,39 @@
  * 2048 levels, so no request or stored document comes near). */
 char *jsonw_dumps(const json_t *v, size_t *len);
 
+/* A writer for building JSON text straight from C values, with commas
+ * placed automatically: the order document and its views are written this
+ * way (order_text.c), without a jansson tree in between. */
+#define JW_MAX_DEPTH 32
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int failed;
+} jsonw_buf;
+
+typedef struct {
+    jsonw_buf b;
+    int depth;
+    int after_key;
+    unsigned char comma[JW_MAX_DEPTH];
+} jsonw;
+
+void jw_obj(jsonw *w);
+void jw_end_obj(jsonw *w);
+void jw_arr(jsonw *w);
+void jw_end_arr(jsonw *w);
+void jw_key(jsonw *w, const char *key);
+void jw_str(jsonw *w, const char *s);
+void jw_int(jsonw *w, long long v);
+void jw_bool(jsonw *w, int v);
+void jw_null(jsonw *w);
+/* A complete JSON value, as text or as a jansson value. */
+void jw_raw(jsonw *w, const char *text, size_t len);
+void jw_json(jsonw *w, const json_t *v);
+/* The text (NUL-terminated, malloc'd, the caller frees); NULL if writing
+ * failed (out of memory, or nesting past JW_MAX_DEPTH). Resets w. */
+char *jw_finish(jsonw *w, size_t *len);
+void jw_discard(jsonw *w);
+
 #endif

@@ -150,6 +150,9 @@ bool order_sum(const order *o, order_sums *s);
  * name, b2b}. */
 typedef enum { ORDER_DOC, ORDER_WIRE, ORDER_POLICY } order_view;
 json_t *order_to_json(const order *o, order_view view);
+/* The same as JSON text (order_text.c): malloc'd, NUL-terminated. */
+char *order_text(const order *o, order_view view, size_t *len);
+
 /* Reads a stored document; NULL on a malformed one. */
 order *order_from_json(json_t *doc, err_t *err);
 
