@@ -72,6 +72,8 @@ typedef struct {
     policy_hook hook;
     const char *store, *today;
     json_t *const *args;
+    const char *const *texts; /* or the arguments as JSON text */
+    const size_t *lens;
     int nargs;
 } call_ctx;
 
@@ -100,8 +102,12 @@ static int call_run(lua_State *L)
     lua_settop(L, 0);
     luaL_checkstack(L, c->nargs + 4, "hook arguments");
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->hook_ref[c->hook]);
-    for (int i = 0; i < c->nargs; i++)
-        pcv_push_json(L, c->args[i], 0);
+    for (int i = 0; i < c->nargs; i++) {
+        if (c->texts)
+            pcv_push_text(L, c->texts[i], c->lens[i]);
+        else
+            pcv_push_json(L, c->args[i], 0);
+    }
     push_ctx(L, c);
     lua_call(L, c->nargs + 1, 1);
     return 1;
@@ -121,16 +127,15 @@ static void call_rebuild(policy *p)
 }
 
 /* Runs the hook; on success the answer is on top of p->L's stack. */
-static int call_hook(policy *p, policy_hook hook, const char *store, const char *today,
-                     json_t *const *args, int nargs, err_t *err)
+static int call_hook(policy *p, call_ctx c, err_t *err)
 {
+    policy_hook hook = c.hook;
     if (!p->L || !p->has[hook])
         return err_set(err, ERR_INTERNAL, "policy %s has no %s hook (the engine's default applies)",
                        p->name, policy_hook_name(hook));
-    call_ctx c = {p, hook, store, today, args, nargs};
     lua_State *L = p->L;
     lua_settop(L, 0);
-    psb_arm(L, store);
+    psb_arm(L, c.store);
     lua_pushcfunction(L, call_run);
     lua_pushlightuserdata(L, &c);
     int rc = lua_pcall(L, 1, 1, 0);
@@ -163,13 +168,9 @@ static void describe(lua_State *L, char *out, size_t n)
     }
 }
 
-int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
-                       json_t *const *args, int nargs, int64_t *out, err_t *err)
+/* Checks the answer of an amount hook, on top of p->L's stack. */
+static int amount_answer(policy *p, policy_hook hook, int64_t *out, err_t *err)
 {
-    if (hook == HOOK_PERMITS || (unsigned)hook >= HOOK_COUNT)
-        return err_set(err, ERR_INTERNAL, "policy_call_amount: %s is not an amount hook",
-                       policy_hook_name(hook));
-    if (call_hook(p, hook, store, today, args, nargs, err) < 0) return -1;
     lua_State *L = p->L;
     int ok = lua_isinteger(L, -1);
     int64_t v = ok ? lua_tointeger(L, -1) : 0;
@@ -188,12 +189,38 @@ int policy_call_amount(policy *p, policy_hook hook, const char *store, const cha
     return rc;
 }
 
+static int check_amount_hook(policy_hook hook, err_t *err)
+{
+    if (hook == HOOK_PERMITS || (unsigned)hook >= HOOK_COUNT)
+        return err_set(err, ERR_INTERNAL, "policy_call_amount: %s is not an amount hook",
+                       policy_hook_name(hook));
+    return 0;
+}
+
+int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+                       json_t *const *args, int nargs, int64_t *out, err_t *err)
+{
+    call_ctx c = {p, hook, store, today, args, NULL, NULL, nargs};
+    if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
+    return amount_answer(p, hook, out, err);
+}
+
+int policy_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
+                            const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                            err_t *err)
+{
+    call_ctx c = {p, hook, store, today, NULL, args, lens, nargs};
+    if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
+    return amount_answer(p, hook, out, err);
+}
+
 int policy_call_permits(policy *p, const char *store, const char *today, json_t *staff,
                         const char *permission, bool *out, err_t *err)
 {
     json_t *perm = json_string(permission ? permission : "");
     json_t *args[2] = {staff ? staff : json_null(), perm};
-    int rc = perm ? call_hook(p, HOOK_PERMITS, store, today, args, 2, err)
+    call_ctx c = {p, HOOK_PERMITS, store, today, args, NULL, NULL, 2};
+    int rc = perm ? call_hook(p, c, err)
                   : err_set(err, ERR_BAD_REQUEST, "permission is not valid UTF-8");
     json_decref(perm);
     if (rc < 0) return -1;

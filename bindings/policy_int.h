@@ -69,6 +69,9 @@ int64_t pcl_pinned_now(void);
 
 /* policy_convert.c. Both raise Lua errors (run them under a pcall). */
 void pcv_push_json(lua_State *L, json_t *v, int depth);
+/* Pushes the JSON text as a Lua value, as pcv_push_json would push it
+ * parsed; raises a Lua error on text that is not JSON. */
+void pcv_push_text(lua_State *L, const char *text, size_t len);
 /* Converts the value at idx; NULL and *why set on failure (no Lua error). */
 json_t *pcv_to_json(lua_State *L, int idx, int depth, char *why, size_t whylen);
 

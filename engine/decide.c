@@ -5,10 +5,12 @@
  * let `corder policy replay` ask a new policy the same questions. */
 #include "flow.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "auth.h"
+#include "jsonw.h"
 #include "money.h"
 
 static int64_t get_path_int(json_t *o, const char *a, const char *b)
@@ -38,61 +40,111 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
     }
 }
 
-static void record(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs, json_t *answer,
-                   bool by_policy)
+/* One question and its answer, appended to the request's decisions:
+ * {"hook", "args": [...], "today", "answer", "by"} (txlog.c). Arguments
+ * are JSON text, or a jansson value where texts is NULL. */
+static void record(flow_ctx *c, policy_hook hook, const char *const *texts, const size_t *lens,
+                   json_t *const *values, int nargs, int64_t answer, bool boolean, bool by_policy)
 {
-    json_t *a = json_array();
-    for (int i = 0; i < nargs; i++)
-        json_array_append(a, args[i]);
-    json_array_append_new(c->decisions,
-                          json_pack("{s:s, s:o, s:s, s:o, s:s}", "hook", policy_hook_name(hook),
-                                    "args", a, "today", c->today, "answer", answer, "by",
-                                    by_policy ? "policy" : "default"));
+    jsonw *w = &c->decisions;
+    jw_obj(w);
+    jw_key(w, "hook");
+    jw_str(w, policy_hook_name(hook));
+    jw_key(w, "args");
+    jw_arr(w);
+    for (int i = 0; i < nargs; i++) {
+        if (texts)
+            jw_raw(w, texts[i], lens[i]);
+        else
+            jw_json(w, values[i]);
+    }
+    jw_end_arr(w);
+    jw_key(w, "today");
+    jw_str(w, c->today);
+    jw_key(w, "answer");
+    if (boolean)
+        jw_bool(w, answer != 0);
+    else
+        jw_int(w, answer);
+    jw_key(w, "by");
+    jw_str(w, by_policy ? "policy" : "default");
+    jw_end_obj(w);
 }
 
-static int ask_amount(flow_ctx *c, policy_hook hook, json_t *const *args, int nargs, int64_t *out,
-                      err_t *err)
+/* Asks an amount hook with its arguments as JSON text; dflt is the SPEC
+ * default, used when the policy leaves the hook out. */
+static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, const size_t *lens,
+                      int nargs, int64_t dflt, int64_t *out, err_t *err)
 {
+    for (int i = 0; i < nargs; i++)
+        if (!texts[i]) return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
     bool by_policy = policy_has_hook(c->pol, hook);
     if (by_policy) {
-        if (policy_call_amount(c->pol, hook, c->s->store, c->today, args, nargs, out, err) < 0)
+        if (policy_call_amount_text(c->pol, hook, c->s->store, c->today, texts, lens, nargs, out,
+                                    err) < 0)
             return -1;
     } else {
-        *out = decide_default_amount(hook, c->params, args);
+        *out = dflt;
     }
-    record(c, hook, args, nargs, json_integer(*out), by_policy);
+    record(c, hook, texts, lens, NULL, nargs, *out, false, by_policy);
     return 0;
+}
+
+static int64_t pct_of(int64_t amount, int64_t bp)
+{
+    int64_t out = 0;
+    money_pct(amount, bp, &out);
+    return out;
 }
 
 int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
 {
-    json_t *view = flow_order_view(o);
-    int rc = ask_amount(c, HOOK_DEPOSIT, &view, 1, out, err);
-    json_decref(view);
+    order_sums s;
+    if (!order_sum(o, &s)) return err_set(err, ERR_VALIDATION, "the order's amounts overflow (M4)");
+    size_t len;
+    char *view = order_text(o, ORDER_POLICY, &len);
+    const char *texts[1] = {view};
+    int64_t dflt = o->b2b ? 0 : pct_of(s.deposit_base, c->params->default_deposit_pct_bp);
+    int rc = ask_amount(c, HOOK_DEPOSIT, texts, &len, 1, dflt, out, err);
+    free(view);
     return rc;
 }
 
 int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err)
 {
-    json_t *args[2] = {shipment, flow_order_view(o)};
-    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, args, 2, out, err);
-    json_decref(args[1]);
+    size_t lens[2];
+    char *texts[2] = {jsonw_dumps(shipment, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
+    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, (const char *const *)texts, lens, 2,
+                        c->params->default_shipping_charge, out, err);
+    free(texts[0]);
+    free(texts[1]);
     return rc;
 }
 
 int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err)
 {
-    json_t *view = flow_order_view(o);
-    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, &view, 1, out, err);
-    json_decref(view);
+    order_sums s;
+    if (!order_sum(o, &s)) return err_set(err, ERR_VALIDATION, "the order's amounts overflow (M4)");
+    size_t len;
+    char *view = order_text(o, ORDER_POLICY, &len);
+    const char *texts[1] = {view};
+    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, texts, &len, 1,
+                        pct_of(s.open_value, c->params->cancellation_charge_pct_bp), out, err);
+    free(view);
     return rc;
 }
 
 int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err)
 {
-    json_t *args[2] = {ret, flow_order_view(o)};
-    int rc = ask_amount(c, HOOK_SHIPPING_REFUND, args, 2, out, err);
-    json_decref(args[1]);
+    size_t lens[2];
+    char *texts[2] = {jsonw_dumps(ret, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
+    int64_t dflt = c->params->refund_shipping_charges
+                       ? json_integer_value(json_object_get(ret, "proportional"))
+                       : 0;
+    int rc =
+        ask_amount(c, HOOK_SHIPPING_REFUND, (const char *const *)texts, lens, 2, dflt, out, err);
+    free(texts[0]);
+    free(texts[1]);
     return rc;
 }
 
@@ -107,7 +159,7 @@ int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out
         *out = role && !strcmp(role, "manager"); /* A2 default */
     }
     json_t *args[2] = {staff, json_string(permission)};
-    record(c, HOOK_PERMITS, args, 2, json_boolean(*out), by_policy);
+    record(c, HOOK_PERMITS, NULL, NULL, args, 2, *out, true, by_policy);
     json_decref(args[1]);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "engine.h"
+#include "jsonw.h"
 #include "master.h"
 #include "order.h"
 #include "policy.h"
@@ -28,7 +29,7 @@ typedef struct {
     master_store store; /* the signed-in store */
     char today[11];
     char now_iso[32];
-    json_t *decisions;    /* what the policy was asked and answered (F8) */
+    jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
     bool preview;         /* order.preview: compute, keep nothing */
     char approved_by[32]; /* who approved an override, if anyone */
 } flow_ctx;

@@ -34,16 +34,15 @@ int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args,
     c->pol = policy_acquire(engine_policies(e), s->store, err);
     if (!c->pol) return -1;
     c->params = policy_get_params(c->pol);
-    c->decisions = json_array();
+    jw_arr(&c->decisions);
     return 0;
 }
 
 void flow_end(flow_ctx *c)
 {
     if (c->pol) policy_release(c->pol);
-    json_decref(c->decisions);
+    jw_discard(&c->decisions);
     c->pol = NULL;
-    c->decisions = NULL;
 }
 
 int flow_parse_payments(json_t *args, int64_t *sum, err_t *err)
@@ -209,9 +208,7 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
 {
     o->version++;
     snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
-    json_t *docj = order_to_json(o, ORDER_DOC);
-    char *doc = docj ? jsonw_dumps(docj, NULL) : NULL;
-    json_decref(docj);
+    char *doc = order_text(o, ORDER_DOC, NULL);
     if (!doc) return err_set(err, ERR_INTERNAL, "out of memory saving an order");
     int rc = write_row(c, o, is_new, doc, err);
     if (rc == 0) rc = outbox_append(c->e, o->store, o->number, event, doc, c->now_iso, err);
@@ -225,6 +222,14 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                   order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
                   "refunded", (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
     if (result) json_object_set(summary, "detail", result);
+    jw_end_arr(&c->decisions);
+    char *decisions = jw_finish(&c->decisions, NULL);
+    jw_arr(&c->decisions); /* a flow saves once, but keep the context usable */
+    if (!decisions) {
+        json_decref(req);
+        json_decref(summary);
+        return err_set(err, ERR_INTERNAL, "out of memory writing the log");
+    }
     txlog_entry t = {.at = c->now_iso,
                      .store = c->s->store,
                      .staff = c->s->staff,
@@ -232,9 +237,10 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                      .order_number = o->number,
                      .policy_version = o->policy_version,
                      .request = req,
-                     .decisions = c->decisions,
+                     .decisions = decisions,
                      .result = summary};
     rc = txlog_append(c->e, &t, err);
+    free(decisions);
     json_decref(req);
     json_decref(summary);
     return rc;

@@ -87,6 +87,13 @@ bool policy_has_hook(const policy *p, policy_hook hook);
 int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
                        json_t *const *args, int nargs, int64_t *out, err_t *err);
 
+/* The same, with each argument given as JSON text (one complete value):
+ * the engine writes order views as text, and they reach Lua without a
+ * jansson tree in between. */
+int policy_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
+                            const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                            err_t *err);
+
 /* permits(staff, permission, ctx); the answer must be a boolean. */
 int policy_call_permits(policy *p, const char *store, const char *today, json_t *staff,
                         const char *permission, bool *out, err_t *err);

@@ -47,8 +47,8 @@ int txlog_append(engine *e, const txlog_entry *t, err_t *err)
     sqlite3_bind_text(st, 4, t->op, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, t->order_number, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, t->policy_version, -1, SQLITE_STATIC);
-    if (bind_json(st, 7, t->request) < 0 || bind_json(st, 8, t->decisions) < 0 ||
-        bind_json(st, 9, t->result) < 0) {
+    sqlite3_bind_text(st, 8, t->decisions ? t->decisions : "[]", -1, SQLITE_STATIC);
+    if (bind_json(st, 7, t->request) < 0 || bind_json(st, 9, t->result) < 0) {
         sqlite3_reset(st);
         return err_set(err, ERR_INTERNAL, "out of memory writing the log");
     }

@@ -8,9 +8,9 @@
 
 typedef struct {
     const char *at, *store, *staff, *op, *order_number, *policy_version;
-    json_t *request;   /* the op's arguments (PINs removed) */
-    json_t *decisions; /* array of {hook, args, today, answer, by} */
-    json_t *result;    /* a short summary of what changed */
+    json_t *request;       /* the op's arguments (PINs removed) */
+    const char *decisions; /* JSON text: an array of {hook, args, today, answer, by} */
+    json_t *result;        /* a short summary of what changed */
 } txlog_entry;
 
 int txlog_append(engine *e, const txlog_entry *t, err_t *err);
