@@ -336,7 +336,7 @@ static void tx_container(lua_State *L, pcv_text *t, int depth, int object)
 {
     char close = object ? '}' : ']';
     t->i++;
-    lua_createtable(L, object ? 0 : 4, object ? 8 : 0);
+    lua_createtable(L, object ? 0 : 4, object ? 16 : 0); /* order objects: up to ~16 keys */
     tx_ws(t);
     if (t->i < t->n && t->s[t->i] == close) {
         t->i++;

@@ -16,9 +16,17 @@
 #include "args.h"
 #include "auth.h"
 #include "flow.h"
+#include "jsonw.h"
 #include "master.h"
 
 typedef int (*flow_fn)(flow_ctx *c, json_t **result, err_t *err);
+
+/* An op's result: a jansson value, or JSON text a flow wrote directly. */
+typedef struct {
+    json_t *json;
+    char *text;
+    size_t len;
+} dresult;
 
 typedef struct {
     const char *op;
@@ -212,10 +220,10 @@ static void args_hash(const char *op, json_t *args, char out[65])
     json_decref(copy);
 }
 
-/* 1 and *stored when the key was seen with the same request; -1 on a key
- * reused for another request; 0 when new. */
+/* 1 and *stored (the result's text) when the key was seen with the same
+ * request; -1 on a key reused for another request; 0 when new. */
 static int idem_lookup(engine *e, session *s, const char *key, const char *op, const char *hash,
-                       json_t **stored, err_t *err)
+                       dresult *stored, err_t *err)
 {
     sqlite3_stmt *st = engine_stmt(
         e, "SELECT op, args_hash, response FROM idempotency WHERE store = ? AND key = ?", err);
@@ -230,8 +238,10 @@ static int idem_lookup(engine *e, session *s, const char *key, const char *op, c
                       "idempotency_key: already used for a different request");
             rc = -1;
         } else {
-            *stored = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
-            rc = *stored ? 1 : 0;
+            stored->len = (size_t)sqlite3_column_bytes(st, 2);
+            stored->text = malloc(stored->len + 1);
+            if (stored->text) memcpy(stored->text, sqlite3_column_text(st, 2), stored->len + 1);
+            rc = stored->text ? 1 : err_set(err, ERR_INTERNAL, "out of memory");
         }
     }
     sqlite3_reset(st);
@@ -239,23 +249,24 @@ static int idem_lookup(engine *e, session *s, const char *key, const char *op, c
 }
 
 static int idem_store(engine *e, session *s, const char *key, const char *op, const char *hash,
-                      json_t *result, err_t *err)
+                      const dresult *r, err_t *err)
 {
     sqlite3_stmt *st = engine_stmt(e,
                                    "INSERT INTO idempotency(store, key, op, args_hash, response)"
                                    " VALUES(?,?,?,?,?)",
                                    err);
     if (!st) return -1;
-    char *text = json_dumps(result, JSON_COMPACT);
-    if (!text) return err_set(err, ERR_INTERNAL, "out of memory");
+    char *dumped = r->text ? NULL : jsonw_dumps(r->json, NULL);
+    if (!r->text && !dumped) return err_set(err, ERR_INTERNAL, "out of memory");
     sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, text, -1, free);
+    sqlite3_bind_text(st, 5, r->text ? r->text : dumped, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    free(dumped);
     return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "idempotency");
 }
 
@@ -330,12 +341,24 @@ static int schema_check(const char *schema, json_t *args, err_t *err)
 
 /* ---- running one op ---- */
 
-static int run_op(engine *e, session *s, op_entry *op, json_t *args, json_t **result, err_t *err)
+static void dresult_free(dresult *r)
 {
-    if (op->fn) return op->fn(e, s, args, result, err);
+    json_decref(r->json);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+static int run_op(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
+{
+    if (op->fn) return op->fn(e, s, args, &r->json, err);
     flow_ctx c;
     int rc = flow_begin(&c, e, s, op->op, args, err);
-    if (rc == 0) rc = op->flow(&c, result, err);
+    if (rc == 0) rc = op->flow(&c, &r->json, err);
+    if (rc == 0 && c.result_text) { /* the flow wrote its result as text */
+        r->text = c.result_text;
+        r->len = c.result_len;
+        c.result_text = NULL;
+    }
     flow_end(&c);
     return rc;
 }
@@ -350,20 +373,19 @@ static int savepoint(engine *e, const char *sql)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int run_write(engine *e, session *s, op_entry *op, json_t *args, json_t **result, err_t *err)
+static int run_write(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
 {
     const char *key = json_string_value(json_object_get(args, "idempotency_key"));
     char hash[65];
     if (key) {
         args_hash(op->op, args, hash);
-        int found = idem_lookup(e, s, key, op->op, hash, result, err);
+        int found = idem_lookup(e, s, key, op->op, hash, r, err);
         if (found != 0) return found < 0 ? -1 : 0;
     }
     if (savepoint(e, "SAVEPOINT req") < 0) return engine_sqlerr(e, err, "savepoint");
-    int rc = run_op(e, s, op, args, result, err);
-    if (rc == 0 && key && idem_store(e, s, key, op->op, hash, *result, err) < 0) {
-        json_decref(*result);
-        *result = NULL;
+    int rc = run_op(e, s, op, args, r, err);
+    if (rc == 0 && key && idem_store(e, s, key, op->op, hash, r, err) < 0) {
+        dresult_free(r);
         rc = -1;
     }
     if (rc < 0) savepoint(e, "ROLLBACK TO req");
@@ -371,78 +393,150 @@ static int run_write(engine *e, session *s, op_entry *op, json_t *args, json_t *
     return rc;
 }
 
-json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write)
+/* Runs a parsed request: 0 with *r, or -1 with *err; *id borrows req's. */
+static int run_request(engine *e, session *s, json_t *req, bool *is_write, dresult *r, err_t *err,
+                       json_t **id)
 {
-    err_t err = {0};
-    json_t *id = json_object_get(req, "id");
-    json_t *args = NULL, *result = NULL;
+    json_t *args = NULL;
     const char *name = NULL;
     static const char *const allowed[] = {"id", "op", "args", NULL};
     *is_write = false;
-    if (id && (json_is_object(id) || json_is_array(id))) {
-        err_field(&err, ERR_BAD_REQUEST, "id", "id: must be a string, number, boolean or null");
-        return dispatch_error(NULL, &err);
+    *id = json_object_get(req, "id");
+    if (*id && (json_is_object(*id) || json_is_array(*id))) {
+        *id = NULL;
+        return err_field(err, ERR_BAD_REQUEST, "id",
+                         "id: must be a string, number, boolean or null");
     }
-    if (args_only(req, "", allowed, &err) < 0 ||
-        args_str(req, "", "op", true, 64, &name, &err) < 0 ||
-        args_obj(req, "", "args", false, &args, &err) < 0)
-        return dispatch_error(id, &err);
+    if (args_only(req, "", allowed, err) < 0 || args_str(req, "", "op", true, 64, &name, err) < 0 ||
+        args_obj(req, "", "args", false, &args, err) < 0)
+        return -1;
     op_entry *op = find_op(name);
-    if (!op) {
-        err_field(&err, ERR_UNKNOWN_OP, "op", "no op '%s'", name);
-        return dispatch_error(id, &err);
-    }
+    if (!op) return err_field(err, ERR_UNKNOWN_OP, "op", "no op '%s'", name);
     op->calls++;
     json_t *empty = NULL;
     if (!args) args = empty = json_object();
     int rc;
-    if (schema_check(op->schema, args, &err) < 0) {
+    if (schema_check(op->schema, args, err) < 0) {
         rc = -1;
     } else if (op->needs_session && !s->signed_in) {
-        rc = err_set(&err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
+        rc = err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
     } else if (op->writes) {
         bool own_txn = !engine_in_txn(e);
         *is_write = true;
-        if (own_txn && engine_begin(e, &err) < 0)
+        if (own_txn && engine_begin(e, err) < 0)
             rc = -1;
         else {
-            rc = run_write(e, s, op, args, &result, &err);
-            if (own_txn && engine_commit(e, rc == 0 ? &err : &(err_t){0}) < 0 && rc == 0) {
-                json_decref(result);
+            rc = run_write(e, s, op, args, r, err);
+            if (own_txn && engine_commit(e, rc == 0 ? err : &(err_t){0}) < 0 && rc == 0) {
+                dresult_free(r);
                 rc = -1;
             }
         }
     } else {
-        rc = run_op(e, s, op, args, &result, &err);
+        rc = run_op(e, s, op, args, r, err);
     }
     json_decref(empty);
     if (rc < 0) {
         op->errors++;
-        if (err.code == ERR_NONE) err_set(&err, ERR_INTERNAL, "%s failed without saying why", name);
-        return dispatch_error(id, &err);
+        if (err->code == ERR_NONE) err_set(err, ERR_INTERNAL, "%s failed without saying why", name);
+    }
+    return rc;
+}
+
+json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write)
+{
+    err_t err = {0};
+    dresult r = {0};
+    json_t *id;
+    if (run_request(e, s, req, is_write, &r, &err, &id) < 0) return dispatch_error(id, &err);
+    json_t *result = r.json;
+    if (!result) { /* a result written as text: callers of this API want values */
+        result = json_loadb(r.text, r.len, 0, NULL);
+        free(r.text);
+        if (!result) {
+            err_set(&err, ERR_INTERNAL, "a result could not be read back");
+            return dispatch_error(id, &err);
+        }
     }
     return ok_response(id, result);
+}
+
+/* {"id":…,"ok":true,"result":…} as text, the result copied in as it is. */
+static char *ok_text(json_t *id, dresult *r, size_t *len)
+{
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "id");
+    if (id)
+        jw_json(&w, id);
+    else
+        jw_null(&w);
+    jw_key(&w, "ok");
+    jw_bool(&w, 1);
+    jw_key(&w, "result");
+    if (r->text)
+        jw_raw(&w, r->text, r->len);
+    else
+        jw_json(&w, r->json);
+    jw_end_obj(&w);
+    dresult_free(r);
+    return jw_finish(&w, len);
+}
+
+static char *error_text(json_t *id, const err_t *err, size_t *len)
+{
+    json_t *resp = dispatch_error(id, err);
+    char *text = jsonw_dumps(resp, len);
+    json_decref(resp);
+    return text;
+}
+
+static json_t *parse_line(const char *line, size_t len, err_t *err)
+{
+    if (len > DISPATCH_MAX_LINE) {
+        err_set(err, ERR_BAD_REQUEST, "line longer than %d bytes", DISPATCH_MAX_LINE);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req) {
+        err_set(err, ERR_BAD_REQUEST, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(req)) {
+        json_decref(req);
+        err_set(err, ERR_BAD_REQUEST, "a request is a JSON object");
+        return NULL;
+    }
+    return req;
+}
+
+char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bool *is_write,
+                         size_t *out_len, json_t **id_out)
+{
+    err_t err = {0};
+    *is_write = false;
+    if (id_out) *id_out = NULL;
+    json_t *req = parse_line(line, len, &err);
+    if (!req) return error_text(NULL, &err, out_len);
+    dresult r = {0};
+    json_t *id;
+    char *text;
+    if (run_request(e, s, req, is_write, &r, &err, &id) < 0)
+        text = error_text(id, &err, out_len);
+    else
+        text = ok_text(id, &r, out_len);
+    if (id_out && id) *id_out = json_incref(id);
+    json_decref(req);
+    return text;
 }
 
 json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write)
 {
     err_t err = {0};
     *is_write = false;
-    if (len > DISPATCH_MAX_LINE) {
-        err_set(&err, ERR_BAD_REQUEST, "line longer than %d bytes", DISPATCH_MAX_LINE);
-        return dispatch_error(NULL, &err);
-    }
-    json_error_t jerr;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req) {
-        err_set(&err, ERR_BAD_REQUEST, "not JSON: %s (column %d)", jerr.text, jerr.column);
-        return dispatch_error(NULL, &err);
-    }
-    if (!json_is_object(req)) {
-        json_decref(req);
-        err_set(&err, ERR_BAD_REQUEST, "a request is a JSON object");
-        return dispatch_error(NULL, &err);
-    }
+    json_t *req = parse_line(line, len, &err);
+    if (!req) return dispatch_error(NULL, &err);
     json_t *resp = dispatch_request(e, s, req, is_write);
     json_decref(req);
     return resp;

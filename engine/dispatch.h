@@ -21,6 +21,13 @@
  * outer transaction commits. */
 json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write);
 
+/* The same, answered as text (the response line without its '\n',
+ * malloc'd; NULL only when out of memory): what the server sends. Results
+ * that flows write as text are copied in without being parsed. *id gets a
+ * reference to the request's id (or NULL), for answering it otherwise. */
+char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bool *is_write,
+                         size_t *out_len, json_t **id);
+
 /* Runs an already parsed request object. */
 json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write);
 

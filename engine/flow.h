@@ -32,6 +32,8 @@ typedef struct {
     jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
     bool preview;         /* order.preview: compute, keep nothing */
     char approved_by[32]; /* who approved an override, if anyone */
+    char *result_text;    /* a flow's result as JSON text (flow_result_*), or NULL */
+    size_t result_len;
 } flow_ctx;
 
 /* Sets up ctx for a request of the signed-in session; takes a policy ref. */
@@ -59,6 +61,13 @@ int flow_parse_payments(json_t *args, int64_t *sum, err_t *err);
 /* Appends the payments of args to the order, tagged with the op. */
 int flow_add_payments(flow_ctx *c, order *o, json_t *args);
 int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount);
+
+/* A flow's result as text, written straight from the order (no jansson
+ * tree): the order object, or {"order": …, key: extra} where extra is the
+ * given invoice or else the jansson value (borrowed). */
+int flow_result_order(flow_ctx *c, const order *o, err_t *err);
+int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra,
+                     const order_invoice *inv, err_t *err);
 
 /* The order as policies see it (PROTOCOL order object). New reference. */
 json_t *flow_order_view(const order *o);

@@ -108,8 +108,8 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         json_decref(canc);
         goto done;
     }
-    *result = json_pack("{s:o, s:o}", "order", order_to_json(o, ORDER_WIRE), "cancellation", canc);
-    rc = 0;
+    rc = flow_result_pair(c, o, "cancellation", canc, NULL, err);
+    json_decref(canc);
 done:
     order_free(o);
     return rc;

@@ -40,6 +40,8 @@ int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args,
 
 void flow_end(flow_ctx *c)
 {
+    free(c->result_text);
+    c->result_text = NULL;
     if (c->pol) policy_release(c->pol);
     jw_discard(&c->decisions);
     c->pol = NULL;
@@ -268,4 +270,35 @@ int flow_settle_invoice(flow_ctx *c, order *o, order_invoice *inv, int64_t on_ac
     }
     inv->paid = due;
     return 0;
+}
+
+static int take_result(flow_ctx *c, jsonw *w, err_t *err)
+{
+    free(c->result_text);
+    c->result_text = jw_finish(w, &c->result_len);
+    if (!c->result_text) return err_set(err, ERR_INTERNAL, "out of memory writing the result");
+    return 0;
+}
+
+int flow_result_order(flow_ctx *c, const order *o, err_t *err)
+{
+    jsonw w = {0};
+    order_write(&w, o, ORDER_WIRE);
+    return take_result(c, &w, err);
+}
+
+int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra,
+                     const order_invoice *inv, err_t *err)
+{
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "order");
+    order_write(&w, o, ORDER_WIRE);
+    jw_key(&w, key);
+    if (inv)
+        order_write_invoice(&w, inv);
+    else
+        jw_json(&w, extra);
+    jw_end_obj(&w);
+    return take_result(c, &w, err);
 }

@@ -262,8 +262,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     if (settle(c, o, &a, err) < 0) goto done;
     if (c->preview) {
         snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
-        *result = order_to_json(o, ORDER_WIRE);
-        rc = 0;
+        rc = flow_result_order(c, o, err);
         goto done;
     }
     /* S1: a sync store creates the order at HQ in the same request; the
@@ -293,8 +292,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     if (realtime && sync_queue_created(c->e, o->number, *o->hq_order ? o->hq_order : NULL,
                                        o->sync_error, err) < 0)
         goto done;
-    *result = order_to_json(o, ORDER_WIRE);
-    rc = 0;
+    rc = flow_result_order(c, o, err);
 done:
     order_free(o);
     return rc;

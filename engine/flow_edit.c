@@ -278,8 +278,7 @@ int flow_edit(flow_ctx *c, json_t **result, err_t *err)
     if (flow_shipping_charges(c, o, a.has_charge ? a.shipping_charge : -1, err) < 0 ||
         settle(c, o, a.paying, err) < 0 || flow_save(c, o, false, "order.edit", NULL, err) < 0)
         goto done;
-    *result = order_to_json(o, ORDER_WIRE);
-    rc = 0;
+    rc = flow_result_order(c, o, err);
 done:
     order_free(o);
     return rc;
@@ -324,8 +323,7 @@ int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
     if (flow_add_payments(c, o, c->args) < 0 ||
         flow_save(c, o, false, "order.confirm_quote", NULL, err) < 0)
         goto done;
-    *result = order_to_json(o, ORDER_WIRE);
-    rc = 0;
+    rc = flow_result_order(c, o, err);
 done:
     order_free(o);
     return rc;

@@ -50,12 +50,8 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
         json_decref(invj);
         goto done;
     }
-    json_t *full = order_to_json(o, ORDER_WIRE);
-    json_t *full_inv = json_incref(json_array_get(
-        json_object_get(full, "invoices"), json_array_size(json_object_get(full, "invoices")) - 1));
-    *result = json_pack("{s:o, s:o}", "order", full, "invoice", full_inv);
     json_decref(invj);
-    rc = 0;
+    rc = flow_result_pair(c, o, "invoice", NULL, inv, err);
 done:
     order_free(o);
     return rc;

@@ -22,9 +22,9 @@ int flow_get(flow_ctx *c, json_t **result, err_t *err)
 {
     order *o = load_numbered(c, err);
     if (!o) return -1;
-    *result = order_to_json(o, ORDER_WIRE);
+    int rc = flow_result_order(c, o, err);
     order_free(o);
-    return 0;
+    return rc;
 }
 
 static const char *const statuses[] = {"quote",    "open",      "partially_invoiced",
@@ -81,7 +81,10 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
     while (sqlite3_step(st) == SQLITE_ROW)
         json_array_append_new(numbers, json_string((const char *)sqlite3_column_text(st, 0)));
     sqlite3_reset(st);
-    json_t *orders = json_array();
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "orders");
+    jw_arr(&w);
     size_t i;
     json_t *n;
     json_array_foreach(numbers, i, n)
@@ -89,15 +92,17 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
         order *o = flow_load(c, json_string_value(n), err);
         if (!o) {
             json_decref(numbers);
-            json_decref(orders);
+            jw_discard(&w);
             return -1;
         }
-        json_array_append_new(orders, order_to_json(o, ORDER_WIRE));
+        order_write(&w, o, ORDER_WIRE);
         order_free(o);
     }
     json_decref(numbers);
-    *result = json_pack("{s:o}", "orders", orders);
-    return 0;
+    jw_end_arr(&w);
+    jw_end_obj(&w);
+    c->result_text = jw_finish(&w, &c->result_len);
+    return c->result_text ? 0 : err_set(err, ERR_INTERNAL, "out of memory writing the result");
 }
 
 int flow_history(flow_ctx *c, json_t **result, err_t *err)

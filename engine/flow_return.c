@@ -230,8 +230,8 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
         json_decref(retj);
         goto done;
     }
-    *result = json_pack("{s:o, s:o}", "order", order_to_json(o, ORDER_WIRE), "return", retj);
-    rc = 0;
+    rc = flow_result_pair(c, o, "return", retj, NULL, err);
+    json_decref(retj);
 done:
     free(r.lines.v);
     order_free(o);

@@ -16,7 +16,7 @@ typedef jsonw_buf wbuf;
 static int grow(wbuf *b, size_t more)
 {
     if (b->n + more <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap ? b->cap : 2048; /* an order fits: no regrowth on the hot path */
     while (cap < b->n + more)
         cap *= 2;
     char *p = realloc(b->p, cap);
@@ -42,7 +42,7 @@ static void putc1(wbuf *b, char c)
     b->p[b->n++] = c;
 }
 
-static void put_string(wbuf *b, const char *s, size_t len)
+static void put_string_escaped(wbuf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     putc1(b, '"');
@@ -86,6 +86,27 @@ static void put_string(wbuf *b, const char *s, size_t len)
     }
     put(b, s + run, len - run);
     putc1(b, '"');
+}
+
+/* Most strings need no escape: one scan, one reservation, one copy. */
+static void put_string(wbuf *b, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\') break;
+        i++;
+    }
+    if (i < len) {
+        put_string_escaped(b, s, len);
+        return;
+    }
+    if (grow(b, len + 2) < 0) return;
+    char *p = b->p + b->n;
+    p[0] = '"';
+    memcpy(p + 1, s, len);
+    p[len + 1] = '"';
+    b->n += len + 2;
 }
 
 static void put_int(wbuf *b, json_int_t v)
@@ -230,11 +251,19 @@ void jw_end_arr(jsonw *w)
     jw_close(w, ']');
 }
 
+/* Keys are the engine's own ASCII names: written without an escape scan. */
 void jw_key(jsonw *w, const char *key)
 {
     jw_sep(w);
-    put_string(wb(w), key, strlen(key));
-    putc1(wb(w), ':');
+    size_t len = strlen(key);
+    wbuf *b = wb(w);
+    if (grow(b, len + 3) < 0) return;
+    char *p = b->p + b->n;
+    p[0] = '"';
+    memcpy(p + 1, key, len);
+    p[len + 1] = '"';
+    p[len + 2] = ':';
+    b->n += len + 3;
     w->after_key = 1;
 }
 

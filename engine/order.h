@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "jsonw.h"
 
 #define VEC(T)                                                                                     \
     struct {                                                                                       \
@@ -150,8 +151,11 @@ bool order_sum(const order *o, order_sums *s);
  * name, b2b}. */
 typedef enum { ORDER_DOC, ORDER_WIRE, ORDER_POLICY } order_view;
 json_t *order_to_json(const order *o, order_view view);
-/* The same as JSON text (order_text.c): malloc'd, NUL-terminated. */
+/* The same as JSON text (order_text.c): malloc'd, NUL-terminated; or
+ * written into a larger text. */
 char *order_text(const order *o, order_view view, size_t *len);
+void order_write(jsonw *w, const order *o, order_view view);
+void order_write_invoice(jsonw *w, const order_invoice *inv);
 
 /* Reads a stored document; NULL on a malformed one. */
 order *order_from_json(json_t *doc, err_t *err);

@@ -102,11 +102,9 @@ static void write_charges(jsonw *w, const order *o)
     jw_end_arr(w);
 }
 
-static void write_invoices(jsonw *w, const order *o)
+void order_write_invoice(jsonw *w, const order_invoice *inv)
 {
-    jw_arr(w);
-    for (size_t i = 0; i < o->invoices.n; i++) {
-        const order_invoice *inv = &o->invoices.v[i];
+    {
         jw_obj(w);
         key_int(w, "id", inv->id);
         key_str(w, "kind", inv->kind);
@@ -130,6 +128,13 @@ static void write_invoices(jsonw *w, const order *o)
         key_opt(w, "tracking", inv->tracking);
         jw_end_obj(w);
     }
+}
+
+static void write_invoices(jsonw *w, const order *o)
+{
+    jw_arr(w);
+    for (size_t i = 0; i < o->invoices.n; i++)
+        order_write_invoice(w, &o->invoices.v[i]);
     jw_end_arr(w);
 }
 
@@ -236,7 +241,7 @@ static void write_derived(jsonw *w, const order *o)
     jw_end_obj(w);
 }
 
-static void order_write(jsonw *w, const order *o, order_view view)
+void order_write(jsonw *w, const order *o, order_view view)
 {
     bool pub = view != ORDER_DOC;
     jw_obj(w);

@@ -90,7 +90,10 @@ typedef struct conn conn;
 typedef struct held {
     struct held *next;
     conn *c;
-    json_t *resp;
+    json_t *resp; /* the answer as a value, or */
+    char *text;   /* as text (dispatch_line_text), with the request's id */
+    size_t len;
+    json_t *id;
     bool is_write;
 } held;
 
@@ -244,7 +247,7 @@ static void conn_maybe_close(conn *c)
 
 /* ---- the batch ---- */
 
-static void batch_hold(server *s, conn *c, json_t *resp, bool is_write)
+static held *batch_hold(server *s, conn *c, json_t *resp, bool is_write)
 {
     held *h = calloc(1, sizeof *h);
     if (!h) abort();
@@ -264,6 +267,7 @@ static void batch_hold(server *s, conn *c, json_t *resp, bool is_write)
         s->batch_t0 = now_us();
         event_active(s->commit_ev, 0, 0);
     }
+    return h;
 }
 
 static void held_log(server *s, json_t *resp)
@@ -285,12 +289,15 @@ static void held_release(server *s, held *h)
 {
     conn *c = h->c;
     if (!c) {
-        held_log(s, h->resp);
+        json_t *r = h->resp ? json_incref(h->resp) : json_loadb(h->text, h->len, 0, NULL);
+        held_log(s, r);
+        json_decref(r);
     } else {
         c->held--;
         if (!c->dead) {
-            size_t n;
-            char *text = jsonw_dumps(h->resp, &n);
+            size_t n = h->len;
+            char *text = h->text ? h->text : jsonw_dumps(h->resp, &n);
+            h->text = NULL;
             struct evbuffer *out = bufferevent_get_output(c->bev);
             if (text) {
                 evbuffer_add(out, text, n);
@@ -309,6 +316,8 @@ static void held_release(server *s, held *h)
         conn_unref(c);
     }
     json_decref(h->resp);
+    json_decref(h->id);
+    free(h->text);
     free(h);
 }
 
@@ -334,9 +343,11 @@ static void batch_commit(server *s)
         held *next = h->next;
         if (failed && (h->is_write || tainted)) {
             tainted = true;
-            json_t *r = error_response(json_object_get(h->resp, "id"), "internal",
+            json_t *r = error_response(h->text ? h->id : json_object_get(h->resp, "id"), "internal",
                                        "commit failed; the request was not kept");
             json_decref(h->resp);
+            free(h->text);
+            h->text = NULL;
             h->resp = r ? r : json_object();
         }
         held_release(s, h);
@@ -355,15 +366,24 @@ static void run_line(server *s, conn *c, session *sess, const char *line, size_t
 {
     err_t err;
     err_clear(&err);
-    json_t *resp;
     bool is_write = false;
     if (!engine_in_txn(s->e) && engine_begin(s->e, &err) != 0) {
         fprintf(stderr, "corder: begin failed: %s\n", err.message);
-        resp = error_response(NULL, "internal", "could not open a transaction");
+        batch_hold(s, c, error_response(NULL, "internal", "could not open a transaction"), false);
     } else {
-        resp = dispatch_line(s->e, sess, line, len, &is_write);
+        size_t n;
+        json_t *id;
+        char *text = dispatch_line_text(s->e, sess, line, len, &is_write, &n, &id);
+        if (!text) {
+            batch_hold(s, c, error_response(id, "internal", "out of memory"), is_write);
+            json_decref(id);
+        } else {
+            held *h = batch_hold(s, c, NULL, is_write);
+            h->text = text;
+            h->len = n;
+            h->id = id;
+        }
     }
-    batch_hold(s, c, resp ? resp : error_response(NULL, "internal", "no response"), is_write);
     if (s->batch_n >= s->cfg.batch_max || now_us() - s->batch_t0 >= s->cfg.batch_usec)
         batch_commit(s);
 }
