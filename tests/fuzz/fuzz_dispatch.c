@@ -83,7 +83,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         bool is_write;
-        json_t *r = dispatch_line(eng, &s, p, len, &is_write);
+        json_t *r;
+        if (n % 2) { /* the values path (Lua module, REPL) */
+            r = dispatch_line(eng, &s, p, len, &is_write);
+        } else { /* the text path (the server): its answer must be one JSON object */
+            size_t tlen;
+            json_t *id;
+            char *text = dispatch_line_text(eng, &s, p, len, &is_write, &tlen, &id);
+            if (!text) fail("dispatch_line_text", "no answer");
+            if (strlen(text) != tlen) fail("dispatch_line_text", "length or NUL in the answer");
+            r = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, NULL);
+            if (!r) fail("dispatch_line_text", "the answer is not JSON");
+            free(text);
+            json_decref(id);
+        }
         check_response(r);
         json_decref(r);
         if (engine_in_txn(eng)) fail("dispatch", "left a transaction open");
