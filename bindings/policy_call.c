@@ -136,6 +136,8 @@ static int call_hook(policy *p, call_ctx c, err_t *err)
     lua_State *L = p->L;
     lua_settop(L, 0);
     psb_arm(L, c.store);
+    /* Until the count hook sees a line, a memory error names the hook's. */
+    psb_of(L)->last_line = p->hook_line[hook];
     lua_pushcfunction(L, call_run);
     lua_pushlightuserdata(L, &c);
     int rc = lua_pcall(L, 1, 1, 0);

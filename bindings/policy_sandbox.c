@@ -37,7 +37,7 @@
 #include "money.h"
 #include "policy_int.h"
 
-#define PSB_HOOK_EVERY 100
+#define PSB_HOOK_EVERY 1000
 
 int64_t psb_now_ns(void)
 {
@@ -77,7 +77,8 @@ static void psb_budget_hook(lua_State *L, lua_Debug *ar)
 {
     psb_state *s = psb_of(L);
     /* A refused allocation carries no position, so remember where the
-     * policy was: a memory error can then still name file:line (L2). */
+     * policy was (the hook's own line until then): a memory error can then
+     * still name file:line (L2). */
     if (lua_getinfo(L, "l", ar) && ar->currentline > 0) s->last_line = ar->currentline;
     if (!s->tripped) {
         if (psb_now_ns() < s->deadline_ns) return;
