@@ -25,6 +25,9 @@ for name in dispatch policy; do
     rm -rf "$work"
     mkdir -p "$work" "$art"
     cp "$ROOT/tests/fuzz/corpus/$name/"* "$work/"
+    # The policy target also starts from every shipped policy and test fixture,
+    # taken from where they live rather than kept here twice.
+    [ "$name" = policy ] && cp "$ROOT"/policies/*.lua "$ROOT"/tests/policies/fixtures/*.lua "$work/"
     dict=()
     [ -f "$ROOT/tests/fuzz/$name.dict" ] && dict=(-dict="$ROOT/tests/fuzz/$name.dict")
     echo "fuzz_$name: ${SECS}s"
