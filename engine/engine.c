@@ -313,3 +313,18 @@ int engine_hq_create(engine *e, json_t *order, char hq_order[64], err_t *err)
         return err_set(err, ERR_HQ_UNAVAILABLE, "headquarters is not reachable (no HQ configured)");
     return e->hq_create(e, e->hq_create_arg, order, hq_order, err);
 }
+
+void engine_iso_now(engine *e, char out[32])
+{
+    time_t t = (time_t)engine_now(e);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, what);
+}

@@ -66,6 +66,12 @@ typedef int (*engine_hq_create_fn)(engine *e, void *arg, json_t *order, char hq_
 void engine_set_hq_create(engine *e, engine_hq_create_fn fn, void *arg);
 int engine_hq_create(engine *e, json_t *order, char hq_order[64], err_t *err);
 
+/* The current time as ISO-8601 UTC (YYYY-MM-DDTHH:MM:SSZ). */
+void engine_iso_now(engine *e, char out[32]);
+/* Steps a statement that returns no row and resets it; ERR_INTERNAL naming
+ * `what` if it failed. */
+int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err);
+
 /* A sqlite error as an ERR_INTERNAL value. */
 int engine_sqlerr(engine *e, err_t *err, const char *what);
 

@@ -13,14 +13,6 @@
 #include "outbox.h"
 #include "txlog.h"
 
-static void iso_now(engine *e, char out[32])
-{
-    time_t t = (time_t)engine_now(e);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args, err_t *err)
 {
     memset(c, 0, sizeof *c);
@@ -30,7 +22,7 @@ int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args,
     c->args = args;
     if (master_store_get(e, s->store, &c->store, err) < 0) return -1;
     if (engine_today(e, s->store, c->today, err) < 0) return -1;
-    iso_now(e, c->now_iso);
+    engine_iso_now(e, c->now_iso);
     c->pol = policy_acquire(engine_policies(e), s->store, err);
     if (!c->pol) return -1;
     c->params = policy_get_params(c->pol);

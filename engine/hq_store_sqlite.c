@@ -52,21 +52,6 @@ static engine *E(hq_store *h)
     return ((hq_sqlite *)h)->e;
 }
 
-static void iso_now(engine *e, char out[32])
-{
-    time_t t = (time_t)engine_now(e);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, what);
-}
-
 /* A real-time order's upload links it to its store number. */
 static int link_realtime(engine *e, const hq_event *ev, const char *now, bool *linked, err_t *err)
 {
@@ -82,7 +67,7 @@ static int link_realtime(engine *e, const hq_event *ev, const char *now, bool *l
     sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, ev->hq_order, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, ev->store, -1, SQLITE_STATIC);
-    if (step_done(e, st, "hq_orders link", err) < 0) return -1;
+    if (engine_step_done(e, st, "hq_orders link", err) < 0) return -1;
     *linked = sqlite3_changes(engine_db(e)) == 1;
     return 0;
 }
@@ -91,7 +76,7 @@ static int sq_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
 {
     engine *e = E(h);
     char now[32];
-    iso_now(e, now);
+    engine_iso_now(e, now);
     sqlite3_stmt *st = engine_stmt(e,
                                    "INSERT INTO hq_events(store, seq, order_number, type, payload,"
                                    " received_at) VALUES(?,?,?,?,?,?)"
@@ -104,7 +89,7 @@ static int sq_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
     sqlite3_bind_text(st, 4, ev->type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, ev->payload, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-    if (step_done(e, st, "hq_events", err) < 0) return -1;
+    if (engine_step_done(e, st, "hq_events", err) < 0) return -1;
     *fresh = sqlite3_changes(engine_db(e)) == 1;
     if (!*fresh) return 0;
     bool linked = false;
@@ -121,7 +106,7 @@ static int sq_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
     sqlite3_bind_text(st, 3, ev->payload, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, ev->seq);
     sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-    return step_done(e, st, "hq_orders", err);
+    return engine_step_done(e, st, "hq_orders", err);
 }
 
 static int sq_acked_through(hq_store *h, const char *store, int64_t *out, err_t *err)
@@ -149,7 +134,7 @@ static int sq_create_realtime(hq_store *h, const char *store, const char *doc, c
 {
     engine *e = E(h);
     char now[32];
-    iso_now(e, now);
+    engine_iso_now(e, now);
     if (sq_next_id(h, hq_order, err) < 0) return -1;
     sqlite3_stmt *st = engine_stmt(e,
                                    "INSERT INTO hq_orders(store, hq_order, state, attempts, doc,"
@@ -160,7 +145,7 @@ static int sq_create_realtime(hq_store *h, const char *store, const char *doc, c
     sqlite3_bind_text(st, 2, hq_order, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-    return step_done(e, st, "hq_orders", err);
+    return engine_step_done(e, st, "hq_orders", err);
 }
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
@@ -247,7 +232,7 @@ static int sq_set_result(hq_store *h, const char *store, const char *number, con
 {
     engine *e = E(h);
     char now[32];
-    iso_now(e, now);
+    engine_iso_now(e, now);
     sqlite3_stmt *st = engine_stmt(
         e,
         "UPDATE hq_orders SET state = ?1, hq_order = coalesce(?2, hq_order), error = ?3,"
@@ -262,7 +247,7 @@ static int sq_set_result(hq_store *h, const char *store, const char *number, con
     sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, number, -1, SQLITE_STATIC);
-    return step_done(e, st, "hq_orders result", err);
+    return engine_step_done(e, st, "hq_orders result", err);
 }
 
 static bool sq_has(hq_store *h, hq_kind kind, const char *id)

@@ -10,13 +10,6 @@
 #include "auth.h"
 #include "master.h"
 
-static int step_done(engine *e, sqlite3_stmt *st, err_t *err, const char *what)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, what);
-}
-
 static int seed_store(engine *e, json_t *s, const char *path, err_t *err)
 {
     static const char *const allowed[] = {
@@ -52,7 +45,7 @@ static int seed_store(engine *e, json_t *s, const char *path, err_t *err)
     const char *vals[] = {id, name, cur, tz, mode, pol};
     for (int i = 0; i < 6; i++)
         sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
-    return step_done(e, st, err, "store");
+    return engine_step_done(e, st, "store", err);
 }
 
 static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
@@ -89,7 +82,7 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-    if (step_done(e, st, err, "staff") < 0) return -1;
+    if (engine_step_done(e, st, "staff", err) < 0) return -1;
     size_t i;
     json_t *v;
     json_array_foreach(stores, i, v)
@@ -103,7 +96,7 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
         if (!st) return -1;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_STATIC);
-        if (step_done(e, st, err, "staff_stores") < 0) return -1;
+        if (engine_step_done(e, st, "staff_stores", err) < 0) return -1;
     }
     return 0;
 }
@@ -128,7 +121,7 @@ static int seed_product(engine *e, json_t *p, const char *path, err_t *err)
     sqlite3_bind_text(st, 1, item, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, price);
-    return step_done(e, st, err, "product");
+    return engine_step_done(e, st, "product", err);
 }
 
 typedef int (*seed_fn)(engine *, json_t *, const char *, err_t *);

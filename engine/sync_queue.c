@@ -160,25 +160,10 @@ int sync_reader_unsettled(sync_reader *r, const char *store, const char *after, 
 
 /* ---- writes, on the engine's connection ---- */
 
-static void iso_now(engine *e, char out[32])
-{
-    time_t t = (time_t)engine_now(e);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, what);
-}
-
 int sync_queue_acked(engine *e, const char *store, int64_t from, int64_t through, err_t *err)
 {
     char now[32];
-    iso_now(e, now);
+    engine_iso_now(e, now);
     sqlite3_stmt *st = engine_stmt(e,
                                    "UPDATE orders SET sync_state = 'uploaded', sync_error = NULL"
                                    " WHERE store = ?1 AND sync_state = 'pending' AND number IN"
@@ -189,7 +174,7 @@ int sync_queue_acked(engine *e, const char *store, int64_t from, int64_t through
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, from);
     sqlite3_bind_int64(st, 3, through);
-    if (step_done(e, st, "orders uploaded", err) < 0) return -1;
+    if (engine_step_done(e, st, "orders uploaded", err) < 0) return -1;
     st = engine_stmt(e,
                      "INSERT INTO sync_cursor(store, acked_seq, attempts, last_error, last_ok_at)"
                      " VALUES(?1, ?2, 0, NULL, ?3) ON CONFLICT(store) DO UPDATE SET"
@@ -200,7 +185,7 @@ int sync_queue_acked(engine *e, const char *store, int64_t from, int64_t through
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, through);
     sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
-    return step_done(e, st, "sync_cursor", err);
+    return engine_step_done(e, st, "sync_cursor", err);
 }
 
 int sync_queue_failed(engine *e, const char *store, const char *error, err_t *err)
@@ -212,7 +197,7 @@ int sync_queue_failed(engine *e, const char *store, const char *error, err_t *er
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
-    if (step_done(e, st, "orders pending", err) < 0) return -1;
+    if (engine_step_done(e, st, "orders pending", err) < 0) return -1;
     st = engine_stmt(e,
                      "INSERT INTO sync_cursor(store, attempts, last_error) VALUES(?1, 1, ?2)"
                      " ON CONFLICT(store) DO UPDATE SET attempts = attempts + 1, last_error = ?2",
@@ -220,7 +205,7 @@ int sync_queue_failed(engine *e, const char *store, const char *error, err_t *er
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
-    return step_done(e, st, "sync_cursor", err);
+    return engine_step_done(e, st, "sync_cursor", err);
 }
 
 int sync_queue_learn(engine *e, const char *store, json_t *orders, err_t *err)
@@ -248,7 +233,7 @@ int sync_queue_learn(engine *e, const char *store, json_t *orders, err_t *err)
         if (hq_order) sqlite3_bind_text(st, 4, hq_order, -1, SQLITE_STATIC);
         if (error && !strcmp(state, "failed")) sqlite3_bind_text(st, 5, error, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(o, "attempts")));
-        if (step_done(e, st, "orders learn", err) < 0) return -1;
+        if (engine_step_done(e, st, "orders learn", err) < 0) return -1;
     }
     return 0;
 }
@@ -265,7 +250,7 @@ int sync_queue_created(engine *e, const char *number, const char *hq_order, cons
     sqlite3_bind_text(st, 2, hq_order ? "synchronized" : "pending", -1, SQLITE_STATIC);
     if (hq_order) sqlite3_bind_text(st, 3, hq_order, -1, SQLITE_STATIC);
     if (!hq_order && error) sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-    return step_done(e, st, "orders created", err);
+    return engine_step_done(e, st, "orders created", err);
 }
 
 int sync_queue_status(engine *e, const char *store, json_t *r, err_t *err)
