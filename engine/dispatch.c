@@ -125,13 +125,16 @@ json_t *dispatch_stats(void)
 
 json_t *dispatch_error(json_t *id, const err_t *err)
 {
+    err_t e = *err;
+    err_utf8_clean(e.message);
+    err_utf8_clean(e.field);
+    err_utf8_clean(e.permission);
     json_t *details = json_object();
-    if (err->field[0]) json_object_set_new(details, "field", json_string(err->field));
-    if (err->permission[0])
-        json_object_set_new(details, "permission", json_string(err->permission));
-    if (err->has_due) json_object_set_new(details, "due", json_integer(err->due));
+    if (e.field[0]) json_object_set_new(details, "field", json_string(e.field));
+    if (e.permission[0]) json_object_set_new(details, "permission", json_string(e.permission));
+    if (e.has_due) json_object_set_new(details, "due", json_integer(e.due));
     return json_pack("{s:O, s:b, s:{s:s, s:s, s:o}}", "id", id ? id : json_null(), "ok", 0, "error",
-                     "code", err_code_name(err->code), "message", err->message, "details", details);
+                     "code", err_code_name(e.code), "message", e.message, "details", details);
 }
 
 static json_t *ok_response(json_t *id, json_t *result)

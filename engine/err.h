@@ -38,5 +38,9 @@ int err_field(err_t *e, err_code code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void err_clear(err_t *e);
 const char *err_code_name(err_code code);
+/* Makes s valid UTF-8 in place, each bad byte becoming '?': messages are cut
+ * to fixed buffers (which can split a character) and may quote a policy's
+ * own error text, and an answer must always be valid JSON. */
+void err_utf8_clean(char *s);
 
 #endif

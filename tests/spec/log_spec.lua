@@ -118,6 +118,20 @@ describe("transaction log (F8)", function()
   end)
 end)
 
+describe("policy faults with bytes that are not UTF-8 (L2)", function()
+  it("still answer policy_error with a valid message naming file:line", function()
+    local db = fx.open{policy = "local p = {}\nfunction p.deposit() error('bad \\255 byte') end\nreturn p\n"}
+    local s = assert(db:login("S001", "1001", "1234"))
+    local before = fx.snapshot(db)
+    local _, err = s:call("order.create", {customer = "C0001", lines = {
+      {item = "P100", qty = 1, delivery = fx.pickup("S001", 10)}}})
+    assert.equal("policy_error", err.code)
+    assert.truthy(err.message:find("default.lua:2:", 1, true), err.message)
+    assert.truthy(err.message:find("bad ? byte", 1, true), err.message)
+    assert.equal(before, fx.snapshot(db))
+  end)
+end)
+
 describe("customers (SPEC 1)", function()
   it("POS staff create customers and add addresses", function()
     local db = fx.open()
