@@ -307,6 +307,7 @@ static const char *type_name(char t)
 static const char *schema_find(const char *schema, const char *k)
 {
     size_t n = strlen(k);
+    if (n == 0) return NULL; /* strstr finds "" everywhere: an empty key is simply unknown */
     for (const char *p = schema; (p = strstr(p, k)); p += n)
         if ((p == schema || p[-1] == ' ') && p[n] == ':') return p + n + 1;
     return NULL;
