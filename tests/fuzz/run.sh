@@ -4,7 +4,9 @@
 # for SECONDS (default: FUZZ_SECONDS, else 60) on a copy of its seed corpus
 # (tests/fuzz/corpus/NAME, with tests/fuzz/NAME.dict), so new inputs stay out of the tree. A crash,
 # leak or sanitizer report fails the run; the reproducer is left in
-# build-fuzz/artifacts/NAME/. Env: FUZZ_BUILD (build-fuzz), FUZZ_JOBS (nproc).
+# build-fuzz/artifacts/NAME/. Env: FUZZ_BUILD (build-fuzz), FUZZ_JOBS (nproc),
+# FUZZ_SEED (0: a new random seed each run; CI fixes one so that its run
+# retraces a path that was explored before it landed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-${FUZZ_SECONDS:-60}}
@@ -32,7 +34,7 @@ for name in dispatch policy; do
     [ -f "$ROOT/tests/fuzz/$name.dict" ] && dict=(-dict="$ROOT/tests/fuzz/$name.dict")
     echo "fuzz_$name: ${SECS}s"
     if ! (cd "$B" && CORDER_ROOT="$ROOT" ASAN_OPTIONS=detect_leaks=1 \
-        "./fuzz_$name" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+        "./fuzz_$name" -seed="${FUZZ_SEED:-0}" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
         -artifact_prefix="$art" -print_final_stats=1 "${dict[@]}" "$work" >"$B/fuzz_$name.log" 2>&1); then
         echo "fuzz_$name: FAILED (log: $B/fuzz_$name.log, reproducer in $art)"
         tail -40 "$B/fuzz_$name.log"
