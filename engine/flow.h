@@ -69,9 +69,6 @@ int flow_result_order(flow_ctx *c, const order *o, err_t *err);
 int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra,
                      const order_invoice *inv, err_t *err);
 
-/* The order as policies see it (PROTOCOL order object). New reference. */
-json_t *flow_order_view(const order *o);
-
 /* Storage. */
 order *flow_load(flow_ctx *c, const char *number, err_t *err);
 /* Bumps the version, stamps the policy version, writes the order row, the

@@ -104,11 +104,6 @@ int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount)
     return 0;
 }
 
-json_t *flow_order_view(const order *o)
-{
-    return order_to_json(o, ORDER_POLICY);
-}
-
 order *flow_load(flow_ctx *c, const char *number, err_t *err)
 {
     sqlite3_stmt *st = engine_stmt(c->e,

@@ -214,11 +214,11 @@ static void write_customer(jsonw *w, const order *o, order_view view)
 }
 
 /* What is derived: statuses, totals, money on account, the balance. */
-static void write_derived(jsonw *w, const order *o)
+static void write_derived(jsonw *w, const order *o, const order_sums *sums)
 {
     key_str(w, "status", order_status(o));
-    order_sums s;
-    if (order_sum(o, &s)) {
+    if (sums) {
+        const order_sums s = *sums;
         jw_key(w, "totals");
         jw_obj(w);
         key_int(w, "lines", s.lines);
@@ -244,6 +244,9 @@ static void write_derived(jsonw *w, const order *o)
 void order_write(jsonw *w, const order *o, order_view view)
 {
     bool pub = view != ORDER_DOC;
+    /* The sums once: the deposit base and the totals both come from them. */
+    order_sums sums;
+    bool summed = pub && order_sum(o, &sums);
     jw_obj(w);
     key_str(w, "number", o->number);
     key_str(w, "store", o->store);
@@ -261,8 +264,7 @@ void order_write(jsonw *w, const order *o, order_view view)
     jw_key(w, "overridden");
     jw_bool(w, o->deposit_overridden);
     key_opt(w, "override_by", o->override_by);
-    order_sums s;
-    if (pub && order_sum(o, &s)) key_int(w, "base", s.deposit_base);
+    if (summed) key_int(w, "base", sums.deposit_base);
     jw_end_obj(w);
     jw_key(w, "lines");
     write_lines(w, o, pub);
@@ -274,7 +276,7 @@ void order_write(jsonw *w, const order *o, order_view view)
     write_returns(w, o);
     write_money_lists(w, o);
     if (pub) {
-        write_derived(w, o);
+        write_derived(w, o, summed ? &sums : NULL);
     } else {
         jw_key(w, "cancelled");
         jw_bool(w, o->cancelled);
