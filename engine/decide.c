@@ -171,7 +171,8 @@ int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t 
     const char *staff, *pin;
     if (args_only(approval, "approval", allowed, err) < 0 ||
         args_str(approval, "approval", "staff", true, 31, &staff, err) < 0 ||
-        args_str(approval, "approval", "pin", true, 64, &pin, err) < 0)
+        args_str(approval, "approval", "pin", true, 4096, &pin, err) < 0 ||
+        auth_pin_check_shape(pin, "approval.pin", err) < 0)
         return -1;
     auth_staff who;
     if (auth_check(c->e, staff, pin, &who, err) < 0) return -1;

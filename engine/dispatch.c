@@ -157,7 +157,8 @@ static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t 
     if (args_only(args, "", allowed, err) < 0 ||
         args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_str(args, "", "staff", true, 31, &staff, err) < 0 ||
-        args_str(args, "", "pin", true, 64, &pin, err) < 0)
+        args_str(args, "", "pin", true, 4096, &pin, err) < 0 ||
+        auth_pin_check_shape(pin, "pin", err) < 0)
         return -1;
     auth_staff who;
     if (auth_check(e, staff, pin, &who, err) < 0) return -1;
@@ -207,10 +208,30 @@ static int op_preview(flow_ctx *c, json_t **result, err_t *err)
 
 /* ---- idempotency keys ---- */
 
+/* Removes every "pin" (approvals, at any depth) from a copy of args. */
+static void strip_pins(json_t *v, int depth)
+{
+    if (depth > 16) return;
+    const char *k;
+    json_t *child;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_del(v, "pin");
+        json_object_foreach(v, k, child) strip_pins(child, depth + 1);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child) strip_pins(child, depth + 1);
+    }
+}
+
+/* The request as remembered for its idempotency key: a hash of the op and
+ * its args without the key and without any PIN, so the table holds no
+ * secret a guess could be checked against (a 4-digit PIN hashed into it
+ * would fall to 10,000 tries). */
 static void args_hash(const char *op, json_t *args, char out[65])
 {
-    json_t *copy = json_copy(args);
+    json_t *copy = json_deep_copy(args);
     json_object_del(copy, "idempotency_key");
+    strip_pins(copy, 0);
     char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
     unsigned char h[32];
     crypto_generichash_state st;
@@ -397,32 +418,131 @@ static int run_write(engine *e, session *s, op_entry *op, json_t *args, dresult 
     return rc;
 }
 
-/* Runs a parsed request: 0 with *r, or -1 with *err; *id borrows req's. */
-static int run_request(engine *e, session *s, json_t *req, bool *is_write, dresult *r, err_t *err,
-                       json_t **id)
+/* ---- one request, parsed once at the edge ---- */
+
+/* The envelope: {id?, op, args?}, a known op, args of the op's shape. */
+static int req_envelope(dispatch_req *r)
 {
-    json_t *args = NULL;
-    const char *name = NULL;
     static const char *const allowed[] = {"id", "op", "args", NULL};
-    *is_write = false;
-    *id = json_object_get(req, "id");
-    if (*id && (json_is_object(*id) || json_is_array(*id))) {
-        *id = NULL;
+    err_t *err = &r->err;
+    json_t *id = json_object_get(r->root, "id");
+    if (id && (json_is_object(id) || json_is_array(id)))
         return err_field(err, ERR_BAD_REQUEST, "id",
                          "id: must be a string, number, boolean or null");
-    }
-    if (args_only(req, "", allowed, err) < 0 || args_str(req, "", "op", true, 64, &name, err) < 0 ||
-        args_obj(req, "", "args", false, &args, err) < 0)
+    r->id = id;
+    const char *name = NULL;
+    json_t *args = NULL;
+    if (args_only(r->root, "", allowed, err) < 0 ||
+        args_str(r->root, "", "op", true, 64, &name, err) < 0 ||
+        args_obj(r->root, "", "args", false, &args, err) < 0)
         return -1;
+    r->op = name;
     op_entry *op = find_op(name);
     if (!op) return err_field(err, ERR_UNKNOWN_OP, "op", "no op '%s'", name);
+    r->entry = op;
+    if (!args) {
+        args = r->own_args = json_object();
+        if (!args) return err_set(err, ERR_INTERNAL, "out of memory");
+    }
+    r->args = args;
+    return schema_check(op->schema, args, err);
+}
+
+int dispatch_parse_value(dispatch_req *r, json_t *req)
+{
+    memset(r, 0, sizeof *r);
+    r->root = json_incref(req);
+    if (!json_is_object(req))
+        return err_set(&r->err, ERR_BAD_REQUEST, "a request is a JSON object");
+    return req_envelope(r);
+}
+
+int dispatch_parse(dispatch_req *r, const char *line, size_t len)
+{
+    memset(r, 0, sizeof *r);
+    if (len > DISPATCH_MAX_LINE)
+        return err_set(&r->err, ERR_BAD_REQUEST, "line longer than %d bytes", DISPATCH_MAX_LINE);
+    json_error_t jerr;
+    r->root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->root)
+        return err_set(&r->err, ERR_BAD_REQUEST, "not JSON: %s (column %d)", jerr.text,
+                       jerr.column);
+    if (!json_is_object(r->root))
+        return err_set(&r->err, ERR_BAD_REQUEST, "a request is a JSON object");
+    return req_envelope(r);
+}
+
+void dispatch_req_free(dispatch_req *r)
+{
+    json_decref(r->own_args);
+    json_decref(r->root);
+    memset(r, 0, sizeof *r);
+}
+
+bool dispatch_req_is(const dispatch_req *r, const char *op)
+{
+    return r->op && !strcmp(r->op, op);
+}
+
+bool dispatch_req_writes(const dispatch_req *r)
+{
+    return r->entry && ((const op_entry *)r->entry)->writes;
+}
+
+/* One {staff, pin} pair, if it has the shape a check would hash. Pairs of
+ * another shape are left to the op, which refuses them unhashed. */
+static void add_pin(dispatch_req *r, json_t *obj)
+{
+    const char *staff = json_string_value(json_object_get(obj, "staff"));
+    const char *pin = json_string_value(json_object_get(obj, "pin"));
+    if (!staff || !pin || r->npins >= DISPATCH_MAX_PINS) return;
+    size_t sl = json_string_length(json_object_get(obj, "staff"));
+    size_t pl = json_string_length(json_object_get(obj, "pin"));
+    if (!sl || sl > AUTH_STAFF_MAX || pl > AUTH_PIN_MAX || strlen(staff) != sl || strlen(pin) != pl)
+        return;
+    r->pins[r->npins++] = (auth_pin){staff, pin, 0};
+}
+
+int dispatch_req_pins(dispatch_req *r, const session *s)
+{
+    r->npins = 0;
+    const op_entry *op = r->entry;
+    if (!op || r->err.code != ERR_NONE) return 0;
+    if (op->fn == op_login) {
+        add_pin(r, r->args);
+        return r->npins;
+    }
+    if (op->needs_session && !s->signed_in) return 0; /* unauthenticated, unhashed */
+    /* Approvals: args.approval, and args.X.approval for an override X.
+     * Only the args the op's shape knows got this far (schema_check). */
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->args, k, v)
+    {
+        if (!json_is_object(v)) continue;
+        if (!strcmp(k, "approval"))
+            add_pin(r, v);
+        else if (json_is_object(json_object_get(v, "approval")))
+            add_pin(r, json_object_get(v, "approval"));
+    }
+    return r->npins;
+}
+
+/* Runs a parsed request: 0 with *out, or -1 with *err. */
+static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write, dresult *r,
+                       err_t *err)
+{
+    *is_write = false;
+    if (req->err.code != ERR_NONE) {
+        *err = req->err;
+        return -1;
+    }
+    op_entry *op = (op_entry *)req->entry;
+    json_t *args = req->args;
     op->calls++;
-    json_t *empty = NULL;
-    if (!args) args = empty = json_object();
+    auth_use_verdicts(e, req->pins, req->npins);
     int rc;
-    if (schema_check(op->schema, args, err) < 0) {
-        rc = -1;
-    } else if (op->needs_session && !s->signed_in) {
+    if (op->needs_session && !s->signed_in) {
         rc = err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
     } else if (op->writes) {
         bool own_txn = !engine_in_txn(e);
@@ -439,30 +559,39 @@ static int run_request(engine *e, session *s, json_t *req, bool *is_write, dresu
     } else {
         rc = run_op(e, s, op, args, r, err);
     }
-    json_decref(empty);
+    auth_use_verdicts(e, NULL, 0);
     if (rc < 0) {
         op->errors++;
-        if (err->code == ERR_NONE) err_set(err, ERR_INTERNAL, "%s failed without saying why", name);
+        if (err->code == ERR_NONE)
+            err_set(err, ERR_INTERNAL, "%s failed without saying why", op->op);
     }
     return rc;
 }
 
 json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write)
 {
+    dispatch_req r;
+    dispatch_parse_value(&r, req);
+    json_t *resp = dispatch_run(e, s, &r, is_write);
+    dispatch_req_free(&r);
+    return resp;
+}
+
+json_t *dispatch_run(engine *e, session *s, dispatch_req *req, bool *is_write)
+{
     err_t err = {0};
     dresult r = {0};
-    json_t *id;
-    if (run_request(e, s, req, is_write, &r, &err, &id) < 0) return dispatch_error(id, &err);
+    if (run_request(e, s, req, is_write, &r, &err) < 0) return dispatch_error(req->id, &err);
     json_t *result = r.json;
     if (!result) { /* a result written as text: callers of this API want values */
         result = json_loadb(r.text, r.len, 0, NULL);
         free(r.text);
         if (!result) {
             err_set(&err, ERR_INTERNAL, "a result could not be read back");
-            return dispatch_error(id, &err);
+            return dispatch_error(req->id, &err);
         }
     }
-    return ok_response(id, result);
+    return ok_response(req->id, result);
 }
 
 /* {"id":…,"ok":true,"result":…} as text, the result copied in as it is. */
@@ -495,53 +624,30 @@ static char *error_text(json_t *id, const err_t *err, size_t *len)
     return text;
 }
 
-static json_t *parse_line(const char *line, size_t len, err_t *err)
+char *dispatch_run_text(engine *e, session *s, dispatch_req *req, bool *is_write, size_t *out_len)
 {
-    if (len > DISPATCH_MAX_LINE) {
-        err_set(err, ERR_BAD_REQUEST, "line longer than %d bytes", DISPATCH_MAX_LINE);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req) {
-        err_set(err, ERR_BAD_REQUEST, "not JSON: %s (column %d)", jerr.text, jerr.column);
-        return NULL;
-    }
-    if (!json_is_object(req)) {
-        json_decref(req);
-        err_set(err, ERR_BAD_REQUEST, "a request is a JSON object");
-        return NULL;
-    }
-    return req;
+    err_t err = {0};
+    dresult r = {0};
+    if (run_request(e, s, req, is_write, &r, &err) < 0) return error_text(req->id, &err, out_len);
+    return ok_text(req->id, &r, out_len);
 }
 
 char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bool *is_write,
                          size_t *out_len, json_t **id_out)
 {
-    err_t err = {0};
-    *is_write = false;
-    if (id_out) *id_out = NULL;
-    json_t *req = parse_line(line, len, &err);
-    if (!req) return error_text(NULL, &err, out_len);
-    dresult r = {0};
-    json_t *id;
-    char *text;
-    if (run_request(e, s, req, is_write, &r, &err, &id) < 0)
-        text = error_text(id, &err, out_len);
-    else
-        text = ok_text(id, &r, out_len);
-    if (id_out && id) *id_out = json_incref(id);
-    json_decref(req);
+    dispatch_req r;
+    dispatch_parse(&r, line, len);
+    char *text = dispatch_run_text(e, s, &r, is_write, out_len);
+    if (id_out) *id_out = r.id ? json_incref(r.id) : NULL;
+    dispatch_req_free(&r);
     return text;
 }
 
 json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write)
 {
-    err_t err = {0};
-    *is_write = false;
-    json_t *req = parse_line(line, len, &err);
-    if (!req) return dispatch_error(NULL, &err);
-    json_t *resp = dispatch_request(e, s, req, is_write);
-    json_decref(req);
+    dispatch_req r;
+    dispatch_parse(&r, line, len);
+    json_t *resp = dispatch_run(e, s, &r, is_write);
+    dispatch_req_free(&r);
     return resp;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "engine.h"
 
 #define DISPATCH_MAX_LINE (1024 * 1024)
@@ -30,6 +31,43 @@ char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bo
 
 /* Runs an already parsed request object. */
 json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write);
+
+/* One request, parsed once where it enters (the server reads a line into
+ * it, hands it to the PIN workers, the admin console, the sync gate and
+ * then dispatch, and none of them parses the line again). */
+#define DISPATCH_MAX_PINS 8
+typedef struct {
+    json_t *root;      /* the parsed line (owned); NULL when it was not JSON */
+    json_t *id;        /* borrowed from root; NULL: none or unusable */
+    const char *op;    /* the op's name, once read */
+    const void *entry; /* the op's table entry, when known */
+    json_t *args;      /* borrowed from root, or own_args */
+    json_t *own_args;  /* the empty object of a request without args */
+    err_t err;         /* why the envelope is refused (bad_request, unknown_op) */
+    int npins;         /* the PINs the op needs checked (dispatch_req_pins) */
+    auth_pin pins[DISPATCH_MAX_PINS];
+} dispatch_req;
+
+/* Parses a line (or takes a value) and checks the envelope: a JSON object,
+ * a known op, args of the op's shape. -1 with r->err set when refused;
+ * dispatch_run then answers that error. Free with dispatch_req_free. */
+int dispatch_parse(dispatch_req *r, const char *line, size_t len);
+int dispatch_parse_value(dispatch_req *r, json_t *req);
+void dispatch_req_free(dispatch_req *r);
+bool dispatch_req_is(const dispatch_req *r, const char *op);
+bool dispatch_req_writes(const dispatch_req *r);
+
+/* Collects the PINs the request's op needs, into r->pins: the one of
+ * session.login, and one per approval the op's args name (args.approval,
+ * args.X.approval); none when the op needs a session and s has none, and
+ * none of a shape the op would refuse (too long, not strings). Nothing
+ * else in a request is ever hashed. Returns r->npins. */
+int dispatch_req_pins(dispatch_req *r, const session *s);
+
+/* Runs a parsed request, with the verdicts in r->pins (auth_use_verdicts):
+ * the answer as a value, or as text (what the server sends). */
+json_t *dispatch_run(engine *e, session *s, dispatch_req *r, bool *is_write);
+char *dispatch_run_text(engine *e, session *s, dispatch_req *r, bool *is_write, size_t *out_len);
 
 /* Builds an error response. */
 json_t *dispatch_error(json_t *id, const err_t *err);

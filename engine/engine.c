@@ -3,6 +3,7 @@
  * the statement cache, transactions, and the engine's clock and calendar. */
 #include "engine_internal.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "auth.h"
 #include "schema.h"
 
 static int exec_sql(sqlite3 *db, const char *sql, err_t *err)
@@ -62,6 +65,24 @@ static int bind_policies(engine *e, err_t *err)
     return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "stores");
 }
 
+/* The database holds PIN hashes, customers and money: only its owner may
+ * read it. SQLite creates the -wal and -shm files with the database's own
+ * mode, so creating the database 0600 (and tightening an existing one and
+ * its companions) covers all three. */
+static void private_files(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= sizeof p) continue;
+        if (stat(p, &st) == 0 && (st.st_mode & 077) && st.st_uid == geteuid())
+            chmod(p, st.st_mode & 0700);
+    }
+}
+
 engine *engine_open(const engine_config *cfg, err_t *err)
 {
     if (sodium_init() < 0) {
@@ -77,6 +98,7 @@ engine *engine_open(const engine_config *cfg, err_t *err)
     randombytes_buf(e->auth_key, sizeof e->auth_key);
     const char *pin = getenv("CORDER_NOW");
     if (pin && *pin) e->pinned_now = strtoll(pin, NULL, 10);
+    private_files(cfg->db_path);
     if (sqlite3_open_v2(cfg->db_path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         err_set(err, ERR_INTERNAL, "cannot open database %s: %s", cfg->db_path,
@@ -122,7 +144,8 @@ void engine_close(engine *e)
     checkpoint_stop(e->checkpointer);
     if (e->db) sqlite3_close(e->db);
     if (e->policies) policy_host_free(e->policies);
-    sodium_memzero(e->auth, sizeof e->auth);
+    auth_free(e);
+    sodium_memzero(e->auth_key, sizeof e->auth_key);
     free(e);
 }
 

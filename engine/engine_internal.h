@@ -7,7 +7,6 @@
 
 #define ENGINE_STMT_SLOTS 256
 #define ENGINE_TZ_SLOTS 64
-#define ENGINE_AUTH_SLOTS 256
 
 typedef struct {
     const char *sql; /* the key: statements are static strings */
@@ -20,16 +19,6 @@ typedef struct {
     int64_t until; /* engine_now() before which date is still right */
 } engine_tz_slot;
 
-typedef struct {
-    char staff[32];
-    unsigned char pin_mac[32]; /* keyed hash of the last good PIN */
-    char hash_tail[24];        /* detects a changed PIN hash */
-    unsigned char bad_mac[32]; /* the last wrong PIN, already counted */
-    int64_t bad_until;
-    int failures;
-    int64_t locked_until;
-} engine_auth_slot;
-
 struct engine {
     sqlite3 *db;
     policy_host *policies;
@@ -38,7 +27,7 @@ struct engine {
     bool hq_role;
     engine_stmt_slot stmts[ENGINE_STMT_SLOTS];
     engine_tz_slot tz[ENGINE_TZ_SLOTS];
-    engine_auth_slot auth[ENGINE_AUTH_SLOTS];
+    struct auth_table *auth; /* auth.c: lockout and cached PINs, per staff id */
     unsigned char auth_key[32];
     checkpointer *checkpointer;
     engine_hq_create_fn hq_create;

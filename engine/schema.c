@@ -56,6 +56,12 @@ static const char *const migrations[] = {
     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_ok_at TEXT) WITHOUT ROWID;"
     "CREATE INDEX outbox_store ON outbox(store, seq);"
     "CREATE INDEX orders_sync ON orders(store, sync_state);",
+    /* 3: the sign-in lockout, exact per staff id and kept across restarts
+     * (auth.c, SPEC A6). Idempotency rows written before this version
+     * hashed requests with their approval PINs in them: they go. */
+    "CREATE TABLE auth_lockout(staff TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    " locked_until INTEGER NOT NULL) WITHOUT ROWID;"
+    "DELETE FROM idempotency;",
 };
 
 int schema_version(void)

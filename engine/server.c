@@ -74,6 +74,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <malloc.h>
 #include <sodium.h>
 
 #include "auth.h"
@@ -81,7 +82,8 @@
 #include "jsonw.h"
 #include "server.h"
 
-#define SERVER_DRAIN_S 5 /* how long shutdown waits for slow readers */
+#define SERVER_DRAIN_S 5                   /* how long shutdown waits for slow readers */
+#define SERVER_UNAUTH_OUT_HIGH (64u << 10) /* unsent answers a stranger may hold */
 
 typedef struct conn conn;
 
@@ -104,29 +106,52 @@ struct conn {
     session sess;
     int refs;    /* the connection list, each held answer, a PIN wait */
     int held;    /* answers of this connection in the open batch */
-    int waiting; /* PIN checks outstanding for wait_line */
-    char *wait_line;
-    size_t wait_len;
-    bool dead;       /* socket closed; the struct lives until refs drop */
-    bool eof;        /* the peer sent everything it will send */
-    bool closing;    /* close once the answers are out (line too long) */
-    bool paused;     /* too much unsent output: not reading */
-    char *gate_line; /* the line a gate holds (server_gate_release runs it) */
-    size_t gate_len;
-    bool admin; /* came through the admin socket: may call admin.eval */
+    int waiting; /* PIN checks (or a slow-down) outstanding for wait_req */
+    dispatch_req *wait_req;
+    bool wait_bad;          /* one of wait_req's PINs was wrong, unknown or locked */
+    bool dead;              /* socket closed; the struct lives until refs drop */
+    bool eof;               /* the peer sent everything it will send */
+    bool closing;           /* close once the answers are out (line too long) */
+    bool paused;            /* too much unsent output: not reading */
+    dispatch_req *gate_req; /* the request a gate holds (server_gate_release runs it) */
+    bool admin;             /* came through the admin socket: may call admin.eval */
     /* the support REPL's evaluator state, opened on the first admin.eval */
     void *admin_state;
+    struct event *delay_ev; /* a slow-down after wrong PINs (A6) */
+    int addr;               /* slot in srv->addrs, -1: none (admin socket) */
+    unsigned char addr_key[16];
+    int64_t accepted_us, last_read_us;
+    size_t in_counted; /* this connection's input counted in srv->unauth_in */
 };
 
 /* One PIN to verify on a worker thread. */
 typedef struct auth_job {
     struct auth_job *next;
     conn *c;
-    char staff[64];
-    char pin[64];
+    int idx; /* in c->wait_req->pins */
+    char staff[AUTH_STAFF_MAX + 1];
+    char pin[AUTH_PIN_MAX + 1];
     char hash[AUTH_HASH_LEN];
     bool ok;
 } auth_job;
+
+/* Wrong PINs per source address, for the slow-down of SPEC A6. Only a
+ * slow-down: the lockout itself is exact per staff id (auth.c), so losing
+ * an entry here to a flood of other addresses costs an attacker nothing
+ * he could use. 4-way sets, the stalest entry replaced. */
+#define ADDR_SETS 256
+#define ADDR_WAYS 4
+#define ADDR_FREE_FAILURES 3      /* wrong PINs an address may make at full speed */
+#define ADDR_DELAY_BASE_US 100000 /* then 0.1 s, doubling per failure ... */
+#define ADDR_DELAY_MAX_US 2000000 /* ... never more than 2 s for one answer */
+#define ADDR_FORGET_US (300 * 1000000LL)
+#define ADDR_MAX_INFLIGHT 8 /* PIN checks queued at once per address */
+typedef struct {
+    unsigned char key[16];
+    bool used;
+    int failures, inflight;
+    int64_t last_us;
+} addr_slot;
 
 struct server {
     engine *e;
@@ -136,6 +161,8 @@ struct server {
     struct event *commit_ev, *done_ev, *poll_ev, *sync_ev, *sigint_ev, *sigterm_ev, *drain_ev,
         *accept_ev;
     char *admin_path;
+    dev_t admin_dev; /* the socket we bound, so that we unlink only it */
+    ino_t admin_ino;
     conn *conns;
     int port;
     char addr[INET6_ADDRSTRLEN + 16];
@@ -150,11 +177,19 @@ struct server {
     int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    auth_job *todo, *done;
+    auth_job *todo, *todo_tail, *done; /* todo is FIFO: first come, first checked */
     bool quit;
     int jobs_out;
+    addr_slot addrs[ADDR_SETS * ADDR_WAYS];
+
+    /* what strangers may hold (item: bounded unauthenticated connections) */
+    size_t unauth_in; /* input bytes buffered by connections not signed in */
+    int tcp_open;     /* TCP connections (the admin socket not counted) */
+    struct event *sweep_ev;
+    size_t freed_since_trim;
 
     bool stopping;
+    bool batch_lost; /* SQLite rolled the open batch back (batch_check_lost) */
     int64_t stop_deadline;
     bool sync_unknown;
     server_gate_fn gate; /* the sync module's (sync_gate.c); NULL: none */
@@ -162,7 +197,8 @@ struct server {
 
     server_admin_hooks admin; /* the support REPL (bindings); zeroed: none */
     struct {
-        uint64_t accepted, admin_accepted, batches, batched, batch_max;
+        uint64_t accepted, admin_accepted, batches, batched, batch_max, refused, timed_out, evicted,
+            slowed;
         uint64_t batch_hist[5]; /* sizes 1, 2-8, 9-64, 65-256, more */
         int open;
     } st;
@@ -170,7 +206,7 @@ struct server {
 
 static void conn_pump(conn *c);
 static void conn_maybe_close(conn *c);
-static bool admin_line(conn *c, const char *line, size_t len);
+static bool admin_req(conn *c, dispatch_req *r);
 static void stats_batch(server *s, int n);
 
 static int64_t now_us(void)
@@ -188,13 +224,37 @@ static json_t *error_response(json_t *id, const char *code, const char *message)
 
 /* ---- connections ---- */
 
+static void req_free(dispatch_req *r)
+{
+    if (!r) return;
+    dispatch_req_free(r);
+    free(r);
+}
+
 static void conn_unref(conn *c)
 {
     if (--c->refs > 0) return;
-    free(c->wait_line);
-    free(c->gate_line);
+    req_free(c->wait_req);
+    req_free(c->gate_req);
+    if (c->delay_ev) event_free(c->delay_ev);
     sodium_memzero(&c->sess, sizeof c->sess);
     free(c);
+}
+
+/* Signed in (staff, an HQ peer) or on the owner-only admin socket. */
+static bool conn_authed(const conn *c)
+{
+    return c->admin || c->sess.signed_in || c->sess.hq_peer;
+}
+
+/* Keeps srv->unauth_in, the input buffered by connections that are not
+ * signed in, up to date for this connection. */
+static void conn_account(conn *c)
+{
+    server *s = c->srv;
+    size_t n = c->dead || conn_authed(c) ? 0 : evbuffer_get_length(bufferevent_get_input(c->bev));
+    s->unauth_in = s->unauth_in - c->in_counted + n;
+    c->in_counted = n;
 }
 
 /* At shutdown a client may have sent lines we will not read; closing a
@@ -221,10 +281,21 @@ static void conn_close(conn *c)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->st.open--;
+    if (!c->admin) s->tcp_open--;
+    s->unauth_in -= c->in_counted;
+    c->in_counted = 0;
+    s->freed_since_trim += evbuffer_get_length(bufferevent_get_input(c->bev)) + 4096;
     if (c->admin_state) s->admin.close(c->admin_state);
     c->admin_state = NULL;
     bufferevent_free(c->bev);
     c->bev = NULL;
+    if (c->delay_ev && evtimer_pending(c->delay_ev, NULL)) { /* a slow-down nobody awaits */
+        event_del(c->delay_ev);
+        req_free(c->wait_req);
+        c->wait_req = NULL;
+        c->waiting--;
+        conn_unref(c);
+    }
     conn_unref(c);
 }
 
@@ -308,7 +379,9 @@ static void held_release(server *s, held *h)
                 evbuffer_add(out, oom, sizeof oom - 1);
             }
             evbuffer_add(out, "\n", 1);
-            if (!c->paused && conn_out_len(c) > s->cfg.out_high) {
+            /* A stranger who does not read his answers holds little. */
+            size_t high = conn_authed(c) ? s->cfg.out_high : SERVER_UNAUTH_OUT_HIGH;
+            if (!c->paused && conn_out_len(c) > high) {
                 c->paused = true;
                 bufferevent_disable(c->bev, EV_READ);
             }
@@ -329,7 +402,11 @@ static void batch_commit(server *s)
     err_t err;
     err_clear(&err);
     bool failed = false;
-    if (engine_in_txn(s->e) && engine_commit(s->e, &err) != 0) {
+    if (s->batch_lost) {
+        failed = true;
+        s->batch_lost = false;
+        engine_rollback(s->e);
+    } else if (engine_in_txn(s->e) && engine_commit(s->e, &err) != 0) {
         failed = true;
         if (engine_in_txn(s->e)) engine_rollback(s->e);
         fprintf(stderr, "corder: commit failed: %s\n", err.message);
@@ -361,31 +438,50 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
     if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
 }
 
-/* Dispatches one request line inside the batch's transaction. */
-static void run_line(server *s, conn *c, session *sess, const char *line, size_t len)
+/* Fails the open batch as a whole when SQLite rolled its transaction back
+ * by itself (a full disk, an I/O error inside a request): what ran before
+ * in the batch is gone, so no answer of it may say ok. */
+static void batch_check_lost(server *s)
+{
+    if (!engine_in_txn(s->e) || !sqlite3_get_autocommit(engine_db(s->e))) return;
+    fprintf(stderr, "corder: SQLite rolled the batch back; failing all of it\n");
+    s->batch_lost = true;
+    batch_commit(s);
+}
+
+/* Dispatches one request inside the batch's transaction; frees it. */
+static void run_req(server *s, conn *c, session *sess, dispatch_req *r)
 {
     err_t err;
     err_clear(&err);
     bool is_write = false;
     if (!engine_in_txn(s->e) && engine_begin(s->e, &err) != 0) {
         fprintf(stderr, "corder: begin failed: %s\n", err.message);
-        batch_hold(s, c, error_response(NULL, "internal", "could not open a transaction"), false);
+        batch_hold(s, c, error_response(r->id, "internal", "could not open a transaction"), false);
     } else {
         size_t n;
-        json_t *id;
-        char *text = dispatch_line_text(s->e, sess, line, len, &is_write, &n, &id);
+        char *text = dispatch_run_text(s->e, sess, r, &is_write, &n);
         if (!text) {
-            batch_hold(s, c, error_response(id, "internal", "out of memory"), is_write);
-            json_decref(id);
+            batch_hold(s, c, error_response(r->id, "internal", "out of memory"), is_write);
         } else {
             held *h = batch_hold(s, c, NULL, is_write);
             h->text = text;
             h->len = n;
-            h->id = id;
+            h->id = r->id ? json_incref(r->id) : NULL;
         }
+        batch_check_lost(s);
     }
+    req_free(r);
     if (s->batch_n >= s->cfg.batch_max || now_us() - s->batch_t0 >= s->cfg.batch_usec)
         batch_commit(s);
+}
+
+static void run_line(server *s, conn *c, session *sess, const char *line, size_t len)
+{
+    dispatch_req *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    dispatch_parse(r, line, len);
+    run_req(s, c, sess, r);
 }
 
 /* ---- gates: a line that must wait for I/O before it runs ----
@@ -394,33 +490,28 @@ static void run_line(server *s, conn *c, session *sess, const char *line, size_t
  * no more lines, exactly as during a PIN check, so its answers stay in
  * request order while every other connection is served. */
 
-static void conn_ready(conn *c, const char *line, size_t len)
+static void conn_ready(conn *c, dispatch_req *r)
 {
     server *s = c->srv;
     if (s->gate && !c->dead) {
-        c->gate_line = malloc(len ? len : 1);
-        if (!c->gate_line) abort();
-        memcpy(c->gate_line, line, len);
-        c->gate_len = len;
+        c->gate_req = r;
         c->waiting++;
         c->refs++;
-        if (s->gate(s->gate_arg, (server_wait *)c, &c->sess, line, len)) return;
-        free(c->gate_line);
-        c->gate_line = NULL;
+        if (s->gate(s->gate_arg, (server_wait *)c, &c->sess, r)) return;
+        c->gate_req = NULL;
         c->waiting--;
         c->refs--;
     }
-    run_line(s, c, &c->sess, line, len);
+    run_req(s, c, &c->sess, r);
 }
 
 void server_gate_release(server_wait *w)
 {
     conn *c = (conn *)w;
-    char *line = c->gate_line;
-    c->gate_line = NULL;
+    dispatch_req *r = c->gate_req;
+    c->gate_req = NULL;
     /* Run even when the client has gone: HQ may already have acted. */
-    run_line(c->srv, c, &c->sess, line, c->gate_len);
-    free(line);
+    run_req(c->srv, c, &c->sess, r);
     if (--c->waiting == 0 && !c->dead) {
         conn_pump(c);
         conn_maybe_close(c);
@@ -452,7 +543,13 @@ int server_write(server *s, int (*fn)(engine *e, void *arg, err_t *err), void *a
     return rc;
 }
 
-/* ---- PIN checks off the loop ---- */
+/* ---- PIN checks off the loop ----
+ * Every PIN is checked on a worker thread, whatever its length (longer
+ * than AUTH_PIN_MAX is refused by the op, unhashed). A request brings only
+ * the PINs its op needs (dispatch_req_pins): one for a sign-in, one per
+ * approval; nothing else it carries is ever hashed. The verdicts travel
+ * with the request into dispatch, which with auth_set_offloop never hashes
+ * on the loop itself. */
 
 static void *auth_worker(void *arg)
 {
@@ -464,6 +561,7 @@ static void *auth_worker(void *arg)
         if (s->quit) break;
         auth_job *j = s->todo;
         s->todo = j->next;
+        if (!s->todo) s->todo_tail = NULL;
         pthread_mutex_unlock(&s->mu);
         j->ok = auth_verify_hash(j->hash, j->pin);
         pthread_mutex_lock(&s->mu);
@@ -475,19 +573,99 @@ static void *auth_worker(void *arg)
     return NULL;
 }
 
+/* ---- the slow-down per source address (SPEC A6) ---- */
+
+static addr_slot *addr_find(server *s, const conn *c, bool create)
+{
+    if (c->addr < 0) return NULL;
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ c->addr_key[i]) * 16777619u;
+    addr_slot *set = &s->addrs[(h % ADDR_SETS) * ADDR_WAYS], *victim = NULL;
+    for (int i = 0; i < ADDR_WAYS; i++) {
+        if (set[i].used && !memcmp(set[i].key, c->addr_key, 16)) return &set[i];
+        if (!set[i].used) {
+            if (!victim || victim->used) victim = &set[i];
+        } else if (!set[i].inflight &&
+                   (!victim || (victim->used && set[i].last_us < victim->last_us)))
+            victim = &set[i];
+    }
+    if (!create || !victim) return NULL;
+    *victim = (addr_slot){.used = true};
+    memcpy(victim->key, c->addr_key, 16);
+    return victim;
+}
+
+/* Counts a failed sign-in or approval from c's address; returns how long
+ * to hold the answer (0.1 s doubling after ADDR_FREE_FAILURES, at most 2 s). */
+static int64_t addr_fail(server *s, const conn *c)
+{
+    addr_slot *a = addr_find(s, c, true);
+    if (!a) return 0;
+    int64_t now = now_us();
+    if (now - a->last_us > ADDR_FORGET_US) a->failures = 0;
+    a->last_us = now;
+    if (++a->failures <= ADDR_FREE_FAILURES) return 0;
+    int k = a->failures - ADDR_FREE_FAILURES - 1;
+    int64_t d = k >= 5 ? ADDR_DELAY_MAX_US : (int64_t)ADDR_DELAY_BASE_US << k;
+    return d > ADDR_DELAY_MAX_US ? ADDR_DELAY_MAX_US : d;
+}
+
+static void delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    dispatch_req *r = c->wait_req;
+    c->wait_req = NULL;
+    c->waiting--;
+    if (!c->dead) {
+        conn_ready(c, r);
+        conn_pump(c);
+        conn_maybe_close(c);
+    } else {
+        req_free(r);
+    }
+    conn_unref(c);
+}
+
+/* The request's PINs are all judged: run it, after a slow-down if one of
+ * them was wrong (or named no one, or a locked id). */
+static void conn_judged(conn *c, dispatch_req *r, bool bad)
+{
+    server *s = c->srv;
+    int64_t d = bad ? addr_fail(s, c) : 0;
+    if (d > 0 && !s->stopping) {
+        if (!c->delay_ev && !(c->delay_ev = evtimer_new(s->base, delay_cb, c))) abort();
+        c->wait_req = r;
+        c->waiting++;
+        c->refs++;
+        s->st.slowed++;
+        struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
+        evtimer_add(c->delay_ev, &tv);
+        return;
+    }
+    conn_ready(c, r);
+}
+
 static void auth_job_finish(server *s, auth_job *j)
 {
     conn *c = j->c;
     auth_remember(s->e, j->staff, j->hash, j->pin, j->ok);
     sodium_memzero(j->pin, sizeof j->pin);
     s->jobs_out--;
-    if (--c->waiting == 0 && !c->dead) {
-        char *line = c->wait_line;
-        c->wait_line = NULL;
-        conn_ready(c, line, c->wait_len);
-        free(line);
-        conn_pump(c);
-        conn_maybe_close(c);
+    addr_slot *a = addr_find(s, c, false);
+    if (a && a->inflight > 0) a->inflight--;
+    if (c->wait_req) c->wait_req->pins[j->idx].verdict = j->ok ? 1 : -1;
+    if (!j->ok) c->wait_bad = true;
+    if (--c->waiting == 0) {
+        dispatch_req *r = c->wait_req;
+        c->wait_req = NULL;
+        if (!c->dead) {
+            conn_judged(c, r, c->wait_bad);
+            conn_pump(c);
+            conn_maybe_close(c);
+        } else {
+            req_free(r);
+        }
     }
     conn_unref(c);
     free(j);
@@ -507,79 +685,80 @@ static void auth_done_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static bool may_carry_pin(const char *line, size_t len)
+/* Judges the request's PINs: cached ones at once, the rest queued for the
+ * workers (the connection takes no more lines until they are back).
+ * Unknown and locked ids are not hashed: dispatch refuses them. */
+static void conn_check_pins(conn *c, dispatch_req *r)
 {
-    return memmem(line, len, "pin", 3) != NULL || memmem(line, len, "\\u", 2) != NULL;
-}
-
-/* Queues a worker check for every PIN of the request that is neither cached
- * nor hopeless (unknown staff, locked out: dispatch answers those fast).
- * Returns how many were queued. */
-static int auth_queue(server *s, conn *c, const char *line, size_t len)
-{
-    if (!may_carry_pin(line, len)) return 0;
-    json_error_t jerr;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(req)) {
-        json_decref(req);
-        return 0;
-    }
-    const char *op = json_string_value(json_object_get(req, "op"));
-    json_t *args = json_object_get(req, "args");
-    json_t *empty = json_object();
-    json_t *pins = op ? auth_pins_in_request(op, json_is_object(args) ? args : empty) : NULL;
-    int n = 0;
-    size_t i;
-    json_t *pair;
-    json_array_foreach(pins, i, pair)
-    {
-        const char *staff = json_string_value(json_array_get(pair, 0));
-        const char *pin = json_string_value(json_array_get(pair, 1));
-        if (!staff || !pin || strlen(staff) >= 64 || strlen(pin) >= 64) continue;
-        int left;
-        if (auth_locked(s->e, staff, &left)) continue;
-        auth_staff st;
+    server *s = c->srv;
+    bool bad = false;
+    int need[DISPATCH_MAX_PINS], nneed = 0;
+    auth_staff st[DISPATCH_MAX_PINS];
+    for (int i = 0; i < r->npins; i++) {
+        auth_pin *p = &r->pins[i];
         err_t err;
         err_clear(&err);
-        if (auth_lookup(s->e, staff, &st, &err) != 0) continue;
-        if (auth_cached(s->e, staff, st.hash, pin) != 0) continue;
+        if (auth_locked(s->e, p->staff, NULL) || auth_lookup(s->e, p->staff, &st[i], &err) != 0) {
+            bad = true;
+            continue;
+        }
+        if (auth_cached(s->e, p->staff, st[i].hash, p->pin))
+            p->verdict = 1;
+        else
+            need[nneed++] = i;
+    }
+    if (nneed == 0) {
+        conn_judged(c, r, bad);
+        return;
+    }
+    addr_slot *a = addr_find(s, c, true);
+    if (a && a->inflight + nneed > ADDR_MAX_INFLIGHT) {
+        /* One address may not fill the workers' queue for everyone. */
+        batch_hold(s, c,
+                   error_response(r->id, "unauthenticated",
+                                  "too many PIN checks in progress from this address; try again"),
+                   false);
+        addr_fail(s, c);
+        req_free(r);
+        return;
+    }
+    c->wait_req = r;
+    c->wait_bad = bad;
+    c->waiting = nneed;
+    for (int k = 0; k < nneed; k++) {
+        int i = need[k];
         auth_job *j = calloc(1, sizeof *j);
         if (!j) abort();
         j->c = c;
-        snprintf(j->staff, sizeof j->staff, "%s", staff);
-        snprintf(j->pin, sizeof j->pin, "%s", pin);
-        memcpy(j->hash, st.hash, sizeof j->hash);
+        j->idx = i;
+        snprintf(j->staff, sizeof j->staff, "%s", r->pins[i].staff);
+        snprintf(j->pin, sizeof j->pin, "%s", r->pins[i].pin);
+        memcpy(j->hash, st[i].hash, sizeof j->hash);
         c->refs++;
         s->jobs_out++;
-        n++;
+        if (a) a->inflight++;
         pthread_mutex_lock(&s->mu);
-        j->next = s->todo;
-        s->todo = j;
+        if (s->todo_tail)
+            s->todo_tail->next = j;
+        else
+            s->todo = j;
+        s->todo_tail = j;
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
     }
-    json_decref(pins);
-    json_decref(empty);
-    json_decref(req);
-    return n;
+    sodium_memzero(st, sizeof st);
 }
 
 /* ---- framing ---- */
 
 static void conn_line(conn *c, const char *line, size_t len)
 {
-    server *s = c->srv;
-    if (c->admin && admin_line(c, line, len)) return;
-    int n = auth_queue(s, c, line, len);
-    if (n == 0) {
-        conn_ready(c, line, len);
-        return;
-    }
-    c->waiting = n;
-    c->wait_line = malloc(len ? len : 1);
-    if (!c->wait_line) abort();
-    memcpy(c->wait_line, line, len);
-    c->wait_len = len;
+    dispatch_req *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    dispatch_parse(r, line, len);
+    if (c->admin && admin_req(c, r)) return;
+    dispatch_req_pins(r, &c->sess);
+    conn_check_pins(c, r);
 }
 
 static void conn_too_long(conn *c)
@@ -622,10 +801,32 @@ static void conn_pump(conn *c)
     }
 }
 
+/* Strangers together may buffer at most unauth_in_max bytes of input: the
+ * connection whose bytes go over it is answered and closed. */
+static bool conn_over_budget(conn *c)
+{
+    server *s = c->srv;
+    conn_account(c);
+    if (conn_authed(c) || s->unauth_in <= s->cfg.unauth_in_max) return false;
+    batch_hold(s, c,
+               error_response(NULL, "bad_request",
+                              "too much input from connections that are not signed in"),
+               false);
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    conn_account(c);
+    s->st.evicted++;
+    return true;
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
-    conn_pump(c);
+    c->last_read_us = now_us();
+    if (!conn_over_budget(c)) conn_pump(c);
+    if (!c->dead) conn_account(c);
     conn_maybe_close(c);
 }
 
@@ -654,10 +855,38 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+/* The oldest connection that has not signed in and waits for nothing. */
+static conn *oldest_stranger(server *s)
+{
+    conn *old = NULL;
+    for (conn *c = s->conns; c; c = c->next)
+        if (!conn_authed(c) && !c->waiting && !c->held &&
+            (!old || c->accepted_us < old->accepted_us))
+            old = c;
+    return old;
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
     server *s = arg;
+    bool admin = l == s->admin_lis;
+    if (!admin && s->tcp_open >= s->cfg.max_connections) {
+        /* Full: a stranger who never signed in makes room; else refuse. */
+        conn *old = oldest_stranger(s);
+        if (!old) {
+            static const char full[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"internal\","
+                                       "\"message\":\"too many connections\"}}\n";
+            if (send(fd, full, sizeof full - 1, MSG_DONTWAIT | MSG_NOSIGNAL) <
+                0) { /* best effort */
+            }
+            evutil_closesocket(fd);
+            s->st.refused++;
+            return;
+        }
+        s->st.evicted++;
+        conn_close(old);
+    }
     if (sa->sa_family != AF_UNIX) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -672,10 +901,20 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->srv = s;
     c->bev = bev;
     c->refs = 1;
-    c->admin = l == s->admin_lis;
+    c->admin = admin;
+    c->addr = -1;
+    if (sa->sa_family == AF_INET) {
+        c->addr = 0;
+        memcpy(c->addr_key + 12, &((struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        c->addr = 0;
+        memcpy(c->addr_key, &((struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+    c->accepted_us = c->last_read_us = now_us();
     s->st.accepted++;
     s->st.admin_accepted += c->admin;
     s->st.open++;
+    if (!admin) s->tcp_open++;
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
@@ -683,6 +922,32 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setwatermark(bev, EV_READ, 0, DISPATCH_MAX_LINE + 4096);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Once a second: close connections that stayed unauthenticated or silent
+ * too long, and give memory freed by closed connections back to the
+ * system (glibc keeps freed heap otherwise: 300 strangers' buffers would
+ * stay resident after they left). */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    int64_t now = now_us();
+    for (conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->admin || c->waiting || c->held || c->closing) continue;
+        bool stranger = !conn_authed(c) && s->cfg.auth_timeout > 0 &&
+                        now - c->accepted_us > (int64_t)s->cfg.auth_timeout * 1000000;
+        bool idle = s->cfg.idle_timeout > 0 &&
+                    now - c->last_read_us > (int64_t)s->cfg.idle_timeout * 1000000;
+        if (stranger || idle) {
+            s->st.timed_out++;
+            conn_close(c);
+        }
+    }
+    if (s->freed_since_trim > (1u << 20)) {
+        s->freed_since_trim = 0;
+        malloc_trim(0);
+    }
 }
 
 /* Out of descriptors (or similar): pause accepting for a moment instead of
@@ -763,13 +1028,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- setup ---- */
 
-static void raise_nofile(void)
+/* Raises the descriptor limit to its hard maximum; returns the limit. */
+static int raise_nofile(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
     }
+    return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
 }
 
 /* "HOST:PORT", "[V6]:PORT" or ":PORT" into a bindable address. */
@@ -840,13 +1109,15 @@ static int add_events(server *s, err_t *err)
     s->poll_ev = event_new(s->base, -1, EV_PERSIST, poll_cb, s);
     s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s);
     s->accept_ev = evtimer_new(s->base, accept_resume_cb, s);
+    s->sweep_ev = event_new(s->base, -1, EV_PERSIST, sweep_cb, s);
     s->sigint_ev = evsignal_new(s->base, SIGINT, signal_cb, s);
     s->sigterm_ev = evsignal_new(s->base, SIGTERM, signal_cb, s);
     if (!s->commit_ev || !s->done_ev || !s->poll_ev || !s->drain_ev || !s->accept_ev ||
-        !s->sigint_ev || !s->sigterm_ev)
+        !s->sigint_ev || !s->sigterm_ev || !s->sweep_ev)
         return err_set(err, ERR_INTERNAL, "cannot create events");
-    struct timeval quarter = {0, 250000};
+    struct timeval quarter = {0, 250000}, second = {1, 0};
     event_add(s->poll_ev, &quarter);
+    event_add(s->sweep_ev, &second);
     event_add(s->sigint_ev, NULL);
     event_add(s->sigterm_ev, NULL);
     if (s->cfg.hq_role && s->cfg.sync_interval > 0) {
@@ -872,10 +1143,23 @@ server *server_new(engine *e, const server_config *cfg, err_t *err)
     if (s->cfg.batch_usec <= 0) s->cfg.batch_usec = 2000;
     if (s->cfg.auth_threads <= 0) s->cfg.auth_threads = 2;
     if (!s->cfg.out_high) s->cfg.out_high = 4u << 20;
+    if (!s->cfg.unauth_in_max) s->cfg.unauth_in_max = 32u << 20;
+    if (!s->cfg.auth_timeout) s->cfg.auth_timeout = 60;
+    if (!s->cfg.idle_timeout) s->cfg.idle_timeout = 3600;
     s->cfg.admin_socket = NULL; /* server_admin_listen keeps its own copy */
 
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile();
+    int fds = raise_nofile();
+    /* Memory a burst of connections took is given back when they go:
+     * large buffers are mmap'd (unmapped on free), the rest trimmed by
+     * the sweep. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    /* Descriptors for the database, its WAL, the admin socket, HQ and
+     * the workers stay free whatever the clients do. */
+    int fit = fds > 128 ? fds - 64 : 64;
+    if (s->cfg.max_connections <= 0) s->cfg.max_connections = 4096;
+    if (s->cfg.max_connections > fit) s->cfg.max_connections = fit;
+    auth_set_offloop(e, true);
     struct sockaddr_storage ss;
     int sslen = 0;
     if (evthread_use_pthreads() != 0) {
@@ -933,7 +1217,7 @@ static void stop_workers(server *s)
     s->threads = NULL;
     /* Jobs never run or never collected hold connection references. */
     auth_job *lists[2] = {s->todo, s->done};
-    s->todo = s->done = NULL;
+    s->todo = s->todo_tail = s->done = NULL;
     for (int k = 0; k < 2; k++)
         for (auth_job *j = lists[k], *next; j; j = next) {
             next = j->next;
@@ -955,11 +1239,14 @@ void server_free(server *s)
     if (s->lis) evconnlistener_free(s->lis);
     if (s->admin_lis) evconnlistener_free(s->admin_lis);
     if (s->admin_path) {
-        unlink(s->admin_path);
+        struct stat st;
+        if (lstat(s->admin_path, &st) == 0 && st.st_dev == s->admin_dev &&
+            st.st_ino == s->admin_ino)
+            unlink(s->admin_path);
         free(s->admin_path);
     }
-    struct event *evs[] = {s->commit_ev, s->done_ev,    s->poll_ev,  s->sync_ev,
-                           s->sigint_ev, s->sigterm_ev, s->drain_ev, s->accept_ev};
+    struct event *evs[] = {s->commit_ev,  s->done_ev,  s->poll_ev,   s->sync_ev, s->sigint_ev,
+                           s->sigterm_ev, s->drain_ev, s->accept_ev, s->sweep_ev};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i]) event_free(evs[i]);
     if (s->base) event_base_free(s->base);
@@ -981,7 +1268,17 @@ int server_admin_listen(server *s, const char *path, err_t *err)
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return err_set(err, ERR_INTERNAL, "admin socket %s exists and is not a socket", path);
-        unlink(path); /* left over by a crash */
+        /* A live server answers there: taking its socket would cut its
+         * support staff off. Only a socket nobody listens on (left by a
+         * crash) is replaced. */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+        if (fd >= 0) close(fd);
+        if (live)
+            return err_set(err, ERR_INTERNAL,
+                           "admin socket %s is in use by a running server; not taking it over",
+                           path);
+        unlink(path);
     }
     mode_t old = umask(0177);
     s->admin_lis = evconnlistener_new_bind(s->base, accept_cb, s,
@@ -994,6 +1291,10 @@ int server_admin_listen(server *s, const char *path, err_t *err)
     chmod(path, 0600);
     evconnlistener_set_error_cb(s->admin_lis, accept_error_cb);
     s->admin_path = strdup(path);
+    if (lstat(path, &st) == 0) { /* to remove only our own socket at exit */
+        s->admin_dev = st.st_dev;
+        s->admin_ino = st.st_ino;
+    }
     return 0;
 }
 
@@ -1004,22 +1305,18 @@ void server_set_admin(server *s, const server_admin_hooks *hooks)
     s->admin = *hooks;
 }
 
-/* Takes the line if it is an admin.eval request (true), else leaves it to
+/* Takes the request if it is admin.eval (true), else leaves it to
  * dispatch. The open batch is committed first: the chunk's own writes then
  * commit one by one inside dispatch, and every earlier answer of this
  * connection goes out before this one. */
-static bool admin_line(conn *c, const char *line, size_t len)
+static bool admin_req(conn *c, dispatch_req *r)
 {
-    if (!memmem(line, len, "admin.eval", 10)) return false;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-    const char *op = json_string_value(json_object_get(req, "op"));
-    if (!op || strcmp(op, "admin.eval")) {
-        json_decref(req);
+    if (!r->root || !json_is_object(r->root) || !json_is_string(json_object_get(r->root, "op")) ||
+        strcmp(json_string_value(json_object_get(r->root, "op")), "admin.eval"))
         return false;
-    }
     server *s = c->srv;
-    json_t *id = json_object_get(req, "id");
-    json_t *chunk = json_object_get(json_object_get(req, "args"), "lua");
+    json_t *id = r->id;
+    json_t *chunk = json_object_get(json_object_get(r->root, "args"), "lua");
     json_t *resp = NULL;
     err_t err;
     err_clear(&err);
@@ -1031,12 +1328,12 @@ static bool admin_line(conn *c, const char *line, size_t len)
     } else if (!c->admin_state && !(c->admin_state = s->admin.open(s, s->e, &err))) {
         resp = error_response(id, "internal", err.message);
     } else {
-        json_t *r =
+        json_t *res =
             s->admin.eval(c->admin_state, json_string_value(chunk), json_string_length(chunk));
-        resp = r ? json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", r)
-                 : error_response(id, "internal", "the evaluator failed");
+        resp = res ? json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", res)
+                   : error_response(id, "internal", "the evaluator failed");
     }
-    json_decref(req);
+    req_free(r);
     held *h = calloc(1, sizeof *h); /* released at once: nothing to wait for */
     if (!h) abort();
     h->c = c;
@@ -1065,13 +1362,20 @@ json_t *server_stats(const server *s)
         paused += c->paused;
     }
     const uint64_t *h = s->st.batch_hist;
-    return json_pack("{s:{s:i,s:I,s:I}, s:{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}},"
-                     " s:{s:i,s:i,s:I,s:i}}",
-                     "connections", "open", s->st.open, "accepted", (json_int_t)s->st.accepted,
-                     "admin", (json_int_t)s->st.admin_accepted, "commits", "batches",
-                     (json_int_t)s->st.batches, "requests", (json_int_t)s->st.batched, "max",
-                     (json_int_t)s->st.batch_max, "sizes", "1", (json_int_t)h[0], "2-8",
-                     (json_int_t)h[1], "9-64", (json_int_t)h[2], "65-256", (json_int_t)h[3], "257+",
-                     (json_int_t)h[4], "queue", "held", s->batch_n, "pin_checks", s->jobs_out,
-                     "unsent_bytes", (json_int_t)unsent, "paused", paused);
+    json_t *o = json_pack("{s:{s:i,s:I,s:I}, s:{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}},"
+                          " s:{s:i,s:i,s:I,s:i}}",
+                          "connections", "open", s->st.open, "accepted", (json_int_t)s->st.accepted,
+                          "admin", (json_int_t)s->st.admin_accepted, "commits", "batches",
+                          (json_int_t)s->st.batches, "requests", (json_int_t)s->st.batched, "max",
+                          (json_int_t)s->st.batch_max, "sizes", "1", (json_int_t)h[0], "2-8",
+                          (json_int_t)h[1], "9-64", (json_int_t)h[2], "65-256", (json_int_t)h[3],
+                          "257+", (json_int_t)h[4], "queue", "held", s->batch_n, "pin_checks",
+                          s->jobs_out, "unsent_bytes", (json_int_t)unsent, "paused", paused);
+    json_t *c = json_object_get(o, "connections");
+    json_object_set_new(c, "refused", json_integer((json_int_t)s->st.refused));
+    json_object_set_new(c, "timed_out", json_integer((json_int_t)s->st.timed_out));
+    json_object_set_new(c, "evicted", json_integer((json_int_t)s->st.evicted));
+    json_object_set_new(c, "slowed", json_integer((json_int_t)s->st.slowed));
+    json_object_set_new(c, "unauth_bytes", json_integer((json_int_t)s->unauth_in));
+    return o;
 }

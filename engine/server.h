@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dispatch.h"
 #include "engine.h"
 #include "err.h"
 
@@ -22,6 +23,11 @@ typedef struct {
     size_t out_high;          /* stop reading a client above this much unsent output; 0 = 4 MiB */
     int sync_interval;        /* seconds between "hq.synchronize" runs (hq role); 0 = never */
     int hq_role;
+    /* strangers (SPEC A6, hardening): 0 picks the default */
+    int max_connections;  /* TCP connections at once; 0 = 4096 (and below the fd limit) */
+    int auth_timeout;     /* seconds a connection may stay unauthenticated; 0 = 60, -1 never */
+    int idle_timeout;     /* seconds a connection may stay silent; 0 = 3600, -1 never */
+    size_t unauth_in_max; /* input all unauthenticated connections may buffer; 0 = 32 MiB */
 } server_config;
 
 /* Binds the listener (and the admin socket) and prints the listening line. */
@@ -35,14 +41,13 @@ void server_free(server *s);
 /* The port actually bound (after port 0). */
 int server_port(const server *s);
 
-/* Gates (the sync module): fn sees every request line of a connection once
- * its PINs are verified. Returning true means it took the line: the
- * connection reads no further lines until server_gate_release(w), which
- * runs the line as if it had just arrived and resumes the connection. fn
- * must not release from inside itself. */
+/* Gates (the sync module): fn sees every request of a connection, parsed,
+ * once its PINs are verified. Returning true means it took the request:
+ * the connection reads no further lines until server_gate_release(w),
+ * which runs the request as if it had just arrived (with its PIN verdicts)
+ * and resumes the connection. fn must not release from inside itself. */
 typedef struct server_wait server_wait;
-typedef bool (*server_gate_fn)(void *arg, server_wait *w, session *sess, const char *line,
-                               size_t len);
+typedef bool (*server_gate_fn)(void *arg, server_wait *w, session *sess, const dispatch_req *req);
 void server_set_gate(server *s, server_gate_fn fn, void *arg);
 void server_gate_release(server_wait *w);
 

@@ -124,20 +124,27 @@ static bool idempotency_seen(engine *e, const char *store, const char *key)
     return seen;
 }
 
-static bool take_create(sync_svc *g, server_wait *w, session *sess, json_t *req)
+static bool take_create(sync_svc *g, server_wait *w, session *sess, const dispatch_req *req)
 {
     master_store ms;
     err_t err = {0};
-    json_t *args = json_object_get(req, "args");
+    json_t *args = req->args;
     if (!json_is_object(args) || master_store_get(g->e, sess->store, &ms, &err) < 0 ||
         !strcmp(ms.order_creation, "async"))
         return false;
     const char *key = json_string_value(json_object_get(args, "idempotency_key"));
     if (key && idempotency_seen(g->e, sess->store, key)) return false;
     json_t *preq = json_pack("{s:s, s:O}", "op", "order.preview", "args", args);
-    bool is_write;
-    json_t *resp = dispatch_request(g->e, sess, preq, &is_write);
+    dispatch_req pr;
+    dispatch_parse_value(&pr, preq);
     json_decref(preq);
+    /* The approvals' verdicts came with the request: the preview has the
+     * same args, so the same PINs, and hashes nothing itself. */
+    pr.npins = req->npins;
+    memcpy(pr.pins, req->pins, sizeof pr.pins);
+    bool is_write;
+    json_t *resp = dispatch_run(g->e, sess, &pr, &is_write);
+    dispatch_req_free(&pr);
     json_t *order = json_object_get(resp, "result");
     if (!json_is_true(json_object_get(resp, "ok")) || !order) {
         json_decref(resp);
@@ -205,26 +212,20 @@ void sync_register_ops(void)
 
 /* ---- the gate ---- */
 
-static bool gate_cb(void *arg, server_wait *w, session *sess, const char *line, size_t len)
+static bool gate_cb(void *arg, server_wait *w, session *sess, const dispatch_req *req)
 {
     sync_svc *g = arg;
-    if (!sess->signed_in) return false;
-    if (!memmem(line, len, "create", 6) && !memmem(line, len, "sync.run", 8) &&
-        !memmem(line, len, "\\u", 2))
-        return false;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-    const char *op = json_string_value(json_object_get(req, "op"));
+    if (!sess->signed_in || req->err.code != ERR_NONE) return false;
     bool taken = false;
-    if (op && !strcmp(op, "order.create")) {
+    if (dispatch_req_is(req, "order.create")) {
         taken = take_create(g, w, sess, req);
-    } else if (op && !strcmp(op, "sync.run")) {
+    } else if (dispatch_req_is(req, "sync.run")) {
         pending *p = malloc(sizeof *p);
         if (!p) abort();
         *p = (pending){g, w};
         sync_agent_run(g->agent, run_cb, p);
         taken = true;
     }
-    json_decref(req);
     return taken;
 }
 
