@@ -75,10 +75,10 @@ int auth_lookup(engine *e, const char *staff_id, auth_staff *out, err_t *err)
         sqlite3_reset(st);
         return err_set(err, ERR_UNAUTHENTICATED, "wrong staff id or PIN");
     }
-    snprintf(out->id, sizeof out->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    text_copy(out->id, sizeof out->id, (const char *)sqlite3_column_text(st, 0));
     text_copy(out->name, sizeof out->name, (const char *)sqlite3_column_text(st, 1));
     text_copy(out->role, sizeof out->role, (const char *)sqlite3_column_text(st, 2));
-    snprintf(out->hash, sizeof out->hash, "%s", (const char *)sqlite3_column_text(st, 3));
+    text_copy(out->hash, sizeof out->hash, (const char *)sqlite3_column_text(st, 3));
     sqlite3_reset(st);
     return 0;
 }
@@ -151,7 +151,7 @@ static auth_slot *slot_get(engine *e, const char *staff, bool create)
     if ((t->used + 1) * 2 > t->cap) grow(t);
     s = probe(t, staff);
     memset(s, 0, sizeof *s);
-    snprintf(s->staff, sizeof s->staff, "%s", staff);
+    text_copy(s->staff, sizeof s->staff, staff);
     s->failures = failures;
     s->locked_until = locked_until;
     t->used++;
@@ -219,7 +219,7 @@ void auth_remember(engine *e, const char *staff_id, const char *hash, const char
     if (!s) return;
     if (ok) {
         pin_mac(e, pin, s->pin_mac);
-        snprintf(s->hash_tail, sizeof s->hash_tail, "%s", tail_of(hash));
+        text_copy(s->hash_tail, sizeof s->hash_tail, tail_of(hash));
         s->has_good = true;
         if (s->failures) {
             s->failures = 0;

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "jsonw.h"
 #include "money.h"
+#include "text.h"
 
 static int64_t get_path_int(json_t *o, const char *a, const char *b)
 {
@@ -184,7 +185,7 @@ int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t 
     if (!ok)
         return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", staff,
                        permission);
-    snprintf(c->approved_by, sizeof c->approved_by, "%s", who.id);
+    text_copy(c->approved_by, sizeof c->approved_by, who.id);
     return 0;
 }
 
@@ -197,11 +198,11 @@ int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_
     json_decref(sj);
     if (rc < 0) return -1;
     if (ok) {
-        snprintf(c->approved_by, sizeof c->approved_by, "%s", c->s->staff);
+        text_copy(c->approved_by, sizeof c->approved_by, c->s->staff);
         return 0;
     }
     if (approval && *c->approved_by) return 0; /* checked by approval_check */
     err_set(err, ERR_APPROVAL_REQUIRED, "this needs the %s permission or an approval", permission);
-    snprintf(err->permission, sizeof err->permission, "%s", permission);
+    text_copy(err->permission, sizeof err->permission, permission);
     return -1;
 }

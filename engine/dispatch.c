@@ -18,6 +18,7 @@
 #include "flow.h"
 #include "jsonw.h"
 #include "master.h"
+#include "text.h"
 
 typedef int (*flow_fn)(flow_ctx *c, json_t **result, err_t *err);
 
@@ -168,10 +169,10 @@ static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t 
         return err_set(err, ERR_FORBIDDEN, "staff %s may not sign in at store %s", staff, store);
     }
     *s = (session){.signed_in = true};
-    snprintf(s->store, sizeof s->store, "%s", store);
-    snprintf(s->staff, sizeof s->staff, "%s", who.id);
-    snprintf(s->name, sizeof s->name, "%s", who.name);
-    snprintf(s->role, sizeof s->role, "%s", who.role);
+    text_copy(s->store, sizeof s->store, store);
+    text_copy(s->staff, sizeof s->staff, who.id);
+    text_copy(s->name, sizeof s->name, who.name);
+    text_copy(s->role, sizeof s->role, who.role);
     *result = json_pack("{s:s, s:s, s:s, s:s}", "staff", who.id, "name", who.name, "role", who.role,
                         "store", store);
     return 0;

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "schema.h"
+#include "text.h"
 
 static int exec_sql(sqlite3 *db, const char *sql, err_t *err)
 {
@@ -243,7 +244,7 @@ static void local_date(const char *tz, int64_t now, char out[11])
     char *old = getenv("TZ");
     char saved[128] = "";
     int had = old != NULL;
-    if (had) snprintf(saved, sizeof saved, "%s", old);
+    if (had) text_copy(saved, sizeof saved, old);
     setenv("TZ", tz && *tz ? tz : "UTC", 1);
     tzset();
     time_t t = (time_t)now;
@@ -277,7 +278,7 @@ int engine_today(engine *e, const char *store, char out[11], err_t *err)
     }
     local_date((const char *)sqlite3_column_text(st, 0), now, out);
     sqlite3_reset(st);
-    snprintf(slot->store, sizeof slot->store, "%s", store);
+    text_copy(slot->store, sizeof slot->store, store);
     memcpy(slot->date, out, 11);
     slot->until = now - now % 60 + 60;
     return 0;

@@ -1,5 +1,6 @@
 /* err.c: filling and naming error values (see err.h). */
 #include "err.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +55,7 @@ int err_field(err_t *e, err_code code, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     err_vset(e, code, fmt, ap);
     va_end(ap);
-    snprintf(e->field, sizeof e->field, "%s", field);
+    text_copy(e->field, sizeof e->field, field);
     return -1;
 }
 

@@ -11,6 +11,7 @@
 
 #include "args.h"
 #include "money.h"
+#include "text.h"
 
 int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
 {
@@ -82,9 +83,9 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         }
         inv->id = o->next_invoice++;
         snprintf(inv->kind, sizeof inv->kind, "cancellation");
-        snprintf(inv->at, sizeof inv->at, "%s", c->now_iso);
+        text_copy(inv->at, sizeof inv->at, c->now_iso);
         inv->amount = inv->charges = charge;
-        snprintf(ch->code, sizeof ch->code, "%s", c->params->cancellation_charge_code);
+        text_copy(ch->code, sizeof ch->code, c->params->cancellation_charge_code);
         snprintf(ch->kind, sizeof ch->kind, "cancellation");
         ch->amount = charge;
         ch->invoice = inv->id;

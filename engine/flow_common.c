@@ -12,6 +12,7 @@
 #include "money.h"
 #include "outbox.h"
 #include "txlog.h"
+#include "text.h"
 
 int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args, err_t *err)
 {
@@ -85,10 +86,10 @@ int flow_add_payments(flow_ctx *c, order *o, json_t *args)
         snprintf(pay->tender, sizeof pay->tender, "%s",
                  json_string_value(json_object_get(p, "tender")));
         const char *ref = json_string_value(json_object_get(p, "ref"));
-        snprintf(pay->ref, sizeof pay->ref, "%s", ref ? ref : "");
+        text_copy(pay->ref, sizeof pay->ref, ref ? ref : "");
         pay->amount = json_integer_value(json_object_get(p, "amount"));
-        snprintf(pay->op, sizeof pay->op, "%s", c->op);
-        snprintf(pay->at, sizeof pay->at, "%s", c->now_iso);
+        text_copy(pay->op, sizeof pay->op, c->op);
+        text_copy(pay->at, sizeof pay->at, c->now_iso);
     }
     return 0;
 }
@@ -98,9 +99,9 @@ int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount)
     if (amount <= 0) return 0; /* M3: only real money movements are entries */
     order_refund *r = vec_push(o->refunds);
     if (!r) return -1;
-    snprintf(r->kind, sizeof r->kind, "%s", kind);
+    text_copy(r->kind, sizeof r->kind, kind);
     r->amount = amount;
-    snprintf(r->at, sizeof r->at, "%s", c->now_iso);
+    text_copy(r->at, sizeof r->at, c->now_iso);
     return 0;
 }
 
@@ -196,7 +197,7 @@ static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t 
 int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err)
 {
     o->version++;
-    snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
+    text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
     char *doc = order_text(o, ORDER_DOC, NULL);
     if (!doc) return err_set(err, ERR_INTERNAL, "out of memory saving an order");
     int rc = write_row(c, o, is_new, doc, err);

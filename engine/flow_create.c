@@ -11,6 +11,7 @@
 #include "args.h"
 #include "money.h"
 #include "sync_queue.h"
+#include "text.h"
 
 typedef struct {
     const char *customer, *type, *quote_expires;
@@ -76,9 +77,9 @@ static int resolve(flow_ctx *c, order *o, create_args *a, err_t *err)
     if (a->customer) {
         json_t *cust = master_customer_brief(c->e, a->customer, err);
         if (!cust) return -1;
-        snprintf(o->customer, sizeof o->customer, "%s", a->customer);
-        snprintf(o->customer_name, sizeof o->customer_name, "%s",
-                 json_string_value(json_object_get(cust, "name")));
+        text_copy(o->customer, sizeof o->customer, a->customer);
+        text_copy(o->customer_name, sizeof o->customer_name,
+                  json_string_value(json_object_get(cust, "name")));
         o->b2b = json_is_true(json_object_get(cust, "b2b"));
         json_decref(cust);
     }
@@ -162,7 +163,7 @@ static order_invoice *invoice_carryout(flow_ctx *c, order *o, err_t *err)
             }
             inv->id = o->next_invoice++;
             snprintf(inv->kind, sizeof inv->kind, "carryout");
-            snprintf(inv->at, sizeof inv->at, "%s", c->now_iso);
+            text_copy(inv->at, sizeof inv->at, c->now_iso);
         }
         order_inv_line *il = vec_push(inv->lines);
         if (!il) {
@@ -224,7 +225,7 @@ static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
         if (approval_require(c, a->approval, "deposit_override", err) < 0) return -1;
         deposit = a->override_amount;
         o->deposit_overridden = true;
-        snprintf(o->override_by, sizeof o->override_by, "%s", c->approved_by);
+        text_copy(o->override_by, sizeof o->override_by, c->approved_by);
     }
     o->deposit_required = deposit;
     int64_t due;
@@ -245,14 +246,14 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
         approval_check(c, a.approval, "deposit_override", err) < 0 || resolve(c, o, &a, err) < 0 ||
         validate(c, o, &a, &all_carryout, err) < 0)
         goto done;
-    snprintf(o->store, sizeof o->store, "%s", c->s->store);
-    snprintf(o->type, sizeof o->type, "%s", a.type);
-    snprintf(o->currency, sizeof o->currency, "%s", c->store.currency);
-    snprintf(o->created_at, sizeof o->created_at, "%s", c->now_iso);
-    snprintf(o->created_by, sizeof o->created_by, "%s", c->s->staff);
+    text_copy(o->store, sizeof o->store, c->s->store);
+    text_copy(o->type, sizeof o->type, a.type);
+    text_copy(o->currency, sizeof o->currency, c->store.currency);
+    text_copy(o->created_at, sizeof o->created_at, c->now_iso);
+    text_copy(o->created_by, sizeof o->created_by, c->s->staff);
     if (!strcmp(a.type, "quote")) {
         if (a.quote_expires)
-            snprintf(o->quote_expires, sizeof o->quote_expires, "%s", a.quote_expires);
+            text_copy(o->quote_expires, sizeof o->quote_expires, a.quote_expires);
         else
             engine_date_add(c->today, (int)c->params->quote_validity_days, o->quote_expires);
     }
@@ -261,7 +262,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) goto done;
     if (settle(c, o, &a, err) < 0) goto done;
     if (c->preview) {
-        snprintf(o->policy_version, sizeof o->policy_version, "%s", policy_version(c->pol));
+        text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
         rc = flow_result_order(c, o, err);
         goto done;
     }
@@ -279,12 +280,12 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
         json_decref(doc);
         if (hrc == 0) {
             snprintf(o->sync_state, sizeof o->sync_state, "synchronized");
-            snprintf(o->hq_order, sizeof o->hq_order, "%s", hq_order);
+            text_copy(o->hq_order, sizeof o->hq_order, hq_order);
         } else if (!strcmp(c->store.order_creation, "sync") || hq_err.code != ERR_HQ_UNAVAILABLE) {
             *err = hq_err;
             goto done;
         } else {
-            snprintf(o->sync_error, sizeof o->sync_error, "%s", hq_err.message);
+            text_copy(o->sync_error, sizeof o->sync_error, hq_err.message);
         }
         o->sync_attempts = 1;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "text.h"
 
 static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *err)
 {
@@ -39,7 +40,7 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
     if (flow_sums(o, &before, err) < 0 || flow_invoice_lines(c, o, lines, mode, &inv, err) < 0)
         goto done;
     if (mode == MODE_SHIP && approval_require(c, approval, "ship", err) < 0) goto done;
-    if (tracking) snprintf(inv->tracking, sizeof inv->tracking, "%s", tracking);
+    if (tracking) text_copy(inv->tracking, sizeof inv->tracking, tracking);
     if (flow_settle_invoice(c, o, inv, before.on_account, paying, err) < 0 ||
         flow_add_payments(c, o, c->args) < 0)
         goto done;

@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "money.h"
+#include "text.h"
 
 int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *customer,
                         order_line *l, err_t *err)
@@ -26,9 +27,9 @@ int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *cu
             args_str(d, path, "date", true, 10, &date, err) < 0 ||
             args_str(d, path, "method", false, 63, &method, err) < 0)
             return -1;
-        snprintf(l->address, sizeof l->address, "%s", addr);
-        snprintf(l->date, sizeof l->date, "%s", date);
-        snprintf(l->method, sizeof l->method, "%s", method);
+        text_copy(l->address, sizeof l->address, addr);
+        text_copy(l->date, sizeof l->date, date);
+        text_copy(l->method, sizeof l->method, method);
     } else if (!strcmp(mode, "pickup")) {
         l->mode = MODE_PICKUP;
         const char *store, *date;
@@ -36,8 +37,8 @@ int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *cu
             args_str(d, path, "store", true, 31, &store, err) < 0 ||
             args_str(d, path, "date", true, 10, &date, err) < 0)
             return -1;
-        snprintf(l->store, sizeof l->store, "%s", store);
-        snprintf(l->date, sizeof l->date, "%s", date);
+        text_copy(l->store, sizeof l->store, store);
+        text_copy(l->date, sizeof l->date, date);
     } else if (!strcmp(mode, "carryout")) {
         l->mode = MODE_CARRYOUT;
         if (args_only(d, path, carry_f, err) < 0) return -1;
@@ -63,7 +64,7 @@ int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *custom
         args_int(j, path, "qty", true, INT64_MIN, INT64_MAX, &l->qty, err) < 0 ||
         args_obj(j, path, "delivery", true, &d, err) < 0)
         return -1;
-    snprintf(l->item, sizeof l->item, "%s", item);
+    text_copy(l->item, sizeof l->item, item);
     return flow_parse_delivery(c, d, args_path(dp, sizeof dp, path, "delivery"), customer, l, err);
 }
 
@@ -76,10 +77,10 @@ int flow_resolve_line(flow_ctx *c, order_line *l, const char *path, const char *
         master_product p;
         if (master_product_get(c->e, l->item, &p, err) < 0) {
             args_path(f, sizeof f, path, "item");
-            snprintf(err->field, sizeof err->field, "%s", f);
+            text_copy(err->field, sizeof err->field, f);
             return -1;
         }
-        snprintf(l->name, sizeof l->name, "%s", p.name);
+        text_copy(l->name, sizeof l->name, p.name);
         l->unit_price = p.price;
     }
     if (l->mode == MODE_SHIP) {
@@ -210,12 +211,12 @@ int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err)
             rc = err_set(err, ERR_INTERNAL, "out of memory");
             break;
         }
-        snprintf(ch->code, sizeof ch->code, "%s", c->params->shipping_charge_code);
+        text_copy(ch->code, sizeof ch->code, c->params->shipping_charge_code);
         snprintf(ch->kind, sizeof ch->kind, "shipping");
         ch->amount = amount;
         ch->manual = is_manual;
-        snprintf(ch->address, sizeof ch->address, "%s", l->address);
-        snprintf(ch->date, sizeof ch->date, "%s", l->date);
+        text_copy(ch->address, sizeof ch->address, l->address);
+        text_copy(ch->date, sizeof ch->date, l->date);
     }
     free(old.v);
     return rc;
@@ -256,8 +257,8 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, or
     order_invoice *inv = vec_push(o->invoices);
     if (!inv) return err_set(err, ERR_INTERNAL, "out of memory");
     inv->id = o->next_invoice++;
-    snprintf(inv->kind, sizeof inv->kind, "%s", mode == MODE_SHIP ? "ship" : "pickup");
-    snprintf(inv->at, sizeof inv->at, "%s", c->now_iso);
+    text_copy(inv->kind, sizeof inv->kind, mode == MODE_SHIP ? "ship" : "pickup");
+    text_copy(inv->at, sizeof inv->at, c->now_iso);
     json_array_foreach(lines, i, j)
     {
         char p[64];

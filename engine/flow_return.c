@@ -13,6 +13,7 @@
 
 #include "args.h"
 #include "money.h"
+#include "text.h"
 
 typedef struct {
     const char *number;
@@ -152,7 +153,7 @@ static int build(flow_ctx *c, order *o, return_args *a, order_return *r, order_i
         rl->line = il->line;
         rl->qty = qty;
         rl->amount = l->unit_price * qty;
-        snprintf(rl->reason, sizeof rl->reason, "%s", reason);
+        text_copy(rl->reason, sizeof rl->reason, reason);
         r->product_refund += rl->amount;
     }
     if (a->has_refund && (a->shipping_refund < 0 || a->shipping_refund > MONEY_MAX))
@@ -202,11 +203,11 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
     }
     if (cumulative > c->params->max_shipping_refund_without_approval) {
         if (approval_require(c, a.approval, "shipping_refund_over_limit", err) < 0) goto done;
-        snprintf(r.approved_by, sizeof r.approved_by, "%s", c->approved_by);
+        text_copy(r.approved_by, sizeof r.approved_by, c->approved_by);
     }
     r.shipping_refund = ship;
     r.id = o->next_return++;
-    snprintf(r.at, sizeof r.at, "%s", c->now_iso);
+    text_copy(r.at, sizeof r.at, c->now_iso);
     for (size_t i = 0; i < r.lines.n; i++) {
         invoice_line(inv, r.lines.v[i].line)->qty_returned += r.lines.v[i].qty;
         order_find_line(o, r.lines.v[i].line)->qty_returned += r.lines.v[i].qty;

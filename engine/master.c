@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "args.h"
+#include "text.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
+    text_copy(dst, n, t ? (const char *)t : "");
 }
 
 int master_store_get(engine *e, const char *id, master_store *out, err_t *err)
@@ -163,18 +164,18 @@ static const char *const customer_fields[] = {"account", "name",      "email", "
 /* Checks a customer object; the account is required by the seed only. */
 static int customer_check(json_t *c, bool need_account, err_t *err)
 {
-    const char *s;
+    const char *s, *name;
     bool b;
     json_t *addrs;
     if (args_only(c, "", customer_fields + (need_account ? 0 : 1), err) < 0 ||
         args_str(c, "", "account", need_account, 32, &s, err) < 0 ||
-        args_str(c, "", "name", true, 128, &s, err) < 0 ||
+        args_str(c, "", "name", true, MASTER_NAME_MAX, &name, err) < 0 ||
         args_str(c, "", "email", false, 128, &s, err) < 0 ||
         args_str(c, "", "phone", false, 64, &s, err) < 0 ||
         args_bool(c, "", "b2b", false, &b, err) < 0 ||
         args_arr(c, "", "addresses", false, 100, &addrs, err) < 0)
         return -1;
-    if (*s == '\0') return err_field(err, ERR_VALIDATION, "name", "name: must not be empty");
+    if (text_blank(name)) return err_field(err, ERR_VALIDATION, "name", "name: must not be empty");
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(c, "addresses"), i, a)

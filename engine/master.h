@@ -3,6 +3,10 @@
 #ifndef CORDER_MASTER_H
 #define CORDER_MASTER_H
 
+/* The longest name (customer, product, store) in bytes: it fits the
+ * fixed fields of the order document whole. */
+#define MASTER_NAME_MAX 127
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>

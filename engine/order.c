@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "money.h"
+#include "text.h"
 
 bool order_vec_grow(void **v, size_t *cap, size_t want, size_t size)
 {
@@ -159,7 +160,7 @@ order_invoice *order_find_invoice(order *o, int id)
 static void get_str(json_t *obj, const char *k, char *dst, size_t n)
 {
     const char *v = json_string_value(json_object_get(obj, k));
-    snprintf(dst, n, "%s", v ? v : "");
+    text_copy(dst, n, v ? v : "");
 }
 
 static int64_t get_int(json_t *obj, const char *k)

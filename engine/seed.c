@@ -9,6 +9,7 @@
 #include "args.h"
 #include "auth.h"
 #include "master.h"
+#include "text.h"
 
 static int seed_store(engine *e, json_t *s, const char *path, err_t *err)
 {
@@ -67,7 +68,7 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
     /* Keep the stored hash when the PIN still matches: rehashing would
      * change the row (a new salt) and break idempotency. */
     if (auth_lookup(e, id, &cur, &ignore) == 0 && auth_verify_hash(cur.hash, pin))
-        snprintf(hash, sizeof hash, "%s", cur.hash);
+        text_copy(hash, sizeof hash, cur.hash);
     else if (auth_hash_pin(pin, hash, err) < 0)
         return -1;
     sqlite3_stmt *st = engine_stmt(e,
@@ -147,7 +148,7 @@ static int seed_customer(engine *e, json_t *c, const char *path, err_t *err)
 {
     if (master_customers_put_all(e, json_string_value(json_object_get(c, "account")), c, err) < 0) {
         char msg[sizeof err->message];
-        snprintf(msg, sizeof msg, "%s", err->message);
+        text_copy(msg, sizeof msg, err->message);
         snprintf(err->message, sizeof err->message, "%s: %s", path, msg);
         return -1;
     }

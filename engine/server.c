@@ -81,6 +81,7 @@
 #include "dispatch.h"
 #include "jsonw.h"
 #include "server.h"
+#include "text.h"
 
 #define SERVER_DRAIN_S 5                   /* how long shutdown waits for slow readers */
 #define SERVER_UNAUTH_OUT_HIGH (64u << 10) /* unsent answers a stranger may hold */
@@ -731,8 +732,8 @@ static void conn_check_pins(conn *c, dispatch_req *r)
         if (!j) abort();
         j->c = c;
         j->idx = i;
-        snprintf(j->staff, sizeof j->staff, "%s", r->pins[i].staff);
-        snprintf(j->pin, sizeof j->pin, "%s", r->pins[i].pin);
+        text_copy(j->staff, sizeof j->staff, r->pins[i].staff);
+        text_copy(j->pin, sizeof j->pin, r->pins[i].pin);
         memcpy(j->hash, st[i].hash, sizeof j->hash);
         c->refs++;
         s->jobs_out++;
@@ -1263,7 +1264,7 @@ int server_admin_listen(server *s, const char *path, err_t *err)
     sun.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof sun.sun_path)
         return err_set(err, ERR_INTERNAL, "admin socket path too long: %s", path);
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    text_copy(sun.sun_path, sizeof sun.sun_path, path);
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))

@@ -14,11 +14,13 @@
 
 static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
-    "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN] [--sync-interval SECONDS]";
+    "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN] [--sync-interval SECONDS] "
+    "[--max-connections N] [--auth-timeout SECONDS] [--idle-timeout SECONDS]";
 
-static const char *const allowed[] = {"--db",       "--listen",        "--admin-socket",
-                                      "--policies", "--role",          "--hq",
-                                      "--hq-token", "--sync-interval", NULL};
+static const char *const allowed[] = {"--db",           "--listen",        "--admin-socket",
+                                      "--policies",     "--role",          "--hq",
+                                      "--hq-token",     "--sync-interval", "--max-connections",
+                                      "--auth-timeout", "--idle-timeout",  NULL};
 
 static int bad_usage(const char *what, const char *value)
 {
@@ -34,6 +36,23 @@ static int valid_hostport(const char *s)
     char *end;
     long port = strtol(colon + 1, &end, 10);
     return *end == 0 && port >= 0 && port <= 65535;
+}
+
+/* A whole number in lo..hi from option name, or def when absent; -1 after
+ * a usage error was printed. 0 in a timeout means "never" (-1 inside). */
+static long number_opt(int argc, char **argv, const char *name, long lo, long hi, long def)
+{
+    const char *v = cli_opt(argc, argv, name);
+    if (!v) return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < lo || n > hi) {
+        char what[96];
+        snprintf(what, sizeof what, "%s wants a whole number from %ld to %ld, not", name, lo, hi);
+        bad_usage(what, v);
+        return -2;
+    }
+    return n;
 }
 
 int cli_serve_main(int argc, char **argv)
@@ -61,6 +80,10 @@ int cli_serve_main(int argc, char **argv)
         if (*end || secs <= 0 || secs > INT_MAX)
             return bad_usage("--sync-interval wants a positive number of seconds, not", interval);
     }
+    long max_conn = number_opt(argc, argv, "--max-connections", 1, 1000000, 0);
+    long auth_to = number_opt(argc, argv, "--auth-timeout", 0, 86400, -2000);
+    long idle_to = number_opt(argc, argv, "--idle-timeout", 0, 31536000, -2000);
+    if (max_conn == -2 || auth_to == -2 || idle_to == -2) return 2;
     bool hq_role = role && !strcmp(role, "hq");
     const char *token = cli_opt(argc, argv, "--hq-token");
     if (hq_role && (!token || !*token))
@@ -79,7 +102,15 @@ int cli_serve_main(int argc, char **argv)
     server_config scfg = {.listen = listen,
                           .admin_socket = cli_opt(argc, argv, "--admin-socket"),
                           .sync_interval = (int)secs,
-                          .hq_role = hq_role};
+                          .hq_role = hq_role,
+                          .max_connections = (int)max_conn,
+                          /* absent: the server's default (0); 0 given: never (-1) */
+                          .auth_timeout = auth_to == -2000 ? 0
+                                          : auth_to == 0   ? -1
+                                                           : (int)auth_to,
+                          .idle_timeout = idle_to == -2000 ? 0
+                                          : idle_to == 0   ? -1
+                                                           : (int)idle_to};
     server *s = server_new(e, &scfg, &err);
     if (!s) {
         fprintf(stderr, "corder: serve: %s\n", err.message);

@@ -37,6 +37,7 @@
 #include "master.h"
 #include "sync.h"
 #include "uplink.h"
+#include "text.h"
 
 #define SYNC_CREATE_MS 3000
 
@@ -103,7 +104,7 @@ static void create_cb(void *arg, json_t *resp, const char *error)
         g->answer_code = ERR_HQ_UNAVAILABLE;
         snprintf(g->answer_msg, sizeof g->answer_msg, "headquarters answered without an id");
     } else {
-        snprintf(g->hq_order, sizeof g->hq_order, "%s", id);
+        text_copy(g->hq_order, sizeof g->hq_order, id);
     }
     g->answer_set = true;
     server_gate_release(p->w);

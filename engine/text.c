@@ -14,6 +14,13 @@ size_t text_cut(const char *s, size_t len, size_t max)
     return cut;
 }
 
+bool text_blank(const char *s)
+{
+    for (; *s; s++)
+        if (!strchr(" \t\r\n\v\f", *s)) return false;
+    return true;
+}
+
 bool text_copy(char *dst, size_t n, const char *src)
 {
     size_t len = strlen(src);

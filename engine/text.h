@@ -20,4 +20,7 @@ bool text_utf8_ok(const char *s, size_t len);
  * cutting a character: the largest cut <= max at a character boundary. */
 size_t text_cut(const char *s, size_t len, size_t max);
 
+/* Whether s is empty or only white space (ASCII space, tab, CR, LF). */
+bool text_blank(const char *s);
+
 #endif
