@@ -82,12 +82,11 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
 
 /* A2: the signed-in staff holds the permission, or `approval` ({staff, pin})
  * names someone who does. approval_check runs early (a wrong PIN is
- * unauthenticated, an approver without the permission is forbidden);
- * approval_require runs once the request is known to need it. */
+ * unauthenticated; an approver who may not work at the signed-in store
+ * (A5), or who lacks the permission, is forbidden); approval_require runs
+ * once the request is known to need it. */
 int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
 int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
-/* Every approver must be allowed at the signed-in store (A5): one who is
- * not is forbidden, like one who lacks the permission. */
 
 /* A5: changing an order of another store needs `other_store_orders`
  * (asked of the signed-in store's policy) or an approval. Reading it does
