@@ -10,8 +10,10 @@
  *   ORDER  OP  HOOK  old=ANSWER new=ANSWER
  *
  * then one summary line. Each question is asked as the engine would ask it:
- * ctx = {store of the entry, the logged today, now = the entry's time, the
- * NEW policy's parameters}; a hook the new policy leaves out is answered by
+ * ctx = {the store whose policy answered (the decision's "store"; the
+ * entry's in logs older than SPEC A5), the logged today, now = the entry's
+ * time, the NEW policy's parameters}; `--store S` replays the questions S's
+ * policy answered; a hook the new policy leaves out is answered by
  * the engine's default rule (decide_default_amount, or role == "manager"
  * for permits) with the new parameters. A hook that fails prints
  * new=error and its file:line message; it counts as a change.
@@ -47,6 +49,7 @@ static const char usage[] =
 
 typedef struct {
     policy *pol;
+    const char *store; /* --store: only the questions this store's policy answered */
     long decisions, orders, changed, errors, skipped;
     long by_hook[HOOK_COUNT];
     json_t *seen; /* order numbers with at least one decision, as keys */
@@ -138,12 +141,19 @@ static void replay_entry(replay *r, const char *store, const char *op, const cha
     {
         int hook = hook_from_name(json_string_value(json_object_get(d, "hook")));
         const char *today = json_string_value(json_object_get(d, "today"));
+        /* The store whose policy answered: on an order of another store the
+         * money questions went to the order's store's policy and permits to
+         * the signed-in store's (SPEC A5). Older entries name none: the
+         * entry's store answered everything. */
+        const char *dstore = json_string_value(json_object_get(d, "store"));
+        if (!dstore) dstore = store;
+        if (r->store && strcmp(dstore, r->store)) continue;
         json_t *args = json_object_get(d, "args"), *old = json_object_get(d, "answer");
         err_t e;
         err_clear(&e);
         json_t *answer = NULL;
         if (hook < 0 || !today || !json_is_array(args) || !old ||
-            (!(answer = ask(r, (policy_hook)hook, store, today, args, &e)) &&
+            (!(answer = ask(r, (policy_hook)hook, dstore, today, args, &e)) &&
              e.code == ERR_BAD_REQUEST)) {
             r->skipped++;
             continue;
@@ -200,14 +210,13 @@ static int replay_log(replay *r, sqlite3 *db, const char *path, const char *stor
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db,
                            "SELECT at, store, op, order_number, decisions FROM txlog"
-                           " WHERE (?1 IS NULL OR store = ?1) AND (?2 IS NULL OR at >= ?2)"
-                           " ORDER BY seq",
+                           " WHERE (?2 IS NULL OR at >= ?2) ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "corder: policy replay: %s is not a corder database: %s\n", path,
                 sqlite3_errmsg(db));
         return 1;
     }
-    if (store) sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    r->store = store; /* filtered per question: see replay_entry */
     if (since) sqlite3_bind_text(st, 2, since, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -42,9 +42,11 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
 }
 
 /* One question and its answer, appended to the request's decisions:
- * {"hook", "args": [...], "today", "answer", "by"} (txlog.c). Arguments
- * are JSON text, or a jansson value where texts is NULL. */
-static void record(flow_ctx *c, policy_hook hook, const char *const *texts, const size_t *lens,
+ * {"hook", "args": [...], "today", "store", "policy_version", "answer",
+ * "by"} (txlog.c). Arguments are JSON text, or a jansson value where texts
+ * is NULL. */
+static void record(flow_ctx *c, const policy *pol, const char *store, const char *today,
+                   policy_hook hook, const char *const *texts, const size_t *lens,
                    json_t *const *values, int nargs, int64_t answer, bool boolean, bool by_policy)
 {
     jsonw *w = &c->decisions;
@@ -61,7 +63,11 @@ static void record(flow_ctx *c, policy_hook hook, const char *const *texts, cons
     }
     jw_end_arr(w);
     jw_key(w, "today");
-    jw_str(w, c->today);
+    jw_str(w, today);
+    jw_key(w, "store"); /* whose policy answered (A5), and its version */
+    jw_str(w, store);
+    jw_key(w, "policy_version");
+    jw_str(w, policy_version(pol));
     jw_key(w, "answer");
     if (boolean)
         jw_bool(w, answer != 0);
@@ -79,15 +85,17 @@ static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, c
 {
     for (int i = 0; i < nargs; i++)
         if (!texts[i]) return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
+    /* A5: the money rules of the order's store (flow_load_change). */
     bool by_policy = policy_has_hook(c->pol, hook);
     if (by_policy) {
-        if (policy_call_amount_text(c->pol, hook, c->s->store, c->today, texts, lens, nargs, out,
-                                    err) < 0)
+        if (policy_call_amount_text(c->pol, hook, c->rules_store, c->rules_today, texts, lens,
+                                    nargs, out, err) < 0)
             return -1;
     } else {
         *out = dflt;
     }
-    record(c, hook, texts, lens, NULL, nargs, *out, false, by_policy);
+    record(c, c->pol, c->rules_store, c->rules_today, hook, texts, lens, NULL, nargs, *out, false,
+           by_policy);
     return 0;
 }
 
@@ -149,50 +157,90 @@ int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *ou
     return rc;
 }
 
+/* Permissions are the signed-in store's rule (A5), whatever the order. */
 int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err)
 {
-    bool by_policy = policy_has_hook(c->pol, HOOK_PERMITS);
+    bool by_policy = policy_has_hook(c->perm_pol, HOOK_PERMITS);
     if (by_policy) {
-        if (policy_call_permits(c->pol, c->s->store, c->today, staff, permission, out, err) < 0)
+        if (policy_call_permits(c->perm_pol, c->s->store, c->today, staff, permission, out, err) <
+            0)
             return -1;
     } else {
         const char *role = json_string_value(json_object_get(staff, "role"));
         *out = role && !strcmp(role, "manager"); /* A2 default */
     }
     json_t *args[2] = {staff, json_string(permission)};
-    record(c, HOOK_PERMITS, NULL, NULL, args, 2, *out, true, by_policy);
+    record(c, c->perm_pol, c->s->store, c->today, HOOK_PERMITS, NULL, NULL, args, 2, *out, true,
+           by_policy);
     json_decref(args[1]);
     return 0;
 }
 
-int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
+static void note_approval(flow_ctx *c, const char *permission, const char *staff)
+{
+    if (c->n_approvals >= FLOW_MAX_APPROVALS) return;
+    snprintf(c->approvals[c->n_approvals].permission, sizeof c->approvals[0].permission, "%s",
+             permission);
+    snprintf(c->approvals[c->n_approvals].staff, sizeof c->approvals[0].staff, "%s", staff);
+    c->n_approvals++;
+}
+
+/* The approver an approval ({staff, pin}) names, as the policy sees staff
+ * ({id, name, role}; borrowed from c): its shape (bad_request), the PIN
+ * (unauthenticated), then whether the approver may work at the signed-in
+ * store (forbidden): an approval is given on the spot, by someone who may
+ * be there (A5). The last one verified is kept, so an approval that vouches
+ * for two permissions is checked once. */
+static json_t *approver_of(flow_ctx *c, json_t *approval, err_t *err)
 {
     static const char *const allowed[] = {"staff", "pin", NULL};
-    if (!approval) return 0;
+    if (approval == c->approver_src && c->approver) return c->approver;
     const char *staff, *pin;
     if (args_only(approval, "approval", allowed, err) < 0 ||
         args_str(approval, "approval", "staff", true, 31, &staff, err) < 0 ||
         args_str(approval, "approval", "pin", true, 4096, &pin, err) < 0 ||
         auth_pin_check_shape(pin, "approval.pin", err) < 0)
-        return -1;
+        return NULL;
     auth_staff who;
-    if (auth_check(c->e, staff, pin, &who, err) < 0) return -1;
+    if (auth_check(c->e, staff, pin, &who, err) < 0) return NULL;
+    if (!auth_staff_at_store(c->e, who.id, c->s->store)) {
+        err_set(err, ERR_FORBIDDEN, "approver %s may not work at store %s", who.id, c->s->store);
+        return NULL;
+    }
     json_t *sj = json_pack("{s:s, s:s, s:s}", "id", who.id, "name", who.name, "role", who.role);
+    if (!sj) {
+        err_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    json_decref(c->approver);
+    c->approver = sj;
+    c->approver_src = approval;
+    return sj;
+}
+
+static json_t *signed_in_staff(flow_ctx *c)
+{
+    return json_pack("{s:s, s:s, s:s}", "id", c->s->staff, "name", c->s->name, "role", c->s->role);
+}
+
+int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
+{
+    if (!approval) return 0;
+    json_t *sj = approver_of(c, approval, err);
+    if (!sj) return -1;
     bool ok;
-    int rc = decide_permits(c, sj, permission, &ok, err);
-    json_decref(sj);
-    if (rc < 0) return -1;
+    if (decide_permits(c, sj, permission, &ok, err) < 0) return -1;
+    const char *id = json_string_value(json_object_get(sj, "id"));
     if (!ok)
-        return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", staff,
+        return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", id,
                        permission);
-    text_copy(c->approved_by, sizeof c->approved_by, who.id);
+    text_copy(c->approved_by, sizeof c->approved_by, id);
     return 0;
 }
 
 int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
 {
-    json_t *sj =
-        json_pack("{s:s, s:s, s:s}", "id", c->s->staff, "name", c->s->name, "role", c->s->role);
+    json_t *sj = signed_in_staff(c);
     bool ok;
     int rc = decide_permits(c, sj, permission, &ok, err);
     json_decref(sj);
@@ -201,8 +249,66 @@ int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_
         text_copy(c->approved_by, sizeof c->approved_by, c->s->staff);
         return 0;
     }
-    if (approval && *c->approved_by) return 0; /* checked by approval_check */
+    if (approval && *c->approved_by) { /* checked by approval_check */
+        note_approval(c, permission, c->approved_by);
+        return 0;
+    }
     err_set(err, ERR_APPROVAL_REQUIRED, "this needs the %s permission or an approval", permission);
     text_copy(err->permission, sizeof err->permission, permission);
+    return -1;
+}
+
+#define OTHER_STORE_ORDERS "other_store_orders"
+
+/* Whether the signed-in staff hold other_store_orders (asked once). */
+static int other_store_held(flow_ctx *c, bool *held, err_t *err)
+{
+    json_t *sj = signed_in_staff(c);
+    int rc = decide_permits(c, sj, OTHER_STORE_ORDERS, held, err);
+    json_decref(sj);
+    if (rc == 0 && *held) c->other_store_grant = OTHER_STORE_HELD;
+    return rc;
+}
+
+int other_store_check(flow_ctx *c, const char *number, json_t *approval, err_t *err)
+{
+    json_t *who = NULL;
+    /* A wrong approver PIN is unauthenticated whatever the order. */
+    if (approval && !(who = approver_of(c, approval, err))) return -1;
+    sqlite3_stmt *st = engine_stmt(c->e, "SELECT store FROM orders WHERE number = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    bool other = false;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        other = strcmp((const char *)sqlite3_column_text(st, 0), c->s->store) != 0;
+    sqlite3_reset(st);
+    if (!other || !who) return 0; /* no such order: not_found comes later */
+    bool ok;
+    if (other_store_held(c, &ok, err) < 0) return -1;
+    if (ok) return 0;
+    if (decide_permits(c, who, OTHER_STORE_ORDERS, &ok, err) < 0) return -1;
+    const char *id = json_string_value(json_object_get(who, "id"));
+    if (!ok)
+        return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", id,
+                       OTHER_STORE_ORDERS);
+    c->other_store_grant = OTHER_STORE_APPROVED;
+    snprintf(c->other_store_by, sizeof c->other_store_by, "%s", id);
+    return 0;
+}
+
+int other_store_require(flow_ctx *c, err_t *err)
+{
+    if (!c->other_store) return 0;
+    if (c->other_store_grant == OTHER_STORE_APPROVED) {
+        note_approval(c, OTHER_STORE_ORDERS, c->other_store_by);
+        return 0;
+    }
+    bool ok = c->other_store_grant == OTHER_STORE_HELD;
+    if (!ok && other_store_held(c, &ok, err) < 0) return -1;
+    if (ok) return 0;
+    err_set(err, ERR_APPROVAL_REQUIRED,
+            "order of another store: changing it at %s needs the %s permission or an approval",
+            c->s->store, OTHER_STORE_ORDERS);
+    snprintf(err->permission, sizeof err->permission, "%s", OTHER_STORE_ORDERS);
     return -1;
 }

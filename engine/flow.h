@@ -19,20 +19,51 @@
 #define FLOW_MAX_QTY 1000000
 #define FLOW_MAX_PAYMENTS 20
 
+#define FLOW_MAX_APPROVALS 4
+
+/* A5: how the request may change an order of another store. */
+typedef enum {
+    OTHER_STORE_UNKNOWN, /* not asked yet */
+    OTHER_STORE_HELD,    /* the signed-in staff hold other_store_orders */
+    OTHER_STORE_APPROVED /* an approver who holds it vouched for the request */
+} other_store_grant;
+
 typedef struct {
     engine *e;
     session *s;
     const char *op;
     json_t *args;
-    policy *pol; /* the version this request started with (L3) */
-    const policy_params *params;
+    /* Two policies (A5). `pol` makes the money rules (deposit, charges,
+     * refunds) and is stamped on the order and its log entry: the policy of
+     * the order's store. It starts as the signed-in store's and becomes the
+     * order's store's when flow_load_change loads an order of another
+     * store. `perm_pol` answers `permits`: always the signed-in store's.
+     * Both are the versions this request started with (L3). */
+    policy *pol;
+    const policy_params *params; /* pol's */
+    char rules_store[32];        /* whose policy pol is: ctx.store of the money hooks */
+    char rules_today[11];        /* that store's today: ctx.today of the money hooks */
+    policy *perm_pol;
     master_store store; /* the signed-in store */
-    char today[11];
+    char today[11];     /* the signed-in store's today (dates in requests) */
     char now_iso[32];
     jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
     bool preview;         /* order.preview: compute, keep nothing */
     char approved_by[32]; /* who approved an override, if anyone */
-    char *result_text;    /* a flow's result as JSON text (flow_result_*), or NULL */
+    /* A5: the order belongs to another store than the signed-in one. */
+    bool other_store;
+    other_store_grant other_store_grant;
+    char other_store_by[32]; /* the approver, when OTHER_STORE_APPROVED */
+    /* The approver last verified (approver_of in decide.c), kept so that one
+     * approval used for two permissions is checked once. */
+    json_t *approver_src, *approver;
+    /* Permissions granted by someone else's approval, for the log (F8). */
+    struct {
+        char permission[32];
+        char staff[32];
+    } approvals[FLOW_MAX_APPROVALS];
+    int n_approvals;
+    char *result_text; /* a flow's result as JSON text (flow_result_*), or NULL */
     size_t result_len;
 } flow_ctx;
 
@@ -51,10 +82,24 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
 
 /* A2: the signed-in staff holds the permission, or `approval` ({staff, pin})
  * names someone who does. approval_check runs early (a wrong PIN is
- * unauthenticated, an approver without the permission is forbidden);
- * approval_require runs once the request is known to need it. */
+ * unauthenticated; an approver who may not work at the signed-in store
+ * (A5), or who lacks the permission, is forbidden); approval_require runs
+ * once the request is known to need it. */
 int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
 int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
+
+/* A5: changing an order of another store needs `other_store_orders`
+ * (asked of the signed-in store's policy) or an approval. Reading it does
+ * not, nor picking up its lines whose pickup store is the signed-in one.
+ * other_store_check runs early, with the approval checks: when `number` is
+ * another store's order and `approval` is given, the approver must hold
+ * the permission (else forbidden) unless the signed-in staff do. An order
+ * that does not exist passes here and is not_found when loaded.
+ * other_store_require runs once the request is known to be valid
+ * (after not_found, validation, invalid_state and conflict): without the
+ * permission or an approval it is approval_required. */
+int other_store_check(flow_ctx *c, const char *number, json_t *approval, err_t *err);
+int other_store_require(flow_ctx *c, err_t *err);
 
 /* Payments: parses [{tender, amount, ref?}] (amount > 0, SPEC M3) and sums. */
 int flow_parse_payments(json_t *args, int64_t *sum, err_t *err);
@@ -71,6 +116,10 @@ int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra
 
 /* Storage. */
 order *flow_load(flow_ctx *c, const char *number, err_t *err);
+/* Loads an order to change it: from here on its store's policy makes the
+ * money rules (pol, params, rules_store, rules_today), and other_store says
+ * whether that is another store than the signed-in one (A5). */
+order *flow_load_change(flow_ctx *c, const char *number, err_t *err);
 /* Bumps the version, stamps the policy version, writes the order row, the
  * transaction log entry and the outbox event, in the current transaction. */
 int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err);

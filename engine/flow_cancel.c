@@ -15,11 +15,11 @@
 
 int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {
-        "number", "version", "charge_override", "payments", "reason", "idempotency_key", NULL};
+    static const char *const allowed[] = {"number", "version",  "charge_override", "payments",
+                                          "reason", "approval", "idempotency_key", NULL};
     static const char *const ovr_f[] = {"amount", "approval", NULL};
     const char *number, *reason = NULL, *s;
-    json_t *ovr = NULL, *approval = NULL;
+    json_t *ovr = NULL, *approval = NULL, *store_approval = NULL;
     int64_t version = -1, ovr_amount = 0, paying;
     int has_version;
     if (args_only(c->args, "", allowed, err) < 0 ||
@@ -27,6 +27,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         (has_version = args_int(c->args, "", "version", false, 0, INT64_MAX, &version, err)) < 0 ||
         args_obj(c->args, "", "charge_override", false, &ovr, err) < 0 ||
         args_str(c->args, "", "reason", false, 255, &reason, err) < 0 ||
+        args_obj(c->args, "", "approval", false, &store_approval, err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &paying, err) < 0)
         return -1;
@@ -35,8 +36,12 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
                          err) < 0 ||
                 args_obj(ovr, "charge_override", "approval", false, &approval, err) < 0))
         return -1;
-    if (approval_check(c, approval, "cancellation_charge_override", err) < 0) return -1;
-    order *o = flow_load(c, number, err);
+    /* Two approvals: charge_override.approval for the charge (P3),
+     * approval for an order of another store (A5). */
+    if (approval_check(c, approval, "cancellation_charge_override", err) < 0 ||
+        other_store_check(c, number, store_approval, err) < 0)
+        return -1;
+    order *o = flow_load_change(c, number, err);
     if (!o) return -1;
     int rc = -1;
     order_sums s0;
@@ -59,6 +64,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
                 (long long)o->version, (long long)version);
         goto done;
     }
+    if (other_store_require(c, err) < 0) goto done;
     int64_t charge = 0;
     bool quote = !strcmp(o->type, "quote");
     if (!quote && decide_cancellation_charge(c, o, &charge, err) < 0) goto done;

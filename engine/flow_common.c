@@ -24,10 +24,14 @@ int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args,
     if (master_store_get(e, s->store, &c->store, err) < 0) return -1;
     if (engine_today(e, s->store, c->today, err) < 0) return -1;
     engine_iso_now(e, c->now_iso);
+    jw_arr(&c->decisions);
     c->pol = policy_acquire(engine_policies(e), s->store, err);
     if (!c->pol) return -1;
+    c->perm_pol = policy_acquire(engine_policies(e), s->store, err);
+    if (!c->perm_pol) return -1;
     c->params = policy_get_params(c->pol);
-    jw_arr(&c->decisions);
+    snprintf(c->rules_store, sizeof c->rules_store, "%s", s->store);
+    memcpy(c->rules_today, c->today, sizeof c->rules_today);
     return 0;
 }
 
@@ -36,8 +40,11 @@ void flow_end(flow_ctx *c)
     free(c->result_text);
     c->result_text = NULL;
     if (c->pol) policy_release(c->pol);
+    if (c->perm_pol) policy_release(c->perm_pol);
     jw_discard(&c->decisions);
-    c->pol = NULL;
+    json_decref(c->approver);
+    c->approver = c->approver_src = NULL;
+    c->pol = c->perm_pol = NULL;
 }
 
 int flow_parse_payments(json_t *args, int64_t *sum, err_t *err)
@@ -139,6 +146,29 @@ order *flow_load(flow_ctx *c, const char *number, err_t *err)
     return o;
 }
 
+order *flow_load_change(flow_ctx *c, const char *number, err_t *err)
+{
+    order *o = flow_load(c, number, err);
+    if (!o) return NULL;
+    c->other_store = strcmp(o->store, c->s->store) != 0;
+    if (!c->other_store || !strcmp(o->store, c->rules_store)) return o;
+    /* A5: money rules come from the order's store's policy, whoever is
+     * signed in; permissions stay with perm_pol. */
+    char today[11];
+    policy *p = NULL;
+    if (engine_today(c->e, o->store, today, err) < 0 ||
+        !(p = policy_acquire(engine_policies(c->e), o->store, err))) {
+        order_free(o);
+        return NULL;
+    }
+    policy_release(c->pol);
+    c->pol = p;
+    c->params = policy_get_params(p);
+    snprintf(c->rules_store, sizeof c->rules_store, "%s", o->store);
+    memcpy(c->rules_today, today, sizeof c->rules_today);
+    return o;
+}
+
 /* Arguments as logged: everything but PINs (never stored in clear). */
 static json_t *request_for_log(json_t *args)
 {
@@ -212,6 +242,14 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                   order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
                   "refunded", (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
     if (result) json_object_set(summary, "detail", result);
+    if (c->n_approvals > 0) { /* who vouched for what (A2, A5) */
+        json_t *ap = json_array();
+        for (int i = 0; i < c->n_approvals; i++)
+            json_array_append_new(ap,
+                                  json_pack("{s:s, s:s}", "permission", c->approvals[i].permission,
+                                            "approver", c->approvals[i].staff));
+        json_object_set_new(summary, "approvals", ap);
+    }
     jw_end_arr(&c->decisions);
     char *decisions = jw_finish(&c->decisions, NULL);
     jw_arr(&c->decisions); /* a flow saves once, but keep the context usable */

@@ -20,14 +20,14 @@ typedef struct {
     const char *number;
     int64_t version, shipping_charge, paying;
     bool has_charge;
-    json_t *add, *update, *remove;
+    json_t *add, *update, *remove, *approval;
 } edit_args;
 
 static int parse(flow_ctx *c, edit_args *a, err_t *err)
 {
-    static const char *const allowed[] = {"number",       "version",         "add_lines",
-                                          "update_lines", "remove_lines",    "shipping_charge",
-                                          "payments",     "idempotency_key", NULL};
+    static const char *const allowed[] = {
+        "number",          "version",  "add_lines", "update_lines",    "remove_lines",
+        "shipping_charge", "payments", "approval",  "idempotency_key", NULL};
     static const char *const upd_f[] = {"line", "qty", "delivery", NULL};
     const char *s;
     int has;
@@ -40,6 +40,7 @@ static int parse(flow_ctx *c, edit_args *a, err_t *err)
         args_arr(c->args, "", "remove_lines", false, FLOW_MAX_LINES, &a->remove, err) < 0 ||
         (has = args_int(c->args, "", "shipping_charge", false, INT64_MIN, INT64_MAX,
                         &a->shipping_charge, err)) < 0 ||
+        args_obj(c->args, "", "approval", false, &a->approval, err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &a->paying, err) < 0)
         return -1;
@@ -261,8 +262,8 @@ static int settle(flow_ctx *c, order *o, int64_t paying, err_t *err)
 int flow_edit(flow_ctx *c, json_t **result, err_t *err)
 {
     edit_args a;
-    if (parse(c, &a, err) < 0) return -1;
-    order *o = flow_load(c, a.number, err);
+    if (parse(c, &a, err) < 0 || other_store_check(c, a.number, a.approval, err) < 0) return -1;
+    order *o = flow_load_change(c, a.number, err);
     if (!o) return -1;
     int rc = -1;
     if (o->cancelled) {
@@ -275,7 +276,8 @@ int flow_edit(flow_ctx *c, json_t **result, err_t *err)
                 o->number, (long long)o->version, (long long)a.version);
         goto done;
     }
-    if (flow_shipping_charges(c, o, a.has_charge ? a.shipping_charge : -1, err) < 0 ||
+    if (other_store_require(c, err) < 0 ||
+        flow_shipping_charges(c, o, a.has_charge ? a.shipping_charge : -1, err) < 0 ||
         settle(c, o, a.paying, err) < 0 || flow_save(c, o, false, "order.edit", NULL, err) < 0)
         goto done;
     rc = flow_result_order(c, o, err);
@@ -286,25 +288,31 @@ done:
 
 int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"number", "payments", "idempotency_key", NULL};
+    static const char *const allowed[] = {"number", "payments", "approval", "idempotency_key",
+                                          NULL};
     const char *number, *s;
+    json_t *approval = NULL;
     int64_t paying;
     if (args_only(c->args, "", allowed, err) < 0 ||
         args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
+        args_obj(c->args, "", "approval", false, &approval, err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
-        flow_parse_payments(c->args, &paying, err) < 0)
+        flow_parse_payments(c->args, &paying, err) < 0 ||
+        other_store_check(c, number, approval, err) < 0)
         return -1;
-    order *o = flow_load(c, number, err);
+    order *o = flow_load_change(c, number, err);
     if (!o) return -1;
     int rc = -1;
     if (strcmp(o->type, "quote") || o->cancelled) {
         err_set(err, ERR_INVALID_STATE, "order %s is not an open quote", o->number);
         goto done;
     }
-    if (strcmp(c->today, o->quote_expires) > 0) {
+    /* The quote's expiry is a date of its store's calendar. */
+    if (strcmp(c->rules_today, o->quote_expires) > 0) {
         err_set(err, ERR_INVALID_STATE, "quote %s expired on %s", o->number, o->quote_expires);
         goto done;
     }
+    if (other_store_require(c, err) < 0) goto done;
     snprintf(o->type, sizeof o->type, "order");
     order_sums s0;
     int64_t deposit;

@@ -26,8 +26,12 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &paying, err) < 0)
         return -1;
-    if (mode == MODE_SHIP && approval_check(c, approval, "ship", err) < 0) return -1;
-    order *o = flow_load(c, number, err);
+    /* A pickup needs no permission: F4 only picks up the lines whose pickup
+     * store is the signed-in one, whoever's order it is (A5). */
+    if (mode == MODE_SHIP && (approval_check(c, approval, "ship", err) < 0 ||
+                              other_store_check(c, number, approval, err) < 0))
+        return -1;
+    order *o = flow_load_change(c, number, err);
     if (!o) return -1;
     int rc = -1;
     order_sums before;
@@ -39,7 +43,9 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
     }
     if (flow_sums(o, &before, err) < 0 || flow_invoice_lines(c, o, lines, mode, &inv, err) < 0)
         goto done;
-    if (mode == MODE_SHIP && approval_require(c, approval, "ship", err) < 0) goto done;
+    if (mode == MODE_SHIP &&
+        (other_store_require(c, err) < 0 || approval_require(c, approval, "ship", err) < 0))
+        goto done;
     if (tracking) text_copy(inv->tracking, sizeof inv->tracking, tracking);
     if (flow_settle_invoice(c, o, inv, before.on_account, paying, err) < 0 ||
         flow_add_payments(c, o, c->args) < 0)

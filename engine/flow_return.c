@@ -166,9 +166,10 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
 {
     return_args a;
     if (parse(c, &a, err) < 0 ||
-        approval_check(c, a.approval, "shipping_refund_over_limit", err) < 0)
+        approval_check(c, a.approval, "shipping_refund_over_limit", err) < 0 ||
+        other_store_check(c, a.number, a.approval, err) < 0)
         return -1;
-    order *o = flow_load(c, a.number, err);
+    order *o = flow_load_change(c, a.number, err);
     if (!o) return -1;
     int rc = -1;
     order_return r = {0};
@@ -184,7 +185,7 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
         goto done;
     }
     r.invoice = inv->id;
-    if (build(c, o, &a, &r, inv, err) < 0) goto done;
+    if (build(c, o, &a, &r, inv, err) < 0 || other_store_require(c, err) < 0) goto done;
     int64_t so_far = 0, charged;
     for (size_t i = 0; i < o->returns.n; i++)
         so_far += o->returns.v[i].shipping_refund;

@@ -5,18 +5,26 @@
  * entry without its change. Columns:
  *   seq            INTEGER, strictly increasing: the order of changes
  *   at             ISO-8601 UTC time of the change
- *   store, staff   who made it, where
+ *   store, staff   who made it, where (the signed-in store and staff; on an
+ *                  order of another store, store is not the order's: A5)
  *   op             the protocol op (order.create, order.pickup, …)
  *   order_number   the order it changed
- *   policy_version SHA-256 of the policy source that decided it (L3)
+ *   policy_version SHA-256 of the policy source that decided it (L3): the
+ *                  policy of the order's store, which makes its money rules
  *   request        JSON: the op's arguments, with every "pin" removed
- *   decisions      JSON array, one element per question put to the policy:
+ *   decisions      JSON array, one element per question put to a policy:
  *                  {"hook": "deposit", "args": [...], "today": "YYYY-MM-DD",
+ *                   "store": "S001", "policy_version": "…",
  *                   "answer": 1234 | true | false, "by": "policy"|"default"}
- *                  args are exactly what the hook got (ctx aside), so
- *                  `corder policy replay` can ask a new policy the same
- *                  questions and show where its answers differ.
- *   result         JSON summary: {version, status, totals.order, balance, …}
+ *                  store and policy_version name the policy asked: the
+ *                  order's store's for money, the signed-in store's for
+ *                  permits (A5). args are exactly what the hook got (ctx
+ *                  aside), so `corder policy replay` can ask a new policy
+ *                  the same questions and show where its answers differ.
+ *   result         JSON summary: {version, status, totals.order, balance, …,
+ *                  approvals?: [{permission, approver}]}: each permission
+ *                  the signed-in staff lacked and another staff member's
+ *                  approval gave (A2, A5)
  */
 #include "txlog.h"
 

@@ -22,10 +22,24 @@ end
 
 -- opts.policy: Lua source used as every store's "default" policy.
 -- opts.params: parameters only (hooks fall back to the engine's defaults).
+-- opts.policies: {NAME = source, ...}: more policy files, next to the
+-- repo's default.lua (or opts.policy), for stores that name them.
+-- opts.seed: a function given the seed (examples/seed.json as a table) to
+-- change it, e.g. to give a store its own policy or add staff.
 function M.open(opts)
   opts = opts or {}
   local dir = M.tmpdir()
   local pdir = M.root .. "/policies"
+  local seed = M.root .. "/examples/seed.json"
+  if opts.seed then
+    local cjson = require "cjson"
+    local f = assert(io.open(seed))
+    local t = cjson.decode(f:read("a"))
+    f:close()
+    opts.seed(t)
+    seed = dir .. "/seed.json"
+    write(seed, cjson.encode(t))
+  end
   local src = opts.policy
   if opts.params then
     local parts = {}
@@ -34,13 +48,18 @@ function M.open(opts)
     end
     src = "return { parameters = { " .. table.concat(parts, ", ") .. " } }\n"
   end
-  if src then
+  if src or opts.policies then
+    if not src then
+      local f = assert(io.open(pdir .. "/default.lua"))
+      src = f:read("a")
+      f:close()
+    end
     pdir = dir .. "/policies"
     assert(os.execute("mkdir -p " .. pdir))
     write(pdir .. "/default.lua", src)
+    for name, text in pairs(opts.policies or {}) do write(pdir .. "/" .. name .. ".lua", text) end
   end
-  local db = assert(corder.open{db = dir .. "/t.db", policies = pdir,
-                                seed = M.root .. "/examples/seed.json"})
+  local db = assert(corder.open{db = dir .. "/t.db", policies = pdir, seed = seed})
   return db, dir, pdir
 end
 
