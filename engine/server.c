@@ -123,6 +123,7 @@ struct conn {
     unsigned char addr_key[16];
     int64_t accepted_us, last_read_us;
     size_t in_counted; /* this connection's input counted in srv->unauth_in */
+    size_t in_peak;    /* the most it buffered: memory to give back when it goes */
 };
 
 /* One PIN to verify on a worker thread. */
@@ -256,6 +257,7 @@ static void conn_account(conn *c)
     size_t n = c->dead || conn_authed(c) ? 0 : evbuffer_get_length(bufferevent_get_input(c->bev));
     s->unauth_in = s->unauth_in - c->in_counted + n;
     c->in_counted = n;
+    if (n > c->in_peak) c->in_peak = n;
 }
 
 /* At shutdown a client may have sent lines we will not read; closing a
@@ -285,7 +287,7 @@ static void conn_close(conn *c)
     if (!c->admin) s->tcp_open--;
     s->unauth_in -= c->in_counted;
     c->in_counted = 0;
-    s->freed_since_trim += evbuffer_get_length(bufferevent_get_input(c->bev)) + 4096;
+    s->freed_since_trim += c->in_peak + 4096;
     if (c->admin_state) s->admin.close(c->admin_state);
     c->admin_state = NULL;
     bufferevent_free(c->bev);
