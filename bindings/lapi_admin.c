@@ -15,9 +15,11 @@
  * corder.login and runs under that staff member's name and permissions.
  * A failed request raises "code: message" as a Lua error. */
 #include <lauxlib.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "dispatch.h"
 #include "lapi_admin_int.h"
 #include "policy_int.h"
@@ -85,6 +87,64 @@ static int push_response(lua_State *L, json_t *resp)
     return luaL_error(L, "%s", msg);
 }
 
+/* The second half of admin_dispatch, after the PINs were judged. */
+static int admin_dispatch_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    admin_state *a = self(L);
+    a->pending.waiting = false;
+    bool is_write;
+    json_t *resp = dispatch_run(a->e, a->pending.s, &a->pending.r, &is_write);
+    dispatch_req_free(&a->pending.r);
+    if (a->pending.login && json_is_true(json_object_get(resp, "ok"))) a->staff = a->pending.temp;
+    sodium_memzero(&a->pending.temp, sizeof a->pending.temp);
+    return push_response(L, resp);
+}
+
+bool admin_suspended(admin_state *a)
+{
+    return a->pending.waiting;
+}
+
+/* Runs req (taken over) under session s and pushes its result. Attached to
+ * a server, a PIN in it that is neither cached nor judged suspends the
+ * chunk first: the server checks it off its loop and resumes the chunk in
+ * admin_dispatch_k. Only the PINs the op needs are checked (one for a
+ * sign-in, one per approval), as for any client. */
+static int admin_dispatch(lua_State *L, admin_state *a, session *s, json_t *req, bool login)
+{
+    if (a->pending.waiting) {
+        json_decref(req);
+        return luaL_error(L, "a request is already waiting for a PIN check");
+    }
+    dispatch_parse_value(&a->pending.r, req);
+    json_decref(req);
+    a->pending.s = s;
+    a->pending.login = login;
+    bool unjudged = false;
+    if (a->srv && lua_isyieldable(L)) {
+        dispatch_req_pins(&a->pending.r, s);
+        for (int i = 0; i < a->pending.r.npins; i++) {
+            auth_pin *p = &a->pending.r.pins[i];
+            auth_staff st;
+            err_t err = {0};
+            if (auth_locked(a->e, p->staff, NULL) || auth_lookup(a->e, p->staff, &st, &err) < 0)
+                continue; /* dispatch refuses it, unhashed */
+            if (auth_cached(a->e, p->staff, st.hash, p->pin))
+                p->verdict = 1;
+            else
+                unjudged = true;
+            sodium_memzero(&st, sizeof st);
+        }
+    }
+    if (unjudged) {
+        a->pending.waiting = true;
+        return lua_yieldk(L, 0, 0, admin_dispatch_k);
+    }
+    return admin_dispatch_k(L, LUA_OK, 0);
+}
+
 /* Runs op with args (taken over; NULL for none) and pushes its result. */
 static int admin_call(lua_State *L, admin_state *a, const char *op, json_t *args, const char *store)
 {
@@ -103,10 +163,7 @@ static int admin_call(lua_State *L, admin_state *a, const char *op, json_t *args
     }
     json_t *req = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
     if (!req) return luaL_error(L, "out of memory");
-    bool is_write;
-    json_t *resp = dispatch_request(a->e, s, req, &is_write);
-    json_decref(req);
-    return push_response(L, resp);
+    return admin_dispatch(L, a, s, req, false);
 }
 
 /* The Lua value at idx as JSON args (nil: none). */
@@ -214,14 +271,11 @@ static int l_login(lua_State *L)
     admin_state *a = self(L);
     const char *store = luaL_checkstring(L, 1), *staff = luaL_checkstring(L, 2),
                *pin = luaL_checkstring(L, 3);
-    session s = {0};
     json_t *req = json_pack("{s:s, s:{s:s, s:s, s:s}}", "op", "session.login", "args", "store",
                             store, "staff", staff, "pin", pin);
-    bool is_write;
-    json_t *resp = dispatch_request(a->e, &s, req, &is_write);
-    json_decref(req);
-    if (json_is_true(json_object_get(resp, "ok"))) a->staff = s;
-    return push_response(L, resp);
+    if (!req) return luaL_error(L, "corder.login wants text (UTF-8) for store, staff and PIN");
+    memset(&a->pending.temp, 0, sizeof a->pending.temp);
+    return admin_dispatch(L, a, &a->pending.temp, req, true);
 }
 
 static int l_logout(lua_State *L)

@@ -37,6 +37,13 @@ void admin_free(admin_state *a);
  * printed comes first in output, then its results, rendered by show(). */
 json_t *admin_eval(admin_state *a, const char *chunk, size_t len);
 
+/* Inside a server, a chunk whose request carries a PIN that has not been
+ * judged yet suspends and admin_eval returns NULL: admin_pending gives the
+ * PINs (fill in each verdict), admin_resume goes on and returns the same
+ * as admin_eval (or NULL again for the next PIN). */
+int admin_pending(admin_state *a, auth_pin **pins);
+json_t *admin_resume(admin_state *a);
+
 /* 1 when the chunk is an unfinished statement (more lines would complete it:
  * its syntax error is at "<eof>", as lua.c's incomplete()), else 0. Needs no
  * state: the client of an attached REPL asks before sending. */

@@ -10,6 +10,7 @@
  * API rather than the policy helpers. Globals persist between chunks of a
  * session, as in lua.c; locals do not. */
 #include <lauxlib.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,8 @@ admin_state *admin_new(engine *e, server *srv, err_t *err)
 void admin_free(admin_state *a)
 {
     if (!a) return;
+    if (a->pending.waiting) dispatch_req_free(&a->pending.r);
+    sodium_memzero(&a->pending.temp, sizeof a->pending.temp);
     psb_close(a->L);
     free(a->out);
     free(a);
@@ -148,33 +151,42 @@ static json_t *utf8_string(char *s, size_t len)
     return j ? j : json_string("(output not representable)");
 }
 
-json_t *admin_eval(admin_state *a, const char *chunk, size_t len)
+/* Runs (or resumes) the chunk's coroutine until it ends or suspends for a
+ * PIN check; NULL when suspended, else the answer of admin_eval. The
+ * budget is re-armed on every resume: time spent waiting for the workers
+ * is not the chunk's. */
+static json_t *admin_run(admin_state *a)
 {
-    lua_State *L = a->L;
-    a->out_len = 0;
-    a->out_cut = false;
-    lua_settop(L, 0);
-    psb_arm(L, NULL);
+    lua_State *L = a->L, *co = a->co;
     char errbuf[2048];
     const char *error = NULL;
-    int rc = admin_load(L, chunk, len);
-    if (rc == LUA_OK) {
-        psb_push_env(L);
-        if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
-        rc = lua_pcall(L, 0, LUA_MULTRET, 0);
+    int nres = 0;
+    psb_arm(co, NULL);
+    int rc = lua_resume(co, L, 0, &nres);
+    psb_disarm(co);
+    if (rc == LUA_YIELD && admin_suspended(a)) return NULL;
+    if (rc == LUA_YIELD) {
+        lua_pop(co, nres);
+        lua_pushliteral(co, "a console chunk cannot yield (coroutine.yield outside a coroutine)");
+        rc = LUA_ERRRUN;
     }
-    if (rc == LUA_OK && lua_gettop(L) > 0) {
+    if (rc == LUA_OK && nres > 0) {
+        lua_settop(L, 0);
         lua_getfield(L, LUA_REGISTRYINDEX, ADMIN_SHOW_KEY);
-        lua_insert(L, 1);
-        rc = lua_pcall(L, lua_gettop(L) - 1, 1, 0);
+        lua_xmove(co, L, nres);
+        psb_arm(L, NULL);
+        rc = lua_pcall(L, nres, 1, 0);
         if (rc == LUA_OK) {
             size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            if (s) admin_out(a, s, n);
-            if (s && n && s[n - 1] != '\n') admin_out(a, "\n", 1);
+            const char *str = lua_tolstring(L, -1, &n);
+            if (str) admin_out(a, str, n);
+            if (str && n && str[n - 1] != '\n') admin_out(a, "\n", 1);
+        } else {
+            error = error_text(L, errbuf, sizeof errbuf);
         }
+    } else if (rc != LUA_OK) {
+        error = error_text(co, errbuf, sizeof errbuf);
     }
-    if (rc != LUA_OK) error = error_text(L, errbuf, sizeof errbuf);
     if (a->out_cut) {
         static const char cut[] = "\n... (output cut)\n";
         a->out_len = ADMIN_MAX_OUTPUT - sizeof cut + 1;
@@ -184,8 +196,47 @@ json_t *admin_eval(admin_state *a, const char *chunk, size_t len)
     json_t *r = json_pack("{s:o}", "output", utf8_string(a->out, a->out_len));
     if (error) json_object_set_new(r, "error", utf8_string(errbuf, strlen(errbuf)));
     psb_disarm(L);
-    lua_settop(L, 0);
+    lua_settop(L, 0); /* lets the coroutine go */
+    a->co = NULL;
     return r;
+}
+
+json_t *admin_eval(admin_state *a, const char *chunk, size_t len)
+{
+    lua_State *L = a->L;
+    a->out_len = 0;
+    a->out_cut = false;
+    lua_settop(L, 0);
+    psb_arm(L, NULL);
+    int rc = admin_load(L, chunk, len);
+    if (rc != LUA_OK) {
+        char errbuf[2048];
+        error_text(L, errbuf, sizeof errbuf);
+        psb_disarm(L);
+        lua_settop(L, 0);
+        return json_pack("{s:s, s:o}", "output", "", "error", utf8_string(errbuf, strlen(errbuf)));
+    }
+    psb_push_env(L);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+    /* The coroutine stays anchored at index 1 of the main state while the
+     * chunk runs or waits. */
+    a->co = lua_newthread(L);
+    lua_insert(L, 1);
+    lua_xmove(L, a->co, 1);
+    return admin_run(a);
+}
+
+int admin_pending(admin_state *a, auth_pin **pins)
+{
+    if (!admin_suspended(a)) return 0;
+    *pins = a->pending.r.pins;
+    return a->pending.r.npins;
+}
+
+json_t *admin_resume(admin_state *a)
+{
+    if (!a->co) return NULL;
+    return admin_run(a);
 }
 
 int admin_incomplete(const char *chunk, size_t len)
@@ -214,6 +265,16 @@ static json_t *hook_eval(void *state, const char *chunk, size_t len)
     return admin_eval(state, chunk, len);
 }
 
+static int hook_pending(void *state, auth_pin **pins)
+{
+    return admin_pending(state, pins);
+}
+
+static json_t *hook_resume(void *state)
+{
+    return admin_resume(state);
+}
+
 static void hook_close(void *state)
 {
     admin_free(state);
@@ -221,6 +282,7 @@ static void hook_close(void *state)
 
 const server_admin_hooks *admin_hooks(void)
 {
-    static const server_admin_hooks hooks = {hook_open, hook_eval, hook_close};
+    static const server_admin_hooks hooks = {hook_open, hook_eval, hook_pending, hook_resume,
+                                             hook_close};
     return &hooks;
 }

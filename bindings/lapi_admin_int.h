@@ -17,7 +17,22 @@ struct admin_state {
     char *out;      /* what print and the results wrote, for one chunk */
     size_t out_len;
     bool out_cut;
+    /* The chunk runs as a coroutine so that a PIN check never runs on the
+     * server's loop: a request with a PIN nobody has judged yet suspends
+     * it (lua_yieldk), the server checks the PIN on its workers, fills in
+     * the verdicts and resumes it (admin_resume). */
+    lua_State *co;
+    struct {
+        bool waiting;   /* the chunk is suspended on these PINs */
+        bool login;     /* the request is corder.login's */
+        session *s;     /* the session it runs under */
+        session temp;   /* corder.login's, until it succeeds */
+        dispatch_req r; /* the request, with the PINs to judge */
+    } pending;
 };
+
+/* lapi_admin.c: whether the chunk yielded for PINs (sets nothing else). */
+bool admin_suspended(admin_state *a);
 
 /* lapi_admin_eval.c: appends to the chunk's output (cut at ADMIN_MAX_OUTPUT). */
 void admin_out(admin_state *a, const char *s, size_t len);

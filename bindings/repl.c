@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -195,10 +197,26 @@ static void history_open(void)
     read_history(history_path);
 }
 
+/* A chunk that signs in or names a PIN is not kept: the history file
+ * would hold PINs in clear (corder.login(store, staff, "1234"), an
+ * approval's {staff=…, pin=…}). Matched loosely, case-insensitively: better
+ * to forget an innocent line than to keep a secret. */
+static bool history_secret(const char *chunk)
+{
+    for (const char *p = chunk; *p; p++)
+        if (!strncasecmp(p, "login", 5) || !strncasecmp(p, "pin", 3)) return true;
+    return false;
+}
+
 static void history_add(const char *chunk)
 {
+    if (history_secret(chunk)) return;
     add_history(chunk);
-    if (history_path[0]) write_history(history_path);
+    if (!history_path[0]) return;
+    mode_t old = umask(077); /* the file shows what support did: its owner's only */
+    write_history(history_path);
+    umask(old);
+    chmod(history_path, 0600);
 }
 #else
 static void history_open(void) {}

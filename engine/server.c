@@ -110,6 +110,8 @@ struct conn {
     int waiting; /* PIN checks (or a slow-down) outstanding for wait_req */
     dispatch_req *wait_req;
     bool wait_bad;          /* one of wait_req's PINs was wrong, unknown or locked */
+    bool admin_wait;        /* a console chunk waits for its PIN checks */
+    json_t *admin_id;       /* the id of the admin.eval request it answers */
     bool dead;              /* socket closed; the struct lives until refs drop */
     bool eof;               /* the peer sent everything it will send */
     bool closing;           /* close once the answers are out (line too long) */
@@ -130,7 +132,7 @@ struct conn {
 typedef struct auth_job {
     struct auth_job *next;
     conn *c;
-    int idx; /* in c->wait_req->pins */
+    auth_pin *slot; /* where the verdict goes (the waiting request's, or the console's) */
     char staff[AUTH_STAFF_MAX + 1];
     char pin[AUTH_PIN_MAX + 1];
     char hash[AUTH_HASH_LEN];
@@ -209,6 +211,7 @@ struct server {
 static void conn_pump(conn *c);
 static void conn_maybe_close(conn *c);
 static bool admin_req(conn *c, dispatch_req *r);
+static void admin_continue(conn *c);
 static void stats_batch(server *s, int n);
 
 static int64_t now_us(void)
@@ -238,6 +241,7 @@ static void conn_unref(conn *c)
     if (--c->refs > 0) return;
     req_free(c->wait_req);
     req_free(c->gate_req);
+    json_decref(c->admin_id);
     if (c->delay_ev) event_free(c->delay_ev);
     sodium_memzero(&c->sess, sizeof c->sess);
     free(c);
@@ -657,9 +661,16 @@ static void auth_job_finish(server *s, auth_job *j)
     s->jobs_out--;
     addr_slot *a = addr_find(s, c, false);
     if (a && a->inflight > 0) a->inflight--;
-    if (c->wait_req) c->wait_req->pins[j->idx].verdict = j->ok ? 1 : -1;
+    if (!c->dead) j->slot->verdict = j->ok ? 1 : -1;
     if (!j->ok) c->wait_bad = true;
-    if (--c->waiting == 0) {
+    if (--c->waiting == 0 && c->admin_wait) {
+        c->admin_wait = false;
+        if (!c->dead) {
+            admin_continue(c);
+            conn_pump(c);
+            conn_maybe_close(c);
+        }
+    } else if (c->waiting == 0) {
         dispatch_req *r = c->wait_req;
         c->wait_req = NULL;
         if (!c->dead) {
@@ -686,6 +697,31 @@ static void auth_done_cb(evutil_socket_t fd, short what, void *arg)
         auth_job_finish(s, j);
         j = next;
     }
+}
+
+/* Queues one PIN for the workers; its verdict goes to slot. */
+static void auth_enqueue(conn *c, auth_pin *slot, const char *hash)
+{
+    server *s = c->srv;
+    auth_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->c = c;
+    j->slot = slot;
+    snprintf(j->staff, sizeof j->staff, "%s", slot->staff);
+    snprintf(j->pin, sizeof j->pin, "%s", slot->pin);
+    memcpy(j->hash, hash, sizeof j->hash);
+    c->refs++;
+    s->jobs_out++;
+    addr_slot *a = addr_find(s, c, true);
+    if (a) a->inflight++;
+    pthread_mutex_lock(&s->mu);
+    if (s->todo_tail)
+        s->todo_tail->next = j;
+    else
+        s->todo = j;
+    s->todo_tail = j;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* Judges the request's PINs: cached ones at once, the rest queued for the
@@ -728,27 +764,8 @@ static void conn_check_pins(conn *c, dispatch_req *r)
     c->wait_req = r;
     c->wait_bad = bad;
     c->waiting = nneed;
-    for (int k = 0; k < nneed; k++) {
-        int i = need[k];
-        auth_job *j = calloc(1, sizeof *j);
-        if (!j) abort();
-        j->c = c;
-        j->idx = i;
-        text_copy(j->staff, sizeof j->staff, r->pins[i].staff);
-        text_copy(j->pin, sizeof j->pin, r->pins[i].pin);
-        memcpy(j->hash, st[i].hash, sizeof j->hash);
-        c->refs++;
-        s->jobs_out++;
-        if (a) a->inflight++;
-        pthread_mutex_lock(&s->mu);
-        if (s->todo_tail)
-            s->todo_tail->next = j;
-        else
-            s->todo = j;
-        s->todo_tail = j;
-        pthread_cond_signal(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-    }
+    for (int k = 0; k < nneed; k++)
+        auth_enqueue(c, &r->pins[need[k]], st[need[k]].hash);
     sodium_memzero(st, sizeof st);
 }
 
@@ -1308,6 +1325,64 @@ void server_set_admin(server *s, const server_admin_hooks *hooks)
     s->admin = *hooks;
 }
 
+/* Sends a console answer at once: nothing of it waits for a commit. */
+static void admin_answer(conn *c, json_t *id, json_t *resp)
+{
+    held *h = calloc(1, sizeof *h);
+    if (!h) abort();
+    h->c = c;
+    h->resp = resp ? resp : error_response(id, "internal", "no response");
+    c->refs++;
+    c->held++;
+    held_release(c->srv, h);
+}
+
+static json_t *admin_result(json_t *id, json_t *res)
+{
+    return res ? json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", res)
+               : error_response(id, "internal", "the evaluator failed");
+}
+
+/* The console chunk waits for PINs (corder.login, an approval): they are
+ * checked on the workers like any client's, and the chunk resumes when
+ * all are judged (admin_continue). The connection takes no more lines
+ * meanwhile, and every other client is served. */
+static void admin_wait(conn *c)
+{
+    server *s = c->srv;
+    auth_pin *pins;
+    int n = s->admin.pending(c->admin_state, &pins), queued = 0;
+    for (int i = 0; i < n; i++) {
+        auth_staff st;
+        err_t err;
+        err_clear(&err);
+        if (pins[i].verdict || auth_locked(s->e, pins[i].staff, NULL) ||
+            auth_lookup(s->e, pins[i].staff, &st, &err) != 0)
+            continue;
+        auth_enqueue(c, &pins[i], st.hash);
+        sodium_memzero(&st, sizeof st);
+        queued++;
+    }
+    if (queued == 0) {
+        admin_continue(c);
+        return;
+    }
+    c->admin_wait = true;
+    c->waiting = queued;
+}
+
+static void admin_continue(conn *c)
+{
+    json_t *res = c->srv->admin.resume(c->admin_state);
+    if (!res) {
+        admin_wait(c);
+        return;
+    }
+    admin_answer(c, c->admin_id, admin_result(c->admin_id, res));
+    json_decref(c->admin_id);
+    c->admin_id = NULL;
+}
+
 /* Takes the request if it is admin.eval (true), else leaves it to
  * dispatch. The open batch is committed first: the chunk's own writes then
  * commit one by one inside dispatch, and every earlier answer of this
@@ -1318,7 +1393,7 @@ static bool admin_req(conn *c, dispatch_req *r)
         strcmp(json_string_value(json_object_get(r->root, "op")), "admin.eval"))
         return false;
     server *s = c->srv;
-    json_t *id = r->id;
+    json_t *id = r->id ? json_incref(r->id) : NULL;
     json_t *chunk = json_object_get(json_object_get(r->root, "args"), "lua");
     json_t *resp = NULL;
     err_t err;
@@ -1333,17 +1408,17 @@ static bool admin_req(conn *c, dispatch_req *r)
     } else {
         json_t *res =
             s->admin.eval(c->admin_state, json_string_value(chunk), json_string_length(chunk));
-        resp = res ? json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", res)
-                   : error_response(id, "internal", "the evaluator failed");
+        if (!res && s->admin.pending) {
+            req_free(r);
+            c->admin_id = id;
+            admin_wait(c);
+            return true;
+        }
+        resp = admin_result(id, res);
     }
     req_free(r);
-    held *h = calloc(1, sizeof *h); /* released at once: nothing to wait for */
-    if (!h) abort();
-    h->c = c;
-    h->resp = resp ? resp : error_response(NULL, "internal", "no response");
-    c->refs++;
-    c->held++;
-    held_release(s, h);
+    admin_answer(c, id, resp);
+    json_decref(id);
     return true;
 }
 

@@ -74,7 +74,12 @@ int server_admin_listen(server *s, const char *path, err_t *err);
  * answer, as for any request; on TCP "admin.eval" is an unknown op. */
 typedef struct {
     void *(*open)(server *s, engine *e, err_t *err);
-    json_t *(*eval)(void *state, const char *chunk, size_t len); /* {output, error?} */
+    /* {output, error?}; NULL: the chunk waits for PIN checks */
+    json_t *(*eval)(void *state, const char *chunk, size_t len);
+    /* The PINs a waiting chunk needs judged (the server fills in each
+     * verdict off its loop), then resume: as eval. */
+    int (*pending)(void *state, auth_pin **pins);
+    json_t *(*resume)(void *state);
     void (*close)(void *state);
 } server_admin_hooks;
 void server_set_admin(server *s, const server_admin_hooks *hooks);
