@@ -120,6 +120,17 @@ engine *engine_open(const engine_config *cfg, err_t *err)
         engine_close(e);
         return NULL;
     }
+    /* For tests of a full disk (SQLITE_FULL rolls a WAL transaction back
+     * as a whole, which the server must notice): a cap on the file's pages. */
+    const char *max_pages = getenv("CORDER_DB_MAX_PAGES");
+    if (max_pages && *max_pages) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", strtoll(max_pages, NULL, 10));
+        if (exec_sql(e->db, sql, err) < 0) {
+            engine_close(e);
+            return NULL;
+        }
+    }
     if (cfg->background_checkpoint && (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
                                        !(e->checkpointer = checkpoint_start(cfg->db_path, err)))) {
         engine_close(e);
