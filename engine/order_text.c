@@ -70,6 +70,11 @@ static void write_lines(jsonw *w, const order *o, bool pub)
     jw_end_arr(w);
 }
 
+static void write_doc_lines(jsonw *w, const order *o)
+{
+    write_lines(w, o, false);
+}
+
 static void write_charges(jsonw *w, const order *o)
 {
     jw_arr(w);
@@ -168,9 +173,8 @@ static void write_returns(jsonw *w, const order *o)
     jw_end_arr(w);
 }
 
-static void write_money_lists(jsonw *w, const order *o)
+static void write_payments(jsonw *w, const order *o)
 {
-    jw_key(w, "payments");
     jw_arr(w);
     for (size_t i = 0; i < o->payments.n; i++) {
         const order_payment *p = &o->payments.v[i];
@@ -183,7 +187,10 @@ static void write_money_lists(jsonw *w, const order *o)
         jw_end_obj(w);
     }
     jw_end_arr(w);
-    jw_key(w, "refunds");
+}
+
+static void write_refunds(jsonw *w, const order *o)
+{
     jw_arr(w);
     for (size_t i = 0; i < o->refunds.n; i++) {
         const order_refund *r = &o->refunds.v[i];
@@ -274,7 +281,10 @@ void order_write(jsonw *w, const order *o, order_view view)
     write_invoices(w, o);
     jw_key(w, "returns");
     write_returns(w, o);
-    write_money_lists(w, o);
+    jw_key(w, "payments");
+    write_payments(w, o);
+    jw_key(w, "refunds");
+    write_refunds(w, o);
     if (pub) {
         write_derived(w, o, summed ? &sums : NULL);
     } else {
@@ -288,6 +298,30 @@ void order_write(jsonw *w, const order *o, order_view view)
         jw_end_arr(w);
     }
     jw_end_obj(w);
+}
+
+/* Each list written alone, as order_write writes it into the document. */
+const char *order_doc_largest(const order *o, size_t *bytes)
+{
+    static const struct {
+        const char *name;
+        void (*write)(jsonw *, const order *);
+    } lists[] = {{"lines", write_doc_lines},   {"charges", write_charges},
+                 {"invoices", write_invoices}, {"returns", write_returns},
+                 {"payments", write_payments}, {"refunds", write_refunds}};
+    const char *best = "lines";
+    *bytes = 0;
+    for (size_t k = 0; k < sizeof lists / sizeof *lists; k++) {
+        jsonw w = {0};
+        size_t n = 0;
+        lists[k].write(&w, o);
+        free(jw_finish(&w, &n));
+        if (n > *bytes) {
+            *bytes = n;
+            best = lists[k].name;
+        }
+    }
+    return best;
 }
 
 char *order_text(const order *o, order_view view, size_t *len)
