@@ -19,7 +19,7 @@
  * as many lines as an order may hold; payments per request. Longer lists
  * are bad_request. */
 #define FLOW_MAX_LINES ORDER_MAX_LINES
-#define FLOW_MAX_QTY 1000000
+#define FLOW_MAX_QTY ORDER_MAX_QTY
 #define FLOW_MAX_PAYMENTS 20
 
 #define FLOW_MAX_APPROVALS 4

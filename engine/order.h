@@ -38,6 +38,8 @@
  * envelopes: 256 KiB keeps that under HQ's 1 MiB line, and the order's log
  * entry and answer stay small beside it. */
 #define ORDER_MAX_DOC_BYTES (256 * 1024)
+/* A line's quantity (and what is invoiced, returned, cancelled of it). */
+#define ORDER_MAX_QTY 1000000
 
 #define VEC(T)                                                                                     \
     struct {                                                                                       \
@@ -184,7 +186,8 @@ void order_write_invoice(jsonw *w, const order_invoice *inv);
  * (*bytes): what to name when a document is over ORDER_MAX_DOC_BYTES. */
 const char *order_doc_largest(const order *o, size_t *bytes);
 
-/* Reads a stored document; NULL on a malformed one. */
+/* Reads a stored document; NULL on a malformed one (not an object, or a
+ * quantity outside 0..ORDER_MAX_QTY). */
 order *order_from_json(json_t *doc, err_t *err);
 
 order_line *order_find_line(order *o, int line);

@@ -6,6 +6,7 @@
  * is needed. Writing text directly, rather than building a jansson tree and
  * dumping it, is what a request spends least on: a create writes the order
  * three or four times (two policy views, the document, the answer). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,23 @@ static void key_int(jsonw *w, const char *k, long long v)
 {
     jw_key(w, k);
     jw_int(w, v);
+}
+
+/* Derived amounts, saturated rather than overflowing: the engine never
+ * stores values whose products or sums overflow (M4), but a document read
+ * from disk is written again whatever it holds (fuzz_order.c). */
+static long long sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_mul_overflow(a, b, &r)) return r;
+    return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+}
+
+static long long sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_add_overflow(a, b, &r)) return r;
+    return a < 0 ? INT64_MIN : INT64_MAX;
 }
 
 static void write_delivery(jsonw *w, const order_line *l)
@@ -62,7 +80,7 @@ static void write_lines(jsonw *w, const order *o, bool pub)
         key_int(w, "qty_returned", l->qty_returned);
         key_int(w, "qty_cancelled", l->qty_cancelled);
         if (pub) {
-            key_int(w, "amount", l->unit_price * l->qty);
+            key_int(w, "amount", sat_mul(l->unit_price, l->qty));
             key_str(w, "status", order_line_status(l));
         }
         jw_end_obj(w);
@@ -165,7 +183,7 @@ static void write_returns(jsonw *w, const order *o)
         jw_end_arr(w);
         key_int(w, "product_refund", r->product_refund);
         key_int(w, "shipping_refund", r->shipping_refund);
-        key_int(w, "refund", r->product_refund + r->shipping_refund);
+        key_int(w, "refund", sat_add(r->product_refund, r->shipping_refund));
         key_str(w, "at", r->at);
         key_opt(w, "approved_by", r->approved_by);
         jw_end_obj(w);
