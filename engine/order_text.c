@@ -5,7 +5,12 @@
  * here (order_write), and order_to_json parses the text when a jansson value
  * is needed. Writing text directly, rather than building a jansson tree and
  * dumping it, is what a request spends least on: a create writes the order
- * three or four times (two policy views, the document, the answer). */
+ * four or five times (two policy views, its size, the document, the answer).
+ * Strings are written whole (they were copied in whole, text.h), derived
+ * amounts saturate rather than overflow, so whatever order_from_json
+ * accepted writes back as JSON it accepts again, to the same bytes
+ * (tests/fuzz/fuzz_order.c). order_doc_largest measures the lists one by
+ * one for the message of a document over ORDER_MAX_DOC_BYTES. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
