@@ -18,6 +18,7 @@
 
 #include "money.h"
 #include "policy_int.h"
+#include "text.h"
 
 #define PLD_MAX_SOURCE (4 << 20)
 
@@ -119,9 +120,11 @@ static void param_check(lua_State *L, const char *file, const pdesc *d, policy_p
     case PK_CODE: {
         size_t len = 0;
         const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-        if (!s || len == 0 || len > 31 || strlen(s) != len)
-            luaL_error(L, "%s: parameter %s must be a non-empty string of at most 31 bytes", file,
-                       d->name);
+        /* The code is written into orders as it is: it must be UTF-8, or
+         * the order could not be read back. */
+        if (!s || len == 0 || len > 31 || !text_utf8_ok(s, len))
+            luaL_error(L, "%s: parameter %s must be a non-empty UTF-8 string of at most 31 bytes",
+                       file, d->name);
         memcpy(base, s, len + 1);
         break;
     }

@@ -493,11 +493,12 @@ bool dispatch_req_writes(const dispatch_req *r)
 
 /* One {staff, pin} pair, if it has the shape a check would hash. Pairs of
  * another shape are left to the op, which refuses them unhashed. */
-static void add_pin(dispatch_req *r, json_t *obj)
+static void add_pin(dispatch_req *r, json_t *obj, size_t keys)
 {
     const char *staff = json_string_value(json_object_get(obj, "staff"));
     const char *pin = json_string_value(json_object_get(obj, "pin"));
-    if (!staff || !pin || r->npins >= DISPATCH_MAX_PINS) return;
+    /* only the keys the op takes: it refuses any other unhashed */
+    if (!staff || !pin || json_object_size(obj) != keys || r->npins >= DISPATCH_MAX_PINS) return;
     size_t sl = json_string_length(json_object_get(obj, "staff"));
     size_t pl = json_string_length(json_object_get(obj, "pin"));
     if (!sl || sl > AUTH_STAFF_MAX || pl > AUTH_PIN_MAX || strlen(staff) != sl || strlen(pin) != pl)
@@ -511,7 +512,7 @@ int dispatch_req_pins(dispatch_req *r, const session *s)
     const op_entry *op = r->entry;
     if (!op || r->err.code != ERR_NONE) return 0;
     if (op->fn == op_login) {
-        add_pin(r, r->args);
+        add_pin(r, r->args, 3); /* store, staff, pin */
         return r->npins;
     }
     if (op->needs_session && !s->signed_in) return 0; /* unauthenticated, unhashed */
@@ -523,9 +524,9 @@ int dispatch_req_pins(dispatch_req *r, const session *s)
     {
         if (!json_is_object(v)) continue;
         if (!strcmp(k, "approval"))
-            add_pin(r, v);
+            add_pin(r, v, 2);
         else if (json_is_object(json_object_get(v, "approval")))
-            add_pin(r, json_object_get(v, "approval"));
+            add_pin(r, json_object_get(v, "approval"), 2);
     }
     return r->npins;
 }

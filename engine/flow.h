@@ -15,8 +15,11 @@
 #include "order.h"
 #include "policy.h"
 
-#define FLOW_MAX_LINES 500
-#define FLOW_MAX_QTY 1000000
+/* Per request (README "Limits of an order"): a list of lines names at most
+ * as many lines as an order may hold; payments per request. Longer lists
+ * are bad_request. */
+#define FLOW_MAX_LINES ORDER_MAX_LINES
+#define FLOW_MAX_QTY ORDER_MAX_QTY
 #define FLOW_MAX_PAYMENTS 20
 
 #define FLOW_MAX_APPROVALS 4
@@ -121,8 +124,14 @@ order *flow_load(flow_ctx *c, const char *number, err_t *err);
  * whether that is another store than the signed-in one (A5). */
 order *flow_load_change(flow_ctx *c, const char *number, err_t *err);
 /* Bumps the version, stamps the policy version, writes the order row, the
- * transaction log entry and the outbox event, in the current transaction. */
+ * transaction log entry and the outbox event, in the current transaction.
+ * A document over ORDER_MAX_DOC_BYTES is `validation`, details.field naming
+ * its largest list (order_doc_largest), and nothing is written. */
 int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err);
+/* The same size check for a document of len bytes, and for an order not
+ * saved (a preview; a create before HQ sees it). */
+int flow_doc_fits(const order *o, size_t len, err_t *err);
+int flow_check_size(const order *o, err_t *err);
 
 /* Shared line parsing (create, edit): one line of the request into l. */
 int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer, order_line *l,

@@ -1,5 +1,7 @@
 /* flow_common.c: what every flow shares: the request context, payments,
- * loading and saving an order with its log entry and outbox event. */
+ * loading and saving an order with its log entry and outbox event. Every
+ * save checks the document's size (ORDER_MAX_DOC_BYTES, order.h): an order
+ * over it is `validation` and nothing is written. */
 #include "flow.h"
 
 #include <stdio.h>
@@ -224,12 +226,37 @@ static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t 
     return 0;
 }
 
+int flow_doc_fits(const order *o, size_t len, err_t *err)
+{
+    if (len <= ORDER_MAX_DOC_BYTES) return 0;
+    size_t part;
+    const char *name = order_doc_largest(o, &part);
+    return err_field(err, ERR_VALIDATION, name,
+                     "%s: order %s would take %zu bytes stored, more than the %d an order may "
+                     "take; its %s take %zu",
+                     name, o->number, len, ORDER_MAX_DOC_BYTES, name, part);
+}
+
+int flow_check_size(const order *o, err_t *err)
+{
+    size_t len;
+    char *doc = order_text(o, ORDER_DOC, &len);
+    if (!doc) return err_set(err, ERR_INTERNAL, "out of memory writing an order");
+    free(doc);
+    return flow_doc_fits(o, len, err);
+}
+
 int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err)
 {
     o->version++;
     text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
-    char *doc = order_text(o, ORDER_DOC, NULL);
+    size_t len;
+    char *doc = order_text(o, ORDER_DOC, &len);
     if (!doc) return err_set(err, ERR_INTERNAL, "out of memory saving an order");
+    if (flow_doc_fits(o, len, err) < 0) {
+        free(doc);
+        return -1;
+    }
     int rc = write_row(c, o, is_new, doc, err);
     if (rc == 0) rc = outbox_append(c->e, o->store, o->number, event, doc, c->now_iso, err);
     free(doc);

@@ -2,7 +2,10 @@
  * hybrid, cash-and-carry) and order.preview, which runs the same code and
  * keeps nothing. Checks run in PROTOCOL.md's error order: the request's
  * shape, approval credentials, what must exist, the rules, then approval
- * and payments; nothing is written before all of them pass. */
+ * and payments; nothing is written before all of them pass. An order
+ * starts with at most ORDER_MAX_LINES lines (more is bad_request, like any
+ * list of lines longer than FLOW_MAX_LINES) and a stored document of at
+ * most ORDER_MAX_DOC_BYTES (validation, in a preview too). */
 #include "flow.h"
 
 #include <stdio.h>
@@ -260,9 +263,13 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
     if (number_order(c, o, err) < 0 || flow_shipping_charges(c, o, a.shipping_charge, err) < 0)
         goto done;
     if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) goto done;
-    if (settle(c, o, &a, err) < 0) goto done;
+    /* The size before the payments, so that a validation ranks before them;
+     * flow_save checks the final document again. */
+    if (flow_check_size(o, err) < 0 || settle(c, o, &a, err) < 0) goto done;
+    bool realtime = strcmp(c->store.order_creation, "async") != 0;
     if (c->preview) {
         text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
+        if (flow_check_size(o, err) < 0) goto done; /* what flow_save would refuse */
         rc = flow_result_order(c, o, err);
         goto done;
     }
@@ -271,8 +278,9 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
      * sync gate (sync_gate.c) has already asked HQ, off the loop; the hook
      * hands over its answer. The sync columns are not in the document, so
      * the outcome is written next to the row (sync_queue_created). */
-    bool realtime = strcmp(c->store.order_creation, "async") != 0;
     err_t hq_err = {0};
+    /* Too large for the store is too large for HQ: refused before HQ sees it. */
+    if (realtime && flow_check_size(o, err) < 0) goto done;
     if (realtime) {
         json_t *doc = order_to_json(o, ORDER_DOC);
         char hq_order[64] = "";

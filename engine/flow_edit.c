@@ -6,7 +6,10 @@
  * edited away. The deposit is recomputed (P1) and, if money on account no
  * longer covers it, the edit must bring the difference; money beyond the
  * new total is paid back. `version` must be the order's current one: of two
- * clerks editing at once, one wins and the other gets `conflict`. */
+ * clerks editing at once, one wins and the other gets `conflict`. Lines may
+ * be added up to ORDER_MAX_LINES in all, cancelled ones included (more is
+ * `validation` on add_lines), and the document must stay within
+ * ORDER_MAX_DOC_BYTES (flow_save). */
 #include "flow.h"
 
 #include <stdio.h>
@@ -128,6 +131,13 @@ static int apply(flow_ctx *c, order *o, edit_args *a, err_t *err)
         if (!line_or_404(o, json_integer_value(j), p, err)) goto out;
     }
     /* validation */
+    if (o->lines.n > first_new && o->lines.n > ORDER_MAX_LINES) {
+        err_field(err, ERR_VALIDATION, "add_lines",
+                  "add_lines: order %s would have %zu lines, more than the %d an order may have "
+                  "(cancelled lines count: their numbers are never reused)",
+                  o->number, o->lines.n, ORDER_MAX_LINES);
+        goto out;
+    }
     for (size_t k = first_new; k < o->lines.n; k++) {
         char p[64];
         args_index(p, sizeof p, "add_lines", k - first_new);
@@ -209,6 +219,9 @@ static int apply(flow_ctx *c, order *o, edit_args *a, err_t *err)
                   "remove_lines: an order keeps at least one line (cancel it instead)");
         goto out;
     }
+    /* The size before the payments, so that a validation ranks before them;
+     * flow_save checks the final document again. */
+    if (o->lines.n > first_new && flow_check_size(o, err) < 0) goto out;
     rc = 0;
 out:
     free(upd_new);

@@ -105,7 +105,8 @@ int master_address_check(json_t *addr, const char *path, bool need_id, err_t *er
 {
     const char *s;
     if (args_only(addr, path, address_fields, err) < 0) return -1;
-    if (args_str(addr, path, "id", need_id, 64, &s, err) < 0) return -1;
+    /* 63 bytes: what an order line's delivery.address takes (order.h). */
+    if (args_str(addr, path, "id", need_id, 63, &s, err) < 0) return -1;
     for (int i = 1; address_fields[i]; i++)
         if (args_str(addr, path, address_fields[i], false, 256, &s, err) < 0) return -1;
     return 0;

@@ -1,4 +1,12 @@
-/* order.c: the order document: derived values, and JSON both ways. */
+/* order.c: the order document: derived values, and JSON both ways.
+ *
+ * order_from_json reads what order_text wrote. Text is copied into the
+ * fixed fields without cutting a character (text_copy); a document whose
+ * quantities are outside what the engine writes (0..ORDER_MAX_QTY) is
+ * refused, since what is derived from them (open quantities, statuses)
+ * would overflow. Amounts are read as they are: sums are checked where
+ * they are made (order_sum, M4) and saturated where they are only written
+ * (order_text.c). tests/fuzz/fuzz_order.c holds this to account. */
 #include "order.h"
 
 #include <stdio.h>
@@ -168,7 +176,14 @@ static int64_t get_int(json_t *obj, const char *k)
     return json_integer_value(json_object_get(obj, k));
 }
 
-static bool read_lines(order *o, json_t *arr)
+/* A quantity the engine could have written (0..ORDER_MAX_QTY): anything else
+ * would overflow what is derived from it (open quantities, statuses). */
+static bool qty_ok(int64_t q)
+{
+    return q >= 0 && q <= ORDER_MAX_QTY;
+}
+
+static bool read_lines(order *o, json_t *arr, bool *bad)
 {
     size_t i;
     json_t *j;
@@ -194,6 +209,9 @@ static bool read_lines(order *o, json_t *arr)
         get_str(d, "date", l->date, sizeof l->date);
         get_str(d, "method", l->method, sizeof l->method);
         get_str(d, "store", l->store, sizeof l->store);
+        if (!qty_ok(l->qty) || !qty_ok(l->qty_invoiced) || !qty_ok(l->qty_returned) ||
+            !qty_ok(l->qty_cancelled))
+            *bad = true;
     }
     return true;
 }
@@ -219,7 +237,7 @@ static bool read_charges(order *o, json_t *arr)
     return true;
 }
 
-static bool read_invoices(order *o, json_t *arr)
+static bool read_invoices(order *o, json_t *arr, bool *bad)
 {
     size_t i, k;
     json_t *j, *lj;
@@ -243,12 +261,13 @@ static bool read_invoices(order *o, json_t *arr)
             il->qty = get_int(lj, "qty");
             il->amount = get_int(lj, "amount");
             il->qty_returned = get_int(lj, "qty_returned");
+            if (!qty_ok(il->qty) || !qty_ok(il->qty_returned)) *bad = true;
         }
     }
     return true;
 }
 
-static bool read_returns(order *o, json_t *arr)
+static bool read_returns(order *o, json_t *arr, bool *bad)
 {
     size_t i, k;
     json_t *j, *lj;
@@ -270,6 +289,7 @@ static bool read_returns(order *o, json_t *arr)
             rl->qty = get_int(lj, "qty");
             rl->amount = get_int(lj, "amount");
             get_str(lj, "reason", rl->reason, sizeof rl->reason);
+            if (!qty_ok(rl->qty)) *bad = true;
         }
     }
     return true;
@@ -332,12 +352,19 @@ order *order_from_json(json_t *doc, err_t *err)
     o->next_line = (int)json_integer_value(json_array_get(next, 0));
     o->next_invoice = (int)json_integer_value(json_array_get(next, 1));
     o->next_return = (int)json_integer_value(json_array_get(next, 2));
-    if (!read_lines(o, json_object_get(doc, "lines")) ||
+    bool bad = false;
+    if (!read_lines(o, json_object_get(doc, "lines"), &bad) ||
         !read_charges(o, json_object_get(doc, "charges")) ||
-        !read_invoices(o, json_object_get(doc, "invoices")) ||
-        !read_returns(o, json_object_get(doc, "returns")) || !read_money_lists(o, doc)) {
+        !read_invoices(o, json_object_get(doc, "invoices"), &bad) ||
+        !read_returns(o, json_object_get(doc, "returns"), &bad) || !read_money_lists(o, doc)) {
         order_free(o);
         err_set(err, ERR_INTERNAL, "out of memory reading an order");
+        return NULL;
+    }
+    if (bad) {
+        err_set(err, ERR_INTERNAL, "order %s: a quantity outside 0..%d in its document", o->number,
+                ORDER_MAX_QTY);
+        order_free(o);
         return NULL;
     }
     return o;

@@ -4,7 +4,18 @@
  * one JSON document (order_to_json(o, ORDER_DOC)) and shown to clients as the
  * order object of PROTOCOL.md (ORDER_WIRE), which adds what is
  * derived: line amounts and statuses, totals, paid, refunded, on_account,
- * balance. Derived values are never stored, so they cannot drift. */
+ * balance. Derived values are never stored, so they cannot drift.
+ *
+ * How large an order may grow (README "Limits of an order"): every list in
+ * it grows with requests (each edit may add lines, each pickup, ship, return
+ * or payment adds entries), and the whole document travels to HQ as one
+ * upload event, which must fit HQ's 1 MiB line together with the rest of
+ * its batch. So an order holds at most ORDER_MAX_LINES lines, cancelled ones
+ * included (numbers are never reused), and its stored document at most
+ * ORDER_MAX_DOC_BYTES; the second bounds every other list (invoices,
+ * returns, payments, refunds, charges) as well. Every fixed-size text field
+ * below holds whole whatever the requests may put into it (the flows refuse
+ * longer text), so a document the engine writes always reads back. */
 #ifndef CORDER_ORDER_H
 #define CORDER_ORDER_H
 
@@ -15,6 +26,20 @@
 
 #include "err.h"
 #include "jsonw.h"
+
+/* Lines in one order, cancelled ones included. 500 is ten times a large
+ * real order (a fit-out, a B2B restock), the most one request could already
+ * name, and about 94 KB of document at ~190 bytes a line: room left under
+ * ORDER_MAX_DOC_BYTES for the invoices, returns and payments of such an
+ * order. */
+#define ORDER_MAX_LINES 500
+/* Bytes of the stored document (ORDER_DOC). An upload batch closes once it
+ * passes 512 KiB, so a batch is at most 512 KiB plus one document plus
+ * envelopes: 256 KiB keeps that under HQ's 1 MiB line, and the order's log
+ * entry and answer stay small beside it. */
+#define ORDER_MAX_DOC_BYTES (256 * 1024)
+/* A line's quantity (and what is invoiced, returned, cancelled of it). */
+#define ORDER_MAX_QTY 1000000
 
 #define VEC(T)                                                                                     \
     struct {                                                                                       \
@@ -156,8 +181,13 @@ json_t *order_to_json(const order *o, order_view view);
 char *order_text(const order *o, order_view view, size_t *len);
 void order_write(jsonw *w, const order *o, order_view view);
 void order_write_invoice(jsonw *w, const order_invoice *inv);
+/* The list of the stored document that takes the most bytes ("lines",
+ * "charges", "invoices", "returns", "payments" or "refunds"), and how many
+ * (*bytes): what to name when a document is over ORDER_MAX_DOC_BYTES. */
+const char *order_doc_largest(const order *o, size_t *bytes);
 
-/* Reads a stored document; NULL on a malformed one. */
+/* Reads a stored document; NULL on a malformed one (not an object, or a
+ * quantity outside 0..ORDER_MAX_QTY). */
 order *order_from_json(json_t *doc, err_t *err);
 
 order_line *order_find_line(order *o, int line);

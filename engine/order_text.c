@@ -5,7 +5,13 @@
  * here (order_write), and order_to_json parses the text when a jansson value
  * is needed. Writing text directly, rather than building a jansson tree and
  * dumping it, is what a request spends least on: a create writes the order
- * three or four times (two policy views, the document, the answer). */
+ * four or five times (two policy views, its size, the document, the answer).
+ * Strings are written whole (they were copied in whole, text.h), derived
+ * amounts saturate rather than overflow, so whatever order_from_json
+ * accepted writes back as JSON it accepts again, to the same bytes
+ * (tests/fuzz/fuzz_order.c). order_doc_largest measures the lists one by
+ * one for the message of a document over ORDER_MAX_DOC_BYTES. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +34,23 @@ static void key_int(jsonw *w, const char *k, long long v)
 {
     jw_key(w, k);
     jw_int(w, v);
+}
+
+/* Derived amounts, saturated rather than overflowing: the engine never
+ * stores values whose products or sums overflow (M4), but a document read
+ * from disk is written again whatever it holds (fuzz_order.c). */
+static long long sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_mul_overflow(a, b, &r)) return r;
+    return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+}
+
+static long long sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_add_overflow(a, b, &r)) return r;
+    return a < 0 ? INT64_MIN : INT64_MAX;
 }
 
 static void write_delivery(jsonw *w, const order_line *l)
@@ -62,12 +85,17 @@ static void write_lines(jsonw *w, const order *o, bool pub)
         key_int(w, "qty_returned", l->qty_returned);
         key_int(w, "qty_cancelled", l->qty_cancelled);
         if (pub) {
-            key_int(w, "amount", l->unit_price * l->qty);
+            key_int(w, "amount", sat_mul(l->unit_price, l->qty));
             key_str(w, "status", order_line_status(l));
         }
         jw_end_obj(w);
     }
     jw_end_arr(w);
+}
+
+static void write_doc_lines(jsonw *w, const order *o)
+{
+    write_lines(w, o, false);
 }
 
 static void write_charges(jsonw *w, const order *o)
@@ -160,7 +188,7 @@ static void write_returns(jsonw *w, const order *o)
         jw_end_arr(w);
         key_int(w, "product_refund", r->product_refund);
         key_int(w, "shipping_refund", r->shipping_refund);
-        key_int(w, "refund", r->product_refund + r->shipping_refund);
+        key_int(w, "refund", sat_add(r->product_refund, r->shipping_refund));
         key_str(w, "at", r->at);
         key_opt(w, "approved_by", r->approved_by);
         jw_end_obj(w);
@@ -168,9 +196,8 @@ static void write_returns(jsonw *w, const order *o)
     jw_end_arr(w);
 }
 
-static void write_money_lists(jsonw *w, const order *o)
+static void write_payments(jsonw *w, const order *o)
 {
-    jw_key(w, "payments");
     jw_arr(w);
     for (size_t i = 0; i < o->payments.n; i++) {
         const order_payment *p = &o->payments.v[i];
@@ -183,7 +210,10 @@ static void write_money_lists(jsonw *w, const order *o)
         jw_end_obj(w);
     }
     jw_end_arr(w);
-    jw_key(w, "refunds");
+}
+
+static void write_refunds(jsonw *w, const order *o)
+{
     jw_arr(w);
     for (size_t i = 0; i < o->refunds.n; i++) {
         const order_refund *r = &o->refunds.v[i];
@@ -274,7 +304,10 @@ void order_write(jsonw *w, const order *o, order_view view)
     write_invoices(w, o);
     jw_key(w, "returns");
     write_returns(w, o);
-    write_money_lists(w, o);
+    jw_key(w, "payments");
+    write_payments(w, o);
+    jw_key(w, "refunds");
+    write_refunds(w, o);
     if (pub) {
         write_derived(w, o, summed ? &sums : NULL);
     } else {
@@ -288,6 +321,30 @@ void order_write(jsonw *w, const order *o, order_view view)
         jw_end_arr(w);
     }
     jw_end_obj(w);
+}
+
+/* Each list written alone, as order_write writes it into the document. */
+const char *order_doc_largest(const order *o, size_t *bytes)
+{
+    static const struct {
+        const char *name;
+        void (*write)(jsonw *, const order *);
+    } lists[] = {{"lines", write_doc_lines},   {"charges", write_charges},
+                 {"invoices", write_invoices}, {"returns", write_returns},
+                 {"payments", write_payments}, {"refunds", write_refunds}};
+    const char *best = "lines";
+    *bytes = 0;
+    for (size_t k = 0; k < sizeof lists / sizeof *lists; k++) {
+        jsonw w = {0};
+        size_t n = 0;
+        lists[k].write(&w, o);
+        free(jw_finish(&w, &n));
+        if (n > *bytes) {
+            *bytes = n;
+            best = lists[k].name;
+        }
+    }
+    return best;
 }
 
 char *order_text(const order *o, order_view view, size_t *len)
