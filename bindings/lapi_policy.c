@@ -199,8 +199,11 @@ static int l_tostring(lua_State *L)
         lua_pushliteral(L, "corder.policy (closed)");
         return 1;
     }
-    lua_pushfstring(L, "corder.policy %s (%s, version %.12s)", policy_name(u->p), policy_file(u->p),
-                    policy_version(u->p));
+    /* lua_pushfstring knows no precision: cut the version in C */
+    char ver[13];
+    snprintf(ver, sizeof ver, "%s", policy_version(u->p));
+    lua_pushfstring(L, "corder.policy %s (%s, version %s)", policy_name(u->p), policy_file(u->p),
+                    ver);
     return 1;
 }
 

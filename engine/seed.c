@@ -56,7 +56,7 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
     json_t *stores;
     if (args_only(s, path, allowed, err) < 0 || args_str(s, path, "id", true, 31, &id, err) < 0 ||
         args_str(s, path, "name", true, 127, &name, err) < 0 ||
-        args_str(s, path, "pin", true, 64, &pin, err) < 0 ||
+        args_str(s, path, "pin", true, AUTH_PIN_MAX, &pin, err) < 0 ||
         args_str(s, path, "role", true, 63, &role, err) < 0 ||
         args_arr(s, path, "stores", true, 1000, &stores, err) < 0)
         return -1;

@@ -15,6 +15,9 @@ describe("policies/default.lua", function()
     }, p:params())
     assert.matches("^%x+$", p:version())
     assert.equal(64, #p:version())
+    -- a loaded policy prints as its name, file and the version's first 12 digits
+    assert.equal("corder.policy default (policies/default.lua, version " .. p:version():sub(1, 12) .. ")",
+      tostring(p))
     for _, hook in ipairs { "deposit", "shipping_charge", "cancellation_charge",
                             "shipping_refund", "permits" } do
       assert.is_true(p:has(hook), hook)
