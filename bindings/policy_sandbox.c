@@ -37,14 +37,14 @@
 #include "money.h"
 #include "policy_int.h"
 
-#define PSB_HOOK_EVERY 1000
-
 int64_t psb_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+#define PSB_HOOK_EVERY 1000
 
 /* In Lua 5.4 osize is a type tag, not a size, when ptr is NULL. */
 static void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -73,6 +73,36 @@ psb_state *psb_of(lua_State *L)
     return ud;
 }
 
+/* "file:line: " of the innermost policy line running: from level 0 (the
+ * function the hook interrupted, or the C function that charges) up
+ * through C callers (pcall, a gsub callback's caller) to the first Lua
+ * line. */
+static void psb_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
+static void psb_budget_hook(lua_State *L, lua_Debug *ar);
+
+int psb_budget_error(lua_State *L)
+{
+    psb_state *s = psb_of(L);
+    s->tripped = 1;
+    lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, 1);
+    s->work_left = 0;
+    psb_where(L);
+    lua_pushfstring(L, "instruction budget exceeded (%d ms)", (int)(s->budget_us / 1000));
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 static void psb_budget_hook(lua_State *L, lua_Debug *ar)
 {
     psb_state *s = psb_of(L);
@@ -80,16 +110,28 @@ static void psb_budget_hook(lua_State *L, lua_Debug *ar)
      * policy was (the hook's own line until then): a memory error can then
      * still name file:line (L2). */
     if (lua_getinfo(L, "l", ar) && ar->currentline > 0) s->last_line = ar->currentline;
-    if (!s->tripped) {
-        if (psb_now_ns() < s->deadline_ns) return;
-        s->tripped = 1;
-        lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, 1);
+    if (!s->tripped && psb_now_ns() < s->deadline_ns) return;
+    psb_budget_error(L);
+}
+
+void psb_charge_slow(lua_State *L, psb_state *s, size_t units)
+{
+    (void)units;
+    if (s->tripped || psb_now_ns() >= s->deadline_ns) psb_budget_error(L);
+    s->work_left = PSB_WORK_EVERY;
+}
+
+void psb_reserve(lua_State *L, size_t ns)
+{
+    psb_state *s = psb_of(L);
+    if (ns < s->work_left) {
+        s->work_left -= ns;
+        return;
     }
-    /* Level 0 is the interrupted Lua function: a hook has no frame of its own. */
-    luaL_where(L, 0);
-    lua_pushfstring(L, "instruction budget exceeded (%d ms)", (int)(s->budget_us / 1000));
-    lua_concat(L, 2);
-    lua_error(L);
+    int64_t now = psb_now_ns();
+    if (s->tripped || now >= s->deadline_ns || ns > (size_t)(s->deadline_ns - now))
+        psb_budget_error(L);
+    s->work_left = PSB_WORK_EVERY;
 }
 
 void psb_arm(lua_State *L, const char *store)
@@ -99,6 +141,7 @@ void psb_arm(lua_State *L, const char *store)
     s->mem_refused = 0;
     s->last_line = 0;
     s->store = store;
+    s->work_left = PSB_WORK_EVERY;
     s->deadline_ns = psb_now_ns() + s->budget_us * 1000;
     lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, PSB_HOOK_EVERY);
 }
@@ -364,11 +407,13 @@ static int psb_setup(lua_State *L)
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);
     luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
     /* stack: _G string table math utf8 os */
-    int g = 1, str = 2, tab = 3, os = 6;
+    int g = 1, str = 2, tab = 3, math = 4, utf8 = 5, os = 6;
 
-    /* The string table is also the strings' __index: strip it in place. */
+    /* The string table is also the strings' __index: strip it in place,
+     * and put in the pattern functions that charge the budget. */
     lua_pushnil(L);
     lua_setfield(L, str, "dump");
+    psm_install(L, str);
     lua_getfield(L, str, "rep");
     lua_pushcclosure(L, l_rep, 1);
     lua_setfield(L, str, "rep");
@@ -400,9 +445,9 @@ static int psb_setup(lua_State *L)
     lua_setfield(L, env, "table");
     lua_getfield(L, tab, "unpack");
     lua_setfield(L, env, "unpack");
-    lua_pushvalue(L, 4);
+    lua_pushvalue(L, math);
     lua_setfield(L, env, "math");
-    lua_pushvalue(L, 5);
+    lua_pushvalue(L, utf8);
     lua_setfield(L, env, "utf8");
     lua_createtable(L, 0, 4);
     psb_copy(L, os, lua_gettop(L), os_safe);
