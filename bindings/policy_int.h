@@ -2,8 +2,9 @@
  * sees. The public side is engine/policy.h; this is the Lua side of it.
  *
  *   policy_sandbox.c  one capped, budgeted, stripped lua_State per version
- *   policy_match.c    Lua patterns (find, match, gmatch, gsub) that charge
- *                     their work to the budget
+ *   policy_bounded.c  the library functions that loop in C, rewritten to
+ *                     charge their work to the budget (string, table, utf8...)
+ *   policy_match.c    Lua patterns (find, match, gmatch, gsub), the same way
  *   policy_convert.c  jansson values <-> Lua values, both ways
  *   policy_load.c     a file -> a checked version (parameters, hooks, SHA)
  *   policy_call.c     calling a hook and checking its answer; refcounts
@@ -69,8 +70,8 @@ void psb_push_env(lua_State *L);
 /* Text-only compile of buf with the sandbox env; chunk name "@file". */
 int psb_load(lua_State *L, const char *buf, size_t len, const char *file);
 int64_t psb_now_ns(void);
-/* The budget for library functions written in C (policy_match.c):
- * psb_charge counts units of work done or about to be
+/* The budget for library functions written in C (policy_bounded.c,
+ * policy_match.c): psb_charge counts units of work done or about to be
  * done and, every PSB_WORK_EVERY units, compares the clock with the
  * deadline; past it, it raises the hook's error ("file:line: instruction
  * budget exceeded (50 ms)", the line of the policy code that called) and
@@ -91,6 +92,9 @@ void psb_reserve(lua_State *L, size_t ns);
 /* Raises the budget error (with the position of the policy line). */
 int psb_budget_error(lua_State *L);
 
+/* policy_bounded.c: replaces, in the tables of an opened sandbox, every
+ * library function whose work is not bounded by a constant. */
+void pbd_install(lua_State *L, int g, int str, int tab, int math, int utf8, int os);
 /* policy_match.c: string.find, match, gmatch and gsub into str. */
 void psm_install(lua_State *L, int str);
 /* A percentage (integer, float with <= 2 decimals, or string) to basis

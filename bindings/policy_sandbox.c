@@ -155,26 +155,44 @@ void psb_disarm(lua_State *L)
 
 /* ---- print and corder.log: one line each in the engine log (stderr) ---- */
 
-static void psb_log_line(lua_State *L, const char *msg, size_t len)
+/* A longer line is cut: the log is for people, and a 30 MiB line would
+ * cost the engine the time to write it. */
+#define PSB_LOG_MAX 4096
+
+/* msg holds the first len bytes of a line of total bytes. */
+static void psb_log_line(lua_State *L, const char *msg, size_t len, size_t total)
 {
     const char *store = psb_of(L)->store;
-    fprintf(stderr, "policy[%s]: %.*s\n", store ? store : "-", (int)len, msg);
+    if (len > PSB_LOG_MAX) len = PSB_LOG_MAX;
+    if (total > len)
+        fprintf(stderr, "policy[%s]: %.*s... (%zu more bytes cut)\n", store ? store : "-", (int)len,
+                msg, total - len);
+    else
+        fprintf(stderr, "policy[%s]: %.*s\n", store ? store : "-", (int)len, msg);
 }
 
+/* Every argument goes through tostring, as in Lua; only the first
+ * PSB_LOG_MAX bytes of the line are kept. */
 static int l_print(lua_State *L)
 {
     int n = lua_gettop(L);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
+    char line[PSB_LOG_MAX];
+    size_t len = 0, total = 0;
     for (int i = 1; i <= n; i++) {
-        if (i > 1) luaL_addchar(&b, '\t');
-        luaL_tolstring(L, i, NULL);
-        luaL_addvalue(&b);
+        size_t l;
+        const char *s = luaL_tolstring(L, i, &l);
+        if (i > 1) {
+            if (len < PSB_LOG_MAX) line[len++] = '\t';
+            total++;
+        }
+        size_t c = l < PSB_LOG_MAX - len ? l : PSB_LOG_MAX - len;
+        memcpy(line + len, s, c);
+        len += c;
+        total += l;
+        lua_pop(L, 1);
+        psb_charge(L, 64);
     }
-    luaL_pushresult(&b);
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    psb_log_line(L, s, len);
+    psb_log_line(L, line, len, total);
     return 0;
 }
 
@@ -187,7 +205,7 @@ static int l_log(lua_State *L)
     lua_call(L, n, 1);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
-    psb_log_line(L, s, len);
+    psb_log_line(L, s, len, len);
     return 0;
 }
 
@@ -294,6 +312,28 @@ static void psb_push_corder(lua_State *L)
 
 /* ---- load: text only, and into the sandbox ---- */
 
+/* The compiler runs no Lua instructions either: the chunk is fed to it
+ * PSB_LOAD_PIECE bytes at a time, each charged to the budget (compiling
+ * costs some 30 ns a byte), so a 30 MiB chunk is stopped like a loop. */
+#define PSB_LOAD_PIECE 4096
+
+typedef struct {
+    const char *s;
+    size_t left;
+} psb_reader;
+
+static const char *psb_read_piece(lua_State *L, void *ud, size_t *size)
+{
+    psb_reader *r = ud;
+    *size = r->left < PSB_LOAD_PIECE ? r->left : PSB_LOAD_PIECE;
+    if (*size == 0) return NULL;
+    psb_charge(L, *size * 32);
+    const char *piece = r->s;
+    r->s += *size;
+    r->left -= *size;
+    return piece;
+}
+
 static int l_load(lua_State *L)
 {
     size_t len;
@@ -308,7 +348,9 @@ static int l_load(lua_State *L)
         return 2;
     }
     int has_env = !lua_isnone(L, 4);
-    if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
+    psb_reader r = {s, len};
+    if (lua_load(L, psb_read_piece, &r, name, "t") != LUA_OK) {
+        if (psb_of(L)->tripped) return lua_error(L); /* out of time: not load's failure */
         luaL_pushfail(L);
         lua_insert(L, -2);
         return 2;
@@ -318,25 +360,6 @@ static int l_load(lua_State *L)
     else
         psb_push_env(L);
     if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
-    return 1;
-}
-
-/* string.rep("", 2^62) loops in C for ever in 5.4; nothing to repeat is "". */
-static int l_rep(lua_State *L)
-{
-    size_t l, lsep = 0;
-    luaL_checklstring(L, 1, &l);
-    lua_Integer n = luaL_checkinteger(L, 2);
-    if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &lsep);
-    if (n <= 0 || l + lsep == 0) {
-        lua_pushliteral(L, "");
-        return 1;
-    }
-    if ((size_t)n > psb_of(L)->cap / (l + lsep) + 1)
-        return luaL_error(L, "string.rep: result larger than the policy memory cap");
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
 }
 
@@ -410,13 +433,11 @@ static int psb_setup(lua_State *L)
     int g = 1, str = 2, tab = 3, math = 4, utf8 = 5, os = 6;
 
     /* The string table is also the strings' __index: strip it in place,
-     * and put in the pattern functions that charge the budget. */
+     * and put in the functions that charge the budget for their work. */
     lua_pushnil(L);
     lua_setfield(L, str, "dump");
     psm_install(L, str);
-    lua_getfield(L, str, "rep");
-    lua_pushcclosure(L, l_rep, 1);
-    lua_setfield(L, str, "rep");
+    pbd_install(L, g, str, tab, math, utf8, os);
     lua_pushvalue(L, str);
     lua_setfield(L, LUA_REGISTRYINDEX, "corder.strlib");
     lua_pushliteral(L, "");
