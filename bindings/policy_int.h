@@ -35,6 +35,10 @@ typedef struct {
     int64_t deadline_ns; /* CLOCK_MONOTONIC; checked by the count hook */
     int64_t budget_us;
     size_t work_left;  /* units before the next clock read (psb_charge) */
+    size_t big;        /* bytes held in blocks of PSB_BIG_BLOCK or more */
+    size_t big_mark;   /* ... above which the hook period is shortened */
+    int hook_every;    /* the count hook's period now, in instructions */
+    lua_State *L;      /* the main thread, for the allocator's hook changes */
     int tripped;       /* the budget fired; every instruction errors now */
     int mem_refused;   /* an allocation was refused since the last reset */
     int last_line;     /* the policy line the count hook last saw, for memory errors */
