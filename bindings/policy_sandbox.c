@@ -10,22 +10,46 @@
  *           xpcall (handler run after the unwind, see l_xpcall),
  *           setmetatable (no __gc), print (to the engine log),
  *           load (text chunks only, into the sandbox env)
- *   string (no dump; rep guarded), table, math, utf8, unpack = table.unpack
+ *   string (no dump), table, math, utf8, unpack = table.unpack
  *   os = {time, date, clock, difftime}
  *   corder = {pct, round, muldiv, log}, read-only
+ * with every library function that loops in C replaced (see "time in C").
  *
  * Three limits make a fault cost one request, never the engine:
  *   - memory: a lua_Alloc that refuses growth past the cap (Lua turns that
  *     into a "not enough memory" error that unwinds to our pcall);
- *   - time: a count hook every PSB_HOOK_EVERY instructions compares the
- *     monotonic clock with a deadline. When it fires it errors and re-arms
- *     itself with a count of 1, so a policy's own pcall that catches the
- *     error is stopped again at its next instruction (Redis does the same);
- *   - the hook is never removed, so a __gc finalizer that runs between calls
- *     meets an expired deadline and is stopped at once.
- * Known hole: a C library function does not execute Lua instructions, so a
- * pathological string pattern (string.find with many ".-") is not stopped
- * by the budget. string.rep("", huge), the easy one, is guarded below. */
+ *   - time in Lua code: a count hook compares the monotonic clock with a
+ *     deadline every PSB_HOOK_EVERY instructions. When it fires it errors
+ *     and re-arms itself with a count of 1, so a policy's own pcall that
+ *     catches the error is stopped again at its next instruction (Redis
+ *     does the same). The hook is never removed, so a __gc finalizer that
+ *     runs between calls meets an expired deadline and is stopped at once;
+ *   - time in C, where the hook cannot look: a library function runs no
+ *     Lua instructions, and string.find with many ".-" or
+ *     table.move({}, 1, 3e8, 2) once held the engine for seconds. Now each
+ *     function a policy can reach is either constant-time or pays for its
+ *     work: the pattern functions are corder's own matcher with a step
+ *     counter (policy_match.c); the others that loop are rewritten or
+ *     wrapped (policy_bounded.c). They charge work units to psb_charge,
+ *     which reads the clock every PSB_WORK_EVERY units (about 65 us of
+ *     work) and, past the deadline, raises the hook's own error, file:line
+ *     included, and re-arms the hook at 1; a step that cannot be split
+ *     (a call into Lua's own code) is refused before it starts if its cost,
+ *     known from its arguments, would not fit before the deadline
+ *     (psb_reserve). load feeds the compiler 4 KiB pieces, each charged.
+ *     Some single instructions cost time in proportion to a big object
+ *     (== or < on long strings, a numeral of a million digits, ... of a
+ *     million values): the allocator counts the bytes held in big blocks
+ *     and shortens the hook's period as they grow (psb_period), counts
+ *     allocated bytes as work, and sets the hook to fire at the next
+ *     instruction once the deadline has passed.
+ * What still runs to its end past the deadline is one step bounded by the
+ * memory cap (a copy of at most 32 MiB, or its first touch: a few ms on
+ * ordinary hardware, up to ~0.1 s where fresh memory is slow), and the
+ * garbage collector's atomic phase, which no hook interrupts: in Lua 5.4
+ * converging a long chain of entries in a weak-keyed table is quadratic
+ * (a policy could build one; setmetatable cannot refuse __mode, which may
+ * be set on the metatable afterwards). */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
