@@ -21,8 +21,9 @@
  *    arithmetic metamethods, utf8.char, utf8.codepoint, select, tonumber,
  *    math.max, math.min, table.pack, assert, os.date. One that could not
  *    end before the deadline is refused before it starts (psb_reserve).
- *    table.sort keeps Lua's algorithm but its comparisons go through a C
- *    closure that charges each one;
+ *    table.sort keeps Lua's algorithm; unless the comparator is a Lua
+ *    function (whose instructions the hook counts) or the table is small
+ *    and plain, its comparisons go through a C closure that charges each;
  *  - constant or bounded by the memory cap per call and left alone (type,
  *    rawget, math.floor, os.time...). What one such instruction costs in
  *    proportion to a big object is the count hook's business: its period
@@ -144,10 +145,35 @@ static int pbd_sort_compare(lua_State *L)
     return 1;
 }
 
+/* A plain table of at most 64 numbers and short strings: Lua's sort of it
+ * with < is cheap and bounded. */
+static int pbd_sort_cheap(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TTABLE) return 0;
+    if (lua_getmetatable(L, 1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_Unsigned n = lua_rawlen(L, 1);
+    if (n > 64) return 0;
+    for (lua_Integer i = 1; i <= (lua_Integer)n; i++) {
+        int t = lua_rawgeti(L, 1, i);
+        int ok = t == LUA_TNUMBER || (t == LUA_TSTRING && lua_rawlen(L, -1) <= 256);
+        lua_pop(L, 1);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
 static int pbd_sort(lua_State *L)
 {
     lua_settop(L, 2);
-    if (lua_isnil(L, 2) || lua_isfunction(L, 2)) { /* else Lua's sort complains */
+    int t = lua_type(L, 2);
+    /* A Lua comparator runs instructions the hook counts, for every
+     * comparison; so does nothing but Lua's sort of a small plain table. */
+    if ((t == LUA_TFUNCTION && !lua_iscfunction(L, 2)) || (t == LUA_TNIL && pbd_sort_cheap(L)))
+        return pbd_orig(L);
+    if (t == LUA_TNIL || t == LUA_TFUNCTION) { /* else Lua's sort complains */
         lua_pushvalue(L, 2);
         lua_pushcclosure(L, pbd_sort_compare, 1);
         lua_replace(L, 2);
@@ -487,7 +513,8 @@ static void pbd_concat_add(lua_State *L, luaL_Buffer *b, lua_Integer i)
     if (!lua_isstring(L, -1))
         luaL_error(L, "invalid value (%s) at index %I in table for 'concat'", luaL_typename(L, -1),
                    (LUAI_UACINT)i);
-    psb_charge(L, lua_rawlen(L, -1) >> 3);
+    size_t l = lua_rawlen(L, -1);
+    if (l >= PBD_CHUNK) psb_charge(L, l >> 3); /* short ones: the element's units */
     luaL_addvalue(b);
 }
 
