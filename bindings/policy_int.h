@@ -96,8 +96,9 @@ void psb_reserve(lua_State *L, size_t ns);
 /* Raises the budget error (with the position of the policy line). */
 int psb_budget_error(lua_State *L);
 
-/* policy_bounded.c: replaces, in the tables of an opened sandbox, every
- * library function whose work is not bounded by a constant. */
+/* policy_bounded.c: replaces, in the tables of an opened sandbox, the
+ * library functions that loop in C (its header says which, and why the
+ * others are left alone). */
 void pbd_install(lua_State *L, int g, int str, int tab, int math, int utf8, int os);
 /* policy_match.c: string.find, match, gmatch and gsub into str. */
 void psm_install(lua_State *L, int str);
