@@ -10,22 +10,46 @@
  *           xpcall (handler run after the unwind, see l_xpcall),
  *           setmetatable (no __gc), print (to the engine log),
  *           load (text chunks only, into the sandbox env)
- *   string (no dump; rep guarded), table, math, utf8, unpack = table.unpack
+ *   string (no dump), table, math, utf8, unpack = table.unpack
  *   os = {time, date, clock, difftime}
  *   corder = {pct, round, muldiv, log}, read-only
+ * with every library function that loops in C replaced (see "time in C").
  *
  * Three limits make a fault cost one request, never the engine:
  *   - memory: a lua_Alloc that refuses growth past the cap (Lua turns that
  *     into a "not enough memory" error that unwinds to our pcall);
- *   - time: a count hook every PSB_HOOK_EVERY instructions compares the
- *     monotonic clock with a deadline. When it fires it errors and re-arms
- *     itself with a count of 1, so a policy's own pcall that catches the
- *     error is stopped again at its next instruction (Redis does the same);
- *   - the hook is never removed, so a __gc finalizer that runs between calls
- *     meets an expired deadline and is stopped at once.
- * Known hole: a C library function does not execute Lua instructions, so a
- * pathological string pattern (string.find with many ".-") is not stopped
- * by the budget. string.rep("", huge), the easy one, is guarded below. */
+ *   - time in Lua code: a count hook compares the monotonic clock with a
+ *     deadline every PSB_HOOK_EVERY instructions. When it fires it errors
+ *     and re-arms itself with a count of 1, so a policy's own pcall that
+ *     catches the error is stopped again at its next instruction (Redis
+ *     does the same). The hook is never removed, so a __gc finalizer that
+ *     runs between calls meets an expired deadline and is stopped at once;
+ *   - time in C, where the hook cannot look: a library function runs no
+ *     Lua instructions, and string.find with many ".-" or
+ *     table.move({}, 1, 3e8, 2) once held the engine for seconds. Now each
+ *     function a policy can reach is either constant-time or pays for its
+ *     work: the pattern functions are corder's own matcher with a step
+ *     counter (policy_match.c); the others that loop are rewritten or
+ *     wrapped (policy_bounded.c). They charge work units to psb_charge,
+ *     which reads the clock every PSB_WORK_EVERY units (about 65 us of
+ *     work) and, past the deadline, raises the hook's own error, file:line
+ *     included, and re-arms the hook at 1; a step that cannot be split
+ *     (a call into Lua's own code) is refused before it starts if its cost,
+ *     known from its arguments, would not fit before the deadline
+ *     (psb_reserve). load feeds the compiler 4 KiB pieces, each charged.
+ *     Some single instructions cost time in proportion to a big object
+ *     (== or < on long strings, a numeral of a million digits, ... of a
+ *     million values): the allocator counts the bytes held in big blocks
+ *     and shortens the hook's period as they grow (psb_period), counts
+ *     allocated bytes as work, and sets the hook to fire at the next
+ *     instruction once the deadline has passed.
+ * What still runs to its end past the deadline is one step bounded by the
+ * memory cap (a copy of at most 32 MiB, or its first touch: a few ms on
+ * ordinary hardware, up to ~0.1 s where fresh memory is slow), and the
+ * garbage collector's atomic phase, which no hook interrupts: in Lua 5.4
+ * converging a long chain of entries in a weak-keyed table is quadratic
+ * (a policy could build one; setmetatable cannot refuse __mode, which may
+ * be set on the metatable afterwards). */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
@@ -37,13 +61,63 @@
 #include "money.h"
 #include "policy_int.h"
 
-#define PSB_HOOK_EVERY 1000
-
 int64_t psb_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the budget ---- */
+
+/* The count hook's period: every PSB_HOOK_EVERY instructions while the
+ * state holds no big block; shorter when it does (see psb_period). */
+#define PSB_HOOK_EVERY 1000
+#define PSB_BIG_BLOCK ((size_t)64 << 10)
+#define PSB_BIG_REF ((size_t)16 << 10)
+
+static void psb_budget_hook(lua_State *L, lua_Debug *ar);
+
+/* One instruction can cost time in proportion to a big object: comparing
+ * two long strings, converting a string of digits to a number, copying a
+ * million varargs, scanning a big table for next(). So the more memory the
+ * state holds in big blocks, the more often the hook reads the clock: about
+ * PSB_HOOK_EVERY * PSB_BIG_REF bytes' worth of such work between two
+ * reads, i.e. every 250 instructions with one 64 KiB block, every
+ * instruction from 16 MiB on. A policy without big blocks keeps 1000. */
+static int psb_period(size_t big)
+{
+    if (big <= PSB_BIG_REF) return PSB_HOOK_EVERY;
+    size_t n = (size_t)PSB_HOOK_EVERY * PSB_BIG_REF / big;
+    return n < 1 ? 1 : (int)n;
+}
+
+static void psb_set_hook(psb_state *s, int every)
+{
+    s->hook_every = every;
+    lua_sethook(s->L, psb_budget_hook, LUA_MASKCOUNT, every);
+}
+
+/* The allocator may not raise an error, but it may set the hook (as lua.c
+ * does from a signal handler): a shorter period when big blocks appear,
+ * a period of 1 when the deadline has passed. */
+static void psb_big_grew(psb_state *s)
+{
+    s->big_mark = s->big * 2;
+    int every = psb_period(s->big);
+    if (s->L && !s->tripped && every < s->hook_every) psb_set_hook(s, every);
+}
+
+/* Allocation is work too (a concatenation, a table growing): it is charged
+ * at a quarter unit per byte, and past the deadline the next instruction
+ * raises the budget error. */
+static void psb_alloc_tick(psb_state *s)
+{
+    s->work_left = PSB_WORK_EVERY;
+    if (s->L && !s->tripped && psb_now_ns() >= s->deadline_ns) {
+        s->tripped = 1;
+        psb_set_hook(s, 1);
+    }
 }
 
 /* In Lua 5.4 osize is a type tag, not a size, when ptr is NULL. */
@@ -54,6 +128,7 @@ static void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize == 0) {
         free(ptr);
         s->used -= old;
+        if (old >= PSB_BIG_BLOCK) s->big -= old;
         return NULL;
     }
     if (nsize > old && (s->used > s->cap || nsize - old > s->cap - s->used)) {
@@ -63,6 +138,15 @@ static void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     void *np = realloc(ptr, nsize);
     if (!np) return NULL;
     s->used = s->used - old + nsize;
+    if (old >= PSB_BIG_BLOCK) s->big -= old;
+    if (nsize >= PSB_BIG_BLOCK) {
+        s->big += nsize;
+        if (s->big > s->big_mark) psb_big_grew(s);
+    }
+    if (nsize >> 2 < s->work_left)
+        s->work_left -= nsize >> 2;
+    else
+        psb_alloc_tick(s);
     return np;
 }
 
@@ -73,6 +157,36 @@ psb_state *psb_of(lua_State *L)
     return ud;
 }
 
+/* "file:line: " of the innermost policy line running: from level 0 (the
+ * function the hook interrupted, or the C function that charges) up
+ * through C callers (pcall, a gsub callback's caller) to the first Lua
+ * line. */
+static void psb_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
+int psb_budget_error(lua_State *L)
+{
+    psb_state *s = psb_of(L);
+    if (!s->tripped || s->hook_every != 1) {
+        s->tripped = 1;
+        psb_set_hook(s, 1);
+    }
+    s->work_left = 0;
+    psb_where(L);
+    lua_pushfstring(L, "instruction budget exceeded (%d ms)", (int)(s->budget_us / 1000));
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 static void psb_budget_hook(lua_State *L, lua_Debug *ar)
 {
     psb_state *s = psb_of(L);
@@ -80,16 +194,28 @@ static void psb_budget_hook(lua_State *L, lua_Debug *ar)
      * policy was (the hook's own line until then): a memory error can then
      * still name file:line (L2). */
     if (lua_getinfo(L, "l", ar) && ar->currentline > 0) s->last_line = ar->currentline;
-    if (!s->tripped) {
-        if (psb_now_ns() < s->deadline_ns) return;
-        s->tripped = 1;
-        lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, 1);
+    if (!s->tripped && psb_now_ns() < s->deadline_ns) return;
+    psb_budget_error(L);
+}
+
+void psb_charge_slow(lua_State *L, psb_state *s, size_t units)
+{
+    (void)units;
+    if (s->tripped || psb_now_ns() >= s->deadline_ns) psb_budget_error(L);
+    s->work_left = PSB_WORK_EVERY;
+}
+
+void psb_reserve(lua_State *L, size_t ns)
+{
+    psb_state *s = psb_of(L);
+    if (ns < s->work_left) {
+        s->work_left -= ns;
+        return;
     }
-    /* Level 0 is the interrupted Lua function: a hook has no frame of its own. */
-    luaL_where(L, 0);
-    lua_pushfstring(L, "instruction budget exceeded (%d ms)", (int)(s->budget_us / 1000));
-    lua_concat(L, 2);
-    lua_error(L);
+    int64_t now = psb_now_ns();
+    if (s->tripped || now >= s->deadline_ns || ns > (size_t)(s->deadline_ns - now))
+        psb_budget_error(L);
+    s->work_left = PSB_WORK_EVERY;
 }
 
 void psb_arm(lua_State *L, const char *store)
@@ -99,8 +225,10 @@ void psb_arm(lua_State *L, const char *store)
     s->mem_refused = 0;
     s->last_line = 0;
     s->store = store;
+    s->work_left = PSB_WORK_EVERY;
+    s->big_mark = s->big;
     s->deadline_ns = psb_now_ns() + s->budget_us * 1000;
-    lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, PSB_HOOK_EVERY);
+    psb_set_hook(s, psb_period(s->big));
 }
 
 /* The hook stays: the deadline is left to expire so that stray finalizers
@@ -112,26 +240,44 @@ void psb_disarm(lua_State *L)
 
 /* ---- print and corder.log: one line each in the engine log (stderr) ---- */
 
-static void psb_log_line(lua_State *L, const char *msg, size_t len)
+/* A longer line is cut: the log is for people, and a 30 MiB line would
+ * cost the engine the time to write it. */
+#define PSB_LOG_MAX 4096
+
+/* msg holds the first len bytes of a line of total bytes. */
+static void psb_log_line(lua_State *L, const char *msg, size_t len, size_t total)
 {
     const char *store = psb_of(L)->store;
-    fprintf(stderr, "policy[%s]: %.*s\n", store ? store : "-", (int)len, msg);
+    if (len > PSB_LOG_MAX) len = PSB_LOG_MAX;
+    if (total > len)
+        fprintf(stderr, "policy[%s]: %.*s... (%zu more bytes cut)\n", store ? store : "-", (int)len,
+                msg, total - len);
+    else
+        fprintf(stderr, "policy[%s]: %.*s\n", store ? store : "-", (int)len, msg);
 }
 
+/* Every argument goes through tostring, as in Lua; only the first
+ * PSB_LOG_MAX bytes of the line are kept. */
 static int l_print(lua_State *L)
 {
     int n = lua_gettop(L);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
+    char line[PSB_LOG_MAX];
+    size_t len = 0, total = 0;
     for (int i = 1; i <= n; i++) {
-        if (i > 1) luaL_addchar(&b, '\t');
-        luaL_tolstring(L, i, NULL);
-        luaL_addvalue(&b);
+        size_t l;
+        const char *s = luaL_tolstring(L, i, &l);
+        if (i > 1) {
+            if (len < PSB_LOG_MAX) line[len++] = '\t';
+            total++;
+        }
+        size_t c = l < PSB_LOG_MAX - len ? l : PSB_LOG_MAX - len;
+        memcpy(line + len, s, c);
+        len += c;
+        total += l;
+        lua_pop(L, 1);
+        psb_charge(L, 64);
     }
-    luaL_pushresult(&b);
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    psb_log_line(L, s, len);
+    psb_log_line(L, line, len, total);
     return 0;
 }
 
@@ -144,7 +290,7 @@ static int l_log(lua_State *L)
     lua_call(L, n, 1);
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
-    psb_log_line(L, s, len);
+    psb_log_line(L, s, len, len);
     return 0;
 }
 
@@ -251,6 +397,28 @@ static void psb_push_corder(lua_State *L)
 
 /* ---- load: text only, and into the sandbox ---- */
 
+/* The compiler runs no Lua instructions either: the chunk is fed to it
+ * PSB_LOAD_PIECE bytes at a time, each charged to the budget (compiling
+ * costs some 30 ns a byte), so a 30 MiB chunk is stopped like a loop. */
+#define PSB_LOAD_PIECE 4096
+
+typedef struct {
+    const char *s;
+    size_t left;
+} psb_reader;
+
+static const char *psb_read_piece(lua_State *L, void *ud, size_t *size)
+{
+    psb_reader *r = ud;
+    *size = r->left < PSB_LOAD_PIECE ? r->left : PSB_LOAD_PIECE;
+    if (*size == 0) return NULL;
+    psb_charge(L, *size * 32);
+    const char *piece = r->s;
+    r->s += *size;
+    r->left -= *size;
+    return piece;
+}
+
 static int l_load(lua_State *L)
 {
     size_t len;
@@ -265,7 +433,9 @@ static int l_load(lua_State *L)
         return 2;
     }
     int has_env = !lua_isnone(L, 4);
-    if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
+    psb_reader r = {s, len};
+    if (lua_load(L, psb_read_piece, &r, name, "t") != LUA_OK) {
+        if (psb_of(L)->tripped) return lua_error(L); /* out of time: not load's failure */
         luaL_pushfail(L);
         lua_insert(L, -2);
         return 2;
@@ -275,25 +445,6 @@ static int l_load(lua_State *L)
     else
         psb_push_env(L);
     if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
-    return 1;
-}
-
-/* string.rep("", 2^62) loops in C for ever in 5.4; nothing to repeat is "". */
-static int l_rep(lua_State *L)
-{
-    size_t l, lsep = 0;
-    luaL_checklstring(L, 1, &l);
-    lua_Integer n = luaL_checkinteger(L, 2);
-    if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &lsep);
-    if (n <= 0 || l + lsep == 0) {
-        lua_pushliteral(L, "");
-        return 1;
-    }
-    if ((size_t)n > psb_of(L)->cap / (l + lsep) + 1)
-        return luaL_error(L, "string.rep: result larger than the policy memory cap");
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
 }
 
@@ -364,14 +515,14 @@ static int psb_setup(lua_State *L)
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);
     luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
     /* stack: _G string table math utf8 os */
-    int g = 1, str = 2, tab = 3, os = 6;
+    int g = 1, str = 2, tab = 3, math = 4, utf8 = 5, os = 6;
 
-    /* The string table is also the strings' __index: strip it in place. */
+    /* The string table is also the strings' __index: strip it in place,
+     * and put in the functions that charge the budget for their work. */
     lua_pushnil(L);
     lua_setfield(L, str, "dump");
-    lua_getfield(L, str, "rep");
-    lua_pushcclosure(L, l_rep, 1);
-    lua_setfield(L, str, "rep");
+    psm_install(L, str);
+    pbd_install(L, g, str, tab, math, utf8, os);
     lua_pushvalue(L, str);
     lua_setfield(L, LUA_REGISTRYINDEX, "corder.strlib");
     lua_pushliteral(L, "");
@@ -400,9 +551,9 @@ static int psb_setup(lua_State *L)
     lua_setfield(L, env, "table");
     lua_getfield(L, tab, "unpack");
     lua_setfield(L, env, "unpack");
-    lua_pushvalue(L, 4);
+    lua_pushvalue(L, math);
     lua_setfield(L, env, "math");
-    lua_pushvalue(L, 5);
+    lua_pushvalue(L, utf8);
     lua_setfield(L, env, "utf8");
     lua_createtable(L, 0, 4);
     psb_copy(L, os, lua_gettop(L), os_safe);
@@ -434,6 +585,7 @@ lua_State *psb_new(const policy_limits *lim, err_t *err)
         err_set(err, ERR_POLICY_ERROR, "cannot create a Lua state (memory cap too small?)");
         return NULL;
     }
+    s->L = L;
     lua_setwarnf(L, psb_nowarn, NULL);
     psb_arm(L, NULL);
     lua_pushcfunction(L, psb_setup);
