@@ -38,7 +38,9 @@ typedef struct {
     size_t big;        /* bytes held in blocks of PSB_BIG_BLOCK or more */
     size_t big_mark;   /* ... above which the hook period is shortened */
     int hook_every;    /* the count hook's period now, in instructions */
-    lua_State *L;      /* the main thread, for the allocator's hook changes */
+    lua_State *L;      /* the main thread */
+    lua_State *run;    /* the thread psb_arm armed (the main one, or a console
+                        * chunk's coroutine): where hook changes go */
     int tripped;       /* the budget fired; every instruction errors now */
     int mem_refused;   /* an allocation was refused since the last reset */
     int last_line;     /* the policy line the count hook last saw, for memory errors */

@@ -95,7 +95,9 @@ static int psb_period(size_t big)
 static void psb_set_hook(psb_state *s, int every)
 {
     s->hook_every = every;
-    lua_sethook(s->L, psb_budget_hook, LUA_MASKCOUNT, every);
+    /* A hook belongs to one thread: the one running the budgeted code. */
+    lua_State *L = s->run ? s->run : s->L;
+    if (L) lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, every);
 }
 
 /* The allocator may not raise an error, but it may set the hook (as lua.c
@@ -176,6 +178,7 @@ static void psb_where(lua_State *L)
 int psb_budget_error(lua_State *L)
 {
     psb_state *s = psb_of(L);
+    s->run = L; /* the thread that ran out: its next instruction errors again */
     if (!s->tripped || s->hook_every != 1) {
         s->tripped = 1;
         psb_set_hook(s, 1);
@@ -221,6 +224,7 @@ void psb_reserve(lua_State *L, size_t ns)
 void psb_arm(lua_State *L, const char *store)
 {
     psb_state *s = psb_of(L);
+    s->run = L;
     s->tripped = 0;
     s->mem_refused = 0;
     s->last_line = 0;
@@ -235,7 +239,12 @@ void psb_arm(lua_State *L, const char *store)
  * between calls are bounded too. */
 void psb_disarm(lua_State *L)
 {
-    psb_of(L)->store = NULL;
+    psb_state *s = psb_of(L);
+    s->store = NULL;
+    if (s->run != s->L) { /* a coroutine may go away: back to the main thread */
+        s->run = s->L;
+        psb_set_hook(s, psb_period(s->big));
+    }
 }
 
 /* ---- print and corder.log: one line each in the engine log (stderr) ---- */
