@@ -45,6 +45,7 @@ int err_set(err_t *e, err_code code, const char *fmt, ...)
     err_vset(e, code, fmt, ap);
     va_end(ap);
     e->field[0] = '\0';
+    e->extra[0] = '\0';
     return -1;
 }
 
@@ -55,6 +56,7 @@ int err_field(err_t *e, err_code code, const char *field, const char *fmt, ...)
     err_vset(e, code, fmt, ap);
     va_end(ap);
     snprintf(e->field, sizeof e->field, "%s", field);
+    e->extra[0] = '\0';
     return -1;
 }
 
