@@ -27,6 +27,13 @@ bool hq_token_ok(const char *token, size_t len);
 void hq_ops_on_conflict(void (*fn)(void *arg), void *arg);
 int hq_ops_flush(engine *e, err_t *err);
 
+/* `serve --role hq`: slows down repeated wrong tokens per source
+ * (hq_gate.c). NULL when the server has no room for a gate. */
+typedef struct hq_gate hq_gate;
+struct server;
+hq_gate *hq_gate_start(struct server *s, err_t *err);
+void hq_gate_stop(hq_gate *g);
+
 /* Checks an order document against HQ's own master data (store, customer,
  * products). 0 when HQ can take it, else -1 with the reason in why. */
 int hq_check_order(hq_store *h, const char *store, json_t *doc, char *why, size_t n);

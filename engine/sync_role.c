@@ -3,7 +3,7 @@
  * the real-time create gate on its loop; an HQ server opens its storage
  * (SQLite, in its own database: hq_store.h), registers the hq.* ops,
  * records refused uploads (conflicts) from the loop once their request
- * has rolled back. */
+ * has rolled back, and slows down wrong tokens (hq_gate.c). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,6 +14,7 @@
 
 struct sync_role {
     hq_store *hq;
+    hq_gate *gate;
     struct event *flush_ev;
     server *srv;
     sync_svc *svc;
@@ -57,6 +58,7 @@ sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, c
             goto fail;
         }
         hq_ops_on_conflict(conflict_notify, r);
+        if (!(r->gate = hq_gate_start(s, err))) goto fail;
         return r;
     }
     sync_register_ops();
@@ -71,6 +73,7 @@ void sync_role_stop(sync_role *r)
 {
     if (!r) return;
     sync_stop(r->svc);
+    hq_gate_stop(r->gate);
     if (r->flush_ev) {
         hq_ops_on_conflict(NULL, NULL);
         event_free(r->flush_ev);
