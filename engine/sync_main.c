@@ -15,7 +15,9 @@
 #include "engine.h"
 #include "sync.h"
 
-static const char usage[] = "corder sync --db FILE --hq HOST:PORT [--hq-token TOKEN]";
+static const char usage[] =
+    "corder sync --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file"
+    " FILE] (the token may also come from $CORDER_HQ_TOKEN)";
 
 typedef struct {
     struct event_base *base;
@@ -46,9 +48,11 @@ static void done_cb(void *arg, const sync_round *r)
 
 int cli_sync_main(int argc, char **argv)
 {
-    static const char *const allowed[] = {"--db", "--hq", "--hq-token", NULL};
+    static const char *const allowed[] = {"--db", "--hq", "--hq-token", "--hq-token-file", NULL};
     int rc = cli_check(argc, argv, allowed, usage);
     if (rc) return rc;
+    const char *token;
+    if ((rc = cli_hq_token(argc, argv, "sync", usage, &token))) return rc;
     const char *db = cli_opt(argc, argv, "--db"), *hq = cli_opt(argc, argv, "--hq");
     const char *colon = hq ? strrchr(hq, ':') : NULL;
     if (!db || !hq) {
@@ -69,7 +73,7 @@ int cli_sync_main(int argc, char **argv)
         sync_agent_config cfg = {.e = e,
                                  .base = o.base,
                                  .hq = hq,
-                                 .token = cli_opt(argc, argv, "--hq-token"),
+                                 .token = token,
                                  .write = direct_write,
                                  .write_ctx = e};
         a = sync_agent_new(&cfg, &err);
