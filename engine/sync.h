@@ -18,12 +18,15 @@
 typedef int (*sync_write_fn)(void *ctx, int (*fn)(engine *e, void *arg, err_t *err), void *arg,
                              err_t *err);
 
-/* What one round did: events sent and acknowledged; ok false with error
- * when HQ could not be reached or refused. */
+/* What one round did: events sent and acknowledged, verdicts learnt,
+ * events set aside (quarantined, of which conflicts) with the last one's
+ * reason; ok false with error when HQ could not be reached or refused
+ * for a reason that is not one event's (sync_agent.c). */
 typedef struct {
-    int64_t sent, acked, learned;
+    int64_t sent, acked, learned, quarantined, conflicts;
     bool ok;
     char error[256];
+    char last_quarantined[256];
 } sync_round;
 typedef void (*sync_done_fn)(void *arg, const sync_round *r);
 

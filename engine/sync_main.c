@@ -1,8 +1,9 @@
 /* sync_main.c: `corder sync --db FILE --hq HOST:PORT [--hq-token T]` (SPEC
  * S2): one round of the uploader, then exit. It uploads everything queued
- * (in batches, from the store's cursor), asks HQ about the orders it has
- * not settled yet, prints one line, and exits 0 when HQ took everything,
- * 1 when it could not (the reason on stderr), 2 on bad usage. It may run
+ * (in batches, from the store's cursor, after the events sync.retry asked
+ * for), asks HQ about the orders it has not settled yet, prints one line,
+ * and exits 0 when HQ took everything, 1 when it could not or when this
+ * round set an event aside (the reason on stderr), 2 on bad usage. It may run
  * beside a serving store: both upload from the same cursor and HQ keeps
  * each event once. */
 #include <stdio.h>
@@ -89,10 +90,16 @@ int cli_sync_main(int argc, char **argv)
         fprintf(stderr, "corder: sync: %s\n", err.code ? err.message : "could not start");
         return 1;
     }
-    printf("corder sync: sent %lld, acked %lld, learned %lld\n", (long long)o.r.sent,
-           (long long)o.r.acked, (long long)o.r.learned);
+    printf("corder sync: sent %lld, acked %lld, learned %lld, set aside %lld\n",
+           (long long)o.r.sent, (long long)o.r.acked, (long long)o.r.learned,
+           (long long)o.r.quarantined);
     if (!o.r.ok) {
         fprintf(stderr, "corder: sync: %s\n", o.r.error);
+        return 1;
+    }
+    if (o.r.quarantined) {
+        fprintf(stderr, "corder: sync: %lld event(s) set aside, see sync.status; last %s\n",
+                (long long)o.r.quarantined, o.r.last_quarantined);
         return 1;
     }
     return 0;

@@ -5,8 +5,9 @@
  * read. A 100 ms tick checks the head's deadline only: every later call was
  * sent later and can only be answered after it, so when the head is late
  * the connection is given up as a whole (a late answer could never be
- * matched safely anyway). Failures are reported from a zero-delay event,
- * never from inside uplink_call, so callers need not be reentrant. */
+ * matched safely anyway). An answer with id null (HQ could not read the
+ * line: too long, not JSON) belongs to the head as well. Failures are reported from a zero-delay
+ * event, never from inside uplink_call, so callers need not be reentrant. */
 #include "uplink.h"
 
 #include <netdb.h>
@@ -95,7 +96,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
         json_t *resp = json_loadb(line, n, 0, NULL);
         free(line);
         call *c = u->head;
-        if (!resp || !c || json_integer_value(json_object_get(resp, "id")) != c->id) {
+        /* id null: HQ could not read the head's line (too long, say); the
+         * answer is still the head's, in order, and says why. */
+        json_t *id = json_object_get(resp, "id");
+        bool unread = json_is_null(id) && json_is_false(json_object_get(resp, "ok"));
+        if (!resp || !c || (!unread && json_integer_value(id) != c->id)) {
             json_decref(resp);
             uplink_drop(u, "unexpected answer");
             return;
