@@ -174,12 +174,11 @@ int sync_encode_event(int64_t seq, const char *type, const char *payload, size_t
         return -1;
     }
     json_t *e = json_pack("{s:I, s:s?, s:o}", "seq", (json_int_t)seq, "type", type, "payload", doc);
-    json_t *id = hq_order && *hq_order ? json_string(hq_order) : NULL;
+    bool with_id = hq_order && *hq_order;
     if (!e || !json_string_value(json_object_get(e, "type")) ||
-        (hq_order && *hq_order && (!id || json_object_set_new(e, "hq_order", id) < 0))) {
-        if (!e || !id) json_decref(id);
+        (with_id && json_object_set_new(e, "hq_order", json_string(hq_order)) < 0)) {
         json_decref(e);
-        snprintf(why, n, "the event's type or sales-order id is not UTF-8");
+        snprintf(why, n, "the event's type or sales-order id is missing or not UTF-8");
         return -1;
     }
     size_t size = json_dumpb(e, NULL, 0, JSON_COMPACT);
