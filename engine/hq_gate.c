@@ -16,9 +16,9 @@
  * small table (GATE_SOURCES; the longest quiet one makes room), in memory:
  * a restart forgets them.
  *
- * This bounds guessing to well under one try per second per connection
- * after the first few; the real defence is a long random token (`corder
- * hq token`-style secrets of 32 bytes make guessing hopeless anyway). */
+ * This bounds guessing to about one try per 2 s per connection after the
+ * first few; the real defence is a long random token (32 random bytes, as
+ * `openssl rand -hex 32` makes, leave nothing to guess). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
