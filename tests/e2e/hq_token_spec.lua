@@ -28,15 +28,16 @@ describe("wrong HQ tokens", function()
             assert.are.equal("unauthenticated", r.error.code)
         end
         for i = 1, 3 do assert.is_true(waits[i] < 0.08, "answer " .. i .. " took " .. waits[i]) end
+        -- then 0.1, 0.2, 0.4, 0.8, 1.6 s, and 2 s at most: a timer never fires
+        -- early, so the lower bounds hold however busy the machine is
+        local least = {[4] = 0.1, [5] = 0.2, [6] = 0.4, [7] = 0.8, [8] = 1.6, [9] = 2.0}
         for i = 4, 9 do
-            assert.is_true(waits[i] >= 0.08, "answer " .. i .. " took " .. waits[i])
+            assert.is_true(waits[i] >= least[i] * 0.95, "answer " .. i .. " took " .. waits[i])
             assert.is_true(waits[i] < 2.3, "answer " .. i .. " took " .. waits[i])
         end
-        for i = 5, 8 do
-            assert.is_true(waits[i] > waits[i - 1] * 1.5, "answer " .. i .. " not later than " .. (i - 1))
-        end
-        assert.is_true(waits[9] >= 1.8, "capped at 2 s: " .. waits[9])
-        for i = 1, 9 do assert.is_true(pings[i] < 0.1, "ping took " .. pings[i]) end
+        -- (holds from answer 6 on are 0.4 s and more: a ping under 0.25 s was not
+        -- kept waiting behind them)
+        for i = 1, 9 do assert.is_true(pings[i] < 0.25, "ping took " .. pings[i]) end
         -- a new connection from the same source is slowed down too
         local t0 = e2e.now()
         local r = hq:connect():call("session.login_store", {store = "S001", token = "wrong"})
