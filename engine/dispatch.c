@@ -135,6 +135,9 @@ json_t *dispatch_error(json_t *id, const err_t *err)
     if (e.field[0]) json_object_set_new(details, "field", json_string(e.field));
     if (e.permission[0]) json_object_set_new(details, "permission", json_string(e.permission));
     if (e.has_due) json_object_set_new(details, "due", json_integer(e.due));
+    json_t *extra = e.extra[0] ? json_loads(e.extra, 0, NULL) : NULL;
+    if (json_is_object(extra)) json_object_update_missing(details, extra);
+    json_decref(extra);
     return json_pack("{s:O, s:b, s:{s:s, s:s, s:o}}", "id", id ? id : json_null(), "ok", 0, "error",
                      "code", err_code_name(e.code), "message", e.message, "details", details);
 }

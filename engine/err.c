@@ -46,6 +46,7 @@ int err_set(err_t *e, err_code code, const char *fmt, ...)
     err_vset(e, code, fmt, ap);
     va_end(ap);
     e->field[0] = '\0';
+    e->extra[0] = '\0';
     return -1;
 }
 
@@ -56,6 +57,7 @@ int err_field(err_t *e, err_code code, const char *field, const char *fmt, ...)
     err_vset(e, code, fmt, ap);
     va_end(ap);
     text_copy(e->field, sizeof e->field, field);
+    e->extra[0] = '\0';
     return -1;
 }
 

@@ -30,6 +30,7 @@ typedef struct {
     char permission[64]; /* details.permission for approval_required, or "" */
     int64_t due;         /* details.due for payment_mismatch */
     int has_due;
+    char extra[192]; /* more members of details, as a JSON object's text, or "" */
 } err_t;
 
 /* Sets *e and returns -1 so that callers can write `return err_set(...)`. */

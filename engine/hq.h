@@ -16,6 +16,24 @@
  * the shared secret stores sign in with (--hq-token). */
 void hq_ops_register(hq_store *h, const char *token);
 
+/* Whether token (len bytes) is the HQ token; constant time, and the time
+ * does not depend on the real token's length (hashes are compared). */
+bool hq_token_ok(const char *token, size_t len);
+
+/* A refused upload rolls back, so its conflict is recorded afterwards:
+ * fn is called when one is queued (the server then runs hq_ops_flush in a
+ * transaction from its loop); hq_ops_flush writes the queued ones (also
+ * done by hq.conflicts and hq.failures before they read). */
+void hq_ops_on_conflict(void (*fn)(void *arg), void *arg);
+int hq_ops_flush(engine *e, err_t *err);
+
+/* `serve --role hq`: slows down repeated wrong tokens per source
+ * (hq_gate.c). NULL when the server has no room for a gate. */
+typedef struct hq_gate hq_gate;
+struct server;
+hq_gate *hq_gate_start(struct server *s, err_t *err);
+void hq_gate_stop(hq_gate *g);
+
 /* Checks an order document against HQ's own master data (store, customer,
  * products). 0 when HQ can take it, else -1 with the reason in why. */
 int hq_check_order(hq_store *h, const char *store, json_t *doc, char *why, size_t n);

@@ -4,6 +4,7 @@
  * the store, the customer or a product. A failure stays until hq.retry,
  * which a clerk at HQ calls after fixing the master data. */
 #include "hq.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ int hq_sync_one(hq_store *h, const char *store, const char *number, bool retry, 
     *ok = hq_check_order(h, store, doc, why, sizeof why) == 0;
     json_decref(doc);
     /* An order keeps its sales-order id across a failure and a retry. */
-    if (*ok && *r.hq_order) snprintf(id, sizeof id, "%s", r.hq_order);
+    if (*ok && *r.hq_order) text_copy(id, sizeof id, r.hq_order);
     if (*ok && !*id && h->vt->next_id(h, id, err) < 0) return -1;
     return h->vt->set_result(h, store, number, *ok ? id : NULL, *ok ? NULL : why, retry, err);
 }

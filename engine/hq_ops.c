@@ -8,12 +8,26 @@
  * with session.login. A peer session is not a staff session: the store ops
  * of PROTOCOL.md stay closed to it.
  *
- * hq.upload is idempotent by (store, seq): the events are kept by the
- * hq_store, which ignores a (store, seq) it already has, so a store may
- * resend a batch whose answer it never saw (a crash, a cut connection) and
- * HQ keeps every event exactly once. The answer names the highest seq HQ
+ * hq.upload is idempotent by (store, seq), and duplicates are compared:
+ * the hq_store keeps a hash of each event's content (type, order number,
+ * payload) and takes a (store, seq) it already has as a duplicate only
+ * when the content is the same. So a store may resend a batch whose answer
+ * it never saw (a crash, a cut connection) and HQ keeps every event
+ * exactly once; but an event that reuses a kept (store, seq) with other
+ * content (a store restored from an old backup numbers its new events
+ * again) is a conflict: the whole upload is refused with `conflict`,
+ * details {store, seq}, and nothing of it is kept, so the store learns
+ * which event it is (its uploader quarantines it, see sync_agent.c) and
+ * HQ's copy stays what it was. The refusal rolls the request back, so the
+ * conflict is recorded just after it: queued here and written by
+ * hq_ops_flush (the server runs it from the loop, in the next group
+ * commit; hq.conflicts lists them). The answer names the highest seq HQ
  * has; it is released only after the group commit that made the batch
- * durable (the ops are registered as writes). */
+ * durable (the ops are registered as writes).
+ *
+ * The token is compared in constant time and without leaking its length:
+ * both sides are hashed to BLAKE2b-256 first (hq_token_ok). Repeated wrong
+ * tokens from one source are slowed down by the HQ's gate (hq_gate.c). */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +36,76 @@
 #include "args.h"
 #include "dispatch.h"
 #include "hq.h"
+#include "text.h"
 
 #define HQ_MAX_EVENTS 5000
 #define HQ_MAX_NUMBERS 2000
 #define HQ_LIST_MAX 100000
 
+#define HQ_PENDING_MAX 64 /* conflicts waiting for hq_ops_flush */
+
 static hq_store *H;
-static char hq_token[256];
+static uint8_t hq_token_hash[crypto_generichash_BYTES];
+static void (*notify_fn)(void *arg);
+static void *notify_arg;
+
+/* A refused event, kept until hq_ops_flush records it. */
+typedef struct {
+    char store[32], type[65], number[64];
+    int64_t seq;
+    char *payload;
+} pending_conflict;
+static pending_conflict pending[HQ_PENDING_MAX];
+static int npending;
+
+static void token_hash(const char *token, size_t len, uint8_t out[crypto_generichash_BYTES])
+{
+    crypto_generichash(out, crypto_generichash_BYTES, (const uint8_t *)token, len, NULL, 0);
+}
+
+bool hq_token_ok(const char *token, size_t len)
+{
+    uint8_t h[crypto_generichash_BYTES];
+    token_hash(token, len, h);
+    return sodium_memcmp(h, hq_token_hash, sizeof h) == 0;
+}
+
+static void conflict_queue(const hq_event *ev)
+{
+    if (npending == HQ_PENDING_MAX) return; /* the store will offer it again */
+    pending_conflict *p = &pending[npending];
+    p->payload = strdup(ev->payload);
+    if (!p->payload) return;
+    text_copy(p->store, sizeof p->store, ev->store);
+    text_copy(p->type, sizeof p->type, ev->type);
+    text_copy(p->number, sizeof p->number, ev->number);
+    p->seq = ev->seq;
+    npending++;
+    if (notify_fn) notify_fn(notify_arg);
+}
+
+int hq_ops_flush(engine *e, err_t *err)
+{
+    int rc = 0;
+    for (int i = 0; i < npending; i++) {
+        pending_conflict *p = &pending[i];
+        hq_event ev = {.store = p->store,
+                       .seq = p->seq,
+                       .type = p->type,
+                       .number = p->number,
+                       .payload = p->payload};
+        if (rc == 0 && H && H->vt->put_conflict(H, &ev, err) < 0) rc = -1;
+        free(p->payload);
+    }
+    npending = 0;
+    return rc;
+}
+
+void hq_ops_on_conflict(void (*fn)(void *arg), void *arg)
+{
+    notify_fn = fn;
+    notify_arg = arg;
+}
 
 /* A store server signed in for `store`. */
 static int need_peer(session *s, const char *store, err_t *err)
@@ -56,11 +133,10 @@ static int op_login_store(engine *e, session *s, json_t *args, json_t **r, err_t
         args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_str(args, "", "token", true, 255, &token, err) < 0)
         return -1;
-    size_t n = strlen(hq_token);
-    if (strlen(token) != n || sodium_memcmp(token, hq_token, n) != 0)
+    if (!hq_token_ok(token, strlen(token))) /* args_str refuses NULs */
         return err_set(err, ERR_UNAUTHENTICATED, "wrong HQ token");
     *s = (session){.hq_peer = true};
-    snprintf(s->store, sizeof s->store, "%s", store);
+    text_copy(s->store, sizeof s->store, store);
     *r = json_pack("{s:s, s:s}", "store", store, "role", "hq");
     return 0;
 }
@@ -111,6 +187,7 @@ static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err
         bool fresh;
         int rc = event_parse(ev, i, store, last, &he, &payload, err);
         if (rc == 0) rc = H->vt->put_event(H, &he, &fresh, err);
+        if (rc < 0 && err->code == ERR_CONFLICT) conflict_queue(&he);
         free(payload);
         if (rc < 0) return -1;
         last = he.seq;
@@ -203,18 +280,45 @@ static int op_order_list(engine *e, session *s, json_t *args, json_t **r, err_t 
     return 0;
 }
 
+/* The recorded conflicts, with any still waiting to be written. */
+static int conflicts_json(engine *e, const char *store, json_t **out, err_t *err)
+{
+    if (npending && hq_ops_flush(e, err) < 0) return -1;
+    return H->vt->conflicts(H, store, HQ_LIST_MAX, out, err);
+}
+
+/* {failures: [order record], conflicts: [as hq.conflicts]} */
 static int op_failures(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
     static const char *const allowed[] = {"store", NULL};
     const char *store = NULL;
     hq_order_rec *v;
     size_t n;
+    json_t *conflicts;
     if (args_only(args, "", allowed, err) < 0 ||
         args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
-        H->vt->list(H, store, "failed", HQ_LIST_MAX, &v, &n, err) < 0)
+        conflicts_json(e, store, &conflicts, err) < 0)
         return -1;
-    *r = json_pack("{s:o}", "failures", recs_json(v, n));
+    if (H->vt->list(H, store, "failed", HQ_LIST_MAX, &v, &n, err) < 0) {
+        json_decref(conflicts);
+        return -1;
+    }
+    *r = json_pack("{s:o, s:o}", "failures", recs_json(v, n), "conflicts", conflicts);
     free(v);
+    return 0;
+}
+
+/* Events refused because HQ keeps their (store, seq) with other content. */
+static int op_conflicts(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", NULL};
+    const char *store = NULL;
+    json_t *conflicts;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+        conflicts_json(e, store, &conflicts, err) < 0)
+        return -1;
+    *r = json_pack("{s:o}", "conflicts", conflicts);
     return 0;
 }
 
@@ -278,7 +382,8 @@ static int op_retry(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 void hq_ops_register(hq_store *h, const char *token)
 {
     H = h;
-    snprintf(hq_token, sizeof hq_token, "%s", token ? token : "");
+    token = token ? token : "";
+    token_hash(token, strlen(token), hq_token_hash);
     dispatch_register("session.login_store", op_login_store, false, false);
     dispatch_register("hq.upload", op_upload, true, false);
     dispatch_register("hq.create_order", op_create_order, true, false);
@@ -287,5 +392,6 @@ void hq_ops_register(hq_store *h, const char *token)
     dispatch_register("hq.order.list", op_order_list, false, false);
     dispatch_register("hq.order.status", op_order_status, false, false);
     dispatch_register("hq.failures", op_failures, false, false);
+    dispatch_register("hq.conflicts", op_conflicts, false, false);
     dispatch_register("hq.retry", op_retry, true, false);
 }

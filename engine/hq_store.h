@@ -8,9 +8,16 @@
  *   - put_event is idempotent by (store, seq), and what it accepted is
  *     durable before the caller answers the upload (the SQLite backend
  *     writes in the server's group-commit transaction, so the batch's
- *     COMMIT makes it durable before the answer is released);
- *   - a store's events are applied in seq order, so the kept order
- *     document is always the latest one the store sent. */
+ *     COMMIT makes it durable before the answer is released). Idempotent
+ *     means the same content: a (store, seq) offered again with another
+ *     type, order number or payload is a conflict, refused and never
+ *     applied (a store whose database was restored from an old backup
+ *     reuses seqs; dropping its new events as "duplicates" would lose
+ *     them silently). Content is compared by hq_event_hash, kept beside
+ *     the event;
+ *   - the kept order document is the one of the highest seq applied: an
+ *     older event arriving late (a store retrying a quarantined event)
+ *     never replaces a newer document. */
 #ifndef CORDER_HQ_STORE_H
 #define CORDER_HQ_STORE_H
 
@@ -32,6 +39,15 @@ typedef struct {
     const char *hq_order; /* set on the create event of a sync-mode order */
 } hq_event;
 
+#define HQ_HASH_BYTES 32
+
+/* What makes two events with one (store, seq) the same: BLAKE2b-256 over
+ * type, order number and payload (each length-prefixed; the payload as
+ * compact JSON with sorted keys, so only its content counts, not how it
+ * was spelt). hq_order is left out: a store resends a create with the
+ * sales-order id it learnt since. */
+void hq_event_hash(const hq_event *ev, uint8_t out[HQ_HASH_BYTES]);
+
 /* HQ's record of one store order. */
 typedef struct {
     char store[32];
@@ -50,8 +66,17 @@ typedef enum { HQ_STORE, HQ_CUSTOMER, HQ_PRODUCT } hq_kind;
 
 typedef struct {
     /* Keeps the event unless (store, seq) is already there; *fresh says
-     * which. The order record follows the event (created as `uploaded`). */
+     * which. The order record follows the event (created as `uploaded`).
+     * A (store, seq) already kept with other content: ERR_CONFLICT, with
+     * details {store, seq}, nothing changed. */
     int (*put_event)(hq_store *h, const hq_event *ev, bool *fresh, err_t *err);
+    /* Records a refused event (a conflict) in HQ's list, one row per
+     * (store, seq): the first and last time and how often it was offered. */
+    int (*put_conflict)(hq_store *h, const hq_event *ev, err_t *err);
+    /* The recorded conflicts (store NULL: every store), oldest first, as
+     * [{store, seq, kept: {type, number}, offered: {type, number}, count,
+     * first_at, last_at}] (new reference). */
+    int (*conflicts)(hq_store *h, const char *store, int limit, json_t **out, err_t *err);
     /* The highest seq kept for the store (0: none). */
     int (*acked_through)(hq_store *h, const char *store, int64_t *out, err_t *err);
     /* A sales order made in real time (sync mode): a new HQ id, state

@@ -62,6 +62,15 @@ static const char *const migrations[] = {
     "CREATE TABLE auth_lockout(staff TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
     " locked_until INTEGER NOT NULL) WITHOUT ROWID;"
     "DELETE FROM idempotency;",
+    /* 4: events the uploader set aside (sync_queue.c): they could not be
+     * sent (too big, unreadable) or HQ refused them for good, and the later
+     * events of the same order held behind them; sync.retry sends them
+     * again */
+    "CREATE TABLE sync_quarantine(seq INTEGER PRIMARY KEY, store TEXT NOT NULL,"
+    " order_number TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,"
+    " held_behind INTEGER, at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+    " retry INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX sync_quarantine_order ON sync_quarantine(store, order_number, seq);",
 };
 
 int schema_version(void)

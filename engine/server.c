@@ -526,6 +526,21 @@ void server_gate_release(server_wait *w)
     conn_unref(c);
 }
 
+void server_wait_peer(server_wait *w, char *out, size_t n)
+{
+    conn *c = (conn *)w;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (!c->dead && getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        else if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    }
+    snprintf(out, n, "%s", host);
+}
+
 void server_set_gate(server *s, server_gate_fn fn, void *arg)
 {
     s->gate = fn;

@@ -14,13 +14,23 @@
 
 static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
-    "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN] [--sync-interval SECONDS] "
-    "[--max-connections N] [--auth-timeout SECONDS] [--idle-timeout SECONDS]";
+    "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN | --hq-token-file FILE] "
+    "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
+    "[--idle-timeout SECONDS] (the token may also come from $CORDER_HQ_TOKEN)";
 
-static const char *const allowed[] = {"--db",           "--listen",        "--admin-socket",
-                                      "--policies",     "--role",          "--hq",
-                                      "--hq-token",     "--sync-interval", "--max-connections",
-                                      "--auth-timeout", "--idle-timeout",  NULL};
+static const char *const allowed[] = {"--db",
+                                      "--listen",
+                                      "--admin-socket",
+                                      "--policies",
+                                      "--role",
+                                      "--hq",
+                                      "--hq-token",
+                                      "--hq-token-file",
+                                      "--sync-interval",
+                                      "--max-connections",
+                                      "--auth-timeout",
+                                      "--idle-timeout",
+                                      NULL};
 
 static int bad_usage(const char *what, const char *value)
 {
@@ -85,9 +95,15 @@ int cli_serve_main(int argc, char **argv)
     long idle_to = number_opt(argc, argv, "--idle-timeout", 0, 31536000, -2000);
     if (max_conn == -2 || auth_to == -2 || idle_to == -2) return 2;
     bool hq_role = role && !strcmp(role, "hq");
-    const char *token = cli_opt(argc, argv, "--hq-token");
-    if (hq_role && (!token || !*token))
-        return bad_usage("--role hq needs --hq-token, the stores' shared secret; got", "");
+    const char *token;
+    if ((rc = cli_hq_token(argc, argv, "serve", usage, &token))) return rc;
+    if (hq_role && (!token || !*token)) {
+        fprintf(stderr,
+                "corder: serve: --role hq needs the stores' shared secret: --hq-token,"
+                " --hq-token-file or $CORDER_HQ_TOKEN; usage: %s\n",
+                usage);
+        return 2;
+    }
     engine_config ecfg = {.db_path = db,
                           .policies_dir = cli_opt(argc, argv, "--policies"),
                           .hq_role = hq_role,

@@ -1,9 +1,10 @@
 /* sync.h: the store's side of SPEC section 6: the uploader that moves the
- * outbox to HQ and learns back each order's fate (sync_agent.c), and, in
- * `corder serve --hq`, the gate that makes a sync-mode order.create ask HQ
- * in real time without blocking the loop, plus the sync.run op
- * (sync_gate.c). `corder sync` runs one round of the uploader by itself
- * (sync_main.c). */
+ * outbox to HQ, sets aside (quarantines) the events it cannot send, and
+ * learns back each order's fate (sync_agent.c), and, in `corder serve
+ * --hq`, the gate that makes a sync-mode order.create ask HQ in real time
+ * without blocking the loop, plus the ops sync.run, sync.retry and
+ * sync.quarantine (sync_gate.c). `corder sync` runs one round of the
+ * uploader by itself (sync_main.c). */
 #ifndef CORDER_SYNC_H
 #define CORDER_SYNC_H
 
@@ -18,12 +19,15 @@
 typedef int (*sync_write_fn)(void *ctx, int (*fn)(engine *e, void *arg, err_t *err), void *arg,
                              err_t *err);
 
-/* What one round did: events sent and acknowledged; ok false with error
- * when HQ could not be reached or refused. */
+/* What one round did: events sent and acknowledged, verdicts learnt,
+ * events set aside (quarantined, of which conflicts) with the last one's
+ * reason; ok false with error when HQ could not be reached or refused
+ * for a reason that is not one event's (sync_agent.c). */
 typedef struct {
-    int64_t sent, acked, learned;
+    int64_t sent, acked, learned, quarantined, conflicts;
     bool ok;
     char error[256];
+    char last_quarantined[256];
 } sync_round;
 typedef void (*sync_done_fn)(void *arg, const sync_round *r);
 
@@ -50,7 +54,8 @@ void sync_agent_run(sync_agent *a, sync_done_fn done, void *arg);
 typedef struct sync_svc sync_svc;
 sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, err_t *err);
 void sync_stop(sync_svc *s);
-/* Registers sync.run (without sync_start it answers hq_unavailable). */
+/* Registers sync.run (without sync_start it says no HQ is configured),
+ * sync.retry and sync.quarantine. */
 void sync_register_ops(void);
 
 /* serve's wiring of section 6 by role (sync_role.c): hq: the HQ store and

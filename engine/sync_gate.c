@@ -32,10 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "dispatch.h"
 #include "flow.h"
 #include "master.h"
 #include "sync.h"
+#include "sync_queue.h"
 #include "uplink.h"
 #include "text.h"
 
@@ -202,13 +204,51 @@ static int op_sync_run(engine *e, session *s, json_t *args, json_t **result, err
     json_object_set_new(*result, "sent", json_integer(r.sent));
     json_object_set_new(*result, "acked", json_integer(r.acked));
     json_object_set_new(*result, "learned", json_integer(r.learned));
+    json_object_set_new(*result, "quarantined_now", json_integer(r.quarantined));
+    if (r.quarantined && *r.last_quarantined)
+        json_object_set_new(*result, "last_quarantined", json_string(r.last_quarantined));
     if (!r.ok) json_object_set_new(*result, "error", json_string(r.error));
+    return 0;
+}
+
+/* sync.retry {seq?, number?}: the events the uploader set aside (of the
+ * order of seq, of order number, or all of the signed-in store's) go to
+ * HQ again, before the queue, from the uploader's next round (within a
+ * second; sync.run starts one at once) -> {retrying}. */
+static int op_sync_retry(engine *e, session *s, json_t *args, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"seq", "number", "idempotency_key", NULL};
+    int64_t seq = 0, n;
+    const char *number = NULL;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_int(args, "", "seq", false, 1, INT64_MAX, &seq, err) < 0 ||
+        args_str(args, "", "number", false, 63, &number, err) < 0 ||
+        sync_queue_retry(e, s->store, seq, number, &n, err) < 0)
+        return -1;
+    *result = json_pack("{s:I}", "retrying", (json_int_t)n);
+    return 0;
+}
+
+/* sync.quarantine {limit?} -> {events: [{seq, number, type, kind, reason,
+ * held_behind?, at, attempts, retry}]}, the store's set-aside events. */
+static int op_sync_quarantine(engine *e, session *s, json_t *args, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"limit", NULL};
+    int64_t limit = 1000;
+    json_t *events;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_int(args, "", "limit", false, 1, 100000, &limit, err) < 0 ||
+        sync_queue_list(e, s->store, (int)limit, &events, err) < 0)
+        return -1;
+    *result = json_pack("{s:o}", "events", events);
     return 0;
 }
 
 void sync_register_ops(void)
 {
     dispatch_register("sync.run", op_sync_run, false, true);
+    dispatch_register("sync.retry", op_sync_retry, true, true);
+    dispatch_register("sync.quarantine", op_sync_quarantine, false, true);
 }
 
 /* ---- the gate ---- */

@@ -1,8 +1,9 @@
 /* sync_main.c: `corder sync --db FILE --hq HOST:PORT [--hq-token T]` (SPEC
  * S2): one round of the uploader, then exit. It uploads everything queued
- * (in batches, from the store's cursor), asks HQ about the orders it has
- * not settled yet, prints one line, and exits 0 when HQ took everything,
- * 1 when it could not (the reason on stderr), 2 on bad usage. It may run
+ * (in batches, from the store's cursor, after the events sync.retry asked
+ * for), asks HQ about the orders it has not settled yet, prints one line,
+ * and exits 0 when HQ took everything, 1 when it could not or when this
+ * round set an event aside (the reason on stderr), 2 on bad usage. It may run
  * beside a serving store: both upload from the same cursor and HQ keeps
  * each event once. */
 #include <stdio.h>
@@ -15,7 +16,9 @@
 #include "engine.h"
 #include "sync.h"
 
-static const char usage[] = "corder sync --db FILE --hq HOST:PORT [--hq-token TOKEN]";
+static const char usage[] =
+    "corder sync --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file"
+    " FILE] (the token may also come from $CORDER_HQ_TOKEN)";
 
 typedef struct {
     struct event_base *base;
@@ -46,9 +49,11 @@ static void done_cb(void *arg, const sync_round *r)
 
 int cli_sync_main(int argc, char **argv)
 {
-    static const char *const allowed[] = {"--db", "--hq", "--hq-token", NULL};
+    static const char *const allowed[] = {"--db", "--hq", "--hq-token", "--hq-token-file", NULL};
     int rc = cli_check(argc, argv, allowed, usage);
     if (rc) return rc;
+    const char *token;
+    if ((rc = cli_hq_token(argc, argv, "sync", usage, &token))) return rc;
     const char *db = cli_opt(argc, argv, "--db"), *hq = cli_opt(argc, argv, "--hq");
     const char *colon = hq ? strrchr(hq, ':') : NULL;
     if (!db || !hq) {
@@ -69,7 +74,7 @@ int cli_sync_main(int argc, char **argv)
         sync_agent_config cfg = {.e = e,
                                  .base = o.base,
                                  .hq = hq,
-                                 .token = cli_opt(argc, argv, "--hq-token"),
+                                 .token = token,
                                  .write = direct_write,
                                  .write_ctx = e};
         a = sync_agent_new(&cfg, &err);
@@ -85,10 +90,16 @@ int cli_sync_main(int argc, char **argv)
         fprintf(stderr, "corder: sync: %s\n", err.code ? err.message : "could not start");
         return 1;
     }
-    printf("corder sync: sent %lld, acked %lld, learned %lld\n", (long long)o.r.sent,
-           (long long)o.r.acked, (long long)o.r.learned);
+    printf("corder sync: sent %lld, acked %lld, learned %lld, set aside %lld\n",
+           (long long)o.r.sent, (long long)o.r.acked, (long long)o.r.learned,
+           (long long)o.r.quarantined);
     if (!o.r.ok) {
         fprintf(stderr, "corder: sync: %s\n", o.r.error);
+        return 1;
+    }
+    if (o.r.quarantined) {
+        fprintf(stderr, "corder: sync: %lld event(s) set aside, see sync.status; last %s\n",
+                (long long)o.r.quarantined, o.r.last_quarantined);
         return 1;
     }
     return 0;

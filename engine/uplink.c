@@ -5,9 +5,11 @@
  * read. A 100 ms tick checks the head's deadline only: every later call was
  * sent later and can only be answered after it, so when the head is late
  * the connection is given up as a whole (a late answer could never be
- * matched safely anyway). Failures are reported from a zero-delay event,
- * never from inside uplink_call, so callers need not be reentrant. */
+ * matched safely anyway). An answer with id null (HQ could not read the
+ * line: too long, not JSON) belongs to the head as well. Failures are reported from a zero-delay
+ * event, never from inside uplink_call, so callers need not be reentrant. */
 #include "uplink.h"
+#include "text.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -60,7 +62,7 @@ static void fail_cb(evutil_socket_t fd, short what, void *arg)
     call *c = u->failed;
     u->failed = NULL;
     char msg[256];
-    snprintf(msg, sizeof msg, "%s", u->fail_msg);
+    text_copy(msg, sizeof msg, u->fail_msg);
     while (c) {
         call *next = c->next;
         if (c->cb) c->cb(c->arg, NULL, msg);
@@ -95,7 +97,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
         json_t *resp = json_loadb(line, n, 0, NULL);
         free(line);
         call *c = u->head;
-        if (!resp || !c || json_integer_value(json_object_get(resp, "id")) != c->id) {
+        /* id null: HQ could not read the head's line (too long, say); the
+         * answer is still the head's, in order, and says why. */
+        json_t *id = json_object_get(resp, "id");
+        bool unread = json_is_null(id) && json_is_false(json_object_get(resp, "ok"));
+        if (!resp || !c || (!unread && json_integer_value(id) != c->id)) {
             json_decref(resp);
             uplink_drop(u, "unexpected answer");
             return;
@@ -120,7 +126,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_ERROR) {
         char msg[128];
-        snprintf(msg, sizeof msg, "%s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        text_copy(msg, sizeof msg, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         uplink_drop(u, msg);
     } else if (what & BEV_EVENT_EOF) {
         uplink_drop(u, "connection closed");
@@ -167,8 +173,8 @@ uplink *uplink_new(struct event_base *base, const char *hostport, const char *to
         return NULL;
     }
     u->base = base;
-    snprintf(u->hostport, sizeof u->hostport, "%s", hostport);
-    snprintf(u->token, sizeof u->token, "%s", token ? token : "");
+    text_copy(u->hostport, sizeof u->hostport, hostport);
+    text_copy(u->token, sizeof u->token, token ? token : "");
     u->tick = event_new(base, -1, EV_PERSIST, tick_cb, u);
     u->fail_ev = event_new(base, -1, 0, fail_cb, u);
     struct timeval tv = {0, 100000};
@@ -251,7 +257,7 @@ void uplink_call(uplink *u, const char *store, const char *op, json_t *args, int
         send_call(u, "session.login_store",
                   json_pack("{s:s, s:s}", "store", store, "token", u->token), timeout_ms, NULL,
                   NULL);
-        snprintf(u->store, sizeof u->store, "%s", store);
+        text_copy(u->store, sizeof u->store, store);
     }
     send_call(u, op, args, timeout_ms, cb, arg);
 }

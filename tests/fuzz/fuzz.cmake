@@ -23,7 +23,7 @@ set(FUZZ_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined
                -fno-omit-frame-pointer -g)
 # clang warns where gcc does not; -Werror stays for the gcc build.
 target_compile_options(corder_core PRIVATE ${FUZZ_FLAGS} -fsanitize=fuzzer-no-link -Wno-error)
-foreach(name dispatch policy)
+foreach(name dispatch policy upload)
   add_executable(fuzz_${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${name}.c)
   target_compile_options(fuzz_${name} PRIVATE ${FUZZ_FLAGS} -fsanitize=fuzzer)
   target_compile_definitions(fuzz_${name} PRIVATE CORDER_SOURCE_DIR="${CMAKE_SOURCE_DIR}")

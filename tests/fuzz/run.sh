@@ -19,11 +19,11 @@ grep -q 'tests/fuzz/fuzz.cmake' "$ROOT/CMakeLists.txt" ||
     extra=(-DCMAKE_PROJECT_INCLUDE="$ROOT/tests/fuzz/fuzz.cmake")
 cmake -S "$ROOT" -B "$B" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCORDER_FUZZ=ON -DCMAKE_C_FLAGS=-Wno-unknown-warning-option "${extra[@]}" >/dev/null
-cmake --build "$B" -j"$JOBS" --target fuzz_dispatch fuzz_policy
+cmake --build "$B" -j"$JOBS" --target fuzz_dispatch fuzz_policy fuzz_upload
 cmake --build "$B" -j"$JOBS" --target fuzz_order
 
 status=0
-for name in dispatch policy order; do
+for name in dispatch policy upload order; do
     work="$B/corpus/$name" art="$B/artifacts/$name/"
     rm -rf "$work"
     mkdir -p "$work" "$art"
