@@ -47,7 +47,7 @@ bench: all
 fuzz:
 	bash tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
-C_SOURCES = engine/*.[ch] bindings/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
+C_SOURCES = engine/*/*.[ch] bindings/*/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
             examples/*.c
 
 format:

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jsonw.h"
-#include "policy.h"
+#include "model/jsonw.h"
+#include "model/policy.h"
 
 #define CALLS 20001
 #define RELOADS 51

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "dispatch.h"
-#include "engine.h"
+#include "ops/dispatch.h"
+#include "store/engine.h"
 
 #define CHUNK 100000
 

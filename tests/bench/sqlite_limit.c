@@ -17,8 +17,8 @@
 
 #include <sqlite3.h>
 
-#include "err.h"
-#include "schema.h"
+#include "model/err.h"
+#include "store/schema.h"
 
 static void fail(sqlite3 *db, const char *what)
 {

@@ -20,8 +20,12 @@ end
 describe("attack: strangers holding memory", function()
     local srv
     after_each(function() if srv then srv:cleanup() end end)
+    -- AddressSanitizer keeps freed memory in quarantine and maps shadow
+    -- memory: RSS says nothing about the server's own bounds there.
+    local sanitized = os.getenv("CORDER_SANITIZED") == "1"
 
     it("bounds what unauthenticated connections buffer, and gives it back", function()
+        if sanitized then return pending("RSS is not the server's under ASan") end
         srv = e2e.server()
         local base = rss_mb(srv.pid)
         -- 80 strangers, each sending most of a 1 MiB line: 72 MB offered
@@ -55,6 +59,7 @@ describe("attack: strangers holding memory", function()
     end)
 
     it("stops reading strangers who pipeline requests and never read", function()
+        if sanitized then return pending("RSS is not the server's under ASan") end
         srv = e2e.server()
         local block = ('{"op":"ping"}\n'):rep(20000) -- 20,000 pings, 280 kB
         local conns, total = {}, 0

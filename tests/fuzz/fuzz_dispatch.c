@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "dispatch.h"
-#include "engine.h"
-#include "jsonw.h"
-#include "seed.h"
+#include "store/auth.h"
+#include "ops/dispatch.h"
+#include "store/engine.h"
+#include "model/jsonw.h"
+#include "store/seed.h"
 
 #define FUZZ_NOW INT64_C(1893499200) /* 2030-01-01T12:00:00Z */
 #define MAX_LINES 32

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "order.h"
-#include "text.h"
+#include "model/order.h"
+#include "model/text.h"
 
 static void fail(const char *what, const char *why)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_int.h"
+#include "host/policy_int.h"
 
 static json_t *order, *ret, *staff;
 

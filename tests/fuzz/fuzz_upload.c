@@ -26,11 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dispatch.h"
-#include "engine.h"
-#include "hq.h"
-#include "seed.h"
-#include "sync_queue.h"
+#include "ops/dispatch.h"
+#include "store/engine.h"
+#include "sync/hq.h"
+#include "store/seed.h"
+#include "store/sync_queue.h"
 
 #define MAX_LINES 16
 

@@ -3,8 +3,8 @@
  * cleaned before it is sent (found by fuzz_dispatch). */
 #include <string.h>
 
-#include "dispatch.h"
-#include "err.h"
+#include "ops/dispatch.h"
+#include "model/err.h"
 #include "t.h"
 
 static void clean_is(const char *in, const char *want)

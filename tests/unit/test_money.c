@@ -2,7 +2,7 @@
  * away from zero), percentages with two decimals exact, overflow refused. */
 #include <stdint.h>
 
-#include "money.h"
+#include "model/money.h"
 #include "t.h"
 
 static int64_t pct(int64_t a, int64_t bp)

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "order.h"
+#include "model/order.h"
 #include "t.h"
-#include "text.h"
+#include "model/text.h"
 
 static char *round_trip(const char *path, json_t *doc)
 {

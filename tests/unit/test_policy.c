@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "money.h"
-#include "policy.h"
+#include "model/money.h"
+#include "model/policy.h"
 #include "t.h"
 
 static char dir[256];

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "engine.h"
-#include "schema.h"
-#include "seed.h"
+#include "store/auth.h"
+#include "store/engine.h"
+#include "store/schema.h"
+#include "store/seed.h"
 #include "t.h"
 
 static char db_path[256];

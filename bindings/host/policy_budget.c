@@ -1,0 +1,193 @@
+/* policy_budget.c: the memory cap and the time budget of a sandboxed
+ * lua_State (see policy_budget.h and the essay of policy_sandbox.c). */
+#include "host/policy_budget.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t psb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the budget ---- */
+
+/* The count hook's period: every PSB_HOOK_EVERY instructions while the
+ * state holds no big block; shorter when it does (see psb_period). */
+#define PSB_HOOK_EVERY 1000
+#define PSB_BIG_BLOCK ((size_t)64 << 10)
+#define PSB_BIG_REF ((size_t)16 << 10)
+
+static void psb_budget_hook(lua_State *L, lua_Debug *ar);
+
+/* One instruction can cost time in proportion to a big object: comparing
+ * two long strings, converting a string of digits to a number, copying a
+ * million varargs, scanning a big table for next(). So the more memory the
+ * state holds in big blocks, the more often the hook reads the clock: about
+ * PSB_HOOK_EVERY * PSB_BIG_REF bytes' worth of such work between two
+ * reads, i.e. every 250 instructions with one 64 KiB block, every
+ * instruction from 16 MiB on. A policy without big blocks keeps 1000. */
+static int psb_period(size_t big)
+{
+    if (big <= PSB_BIG_REF) return PSB_HOOK_EVERY;
+    size_t n = (size_t)PSB_HOOK_EVERY * PSB_BIG_REF / big;
+    return n < 1 ? 1 : (int)n;
+}
+
+static void psb_set_hook(psb_state *s, int every)
+{
+    s->hook_every = every;
+    /* A hook belongs to one thread: the one running the budgeted code. */
+    lua_State *L = s->run ? s->run : s->L;
+    if (L) lua_sethook(L, psb_budget_hook, LUA_MASKCOUNT, every);
+}
+
+/* The allocator may not raise an error, but it may set the hook (as lua.c
+ * does from a signal handler): a shorter period when big blocks appear,
+ * a period of 1 when the deadline has passed. */
+static void psb_big_grew(psb_state *s)
+{
+    s->big_mark = s->big * 2;
+    int every = psb_period(s->big);
+    if (s->L && !s->tripped && every < s->hook_every) psb_set_hook(s, every);
+}
+
+/* Allocation is work too (a concatenation, a table growing): it is charged
+ * at a quarter unit per byte, and past the deadline the next instruction
+ * raises the budget error. */
+static void psb_alloc_tick(psb_state *s)
+{
+    s->work_left = PSB_WORK_EVERY;
+    if (s->L && !s->tripped && psb_now_ns() >= s->deadline_ns) {
+        s->tripped = 1;
+        psb_set_hook(s, 1);
+    }
+}
+
+/* In Lua 5.4 osize is a type tag, not a size, when ptr is NULL. */
+void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    psb_state *s = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        s->used -= old;
+        if (old >= PSB_BIG_BLOCK) s->big -= old;
+        return NULL;
+    }
+    if (nsize > old && (s->used > s->cap || nsize - old > s->cap - s->used)) {
+        s->mem_refused = 1;
+        return NULL;
+    }
+    void *np = realloc(ptr, nsize);
+    if (!np) return NULL;
+    s->used = s->used - old + nsize;
+    if (old >= PSB_BIG_BLOCK) s->big -= old;
+    if (nsize >= PSB_BIG_BLOCK) {
+        s->big += nsize;
+        if (s->big > s->big_mark) psb_big_grew(s);
+    }
+    if (nsize >> 2 < s->work_left)
+        s->work_left -= nsize >> 2;
+    else
+        psb_alloc_tick(s);
+    return np;
+}
+
+psb_state *psb_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+/* "file:line: " of the innermost policy line running: from level 0 (the
+ * function the hook interrupted, or the C function that charges) up
+ * through C callers (pcall, a gsub callback's caller) to the first Lua
+ * line. */
+static void psb_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
+int psb_budget_error(lua_State *L)
+{
+    psb_state *s = psb_of(L);
+    s->run = L; /* the thread that ran out: its next instruction errors again */
+    if (!s->tripped || s->hook_every != 1) {
+        s->tripped = 1;
+        psb_set_hook(s, 1);
+    }
+    s->work_left = 0;
+    psb_where(L);
+    lua_pushfstring(L, "instruction budget exceeded (%d ms)", (int)(s->budget_us / 1000));
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+static void psb_budget_hook(lua_State *L, lua_Debug *ar)
+{
+    psb_state *s = psb_of(L);
+    /* A refused allocation carries no position, so remember where the
+     * policy was (the hook's own line until then): a memory error can then
+     * still name file:line (L2). */
+    if (lua_getinfo(L, "l", ar) && ar->currentline > 0) s->last_line = ar->currentline;
+    if (!s->tripped && psb_now_ns() < s->deadline_ns) return;
+    psb_budget_error(L);
+}
+
+void psb_charge_slow(lua_State *L, psb_state *s, size_t units)
+{
+    (void)units;
+    if (s->tripped || psb_now_ns() >= s->deadline_ns) psb_budget_error(L);
+    s->work_left = PSB_WORK_EVERY;
+}
+
+void psb_reserve(lua_State *L, size_t ns)
+{
+    psb_state *s = psb_of(L);
+    if (ns < s->work_left) {
+        s->work_left -= ns;
+        return;
+    }
+    int64_t now = psb_now_ns();
+    if (s->tripped || now >= s->deadline_ns || ns > (size_t)(s->deadline_ns - now))
+        psb_budget_error(L);
+    s->work_left = PSB_WORK_EVERY;
+}
+
+void psb_arm(lua_State *L, const char *store)
+{
+    psb_state *s = psb_of(L);
+    s->run = L;
+    s->tripped = 0;
+    s->mem_refused = 0;
+    s->last_line = 0;
+    s->store = store;
+    s->work_left = PSB_WORK_EVERY;
+    s->big_mark = s->big;
+    s->deadline_ns = psb_now_ns() + s->budget_us * 1000;
+    psb_set_hook(s, psb_period(s->big));
+}
+
+/* The hook stays: the deadline is left to expire so that stray finalizers
+ * between calls are bounded too. */
+void psb_disarm(lua_State *L)
+{
+    psb_state *s = psb_of(L);
+    s->store = NULL;
+    if (s->run != s->L) { /* a coroutine may go away: back to the main thread */
+        s->run = s->L;
+        psb_set_hook(s, psb_period(s->big));
+    }
+}

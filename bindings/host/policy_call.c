@@ -1,0 +1,241 @@
+/* policy_call.c: asking a version a question (POLICY.md hooks).
+ *
+ * One call = arm the budget, then one lua_pcall of a C trampoline that
+ * converts the JSON arguments, builds ctx = {store, today, now, params} and
+ * calls the hook. Doing the conversion inside the pcall matters: building
+ * the argument tables can hit the memory cap, and outside a pcall that
+ * would be a panic. The answer is checked here, not trusted: amounts must
+ * be Lua integers in [0, MONEY_MAX] (a float is refused even when integral,
+ * since M1 allows no floating point in money paths), permits a boolean.
+ *
+ * After a memory error the state may hold whatever the policy piled up in
+ * its globals, so it is rebuilt from the same source; the version id and
+ * the references others hold stay valid. */
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/money.h"
+#include "host/policy_int.h"
+
+static int64_t pinned_now;
+
+void policy_set_now(int64_t now)
+{
+    pinned_now = now;
+}
+
+int64_t pcl_pinned_now(void)
+{
+    return pinned_now;
+}
+
+void policy_release(policy *p)
+{
+    if (p && --p->refs == 0) pld_free(p);
+}
+
+const policy_params *policy_get_params(const policy *p)
+{
+    return &p->params;
+}
+
+const char *policy_version(const policy *p)
+{
+    return p->version;
+}
+
+const char *policy_name(const policy *p)
+{
+    return p->name;
+}
+
+const char *policy_file(const policy *p)
+{
+    return p->file;
+}
+
+json_t *policy_params_json(const policy *p)
+{
+    return p->params_json;
+}
+
+bool policy_has_hook(const policy *p, policy_hook hook)
+{
+    return (unsigned)hook < HOOK_COUNT && p->has[hook];
+}
+
+typedef struct {
+    policy *p;
+    policy_hook hook;
+    const char *store, *today;
+    json_t *const *args;
+    const char *const *texts; /* or the arguments as JSON text */
+    const size_t *lens;
+    int nargs;
+} call_ctx;
+
+static void push_ctx(lua_State *L, const call_ctx *c)
+{
+    char today[11], now[21];
+    time_t t = pinned_now ? (time_t)pinned_now : time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!c->today) strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, c->store ? c->store : "");
+    lua_setfield(L, -2, "store");
+    lua_pushstring(L, c->today ? c->today : today);
+    lua_setfield(L, -2, "today");
+    lua_pushstring(L, now);
+    lua_setfield(L, -2, "now");
+    pcv_push_json(L, c->p->params_json, 0);
+    lua_setfield(L, -2, "params");
+}
+
+static int call_run(lua_State *L)
+{
+    call_ctx *c = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    luaL_checkstack(L, c->nargs + 4, "hook arguments");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->hook_ref[c->hook]);
+    for (int i = 0; i < c->nargs; i++) {
+        if (c->texts)
+            pcv_push_text(L, c->texts[i], c->lens[i]);
+        else
+            pcv_push_json(L, c->args[i], 0);
+    }
+    push_ctx(L, c);
+    lua_call(L, c->nargs + 1, 1);
+    return 1;
+}
+
+/* A fresh state from the same source, swapped in under the same version. */
+static void call_rebuild(policy *p)
+{
+    err_t e;
+    policy *q = pld_load(p->name, p->file, p->source, p->srclen, &p->lim, &e);
+    if (!q) return; /* keep the doubtful state rather than none */
+    lua_State *L = p->L;
+    p->L = q->L;
+    q->L = L;
+    memcpy(p->hook_ref, q->hook_ref, sizeof p->hook_ref);
+    pld_free(q);
+}
+
+/* Runs the hook; on success the answer is on top of p->L's stack. */
+static int call_hook(policy *p, call_ctx c, err_t *err)
+{
+    policy_hook hook = c.hook;
+    if (!p->L || !p->has[hook])
+        return err_set(err, ERR_INTERNAL, "policy %s has no %s hook (the engine's default applies)",
+                       p->name, policy_hook_name(hook));
+    lua_State *L = p->L;
+    lua_settop(L, 0);
+    psb_arm(L, c.store);
+    /* Until the count hook sees a line, a memory error names the hook's. */
+    psb_of(L)->last_line = p->hook_line[hook];
+    lua_pushcfunction(L, call_run);
+    lua_pushlightuserdata(L, &c);
+    int rc = lua_pcall(L, 1, 1, 0);
+    if (rc == LUA_OK) return 0;
+    pld_lua_error(L, rc, p->file, policy_hook_name(hook), err);
+    int rebuild = rc == LUA_ERRMEM || psb_of(L)->mem_refused;
+    lua_settop(L, 0);
+    psb_disarm(L);
+    if (rebuild) call_rebuild(p);
+    return -1;
+}
+
+static void describe(lua_State *L, char *out, size_t n)
+{
+    switch (lua_type(L, -1)) {
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, -1))
+            snprintf(out, n, "%lld", (long long)lua_tointeger(L, -1));
+        else
+            snprintf(out, n, "a float (%.14g)", lua_tonumber(L, -1));
+        break;
+    case LUA_TSTRING:
+        snprintf(out, n, "a string (\"%.40s\")", lua_tostring(L, -1));
+        break;
+    case LUA_TNIL:
+        snprintf(out, n, "nothing (nil)");
+        break;
+    default:
+        snprintf(out, n, "a %s", luaL_typename(L, -1));
+    }
+}
+
+/* Checks the answer of an amount hook, on top of p->L's stack. */
+static int amount_answer(policy *p, policy_hook hook, int64_t *out, err_t *err)
+{
+    lua_State *L = p->L;
+    int ok = lua_isinteger(L, -1);
+    int64_t v = ok ? lua_tointeger(L, -1) : 0;
+    int rc = 0;
+    if (!ok || v < 0 || v > MONEY_MAX) {
+        char what[96];
+        describe(L, what, sizeof what);
+        rc =
+            err_set(err, ERR_POLICY_ERROR,
+                    "%s:%d: %s returned %s, expected an integer amount in minor units%s", p->file,
+                    p->hook_line[hook], policy_hook_name(hook), what, ok ? " from 0 to 10^15" : "");
+    } else
+        *out = v;
+    lua_settop(L, 0);
+    psb_disarm(L);
+    return rc;
+}
+
+static int check_amount_hook(policy_hook hook, err_t *err)
+{
+    if (hook == HOOK_PERMITS || (unsigned)hook >= HOOK_COUNT)
+        return err_set(err, ERR_INTERNAL, "policy_call_amount: %s is not an amount hook",
+                       policy_hook_name(hook));
+    return 0;
+}
+
+int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+                       json_t *const *args, int nargs, int64_t *out, err_t *err)
+{
+    call_ctx c = {p, hook, store, today, args, NULL, NULL, nargs};
+    if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
+    return amount_answer(p, hook, out, err);
+}
+
+int policy_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
+                            const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                            err_t *err)
+{
+    call_ctx c = {p, hook, store, today, NULL, args, lens, nargs};
+    if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
+    return amount_answer(p, hook, out, err);
+}
+
+int policy_call_permits(policy *p, const char *store, const char *today, json_t *staff,
+                        const char *permission, bool *out, err_t *err)
+{
+    json_t *perm = json_string(permission ? permission : "");
+    json_t *args[2] = {staff ? staff : json_null(), perm};
+    call_ctx c = {p, HOOK_PERMITS, store, today, args, NULL, NULL, 2};
+    int rc = perm ? call_hook(p, c, err)
+                  : err_set(err, ERR_BAD_REQUEST, "permission is not valid UTF-8");
+    json_decref(perm);
+    if (rc < 0) return -1;
+    lua_State *L = p->L;
+    if (lua_isboolean(L, -1))
+        *out = lua_toboolean(L, -1);
+    else {
+        char what[96];
+        describe(L, what, sizeof what);
+        rc = err_set(err, ERR_POLICY_ERROR, "%s:%d: permits returned %s, expected true or false",
+                     p->file, p->hook_line[HOOK_PERMITS], what);
+    }
+    lua_settop(L, 0);
+    psb_disarm(L);
+    return rc;
+}

@@ -1,0 +1,376 @@
+/* policy_load.c: turns a policy file into a checked version (SPEC L1, L2).
+ *
+ * A version is the file's source, compiled into its own sandbox state, its
+ * main chunk run once, and its answer checked: it must return a table whose
+ * `parameters` (optional) are merged over the defaults and type-checked, and
+ * whose hooks (optional) are functions. The hooks are pinned in the registry
+ * at load, so a policy that rewrites its own table later changes nothing.
+ * The version id is the SHA-256 of the source: what every order and log
+ * entry records (L3), and what lets a `touch` without change keep it.
+ * Every error names the file (and the line, when Lua knows it). */
+#include <errno.h>
+#include <lauxlib.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/money.h"
+#include "host/policy_int.h"
+#include "model/text.h"
+
+#define PLD_MAX_SOURCE (4 << 20)
+
+static const char *const hook_names[HOOK_COUNT] = {
+    "deposit", "shipping_charge", "cancellation_charge", "shipping_refund", "permits",
+};
+
+const char *policy_hook_name(policy_hook h)
+{
+    return (unsigned)h < HOOK_COUNT ? hook_names[h] : "?";
+}
+
+void policy_default_params(policy_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->default_deposit_pct_bp = 1000;
+    p->cancellation_charge_pct_bp = 500;
+    snprintf(p->cancellation_charge_code, sizeof p->cancellation_charge_code, "CANCEL");
+    snprintf(p->shipping_charge_code, sizeof p->shipping_charge_code, "SHIP");
+    p->refund_shipping_charges = true;
+    p->max_shipping_refund_without_approval = 2500;
+    p->quote_validity_days = 30;
+    p->manual_shipping_charge = true;
+    p->default_shipping_charge = 0;
+}
+
+/* ---- the parameters of POLICY.md: name, kind, where they go ---- */
+
+typedef enum { PK_PCT, PK_CODE, PK_BOOL, PK_AMOUNT, PK_DAYS } pkind;
+typedef struct {
+    const char *name;
+    pkind kind;
+    size_t off;
+} pdesc;
+
+#define PD(n, k)                                                                                   \
+    {                                                                                              \
+#n, k, offsetof(policy_params, n)                                                          \
+    }
+static const pdesc params_known[] = {
+    {"default_deposit_pct", PK_PCT, offsetof(policy_params, default_deposit_pct_bp)},
+    {"cancellation_charge_pct", PK_PCT, offsetof(policy_params, cancellation_charge_pct_bp)},
+    PD(cancellation_charge_code, PK_CODE),
+    PD(shipping_charge_code, PK_CODE),
+    PD(refund_shipping_charges, PK_BOOL),
+    PD(max_shipping_refund_without_approval, PK_AMOUNT),
+    PD(quote_validity_days, PK_DAYS),
+    PD(manual_shipping_charge, PK_BOOL),
+    PD(default_shipping_charge, PK_AMOUNT),
+};
+#define NPARAMS (sizeof params_known / sizeof params_known[0])
+
+static json_t *pct_json(int64_t bp)
+{
+    return bp % 100 == 0 ? json_integer(bp / 100) : json_real((double)bp / 100.0);
+}
+
+static json_t *param_json(const policy_params *p, const pdesc *d)
+{
+    const char *base = (const char *)p + d->off;
+    switch (d->kind) {
+    case PK_PCT:
+        return pct_json(*(const int64_t *)base);
+    case PK_CODE:
+        return json_string(base);
+    case PK_BOOL:
+        return json_boolean(*(const bool *)base);
+    default:
+        return json_integer(*(const int64_t *)base);
+    }
+}
+
+static json_t *params_to_json(const policy_params *p)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < NPARAMS; i++)
+        json_object_set_new(o, params_known[i].name, param_json(p, &params_known[i]));
+    return o;
+}
+
+/* Checks the value on top of the stack against d and stores it; raises a
+ * Lua error naming the file and the parameter otherwise. */
+static void param_check(lua_State *L, const char *file, const pdesc *d, policy_params *p)
+{
+    char *base = (char *)p + d->off;
+    int64_t v = 0;
+    switch (d->kind) {
+    case PK_PCT: {
+        int rc = lua_type(L, -1) == LUA_TNUMBER ? psb_to_bp(L, -1, &v) : -1;
+        if (rc == -2)
+            luaL_error(L, "%s: parameter %s = %s has more than 2 decimals", file, d->name,
+                       lua_tostring(L, -1));
+        if (rc < 0 || v > 10000)
+            luaL_error(L, "%s: parameter %s must be a number from 0 to 100, got %s", file, d->name,
+                       luaL_tolstring(L, -1, NULL));
+        *(int64_t *)base = v;
+        break;
+    }
+    case PK_CODE: {
+        size_t len = 0;
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        /* The code is written into orders as it is: it must be UTF-8, or
+         * the order could not be read back. */
+        if (!s || len == 0 || len > 31 || !text_utf8_ok(s, len))
+            luaL_error(L, "%s: parameter %s must be a non-empty UTF-8 string of at most 31 bytes",
+                       file, d->name);
+        memcpy(base, s, len + 1);
+        break;
+    }
+    case PK_BOOL:
+        if (!lua_isboolean(L, -1))
+            luaL_error(L, "%s: parameter %s must be true or false, got %s", file, d->name,
+                       luaL_typename(L, -1));
+        *(bool *)base = lua_toboolean(L, -1);
+        break;
+    case PK_AMOUNT:
+    case PK_DAYS: {
+        int64_t lo = d->kind == PK_DAYS ? 1 : 0, hi = d->kind == PK_DAYS ? 3650 : MONEY_MAX;
+        v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+        if (!lua_isinteger(L, -1) || v < lo || v > hi)
+            luaL_error(L, "%s: parameter %s must be an integer from %I to %I%s, got %s", file,
+                       d->name, (lua_Integer)lo, (lua_Integer)hi,
+                       d->kind == PK_AMOUNT ? " (minor units)" : "", luaL_tolstring(L, -1, NULL));
+        *(int64_t *)base = v;
+        break;
+    }
+    }
+}
+
+typedef struct {
+    policy *p;
+    const char *src;
+    size_t len;
+    char why[256];
+} load_ctx;
+
+static void load_params(lua_State *L, load_ctx *c, int tbl)
+{
+    policy *p = c->p;
+    lua_getfield(L, tbl, "parameters");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: parameters must be a table, got %s", p->file, luaL_typename(L, -1));
+    int pt = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, pt)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "%s: parameters must have string keys", p->file);
+        const char *k = lua_tostring(L, -2);
+        const pdesc *d = NULL;
+        for (size_t i = 0; i < NPARAMS; i++)
+            if (!strcmp(k, params_known[i].name)) d = &params_known[i];
+        json_t *j;
+        if (d) {
+            param_check(L, p->file, d, &p->params);
+            j = param_json(&p->params, d);
+        } else {
+            j = pcv_to_json(L, -1, 0, c->why, sizeof c->why);
+            if (!j) luaL_error(L, "%s: parameter %s: %s", p->file, k, c->why);
+        }
+        json_object_set_new(p->params_json, k, j);
+        lua_settop(L, pt + 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* Runs under lua_pcall: compile, run the main chunk, check the answer. */
+static int load_run(lua_State *L)
+{
+    load_ctx *c = lua_touserdata(L, 1);
+    policy *p = c->p;
+    if (psb_load(L, c->src, c->len, p->file) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, 1);
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: the file must return a table (it returned %s)", p->file,
+                   luaL_typename(L, -1));
+    int tbl = lua_gettop(L);
+    load_params(L, c, tbl);
+    for (int h = 0; h < HOOK_COUNT; h++) {
+        lua_getfield(L, tbl, hook_names[h]);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (!lua_isfunction(L, -1))
+            luaL_error(L, "%s: %s must be a function, got %s", p->file, hook_names[h],
+                       luaL_typename(L, -1));
+        lua_Debug ar;
+        lua_pushvalue(L, -1);
+        lua_getinfo(L, ">S", &ar);
+        p->hook_line[h] = ar.linedefined;
+        p->hook_ref[h] = luaL_ref(L, LUA_REGISTRYINDEX);
+        p->has[h] = true;
+    }
+    return 0;
+}
+
+void pld_lua_error(lua_State *L, int status, const char *file, const char *what, err_t *err)
+{
+    if (status == LUA_ERRMEM) {
+        psb_state *s = psb_of(L);
+        char where[32] = "";
+        if (s->last_line > 0) snprintf(where, sizeof where, ":%d", s->last_line);
+        err_set(err, ERR_POLICY_ERROR, "%s%s: memory limit exceeded (%zu KiB)%s%s", file, where,
+                s->cap >> 10, what ? " in " : "", what ? what : "");
+        return;
+    }
+    const char *msg = lua_tostring(L, -1);
+    size_t fl = strlen(file);
+    if (!msg)
+        err_set(err, ERR_POLICY_ERROR, "%s: %s raised an error object of type %s", file,
+                what ? what : "the policy", luaL_typename(L, -1));
+    else if (!strncmp(msg, file, fl) && msg[fl] == ':')
+        err_set(err, ERR_POLICY_ERROR, "%s", msg);
+    else
+        err_set(err, ERR_POLICY_ERROR, "%s: %s", file, msg);
+}
+
+void pld_sha256_hex(const char *src, size_t len, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)src, len);
+    sodium_bin2hex(out, 65, h, sizeof h);
+}
+
+void pld_iso_now(char out[21])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *pld_read_file(const char *file, size_t *len, err_t *err)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        err_set(err, ERR_POLICY_ERROR, "%s: %s", file, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(PLD_MAX_SOURCE + 1);
+    size_t n = buf ? fread(buf, 1, PLD_MAX_SOURCE + 1, f) : 0;
+    int bad = !buf || ferror(f);
+    fclose(f);
+    if (bad || n > PLD_MAX_SOURCE) {
+        free(buf);
+        err_set(err, ERR_POLICY_ERROR, "%s: %s", file,
+                bad ? "cannot read the file" : "larger than 4 MiB");
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static policy *pld_new(const char *name, const char *file, const policy_limits *lim)
+{
+    policy *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->refs = 1;
+    p->name = strdup(name);
+    p->file = file ? strdup(file) : NULL;
+    if (lim) p->lim = *lim;
+    policy_default_params(&p->params);
+    p->params_json = params_to_json(&p->params);
+    for (int h = 0; h < HOOK_COUNT; h++)
+        p->hook_ref[h] = LUA_NOREF;
+    pld_iso_now(p->loaded_at);
+    if (!p->name || (file && !p->file) || !p->params_json) {
+        pld_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+policy *pld_builtin(const policy_limits *lim)
+{
+    policy *p = pld_new("default", NULL, lim);
+    if (p) snprintf(p->version, sizeof p->version, "builtin");
+    return p;
+}
+
+policy *pld_load(const char *name, const char *file, const char *src, size_t len,
+                 const policy_limits *lim, err_t *err)
+{
+    if (sodium_init() < 0) {
+        err_set(err, ERR_INTERNAL, "libsodium failed to initialise");
+        return NULL;
+    }
+    policy *p = pld_new(name, file, lim);
+    if (p) p->source = malloc(len + 1);
+    if (!p || !p->source) {
+        pld_free(p);
+        err_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    memcpy(p->source, src, len);
+    p->source[len] = '\0';
+    p->srclen = len;
+    pld_sha256_hex(src, len, p->version);
+    p->L = psb_new(lim, err);
+    if (!p->L) {
+        pld_free(p);
+        return NULL;
+    }
+    load_ctx c = {.p = p, .src = src, .len = len};
+    psb_arm(p->L, NULL);
+    lua_pushcfunction(p->L, load_run);
+    lua_pushlightuserdata(p->L, &c);
+    int rc = lua_pcall(p->L, 1, 0, 0);
+    if (rc != LUA_OK) {
+        pld_lua_error(p->L, rc, file, NULL, err);
+        psb_disarm(p->L);
+        pld_free(p);
+        return NULL;
+    }
+    lua_settop(p->L, 0);
+    psb_disarm(p->L);
+    return p;
+}
+
+void pld_free(policy *p)
+{
+    if (!p) return;
+    psb_close(p->L);
+    json_decref(p->params_json);
+    free(p->source);
+    free(p->name);
+    free(p->file);
+    free(p);
+}
+
+static const char *base_name(const char *file, char *out, size_t n)
+{
+    const char *b = strrchr(file, '/');
+    b = b ? b + 1 : file;
+    size_t l = strlen(b);
+    if (l > 4 && !strcmp(b + l - 4, ".lua")) l -= 4;
+    snprintf(out, n, "%.*s", (int)l, b);
+    return out;
+}
+
+policy *policy_load_file(const char *file, const policy_limits *lim, err_t *err)
+{
+    size_t len;
+    char *src = pld_read_file(file, &len, err);
+    if (!src) return NULL;
+    char name[256];
+    policy *p = pld_load(base_name(file, name, sizeof name), file, src, len, lim, err);
+    free(src);
+    return p;
+}

@@ -1,0 +1,55 @@
+/* lapi_admin.h: the support REPL's evaluator (SPEC A3, PROTOCOL.md "The
+ * support REPL"), seen from C. No lua.h here on purpose: engine/server_main.c
+ * installs admin_hooks() into the server, and engine/ never sees Lua.
+ *
+ * An admin_state is one console session: a sandboxed Lua state (memory cap,
+ * instruction budget, no io/os.exit/require) whose globals hold the support
+ * API `corder`, help() and show(), plus the staff session of corder.login.
+ * Inside `corder serve` there is one per admin-socket connection; `corder
+ * repl --db` makes one over its own engine.
+ *
+ *   lapi_admin.c       the corder.* functions: each is one dispatch request
+ *   lapi_admin_eval.c  the state, evaluating a chunk, capturing print
+ *   lapi_admin_show.c  the Lua side: show (readable values), help */
+#ifndef CORDER_LAPI_ADMIN_H
+#define CORDER_LAPI_ADMIN_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "store/engine.h"
+#include "model/err.h"
+#include "net/server.h"
+
+#define ADMIN_BUDGET_MS 2000            /* a runaway chunk is stopped after this */
+#define ADMIN_MEMORY ((size_t)64 << 20) /* per console session */
+#define ADMIN_MAX_OUTPUT (256 * 1024)   /* more is cut, with a note */
+
+typedef struct admin_state admin_state;
+
+/* srv is NULL in local mode (corder.stats() then has no server part). */
+admin_state *admin_new(engine *e, server *srv, err_t *err);
+void admin_free(admin_state *a);
+
+/* Runs one chunk as lua.c 5.4 does: "return " .. chunk first, so that an
+ * expression prints its value, else the chunk itself. Returns
+ * {"output": text} or {"output": text, "error": message}; what the chunk
+ * printed comes first in output, then its results, rendered by show(). */
+json_t *admin_eval(admin_state *a, const char *chunk, size_t len);
+
+/* Inside a server, a chunk whose request carries a PIN that has not been
+ * judged yet suspends and admin_eval returns NULL: admin_pending gives the
+ * PINs (fill in each verdict), admin_resume goes on and returns the same
+ * as admin_eval (or NULL again for the next PIN). */
+int admin_pending(admin_state *a, auth_pin **pins);
+json_t *admin_resume(admin_state *a);
+
+/* 1 when the chunk is an unfinished statement (more lines would complete it:
+ * its syntax error is at "<eof>", as lua.c's incomplete()), else 0. Needs no
+ * state: the client of an attached REPL asks before sending. */
+int admin_incomplete(const char *chunk, size_t len);
+
+/* The evaluator for server_set_admin. */
+const server_admin_hooks *admin_hooks(void);
+
+#endif

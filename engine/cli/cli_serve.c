@@ -1,0 +1,154 @@
+/* server_main.c: `corder serve` (PROTOCOL.md "Command line"): reads the
+ * options, opens the engine, runs the server until a signal, closes the
+ * engine. Bad usage exits 2, a runtime failure 1, each with one line. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/engine.h"
+#include "lua/lapi_admin.h"
+#include "net/server.h"
+#include "sync/sync.h"
+
+static const char usage[] =
+    "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
+    "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN | --hq-token-file FILE] "
+    "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
+    "[--idle-timeout SECONDS] (the token may also come from $CORDER_HQ_TOKEN)";
+
+static const char *const allowed[] = {"--db",
+                                      "--listen",
+                                      "--admin-socket",
+                                      "--policies",
+                                      "--role",
+                                      "--hq",
+                                      "--hq-token",
+                                      "--hq-token-file",
+                                      "--sync-interval",
+                                      "--max-connections",
+                                      "--auth-timeout",
+                                      "--idle-timeout",
+                                      NULL};
+
+static int bad_usage(const char *what, const char *value)
+{
+    fprintf(stderr, "corder: serve: %s '%s'; usage: %s\n", what, value, usage);
+    return 2;
+}
+
+/* HOST:PORT with a numeric port in 0..65535 (HOST may be empty or [v6]). */
+static int valid_hostport(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || !colon[1]) return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    return *end == 0 && port >= 0 && port <= 65535;
+}
+
+/* A whole number in lo..hi from option name, or def when absent; -1 after
+ * a usage error was printed. 0 in a timeout means "never" (-1 inside). */
+static long number_opt(int argc, char **argv, const char *name, long lo, long hi, long def)
+{
+    const char *v = cli_opt(argc, argv, name);
+    if (!v) return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < lo || n > hi) {
+        char what[96];
+        snprintf(what, sizeof what, "%s wants a whole number from %ld to %ld, not", name, lo, hi);
+        bad_usage(what, v);
+        return -2;
+    }
+    return n;
+}
+
+int cli_serve_main(int argc, char **argv)
+{
+    int rc = cli_check(argc, argv, allowed, usage);
+    if (rc) return rc;
+    const char *db = cli_opt(argc, argv, "--db");
+    const char *listen = cli_opt(argc, argv, "--listen");
+    const char *role = cli_opt(argc, argv, "--role");
+    const char *hq = cli_opt(argc, argv, "--hq");
+    const char *interval = cli_opt(argc, argv, "--sync-interval");
+    if (!db) {
+        fprintf(stderr, "corder: serve: --db is required; usage: %s\n", usage);
+        return 2;
+    }
+    if (listen && !valid_hostport(listen))
+        return bad_usage("--listen wants HOST:PORT, not", listen);
+    if (hq && !valid_hostport(hq)) return bad_usage("--hq wants HOST:PORT, not", hq);
+    if (role && strcmp(role, "store") && strcmp(role, "hq"))
+        return bad_usage("--role is store or hq, not", role);
+    long secs = 0;
+    if (interval) {
+        char *end;
+        secs = strtol(interval, &end, 10);
+        if (*end || secs <= 0 || secs > INT_MAX)
+            return bad_usage("--sync-interval wants a positive number of seconds, not", interval);
+    }
+    long max_conn = number_opt(argc, argv, "--max-connections", 1, 1000000, 0);
+    long auth_to = number_opt(argc, argv, "--auth-timeout", 0, 86400, -2000);
+    long idle_to = number_opt(argc, argv, "--idle-timeout", 0, 31536000, -2000);
+    if (max_conn == -2 || auth_to == -2 || idle_to == -2) return 2;
+    bool hq_role = role && !strcmp(role, "hq");
+    const char *token;
+    if ((rc = cli_hq_token(argc, argv, "serve", usage, &token))) return rc;
+    if (hq_role && (!token || !*token)) {
+        fprintf(stderr,
+                "corder: serve: --role hq needs the stores' shared secret: --hq-token,"
+                " --hq-token-file or $CORDER_HQ_TOKEN; usage: %s\n",
+                usage);
+        return 2;
+    }
+    engine_config ecfg = {.db_path = db,
+                          .policies_dir = cli_opt(argc, argv, "--policies"),
+                          .hq_role = hq_role,
+                          .background_checkpoint = true};
+    err_t err;
+    err_clear(&err);
+    engine *e = engine_open(&ecfg, &err);
+    if (!e) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        return 1;
+    }
+    server_config scfg = {.listen = listen,
+                          .admin_socket = cli_opt(argc, argv, "--admin-socket"),
+                          .sync_interval = (int)secs,
+                          .hq_role = hq_role,
+                          .max_connections = (int)max_conn,
+                          /* absent: the server's default (0); 0 given: never (-1) */
+                          .auth_timeout = auth_to == -2000 ? 0
+                                          : auth_to == 0   ? -1
+                                                           : (int)auth_to,
+                          .idle_timeout = idle_to == -2000 ? 0
+                                          : idle_to == 0   ? -1
+                                                           : (int)idle_to};
+    server *s = server_new(e, &scfg, &err);
+    if (!s) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        engine_close(e);
+        return 1;
+    }
+    server_set_admin(s, admin_hooks()); /* the support REPL (bindings/lapi_admin.h) */
+    /* SPEC section 6: the uploader and gate (store), or the hq.* ops (hq). */
+    sync_role *sr = sync_role_start(s, e, hq_role, hq, token, &err);
+    if (!sr) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        server_free(s);
+        engine_close(e);
+        return 1;
+    }
+    rc = server_run(s, &err);
+    sync_role_stop(sr);
+    server_free(s);
+    engine_close(e);
+    if (rc) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}

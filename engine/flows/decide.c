@@ -1,0 +1,314 @@
+/* decide.c: every question the engine puts to a store's policy (SPEC L1,
+ * POLICY.md). A hook the policy leaves out falls back to the SPEC default,
+ * computed here in C; either way the question and the answer are recorded
+ * in the request's decisions, which go into the transaction log (F8) and
+ * let `corder policy replay` ask a new policy the same questions. */
+#include "flows/flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/args.h"
+#include "store/auth.h"
+#include "model/jsonw.h"
+#include "model/money.h"
+#include "model/text.h"
+
+static int64_t get_path_int(json_t *o, const char *a, const char *b)
+{
+    return json_integer_value(json_object_get(json_object_get(o, a), b));
+}
+
+int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *const *args)
+{
+    int64_t out = 0;
+    switch (hook) {
+    case HOOK_DEPOSIT: /* P1: pct of the deposit base, 0 for B2B */
+        if (json_is_true(json_object_get(json_object_get(args[0], "customer"), "b2b"))) return 0;
+        money_pct(get_path_int(args[0], "deposit", "base"), p->default_deposit_pct_bp, &out);
+        return out;
+    case HOOK_SHIPPING_CHARGE:
+        return p->default_shipping_charge;
+    case HOOK_CANCELLATION_CHARGE: /* F6: pct of the open lines, charges not counted */
+        money_pct(get_path_int(args[0], "totals", "open"), p->cancellation_charge_pct_bp, &out);
+        return out;
+    case HOOK_SHIPPING_REFUND: /* F7: proportional share, or nothing */
+        return p->refund_shipping_charges
+                   ? json_integer_value(json_object_get(args[0], "proportional"))
+                   : 0;
+    default:
+        return 0;
+    }
+}
+
+/* One question and its answer, appended to the request's decisions:
+ * {"hook", "args": [...], "today", "store", "policy_version", "answer",
+ * "by"} (txlog.c). Arguments are JSON text, or a jansson value where texts
+ * is NULL. */
+static void record(flow_ctx *c, const policy *pol, const char *store, const char *today,
+                   policy_hook hook, const char *const *texts, const size_t *lens,
+                   json_t *const *values, int nargs, int64_t answer, bool boolean, bool by_policy)
+{
+    jsonw *w = &c->decisions;
+    jw_obj(w);
+    jw_key(w, "hook");
+    jw_str(w, policy_hook_name(hook));
+    jw_key(w, "args");
+    jw_arr(w);
+    for (int i = 0; i < nargs; i++) {
+        if (texts)
+            jw_raw(w, texts[i], lens[i]);
+        else
+            jw_json(w, values[i]);
+    }
+    jw_end_arr(w);
+    jw_key(w, "today");
+    jw_str(w, today);
+    jw_key(w, "store"); /* whose policy answered (A5), and its version */
+    jw_str(w, store);
+    jw_key(w, "policy_version");
+    jw_str(w, policy_version(pol));
+    jw_key(w, "answer");
+    if (boolean)
+        jw_bool(w, answer != 0);
+    else
+        jw_int(w, answer);
+    jw_key(w, "by");
+    jw_str(w, by_policy ? "policy" : "default");
+    jw_end_obj(w);
+}
+
+/* Asks an amount hook with its arguments as JSON text; dflt is the SPEC
+ * default, used when the policy leaves the hook out. */
+static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, const size_t *lens,
+                      int nargs, int64_t dflt, int64_t *out, err_t *err)
+{
+    for (int i = 0; i < nargs; i++)
+        if (!texts[i]) return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
+    /* A5: the money rules of the order's store (flow_load_change). */
+    bool by_policy = policy_has_hook(c->pol, hook);
+    if (by_policy) {
+        if (policy_call_amount_text(c->pol, hook, c->rules_store, c->rules_today, texts, lens,
+                                    nargs, out, err) < 0)
+            return -1;
+    } else {
+        *out = dflt;
+    }
+    record(c, c->pol, c->rules_store, c->rules_today, hook, texts, lens, NULL, nargs, *out, false,
+           by_policy);
+    return 0;
+}
+
+static int64_t pct_of(int64_t amount, int64_t bp)
+{
+    int64_t out = 0;
+    money_pct(amount, bp, &out);
+    return out;
+}
+
+int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
+{
+    order_sums s;
+    if (!order_sum(o, &s)) return err_set(err, ERR_VALIDATION, "the order's amounts overflow (M4)");
+    size_t len;
+    char *view = order_text(o, ORDER_POLICY, &len);
+    const char *texts[1] = {view};
+    int64_t dflt = o->b2b ? 0 : pct_of(s.deposit_base, c->params->default_deposit_pct_bp);
+    int rc = ask_amount(c, HOOK_DEPOSIT, texts, &len, 1, dflt, out, err);
+    free(view);
+    return rc;
+}
+
+int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err)
+{
+    size_t lens[2];
+    char *texts[2] = {jsonw_dumps(shipment, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
+    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, (const char *const *)texts, lens, 2,
+                        c->params->default_shipping_charge, out, err);
+    free(texts[0]);
+    free(texts[1]);
+    return rc;
+}
+
+int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err)
+{
+    order_sums s;
+    if (!order_sum(o, &s)) return err_set(err, ERR_VALIDATION, "the order's amounts overflow (M4)");
+    size_t len;
+    char *view = order_text(o, ORDER_POLICY, &len);
+    const char *texts[1] = {view};
+    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, texts, &len, 1,
+                        pct_of(s.open_value, c->params->cancellation_charge_pct_bp), out, err);
+    free(view);
+    return rc;
+}
+
+int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err)
+{
+    size_t lens[2];
+    char *texts[2] = {jsonw_dumps(ret, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
+    int64_t dflt = c->params->refund_shipping_charges
+                       ? json_integer_value(json_object_get(ret, "proportional"))
+                       : 0;
+    int rc =
+        ask_amount(c, HOOK_SHIPPING_REFUND, (const char *const *)texts, lens, 2, dflt, out, err);
+    free(texts[0]);
+    free(texts[1]);
+    return rc;
+}
+
+/* Permissions are the signed-in store's rule (A5), whatever the order. */
+int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err)
+{
+    bool by_policy = policy_has_hook(c->perm_pol, HOOK_PERMITS);
+    if (by_policy) {
+        if (policy_call_permits(c->perm_pol, c->s->store, c->today, staff, permission, out, err) <
+            0)
+            return -1;
+    } else {
+        const char *role = json_string_value(json_object_get(staff, "role"));
+        *out = role && !strcmp(role, "manager"); /* A2 default */
+    }
+    json_t *args[2] = {staff, json_string(permission)};
+    record(c, c->perm_pol, c->s->store, c->today, HOOK_PERMITS, NULL, NULL, args, 2, *out, true,
+           by_policy);
+    json_decref(args[1]);
+    return 0;
+}
+
+static void note_approval(flow_ctx *c, const char *permission, const char *staff)
+{
+    if (c->n_approvals >= FLOW_MAX_APPROVALS) return;
+    snprintf(c->approvals[c->n_approvals].permission, sizeof c->approvals[0].permission, "%s",
+             permission);
+    snprintf(c->approvals[c->n_approvals].staff, sizeof c->approvals[0].staff, "%s", staff);
+    c->n_approvals++;
+}
+
+/* The approver an approval ({staff, pin}) names, as the policy sees staff
+ * ({id, name, role}; borrowed from c): its shape (bad_request), the PIN
+ * (unauthenticated), then whether the approver may work at the signed-in
+ * store (forbidden): an approval is given on the spot, by someone who may
+ * be there (A5). The last one verified is kept, so an approval that vouches
+ * for two permissions is checked once. */
+static json_t *approver_of(flow_ctx *c, json_t *approval, err_t *err)
+{
+    static const char *const allowed[] = {"staff", "pin", NULL};
+    if (approval == c->approver_src && c->approver) return c->approver;
+    const char *staff, *pin;
+    if (args_only(approval, "approval", allowed, err) < 0 ||
+        args_str(approval, "approval", "staff", true, 31, &staff, err) < 0 ||
+        args_str(approval, "approval", "pin", true, 4096, &pin, err) < 0 ||
+        auth_pin_check_shape(pin, "approval.pin", err) < 0)
+        return NULL;
+    auth_staff who;
+    if (auth_check(c->e, staff, pin, &who, err) < 0) return NULL;
+    if (!auth_staff_at_store(c->e, who.id, c->s->store)) {
+        err_set(err, ERR_FORBIDDEN, "approver %s may not work at store %s", who.id, c->s->store);
+        return NULL;
+    }
+    json_t *sj = json_pack("{s:s, s:s, s:s}", "id", who.id, "name", who.name, "role", who.role);
+    if (!sj) {
+        err_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    json_decref(c->approver);
+    c->approver = sj;
+    c->approver_src = approval;
+    return sj;
+}
+
+static json_t *signed_in_staff(flow_ctx *c)
+{
+    return json_pack("{s:s, s:s, s:s}", "id", c->s->staff, "name", c->s->name, "role", c->s->role);
+}
+
+int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
+{
+    if (!approval) return 0;
+    json_t *sj = approver_of(c, approval, err);
+    if (!sj) return -1;
+    bool ok;
+    if (decide_permits(c, sj, permission, &ok, err) < 0) return -1;
+    const char *id = json_string_value(json_object_get(sj, "id"));
+    if (!ok)
+        return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", id,
+                       permission);
+    text_copy(c->approved_by, sizeof c->approved_by, id);
+    return 0;
+}
+
+int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err)
+{
+    json_t *sj = signed_in_staff(c);
+    bool ok;
+    int rc = decide_permits(c, sj, permission, &ok, err);
+    json_decref(sj);
+    if (rc < 0) return -1;
+    if (ok) {
+        text_copy(c->approved_by, sizeof c->approved_by, c->s->staff);
+        return 0;
+    }
+    if (approval && *c->approved_by) { /* checked by approval_check */
+        note_approval(c, permission, c->approved_by);
+        return 0;
+    }
+    err_set(err, ERR_APPROVAL_REQUIRED, "this needs the %s permission or an approval", permission);
+    text_copy(err->permission, sizeof err->permission, permission);
+    return -1;
+}
+
+#define OTHER_STORE_ORDERS "other_store_orders"
+
+/* Whether the signed-in staff hold other_store_orders (asked once). */
+static int other_store_held(flow_ctx *c, bool *held, err_t *err)
+{
+    json_t *sj = signed_in_staff(c);
+    int rc = decide_permits(c, sj, OTHER_STORE_ORDERS, held, err);
+    json_decref(sj);
+    if (rc == 0 && *held) c->other_store_grant = OTHER_STORE_HELD;
+    return rc;
+}
+
+int other_store_check(flow_ctx *c, const char *number, json_t *approval, err_t *err)
+{
+    json_t *who = NULL;
+    /* A wrong approver PIN is unauthenticated whatever the order. */
+    if (approval && !(who = approver_of(c, approval, err))) return -1;
+    sqlite3_stmt *st = engine_stmt(c->e, "SELECT store FROM orders WHERE number = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    bool other = false;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        other = strcmp((const char *)sqlite3_column_text(st, 0), c->s->store) != 0;
+    sqlite3_reset(st);
+    if (!other || !who) return 0; /* no such order: not_found comes later */
+    bool ok;
+    if (other_store_held(c, &ok, err) < 0) return -1;
+    if (ok) return 0;
+    if (decide_permits(c, who, OTHER_STORE_ORDERS, &ok, err) < 0) return -1;
+    const char *id = json_string_value(json_object_get(who, "id"));
+    if (!ok)
+        return err_set(err, ERR_FORBIDDEN, "approver %s does not hold the %s permission", id,
+                       OTHER_STORE_ORDERS);
+    c->other_store_grant = OTHER_STORE_APPROVED;
+    snprintf(c->other_store_by, sizeof c->other_store_by, "%s", id);
+    return 0;
+}
+
+int other_store_require(flow_ctx *c, err_t *err)
+{
+    if (!c->other_store) return 0;
+    if (c->other_store_grant == OTHER_STORE_APPROVED) {
+        note_approval(c, OTHER_STORE_ORDERS, c->other_store_by);
+        return 0;
+    }
+    bool ok = c->other_store_grant == OTHER_STORE_HELD;
+    if (!ok && other_store_held(c, &ok, err) < 0) return -1;
+    if (ok) return 0;
+    err_set(err, ERR_APPROVAL_REQUIRED,
+            "order of another store: changing it at %s needs the %s permission or an approval",
+            c->s->store, OTHER_STORE_ORDERS);
+    snprintf(err->permission, sizeof err->permission, "%s", OTHER_STORE_ORDERS);
+    return -1;
+}

@@ -1,0 +1,173 @@
+/* flow.h: the customer-order flows of SPEC section 5, and what they share:
+ * the request context, the policy decisions (with their defaults and their
+ * record for the transaction log), approvals, payments, and saving an
+ * order together with its log entry and outbox event. Each flow lives in
+ * its own file (flow_create.c, flow_edit.c, …); handlers stay thin. */
+#ifndef CORDER_FLOW_H
+#define CORDER_FLOW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store/engine.h"
+#include "model/jsonw.h"
+#include "store/master.h"
+#include "model/order.h"
+#include "model/policy.h"
+
+/* Per request (README "Limits of an order"): a list of lines names at most
+ * as many lines as an order may hold; payments per request. Longer lists
+ * are bad_request. */
+#define FLOW_MAX_LINES ORDER_MAX_LINES
+#define FLOW_MAX_QTY ORDER_MAX_QTY
+#define FLOW_MAX_PAYMENTS 20
+
+#define FLOW_MAX_APPROVALS 4
+
+/* A5: how the request may change an order of another store. */
+typedef enum {
+    OTHER_STORE_UNKNOWN, /* not asked yet */
+    OTHER_STORE_HELD,    /* the signed-in staff hold other_store_orders */
+    OTHER_STORE_APPROVED /* an approver who holds it vouched for the request */
+} other_store_grant;
+
+typedef struct {
+    engine *e;
+    session *s;
+    const char *op;
+    json_t *args;
+    /* Two policies (A5). `pol` makes the money rules (deposit, charges,
+     * refunds) and is stamped on the order and its log entry: the policy of
+     * the order's store. It starts as the signed-in store's and becomes the
+     * order's store's when flow_load_change loads an order of another
+     * store. `perm_pol` answers `permits`: always the signed-in store's.
+     * Both are the versions this request started with (L3). */
+    policy *pol;
+    const policy_params *params; /* pol's */
+    char rules_store[32];        /* whose policy pol is: ctx.store of the money hooks */
+    char rules_today[11];        /* that store's today: ctx.today of the money hooks */
+    policy *perm_pol;
+    master_store store; /* the signed-in store */
+    char today[11];     /* the signed-in store's today (dates in requests) */
+    char now_iso[32];
+    jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
+    bool preview;         /* order.preview: compute, keep nothing */
+    char approved_by[32]; /* who approved an override, if anyone */
+    /* A5: the order belongs to another store than the signed-in one. */
+    bool other_store;
+    other_store_grant other_store_grant;
+    char other_store_by[32]; /* the approver, when OTHER_STORE_APPROVED */
+    /* The approver last verified (approver_of in decide.c), kept so that one
+     * approval used for two permissions is checked once. */
+    json_t *approver_src, *approver;
+    /* Permissions granted by someone else's approval, for the log (F8). */
+    struct {
+        char permission[32];
+        char staff[32];
+    } approvals[FLOW_MAX_APPROVALS];
+    int n_approvals;
+    char *result_text; /* a flow's result as JSON text (flow_result_*), or NULL */
+    size_t result_len;
+} flow_ctx;
+
+/* Sets up ctx for a request of the signed-in session; takes a policy ref. */
+int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args, err_t *err);
+void flow_end(flow_ctx *c);
+
+/* ---- decisions (decide.c): the policy's answer, or the SPEC default ---- */
+int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err);
+int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err);
+int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err);
+int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err);
+int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err);
+/* The defaults alone (also used by replay). */
+int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *const *args);
+
+/* A2: the signed-in staff holds the permission, or `approval` ({staff, pin})
+ * names someone who does. approval_check runs early (a wrong PIN is
+ * unauthenticated; an approver who may not work at the signed-in store
+ * (A5), or who lacks the permission, is forbidden); approval_require runs
+ * once the request is known to need it. */
+int approval_check(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
+int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_t *err);
+
+/* A5: changing an order of another store needs `other_store_orders`
+ * (asked of the signed-in store's policy) or an approval. Reading it does
+ * not, nor picking up its lines whose pickup store is the signed-in one.
+ * other_store_check runs early, with the approval checks: when `number` is
+ * another store's order and `approval` is given, the approver must hold
+ * the permission (else forbidden) unless the signed-in staff do. An order
+ * that does not exist passes here and is not_found when loaded.
+ * other_store_require runs once the request is known to be valid
+ * (after not_found, validation, invalid_state and conflict): without the
+ * permission or an approval it is approval_required. */
+int other_store_check(flow_ctx *c, const char *number, json_t *approval, err_t *err);
+int other_store_require(flow_ctx *c, err_t *err);
+
+/* Payments: parses [{tender, amount, ref?}] (amount > 0, SPEC M3) and sums. */
+int flow_parse_payments(json_t *args, int64_t *sum, err_t *err);
+/* Appends the payments of args to the order, tagged with the op. */
+int flow_add_payments(flow_ctx *c, order *o, json_t *args);
+int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount);
+
+/* A flow's result as text, written straight from the order (no jansson
+ * tree): the order object, or {"order": …, key: extra} where extra is the
+ * given invoice or else the jansson value (borrowed). */
+int flow_result_order(flow_ctx *c, const order *o, err_t *err);
+int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra,
+                     const order_invoice *inv, err_t *err);
+
+/* Storage. */
+order *flow_load(flow_ctx *c, const char *number, err_t *err);
+/* Loads an order to change it: from here on its store's policy makes the
+ * money rules (pol, params, rules_store, rules_today), and other_store says
+ * whether that is another store than the signed-in one (A5). */
+order *flow_load_change(flow_ctx *c, const char *number, err_t *err);
+/* Bumps the version, stamps the policy version, writes the order row, the
+ * transaction log entry and the outbox event, in the current transaction.
+ * A document over ORDER_MAX_DOC_BYTES is `validation`, details.field naming
+ * its largest list (order_doc_largest), and nothing is written. */
+int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err);
+/* The same size check for a document of len bytes, and for an order not
+ * saved (a preview; a create before HQ sees it). */
+int flow_doc_fits(const order *o, size_t len, err_t *err);
+int flow_check_size(const order *o, err_t *err);
+
+/* Shared line parsing (create, edit): one line of the request into l. */
+int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer, order_line *l,
+                    err_t *err);
+int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *customer,
+                        order_line *l, err_t *err);
+/* not_found checks of a parsed line (product, address, pickup store); sets
+ * the locked price when set_price. */
+int flow_resolve_line(flow_ctx *c, order_line *l, const char *path, const char *customer,
+                      bool set_price, err_t *err);
+/* validation checks of a line: quantity, amount, dates not in the past. */
+int flow_validate_line(flow_ctx *c, const order_line *l, const char *path, err_t *err);
+/* Settles a new invoice: takes what it can from money on account, the rest
+ * must be paid by this op's payments (exactly; payment_mismatch with due). */
+int flow_settle_invoice(flow_ctx *c, order *o, order_invoice *inv, int64_t on_account,
+                        int64_t paying, err_t *err);
+/* Fails with validation if the order's sums overflow (M4). */
+int flow_sums(const order *o, order_sums *s, err_t *err);
+/* (Re)computes the shipping charges of shipments not yet invoiced (F1, F3).
+ * manual >= 0 is a charge typed by the clerk for every such shipment. */
+int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err);
+/* Invoices the selected lines (pickup, ship): fills an invoice from
+ * args.lines ([{line, qty}]) for lines of the given mode. */
+int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, order_invoice **out,
+                       err_t *err);
+
+/* The flows. *result is a new reference on success. */
+int flow_create(flow_ctx *c, json_t **result, err_t *err);
+int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err);
+int flow_edit(flow_ctx *c, json_t **result, err_t *err);
+int flow_pickup(flow_ctx *c, json_t **result, err_t *err);
+int flow_ship(flow_ctx *c, json_t **result, err_t *err);
+int flow_cancel(flow_ctx *c, json_t **result, err_t *err);
+int flow_return(flow_ctx *c, json_t **result, err_t *err);
+int flow_get(flow_ctx *c, json_t **result, err_t *err);
+int flow_find(flow_ctx *c, json_t **result, err_t *err);
+int flow_history(flow_ctx *c, json_t **result, err_t *err);
+
+#endif

@@ -1,0 +1,357 @@
+/* flow_common.c: what every flow shares: the request context, payments,
+ * loading and saving an order with its log entry and outbox event. Every
+ * save checks the document's size (ORDER_MAX_DOC_BYTES, order.h): an order
+ * over it is `validation` and nothing is written. */
+#include "flows/flow.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/args.h"
+#include "model/jsonw.h"
+#include "model/money.h"
+#include "store/outbox.h"
+#include "store/txlog.h"
+#include "model/text.h"
+
+int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args, err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    c->e = e;
+    c->s = s;
+    c->op = op;
+    c->args = args;
+    if (master_store_get(e, s->store, &c->store, err) < 0) return -1;
+    if (engine_today(e, s->store, c->today, err) < 0) return -1;
+    engine_iso_now(e, c->now_iso);
+    jw_arr(&c->decisions);
+    c->pol = policy_acquire(engine_policies(e), s->store, err);
+    if (!c->pol) return -1;
+    c->perm_pol = policy_acquire(engine_policies(e), s->store, err);
+    if (!c->perm_pol) return -1;
+    c->params = policy_get_params(c->pol);
+    snprintf(c->rules_store, sizeof c->rules_store, "%s", s->store);
+    memcpy(c->rules_today, c->today, sizeof c->rules_today);
+    return 0;
+}
+
+void flow_end(flow_ctx *c)
+{
+    free(c->result_text);
+    c->result_text = NULL;
+    if (c->pol) policy_release(c->pol);
+    if (c->perm_pol) policy_release(c->perm_pol);
+    jw_discard(&c->decisions);
+    json_decref(c->approver);
+    c->approver = c->approver_src = NULL;
+    c->pol = c->perm_pol = NULL;
+}
+
+int flow_parse_payments(json_t *args, int64_t *sum, err_t *err)
+{
+    static const char *const allowed[] = {"tender", "amount", "ref", NULL};
+    json_t *arr;
+    *sum = 0;
+    if (args_arr(args, "", "payments", false, FLOW_MAX_PAYMENTS, &arr, err) <= 0)
+        return err->code ? -1 : 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(arr, i, p)
+    {
+        char path[32];
+        const char *s;
+        int64_t amount;
+        args_index(path, sizeof path, "payments", i);
+        if (!json_is_object(p))
+            return err_field(err, ERR_BAD_REQUEST, path, "%s: expected an object", path);
+        if (args_only(p, path, allowed, err) < 0 ||
+            args_str(p, path, "tender", true, 31, &s, err) < 0 ||
+            args_str(p, path, "ref", false, 63, &s, err) < 0 ||
+            args_int(p, path, "amount", true, INT64_MIN, INT64_MAX, &amount, err) < 0)
+            return -1;
+        if (amount <= 0 || amount > MONEY_MAX) {
+            char f[48];
+            snprintf(f, sizeof f, "%s.amount", path);
+            return err_field(err, ERR_VALIDATION, f,
+                             "%s: a payment must be more than 0 and at most %lld (SPEC M3)", f,
+                             (long long)MONEY_MAX);
+        }
+        if (!money_add(*sum, amount, sum))
+            return err_field(err, ERR_VALIDATION, "payments", "payments: the sum overflows");
+    }
+    return 0;
+}
+
+int flow_add_payments(flow_ctx *c, order *o, json_t *args)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(args, "payments"), i, p)
+    {
+        order_payment *pay = vec_push(o->payments);
+        if (!pay) return -1;
+        snprintf(pay->tender, sizeof pay->tender, "%s",
+                 json_string_value(json_object_get(p, "tender")));
+        const char *ref = json_string_value(json_object_get(p, "ref"));
+        text_copy(pay->ref, sizeof pay->ref, ref ? ref : "");
+        pay->amount = json_integer_value(json_object_get(p, "amount"));
+        text_copy(pay->op, sizeof pay->op, c->op);
+        text_copy(pay->at, sizeof pay->at, c->now_iso);
+    }
+    return 0;
+}
+
+int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount)
+{
+    if (amount <= 0) return 0; /* M3: only real money movements are entries */
+    order_refund *r = vec_push(o->refunds);
+    if (!r) return -1;
+    text_copy(r->kind, sizeof r->kind, kind);
+    r->amount = amount;
+    text_copy(r->at, sizeof r->at, c->now_iso);
+    return 0;
+}
+
+order *flow_load(flow_ctx *c, const char *number, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(c->e,
+                                   "SELECT doc, sync_state, hq_order, sync_error, sync_attempts,"
+                                   " version FROM orders WHERE number = ?",
+                                   err);
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        err_field(err, ERR_NOT_FOUND, "number", "no order %s", number);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 0),
+                             (size_t)sqlite3_column_bytes(st, 0), 0, &jerr);
+    order *o = doc ? order_from_json(doc, err) : NULL;
+    json_decref(doc);
+    if (!doc) err_set(err, ERR_INTERNAL, "order %s: stored document unreadable", number);
+    if (o) {
+        const char *t;
+        snprintf(o->sync_state, sizeof o->sync_state, "%s",
+                 (t = (const char *)sqlite3_column_text(st, 1)) ? t : "pending");
+        snprintf(o->hq_order, sizeof o->hq_order, "%s",
+                 (t = (const char *)sqlite3_column_text(st, 2)) ? t : "");
+        snprintf(o->sync_error, sizeof o->sync_error, "%s",
+                 (t = (const char *)sqlite3_column_text(st, 3)) ? t : "");
+        o->sync_attempts = sqlite3_column_int64(st, 4);
+        o->version = sqlite3_column_int64(st, 5);
+    }
+    sqlite3_reset(st);
+    return o;
+}
+
+order *flow_load_change(flow_ctx *c, const char *number, err_t *err)
+{
+    order *o = flow_load(c, number, err);
+    if (!o) return NULL;
+    c->other_store = strcmp(o->store, c->s->store) != 0;
+    if (!c->other_store || !strcmp(o->store, c->rules_store)) return o;
+    /* A5: money rules come from the order's store's policy, whoever is
+     * signed in; permissions stay with perm_pol. */
+    char today[11];
+    policy *p = NULL;
+    if (engine_today(c->e, o->store, today, err) < 0 ||
+        !(p = policy_acquire(engine_policies(c->e), o->store, err))) {
+        order_free(o);
+        return NULL;
+    }
+    policy_release(c->pol);
+    c->pol = p;
+    c->params = policy_get_params(p);
+    snprintf(c->rules_store, sizeof c->rules_store, "%s", o->store);
+    memcpy(c->rules_today, today, sizeof c->rules_today);
+    return o;
+}
+
+/* Arguments as logged: everything but PINs (never stored in clear). */
+static json_t *request_for_log(json_t *args)
+{
+    json_t *copy = json_deep_copy(args ? args : json_null());
+    json_t *stack[64];
+    int n = 0;
+    if (copy) stack[n++] = copy;
+    while (n > 0) {
+        json_t *v = stack[--n];
+        if (json_is_object(v)) {
+            json_object_del(v, "pin");
+            const char *k;
+            json_t *child;
+            json_object_foreach(v, k, child) if (n < 64 &&
+                                                 (json_is_object(child) || json_is_array(child)))
+                stack[n++] = child;
+        } else if (json_is_array(v)) {
+            size_t i;
+            json_t *child;
+            json_array_foreach(v, i,
+                               child) if (n < 64 && (json_is_object(child) || json_is_array(child)))
+                stack[n++] = child;
+        }
+    }
+    return copy;
+}
+
+static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t *err)
+{
+    const char *sql_insert = "INSERT INTO orders(number, store, customer, type, status, created_at,"
+                             " created_date, version, policy_version, doc)"
+                             " VALUES(?,?,?,?,?,?,?,?,?,?)";
+    const char *sql_update = "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
+                             " policy_version=?9, doc=?10 WHERE number=?1 AND version=?11";
+    sqlite3_stmt *st = engine_stmt(c->e, is_new ? sql_insert : sql_update, err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, o->number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, o->store, -1, SQLITE_STATIC);
+    if (*o->customer) sqlite3_bind_text(st, 3, o->customer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, o->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, order_status(o), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, o->created_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, o->created_at, 10, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, o->version);
+    sqlite3_bind_text(st, 9, o->policy_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, doc, -1, SQLITE_STATIC);
+    if (!is_new) sqlite3_bind_int64(st, 11, o->version - 1);
+    int rc = sqlite3_step(st);
+    int changes = sqlite3_changes(engine_db(c->e));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return engine_sqlerr(c->e, err, "orders");
+    if (changes != 1) return err_set(err, ERR_CONFLICT, "order %s changed meanwhile", o->number);
+    return 0;
+}
+
+int flow_doc_fits(const order *o, size_t len, err_t *err)
+{
+    if (len <= ORDER_MAX_DOC_BYTES) return 0;
+    size_t part;
+    const char *name = order_doc_largest(o, &part);
+    return err_field(err, ERR_VALIDATION, name,
+                     "%s: order %s would take %zu bytes stored, more than the %d an order may "
+                     "take; its %s take %zu",
+                     name, o->number, len, ORDER_MAX_DOC_BYTES, name, part);
+}
+
+int flow_check_size(const order *o, err_t *err)
+{
+    size_t len;
+    char *doc = order_text(o, ORDER_DOC, &len);
+    if (!doc) return err_set(err, ERR_INTERNAL, "out of memory writing an order");
+    free(doc);
+    return flow_doc_fits(o, len, err);
+}
+
+int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err)
+{
+    o->version++;
+    text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
+    size_t len;
+    char *doc = order_text(o, ORDER_DOC, &len);
+    if (!doc) return err_set(err, ERR_INTERNAL, "out of memory saving an order");
+    if (flow_doc_fits(o, len, err) < 0) {
+        free(doc);
+        return -1;
+    }
+    int rc = write_row(c, o, is_new, doc, err);
+    if (rc == 0) rc = outbox_append(c->e, o->store, o->number, event, doc, c->now_iso, err);
+    free(doc);
+    if (rc < 0) return -1;
+    order_sums s;
+    order_sum(o, &s);
+    json_t *req = request_for_log(c->args);
+    json_t *summary =
+        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "version", (json_int_t)o->version, "status",
+                  order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
+                  "refunded", (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
+    if (result) json_object_set(summary, "detail", result);
+    if (c->n_approvals > 0) { /* who vouched for what (A2, A5) */
+        json_t *ap = json_array();
+        for (int i = 0; i < c->n_approvals; i++)
+            json_array_append_new(ap,
+                                  json_pack("{s:s, s:s}", "permission", c->approvals[i].permission,
+                                            "approver", c->approvals[i].staff));
+        json_object_set_new(summary, "approvals", ap);
+    }
+    jw_end_arr(&c->decisions);
+    char *decisions = jw_finish(&c->decisions, NULL);
+    jw_arr(&c->decisions); /* a flow saves once, but keep the context usable */
+    if (!decisions) {
+        json_decref(req);
+        json_decref(summary);
+        return err_set(err, ERR_INTERNAL, "out of memory writing the log");
+    }
+    txlog_entry t = {.at = c->now_iso,
+                     .store = c->s->store,
+                     .staff = c->s->staff,
+                     .op = c->op,
+                     .order_number = o->number,
+                     .policy_version = o->policy_version,
+                     .request = req,
+                     .decisions = decisions,
+                     .result = summary};
+    rc = txlog_append(c->e, &t, err);
+    free(decisions);
+    json_decref(req);
+    json_decref(summary);
+    return rc;
+}
+
+int flow_sums(const order *o, order_sums *s, err_t *err)
+{
+    if (!order_sum(o, s))
+        return err_set(err, ERR_VALIDATION, "the order's amounts overflow (SPEC M4)");
+    return 0;
+}
+
+int flow_settle_invoice(flow_ctx *c, order *o, order_invoice *inv, int64_t on_account,
+                        int64_t paying, err_t *err)
+{
+    inv->deposit_applied =
+        on_account < inv->amount ? (on_account > 0 ? on_account : 0) : inv->amount;
+    int64_t due = inv->amount - inv->deposit_applied;
+    if (paying != due) {
+        err_set(err, ERR_PAYMENT_MISMATCH, "payments of %lld do not match the %lld due",
+                (long long)paying, (long long)due);
+        err->due = due;
+        err->has_due = 1;
+        return -1;
+    }
+    inv->paid = due;
+    return 0;
+}
+
+static int take_result(flow_ctx *c, jsonw *w, err_t *err)
+{
+    free(c->result_text);
+    c->result_text = jw_finish(w, &c->result_len);
+    if (!c->result_text) return err_set(err, ERR_INTERNAL, "out of memory writing the result");
+    return 0;
+}
+
+int flow_result_order(flow_ctx *c, const order *o, err_t *err)
+{
+    jsonw w = {0};
+    order_write(&w, o, ORDER_WIRE);
+    return take_result(c, &w, err);
+}
+
+int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra,
+                     const order_invoice *inv, err_t *err)
+{
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "order");
+    order_write(&w, o, ORDER_WIRE);
+    jw_key(&w, key);
+    if (inv)
+        order_write_invoice(&w, inv);
+    else
+        jw_json(&w, extra);
+    jw_end_obj(&w);
+    return take_result(c, &w, err);
+}

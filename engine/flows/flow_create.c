@@ -1,0 +1,308 @@
+/* flow_create.c: F1 create (order, quote, ship/pickup/carry-out lines,
+ * hybrid, cash-and-carry) and order.preview, which runs the same code and
+ * keeps nothing. Checks run in PROTOCOL.md's error order: the request's
+ * shape, approval credentials, what must exist, the rules, then approval
+ * and payments; nothing is written before all of them pass. An order
+ * starts with at most ORDER_MAX_LINES lines (more is bad_request, like any
+ * list of lines longer than FLOW_MAX_LINES) and a stored document of at
+ * most ORDER_MAX_DOC_BYTES (validation, in a preview too). */
+#include "flows/flow.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "model/args.h"
+#include "model/money.h"
+#include "store/sync_queue.h"
+#include "model/text.h"
+
+typedef struct {
+    const char *customer, *type, *quote_expires;
+    json_t *lines, *override, *approval;
+    int64_t shipping_charge; /* -1: none typed */
+    bool has_charge;
+    int64_t override_amount;
+    int64_t paying;
+} create_args;
+
+static int parse(flow_ctx *c, create_args *a, err_t *err)
+{
+    static const char *const allowed[] = {
+        "customer",         "type",     "quote_expires",   "lines", "shipping_charge",
+        "deposit_override", "payments", "idempotency_key", NULL};
+    static const char *const ovr_allowed[] = {"amount", "approval", NULL};
+    json_t *args = c->args;
+    const char *key;
+    memset(a, 0, sizeof *a);
+    a->type = "order";
+    a->shipping_charge = -1;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "customer", false, 63, &a->customer, err) < 0 ||
+        args_str(args, "", "type", false, 8, &a->type, err) < 0 ||
+        args_str(args, "", "quote_expires", false, 10, &a->quote_expires, err) < 0 ||
+        args_arr(args, "", "lines", true, FLOW_MAX_LINES, &a->lines, err) < 0 ||
+        args_obj(args, "", "deposit_override", false, &a->override, err) < 0 ||
+        args_str(args, "", "idempotency_key", false, 128, &key, err) < 0)
+        return -1;
+    int has = args_int(args, "", "shipping_charge", false, INT64_MIN, INT64_MAX,
+                       &a->shipping_charge, err);
+    if (has < 0) return -1;
+    a->has_charge = has == 1;
+    if (strcmp(a->type, "order") && strcmp(a->type, "quote"))
+        return err_field(err, ERR_BAD_REQUEST, "type", "type: '%s' is not order or quote", a->type);
+    if (a->override &&
+        (args_only(a->override, "deposit_override", ovr_allowed, err) < 0 ||
+         args_int(a->override, "deposit_override", "amount", true, INT64_MIN, INT64_MAX,
+                  &a->override_amount, err) < 0 ||
+         args_obj(a->override, "deposit_override", "approval", false, &a->approval, err) < 0))
+        return -1;
+    return flow_parse_payments(args, &a->paying, err);
+}
+
+static int add_lines(flow_ctx *c, order *o, create_args *a, err_t *err)
+{
+    size_t i;
+    json_t *j;
+    json_array_foreach(a->lines, i, j)
+    {
+        char p[64];
+        args_index(p, sizeof p, "lines", i);
+        order_line *l = vec_push(o->lines);
+        if (!l) return err_set(err, ERR_INTERNAL, "out of memory");
+        if (flow_parse_line(c, j, p, a->customer, l, err) < 0) return -1;
+        l->line = o->next_line++;
+    }
+    return 0;
+}
+
+static int resolve(flow_ctx *c, order *o, create_args *a, err_t *err)
+{
+    if (a->customer) {
+        json_t *cust = master_customer_brief(c->e, a->customer, err);
+        if (!cust) return -1;
+        text_copy(o->customer, sizeof o->customer, a->customer);
+        text_copy(o->customer_name, sizeof o->customer_name,
+                  json_string_value(json_object_get(cust, "name")));
+        o->b2b = json_is_true(json_object_get(cust, "b2b"));
+        json_decref(cust);
+    }
+    for (size_t i = 0; i < o->lines.n; i++) {
+        char p[64];
+        args_index(p, sizeof p, "lines", i);
+        if (flow_resolve_line(c, &o->lines.v[i], p, a->customer, true, err) < 0) return -1;
+    }
+    return 0;
+}
+
+static int validate(flow_ctx *c, order *o, create_args *a, bool *all_carryout, err_t *err)
+{
+    bool quote = !strcmp(a->type, "quote");
+    if (o->lines.n == 0)
+        return err_field(err, ERR_VALIDATION, "lines", "lines: an order needs at least one line");
+    *all_carryout = true;
+    for (size_t i = 0; i < o->lines.n; i++) {
+        char p[64];
+        args_index(p, sizeof p, "lines", i);
+        if (flow_validate_line(c, &o->lines.v[i], p, err) < 0) return -1;
+        if (o->lines.v[i].mode != MODE_CARRYOUT)
+            *all_carryout = false;
+        else if (quote) {
+            char f[48];
+            snprintf(f, sizeof f, "%s.delivery.mode", p);
+            return err_field(err, ERR_VALIDATION, f,
+                             "%s: a quote has no carry-out lines (nothing is handed over)", f);
+        }
+    }
+    if (!a->customer && (quote || !*all_carryout))
+        return err_field(err, ERR_VALIDATION, "customer",
+                         "customer: required unless every line is carried out");
+    if (a->quote_expires && !quote)
+        return err_field(err, ERR_VALIDATION, "quote_expires", "quote_expires: only for quotes");
+    if (a->quote_expires &&
+        (!engine_valid_date(a->quote_expires) || strcmp(a->quote_expires, c->today) < 0))
+        return err_field(err, ERR_VALIDATION, "quote_expires",
+                         "quote_expires: '%s' is not a date from today (%s) on", a->quote_expires,
+                         c->today);
+    if (a->has_charge) {
+        if (!c->params->manual_shipping_charge)
+            return err_field(err, ERR_VALIDATION, "shipping_charge",
+                             "shipping_charge: this store's policy does not allow typed charges");
+        if (a->shipping_charge < 0 || a->shipping_charge > MONEY_MAX)
+            return err_field(err, ERR_VALIDATION, "shipping_charge",
+                             "shipping_charge: must be from 0 to %lld", (long long)MONEY_MAX);
+    }
+    if (a->override && quote)
+        return err_field(err, ERR_VALIDATION, "deposit_override",
+                         "deposit_override: a quote takes no deposit");
+    return 0;
+}
+
+static int number_order(flow_ctx *c, order *o, err_t *err)
+{
+    if (c->preview) {
+        snprintf(o->number, sizeof o->number, "%s-PREVIEW", c->s->store);
+        return 0;
+    }
+    int64_t n;
+    char counter[48];
+    snprintf(counter, sizeof counter, "order:%s", c->s->store);
+    if (master_next(c->e, counter, &n, err) < 0) return -1;
+    snprintf(o->number, sizeof o->number, "%s-%06lld", c->s->store, (long long)n);
+    return 0;
+}
+
+/* Carry-out lines are invoiced at once and paid in full (F1). */
+static order_invoice *invoice_carryout(flow_ctx *c, order *o, err_t *err)
+{
+    order_invoice *inv = NULL;
+    for (size_t i = 0; i < o->lines.n; i++) {
+        order_line *l = &o->lines.v[i];
+        if (l->mode != MODE_CARRYOUT) continue;
+        if (!inv) {
+            inv = vec_push(o->invoices);
+            if (!inv) {
+                err_set(err, ERR_INTERNAL, "out of memory");
+                return NULL;
+            }
+            inv->id = o->next_invoice++;
+            snprintf(inv->kind, sizeof inv->kind, "carryout");
+            text_copy(inv->at, sizeof inv->at, c->now_iso);
+        }
+        order_inv_line *il = vec_push(inv->lines);
+        if (!il) {
+            err_set(err, ERR_INTERNAL, "out of memory");
+            return NULL;
+        }
+        il->line = l->line;
+        il->qty = l->qty;
+        il->amount = l->unit_price * l->qty;
+        l->qty_invoiced = l->qty;
+        if (!money_add(inv->amount, il->amount, &inv->amount)) {
+            err_set(err, ERR_VALIDATION, "the carry-out amount overflows (SPEC M4)");
+            return NULL;
+        }
+    }
+    if (inv) inv->paid = inv->amount;
+    return inv;
+}
+
+static int payment_mismatch(err_t *err, int64_t due, int64_t max, int64_t paying)
+{
+    if (due == max)
+        err_set(err, ERR_PAYMENT_MISMATCH, "payments of %lld do not match the %lld due",
+                (long long)paying, (long long)due);
+    else
+        err_set(err, ERR_PAYMENT_MISMATCH,
+                "payments of %lld must be at least the %lld due and at most the order total %lld",
+                (long long)paying, (long long)due, (long long)max);
+    err->due = due;
+    err->has_due = 1;
+    return -1;
+}
+
+/* The deposit (P1, P2) and the payments (F1). */
+static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
+{
+    order_sums s;
+    if (flow_sums(o, &s, err) < 0) return -1;
+    if (!strcmp(o->type, "quote")) {
+        if (a->paying > 0) return payment_mismatch(err, 0, 0, a->paying);
+        return 0;
+    }
+    int64_t deposit = 0;
+    if (decide_deposit(c, o, &deposit, err) < 0) return -1;
+    int64_t carry = 0;
+    order_invoice *inv = NULL;
+    for (size_t i = 0; i < o->invoices.n; i++)
+        inv = &o->invoices.v[i];
+    if (inv) carry = inv->amount;
+    if (deposit > s.order - carry)
+        return err_set(err, ERR_POLICY_ERROR,
+                       "policy %s: deposit %lld is more than the %lld still to be delivered",
+                       policy_name(c->pol), (long long)deposit, (long long)(s.order - carry));
+    if (a->override) {
+        if (a->override_amount < 0 || a->override_amount > s.order)
+            return err_field(err, ERR_VALIDATION, "deposit_override.amount",
+                             "deposit_override.amount: must be from 0 to the order total %lld",
+                             (long long)s.order);
+        if (approval_require(c, a->approval, "deposit_override", err) < 0) return -1;
+        deposit = a->override_amount;
+        o->deposit_overridden = true;
+        text_copy(o->override_by, sizeof o->override_by, c->approved_by);
+    }
+    o->deposit_required = deposit;
+    int64_t due;
+    if (!money_add(deposit, carry, &due) || due > s.order) due = s.order;
+    if (a->paying < due || a->paying > s.order)
+        return payment_mismatch(err, due, s.order, a->paying);
+    return flow_add_payments(c, o, c->args);
+}
+
+int flow_create(flow_ctx *c, json_t **result, err_t *err)
+{
+    create_args a;
+    order *o = order_new();
+    bool all_carryout;
+    int rc = -1;
+    if (!o) return err_set(err, ERR_INTERNAL, "out of memory");
+    if (parse(c, &a, err) < 0 || add_lines(c, o, &a, err) < 0 ||
+        approval_check(c, a.approval, "deposit_override", err) < 0 || resolve(c, o, &a, err) < 0 ||
+        validate(c, o, &a, &all_carryout, err) < 0)
+        goto done;
+    text_copy(o->store, sizeof o->store, c->s->store);
+    text_copy(o->type, sizeof o->type, a.type);
+    text_copy(o->currency, sizeof o->currency, c->store.currency);
+    text_copy(o->created_at, sizeof o->created_at, c->now_iso);
+    text_copy(o->created_by, sizeof o->created_by, c->s->staff);
+    if (!strcmp(a.type, "quote")) {
+        if (a.quote_expires)
+            text_copy(o->quote_expires, sizeof o->quote_expires, a.quote_expires);
+        else
+            engine_date_add(c->today, (int)c->params->quote_validity_days, o->quote_expires);
+    }
+    if (number_order(c, o, err) < 0 || flow_shipping_charges(c, o, a.shipping_charge, err) < 0)
+        goto done;
+    if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) goto done;
+    /* The size before the payments, so that a validation ranks before them;
+     * flow_save checks the final document again. */
+    if (flow_check_size(o, err) < 0 || settle(c, o, &a, err) < 0) goto done;
+    bool realtime = strcmp(c->store.order_creation, "async") != 0;
+    if (c->preview) {
+        text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
+        if (flow_check_size(o, err) < 0) goto done; /* what flow_save would refuse */
+        rc = flow_result_order(c, o, err);
+        goto done;
+    }
+    /* S1: a sync store creates the order at HQ in the same request; the
+     * fallback mode queues it instead when HQ does not answer. The server's
+     * sync gate (sync_gate.c) has already asked HQ, off the loop; the hook
+     * hands over its answer. The sync columns are not in the document, so
+     * the outcome is written next to the row (sync_queue_created). */
+    err_t hq_err = {0};
+    /* Too large for the store is too large for HQ: refused before HQ sees it. */
+    if (realtime && flow_check_size(o, err) < 0) goto done;
+    if (realtime) {
+        json_t *doc = order_to_json(o, ORDER_DOC);
+        char hq_order[64] = "";
+        int hrc = engine_hq_create(c->e, doc, hq_order, &hq_err);
+        json_decref(doc);
+        if (hrc == 0) {
+            snprintf(o->sync_state, sizeof o->sync_state, "synchronized");
+            text_copy(o->hq_order, sizeof o->hq_order, hq_order);
+        } else if (!strcmp(c->store.order_creation, "sync") || hq_err.code != ERR_HQ_UNAVAILABLE) {
+            *err = hq_err;
+            goto done;
+        } else {
+            text_copy(o->sync_error, sizeof o->sync_error, hq_err.message);
+        }
+        o->sync_attempts = 1;
+    }
+    if (flow_save(c, o, true, "order.create", NULL, err) < 0) goto done;
+    if (realtime && sync_queue_created(c->e, o->number, *o->hq_order ? o->hq_order : NULL,
+                                       o->sync_error, err) < 0)
+        goto done;
+    rc = flow_result_order(c, o, err);
+done:
+    order_free(o);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* flow_query.c: F3 find and get, F8 history: the read-only ops. */
+#include "flows/flow.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "model/args.h"
+#include "store/txlog.h"
+
+/* The ops whose only argument is the order number. */
+static order *load_numbered(flow_ctx *c, err_t *err)
+{
+    static const char *const allowed[] = {"number", NULL};
+    const char *number;
+    if (args_only(c->args, "", allowed, err) < 0 ||
+        args_str(c->args, "", "number", true, 47, &number, err) < 0)
+        return NULL;
+    return flow_load(c, number, err);
+}
+
+int flow_get(flow_ctx *c, json_t **result, err_t *err)
+{
+    order *o = load_numbered(c, err);
+    if (!o) return -1;
+    int rc = flow_result_order(c, o, err);
+    order_free(o);
+    return rc;
+}
+
+static const char *const statuses[] = {"quote",    "open",      "partially_invoiced",
+                                       "invoiced", "cancelled", NULL};
+
+int flow_find(flow_ctx *c, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"customer", "status", "store", "from",
+                                          "to",       "limit",  NULL};
+    const char *customer = NULL, *status = NULL, *store = NULL, *from = NULL, *to = NULL;
+    int64_t limit = 100;
+    if (args_only(c->args, "", allowed, err) < 0 ||
+        args_str(c->args, "", "customer", false, 63, &customer, err) < 0 ||
+        args_str(c->args, "", "status", false, 31, &status, err) < 0 ||
+        args_str(c->args, "", "store", false, 31, &store, err) < 0 ||
+        args_str(c->args, "", "from", false, 10, &from, err) < 0 ||
+        args_str(c->args, "", "to", false, 10, &to, err) < 0 ||
+        args_int(c->args, "", "limit", false, 1, 1000, &limit, err) < 0)
+        return -1;
+    if (status) {
+        bool ok = false;
+        for (const char *const *s = statuses; *s; s++)
+            ok |= !strcmp(*s, status);
+        if (!ok)
+            return err_field(err, ERR_VALIDATION, "status", "status: '%s' is not an order status",
+                             status);
+    }
+    if (from && !engine_valid_date(from))
+        return err_field(err, ERR_VALIDATION, "from", "from: '%s' is not a date YYYY-MM-DD", from);
+    if (to && !engine_valid_date(to))
+        return err_field(err, ERR_VALIDATION, "to", "to: '%s' is not a date YYYY-MM-DD", to);
+    /* Three texts so that SQLite can pick the index the filter needs. */
+    static const char *const by_customer =
+        "SELECT number FROM orders WHERE customer = ?1 AND (?2 IS NULL OR status = ?2)"
+        " AND (?3 IS NULL OR store = ?3) AND (?4 IS NULL OR created_date >= ?4)"
+        " AND (?5 IS NULL OR created_date <= ?5) ORDER BY created_date DESC, number DESC LIMIT ?6";
+    static const char *const by_store =
+        "SELECT number FROM orders WHERE store = ?3 AND (?1 IS NULL OR customer = ?1)"
+        " AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR created_date >= ?4)"
+        " AND (?5 IS NULL OR created_date <= ?5) ORDER BY created_date DESC, number DESC LIMIT ?6";
+    static const char *const by_any =
+        "SELECT number FROM orders WHERE (?1 IS NULL OR customer = ?1)"
+        " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR store = ?3)"
+        " AND (?4 IS NULL OR created_date >= ?4) AND (?5 IS NULL OR created_date <= ?5)"
+        " ORDER BY created_date DESC, number DESC LIMIT ?6";
+    sqlite3_stmt *st = engine_stmt(c->e, customer ? by_customer : store ? by_store : by_any, err);
+    if (!st) return -1;
+    const char *vals[] = {customer, status, store, from, to};
+    for (int i = 0; i < 5; i++)
+        if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, limit);
+    /* Collect the numbers first: loading an order reuses other statements. */
+    json_t *numbers = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(numbers, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "orders");
+    jw_arr(&w);
+    size_t i;
+    json_t *n;
+    json_array_foreach(numbers, i, n)
+    {
+        order *o = flow_load(c, json_string_value(n), err);
+        if (!o) {
+            json_decref(numbers);
+            jw_discard(&w);
+            return -1;
+        }
+        order_write(&w, o, ORDER_WIRE);
+        order_free(o);
+    }
+    json_decref(numbers);
+    jw_end_arr(&w);
+    jw_end_obj(&w);
+    c->result_text = jw_finish(&w, &c->result_len);
+    return c->result_text ? 0 : err_set(err, ERR_INTERNAL, "out of memory writing the result");
+}
+
+int flow_history(flow_ctx *c, json_t **result, err_t *err)
+{
+    order *o = load_numbered(c, err);
+    if (!o) return -1;
+    int rc = txlog_history(c->e, o->number, result, err);
+    order_free(o);
+    return rc;
+}

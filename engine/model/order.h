@@ -1,0 +1,196 @@
+/* order.h: the order document (SPEC section 4) and what is derived from it.
+ *
+ * An order is held as plain C structs while a flow works on it, stored as
+ * one JSON document (order_to_json(o, ORDER_DOC)) and shown to clients as the
+ * order object of PROTOCOL.md (ORDER_WIRE), which adds what is
+ * derived: line amounts and statuses, totals, paid, refunded, on_account,
+ * balance. Derived values are never stored, so they cannot drift.
+ *
+ * How large an order may grow (README "Limits of an order"): every list in
+ * it grows with requests (each edit may add lines, each pickup, ship, return
+ * or payment adds entries), and the whole document travels to HQ as one
+ * upload event, which must fit HQ's 1 MiB line together with the rest of
+ * its batch. So an order holds at most ORDER_MAX_LINES lines, cancelled ones
+ * included (numbers are never reused), and its stored document at most
+ * ORDER_MAX_DOC_BYTES; the second bounds every other list (invoices,
+ * returns, payments, refunds, charges) as well. Every fixed-size text field
+ * below holds whole whatever the requests may put into it (the flows refuse
+ * longer text), so a document the engine writes always reads back. */
+#ifndef CORDER_ORDER_H
+#define CORDER_ORDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/err.h"
+#include "model/jsonw.h"
+
+/* Lines in one order, cancelled ones included. 500 is ten times a large
+ * real order (a fit-out, a B2B restock), the most one request could already
+ * name, and about 94 KB of document at ~190 bytes a line: room left under
+ * ORDER_MAX_DOC_BYTES for the invoices, returns and payments of such an
+ * order. */
+#define ORDER_MAX_LINES 500
+/* Bytes of the stored document (ORDER_DOC). An upload batch closes once it
+ * passes 512 KiB, so a batch is at most 512 KiB plus one document plus
+ * envelopes: 256 KiB keeps that under HQ's 1 MiB line, and the order's log
+ * entry and answer stay small beside it. */
+#define ORDER_MAX_DOC_BYTES (256 * 1024)
+/* A line's quantity (and what is invoiced, returned, cancelled of it). */
+#define ORDER_MAX_QTY 1000000
+
+#define VEC(T)                                                                                     \
+    struct {                                                                                       \
+        T *v;                                                                                      \
+        size_t n, cap;                                                                             \
+    }
+/* Appends a zeroed item and returns it (NULL when out of memory). */
+#define vec_push(vec)                                                                              \
+    (order_vec_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v)                   \
+         ? &(vec).v[(vec).n++]                                                                     \
+         : NULL)
+bool order_vec_grow(void **v, size_t *cap, size_t want, size_t size);
+
+typedef enum { MODE_SHIP, MODE_PICKUP, MODE_CARRYOUT } order_mode;
+
+typedef struct {
+    int line;
+    char item[64];
+    char name[128];
+    int64_t qty;
+    int64_t unit_price; /* locked at creation (F3) */
+    order_mode mode;
+    char address[64]; /* ship */
+    char date[11];    /* ship, pickup */
+    char method[64];  /* ship, optional */
+    char store[32];   /* pickup */
+    int64_t qty_invoiced, qty_returned, qty_cancelled;
+} order_line;
+
+typedef struct {
+    char code[32];
+    char kind[16]; /* "shipping" or "cancellation" */
+    int64_t amount;
+    int invoice;                /* the invoice that carries it, 0 while not invoiced */
+    bool waived;                /* a shipping charge not owed after a cancel (F6) */
+    bool manual;                /* typed by the clerk (F1) */
+    char address[64], date[11]; /* the shipment of a shipping charge */
+} order_charge;
+
+typedef struct {
+    int line;
+    int64_t qty, amount, qty_returned;
+} order_inv_line;
+
+typedef struct {
+    int id;
+    char kind[16]; /* carryout, pickup, ship, cancellation */
+    VEC(order_inv_line) lines;
+    int64_t charges; /* sum of the charges it carries */
+    int64_t amount, deposit_applied, paid;
+    char at[32];
+    char tracking[64];
+} order_invoice;
+
+typedef struct {
+    int line;
+    int64_t qty, amount;
+    char reason[128];
+} order_ret_line;
+
+typedef struct {
+    int id, invoice;
+    VEC(order_ret_line) lines;
+    int64_t product_refund, shipping_refund;
+    char at[32];
+    char approved_by[32];
+} order_return;
+
+typedef struct {
+    char tender[32];
+    int64_t amount;
+    char ref[64];
+    char op[32];
+    char at[32];
+} order_payment;
+
+typedef struct {
+    char kind[16]; /* cancellation, return, excess */
+    int64_t amount;
+    char at[32];
+} order_refund;
+
+typedef struct {
+    char number[48];
+    char store[32];
+    char type[8]; /* order | quote */
+    bool cancelled;
+    char customer[64]; /* "" for cash-and-carry */
+    char customer_name[128];
+    bool b2b;
+    char currency[8];
+    char created_at[32];
+    char created_by[32];
+    char quote_expires[11];
+    int64_t version;
+    int64_t deposit_required;
+    bool deposit_overridden;
+    char override_by[32];
+    char policy_version[72];
+    int next_line, next_invoice, next_return;
+    VEC(order_line) lines;
+    VEC(order_charge) charges;
+    VEC(order_invoice) invoices;
+    VEC(order_return) returns;
+    VEC(order_payment) payments;
+    VEC(order_refund) refunds;
+    /* kept in columns, not in the document */
+    char sync_state[16], hq_order[64], sync_error[256];
+    int64_t sync_attempts;
+} order;
+
+/* Sums derived from the document (PROTOCOL.md "The order object"). */
+typedef struct {
+    int64_t lines, charges, returned, order; /* totals */
+    int64_t paid, refunded, invoiced, on_account, balance;
+    int64_t deposit_base; /* SPEC P1 */
+    int64_t open_value;   /* open quantities of ship and pickup lines */
+} order_sums;
+
+order *order_new(void);
+void order_free(order *o);
+
+int64_t order_line_open(const order_line *l);
+const char *order_line_status(const order_line *l);
+const char *order_status(const order *o);
+const char *order_mode_name(order_mode m);
+
+/* false on overflow (SPEC M4). */
+bool order_sum(const order *o, order_sums *s);
+
+/* The three faces of an order: the stored document; the order object of
+ * PROTOCOL.md, where `customer` is the account; and the order as policies
+ * see it (POLICY.md), the same object with `customer` as a table {account,
+ * name, b2b}. */
+typedef enum { ORDER_DOC, ORDER_WIRE, ORDER_POLICY } order_view;
+json_t *order_to_json(const order *o, order_view view);
+/* The same as JSON text (order_text.c): malloc'd, NUL-terminated; or
+ * written into a larger text. */
+char *order_text(const order *o, order_view view, size_t *len);
+void order_write(jsonw *w, const order *o, order_view view);
+void order_write_invoice(jsonw *w, const order_invoice *inv);
+/* The list of the stored document that takes the most bytes ("lines",
+ * "charges", "invoices", "returns", "payments" or "refunds"), and how many
+ * (*bytes): what to name when a document is over ORDER_MAX_DOC_BYTES. */
+const char *order_doc_largest(const order *o, size_t *bytes);
+
+/* Reads a stored document; NULL on a malformed one (not an object, or a
+ * quantity outside 0..ORDER_MAX_QTY). */
+order *order_from_json(json_t *doc, err_t *err);
+
+order_line *order_find_line(order *o, int line);
+order_invoice *order_find_invoice(order *o, int id);
+
+#endif

@@ -1,0 +1,1474 @@
+/* server.c: the TCP server: framing, group commit, PIN checks off the loop.
+ *
+ * ONE WRITER, MANY REQUESTS PER COMMIT
+ *
+ * Everything runs on one libevent loop that owns the engine and its single
+ * SQLite connection. A mutating request may only be answered once it is
+ * durable (WAL, synchronous=FULL: the COMMIT fsyncs), and one fsync per
+ * request would cap the server at a few thousand writes a second. So the
+ * server batches, the way Tarantool's WAL writer and every group-commit
+ * database does:
+ *
+ *   1. The first request of a batch opens the outer transaction
+ *      (engine_begin). Every request, read or write, from any connection,
+ *      is dispatched as soon as its line is read; dispatch_line runs it in
+ *      its own SAVEPOINT, so a failed request rolls back alone.
+ *   2. Its response is not written yet: it goes to the batch's pending list,
+ *      in dispatch order. Reads are held too, because a read pipelined after
+ *      a write on the same connection must not overtake the write's answer.
+ *   3. Opening a batch makes the commit event active. libevent runs active
+ *      events of one priority in activation order, and the read events of
+ *      this loop turn were all activated (by epoll) before it, so the commit
+ *      runs after every connection that was readable in this turn has been
+ *      read. Requests that arrive together therefore share one COMMIT.
+ *      While an fsync runs, new requests pile up in the socket buffers and
+ *      make up the next, larger batch: batching adapts to load by itself.
+ *   4. The commit event calls engine_commit once and then releases every held
+ *      response to its connection. If the COMMIT fails, nothing of the batch
+ *      is kept: each held write, and each read that came after a write of the
+ *      batch (it may have seen that write), is answered `internal` instead.
+ *   5. A batch is also committed at once when it reaches batch_max requests
+ *      or its oldest request has waited batch_usec (a long loop turn must not
+ *      hold early answers hostage).
+ *
+ * Order per connection: lines are taken from a connection's input in order
+ * and its answers are released in order. A connection whose request carries
+ * a PIN (session.login, approvals) that is not in the engine's cache stops
+ * taking lines until a worker thread has verified the PIN (crypto_pwhash is
+ * slow by design, ~0.1 s); meanwhile the other connections are served. The
+ * verified PIN is cached (auth_remember) so dispatch's own check is fast. A
+ * wrong PIN is not remembered here: dispatch checks it again and counts the
+ * failure once (remembering it here as well would count it twice toward the
+ * lockout).
+ *
+ * Back-pressure: a connection with more than out_high bytes of unsent
+ * answers is not read (and its buffered lines not dispatched) until its
+ * output has drained. The input side is bounded by the read high-water mark,
+ * just over the 1 MiB line cap.
+ *
+ * Shutdown (SIGINT/SIGTERM): stop accepting and reading, let PIN checks in
+ * flight finish and their requests run, commit, flush every answer (bounded
+ * by a deadline for clients that do not read), then return to the caller,
+ * which closes the engine.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <malloc.h>
+#include <sodium.h>
+
+#include "store/auth.h"
+#include "ops/dispatch.h"
+#include "model/jsonw.h"
+#include "net/server.h"
+#include "model/text.h"
+
+#define SERVER_DRAIN_S 5                   /* how long shutdown waits for slow readers */
+#define SERVER_UNAUTH_OUT_HIGH (64u << 10) /* unsent answers a stranger may hold */
+
+typedef struct conn conn;
+
+/* A response held until the batch that produced it commits. conn NULL: an
+ * internal request (the sync timer); its answer is only logged. */
+typedef struct held {
+    struct held *next;
+    conn *c;
+    json_t *resp; /* the answer as a value, or */
+    char *text;   /* as text (dispatch_line_text), with the request's id */
+    size_t len;
+    json_t *id;
+    bool is_write;
+} held;
+
+struct conn {
+    server *srv;
+    struct bufferevent *bev;
+    conn *prev, *next;
+    session sess;
+    int refs;    /* the connection list, each held answer, a PIN wait */
+    int held;    /* answers of this connection in the open batch */
+    int waiting; /* PIN checks (or a slow-down) outstanding for wait_req */
+    dispatch_req *wait_req;
+    bool wait_bad;          /* one of wait_req's PINs was wrong, unknown or locked */
+    bool admin_wait;        /* a console chunk waits for its PIN checks */
+    json_t *admin_id;       /* the id of the admin.eval request it answers */
+    bool dead;              /* socket closed; the struct lives until refs drop */
+    bool eof;               /* the peer sent everything it will send */
+    bool closing;           /* close once the answers are out (line too long) */
+    bool paused;            /* too much unsent output: not reading */
+    dispatch_req *gate_req; /* the request a gate holds (server_gate_release runs it) */
+    bool admin;             /* came through the admin socket: may call admin.eval */
+    /* the support REPL's evaluator state, opened on the first admin.eval */
+    void *admin_state;
+    struct event *delay_ev; /* a slow-down after wrong PINs (A6) */
+    int addr;               /* slot in srv->addrs, -1: none (admin socket) */
+    unsigned char addr_key[16];
+    int64_t accepted_us, last_read_us;
+    size_t in_counted; /* this connection's input counted in srv->unauth_in */
+    size_t in_peak;    /* the most it buffered: memory to give back when it goes */
+};
+
+/* One PIN to verify on a worker thread. */
+typedef struct auth_job {
+    struct auth_job *next;
+    conn *c;
+    auth_pin *slot; /* where the verdict goes (the waiting request's, or the console's) */
+    char staff[AUTH_STAFF_MAX + 1];
+    char pin[AUTH_PIN_MAX + 1];
+    char hash[AUTH_HASH_LEN];
+    bool ok;
+} auth_job;
+
+/* Wrong PINs per source address, for the slow-down of SPEC A6. Only a
+ * slow-down: the lockout itself is exact per staff id (auth.c), so losing
+ * an entry here to a flood of other addresses costs an attacker nothing
+ * he could use. 4-way sets, the stalest entry replaced. */
+#define ADDR_SETS 256
+#define ADDR_WAYS 4
+#define ADDR_FREE_FAILURES 3      /* wrong PINs an address may make at full speed */
+#define ADDR_DELAY_BASE_US 100000 /* then 0.1 s, doubling per failure ... */
+#define ADDR_DELAY_MAX_US 2000000 /* ... never more than 2 s for one answer */
+#define ADDR_FORGET_US (300 * 1000000LL)
+#define ADDR_MAX_INFLIGHT 8 /* PIN checks queued at once per address */
+typedef struct {
+    unsigned char key[16];
+    bool used;
+    int failures, inflight;
+    int64_t last_us;
+} addr_slot;
+
+struct server {
+    engine *e;
+    server_config cfg;
+    struct event_base *base;
+    struct evconnlistener *lis, *admin_lis;
+    struct event *commit_ev, *done_ev, *poll_ev, *sync_ev, *sigint_ev, *sigterm_ev, *drain_ev,
+        *accept_ev;
+    char *admin_path;
+    dev_t admin_dev; /* the socket we bound, so that we unlink only it */
+    ino_t admin_ino;
+    conn *conns;
+    int port;
+    char addr[INET6_ADDRSTRLEN + 16];
+
+    /* the open batch */
+    held *head, *tail;
+    int batch_n;
+    int64_t batch_t0;
+
+    /* PIN verification pool */
+    pthread_t *threads;
+    int nthreads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    auth_job *todo, *todo_tail, *done; /* todo is FIFO: first come, first checked */
+    bool quit;
+    int jobs_out;
+    addr_slot addrs[ADDR_SETS * ADDR_WAYS];
+
+    /* what strangers may hold (item: bounded unauthenticated connections) */
+    size_t unauth_in; /* input bytes buffered by connections not signed in */
+    int tcp_open;     /* TCP connections (the admin socket not counted) */
+    struct event *sweep_ev;
+    size_t freed_since_trim;
+
+    bool stopping;
+    bool batch_lost; /* SQLite rolled the open batch back (batch_check_lost) */
+    int64_t stop_deadline;
+    bool sync_unknown;
+    server_gate_fn gate; /* the sync module's (sync_gate.c); NULL: none */
+    void *gate_arg;
+
+    server_admin_hooks admin; /* the support REPL (bindings); zeroed: none */
+    struct {
+        uint64_t accepted, admin_accepted, batches, batched, batch_max, refused, timed_out, evicted,
+            slowed;
+        uint64_t batch_hist[5]; /* sizes 1, 2-8, 9-64, 65-256, more */
+        int open;
+    } st;
+};
+
+static void conn_pump(conn *c);
+static void conn_maybe_close(conn *c);
+static bool admin_req(conn *c, dispatch_req *r);
+static void admin_continue(conn *c);
+static void stats_batch(server *s, int n);
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static json_t *error_response(json_t *id, const char *code, const char *message)
+{
+    return json_pack("{s:O?,s:b,s:{s:s,s:s}}", "id", id, "ok", 0, "error", "code", code, "message",
+                     message);
+}
+
+/* ---- connections ---- */
+
+static void req_free(dispatch_req *r)
+{
+    if (!r) return;
+    dispatch_req_free(r);
+    free(r);
+}
+
+static void conn_unref(conn *c)
+{
+    if (--c->refs > 0) return;
+    req_free(c->wait_req);
+    req_free(c->gate_req);
+    json_decref(c->admin_id);
+    if (c->delay_ev) event_free(c->delay_ev);
+    sodium_memzero(&c->sess, sizeof c->sess);
+    free(c);
+}
+
+/* Signed in (staff, an HQ peer) or on the owner-only admin socket. */
+static bool conn_authed(const conn *c)
+{
+    return c->admin || c->sess.signed_in || c->sess.hq_peer;
+}
+
+/* Keeps srv->unauth_in, the input buffered by connections that are not
+ * signed in, up to date for this connection. */
+static void conn_account(conn *c)
+{
+    server *s = c->srv;
+    size_t n = c->dead || conn_authed(c) ? 0 : evbuffer_get_length(bufferevent_get_input(c->bev));
+    s->unauth_in = s->unauth_in - c->in_counted + n;
+    c->in_counted = n;
+    if (n > c->in_peak) c->in_peak = n;
+}
+
+/* At shutdown a client may have sent lines we will not read; closing a
+ * socket with unread input makes the kernel send RST, which can destroy
+ * answers still in flight to the client. Reading them away first gives it
+ * a clean end of stream after its last answer. */
+static void conn_discard_input(conn *c)
+{
+    char buf[16384];
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    for (int i = 0; i < 64 && fd >= 0; i++)
+        if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
+}
+
+static void conn_close(conn *c)
+{
+    if (c->dead) return;
+    c->dead = true;
+    server *s = c->srv;
+    if (s->stopping) conn_discard_input(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->st.open--;
+    if (!c->admin) s->tcp_open--;
+    s->unauth_in -= c->in_counted;
+    c->in_counted = 0;
+    s->freed_since_trim += c->in_peak + 4096;
+    if (c->admin_state) s->admin.close(c->admin_state);
+    c->admin_state = NULL;
+    bufferevent_free(c->bev);
+    c->bev = NULL;
+    if (c->delay_ev && evtimer_pending(c->delay_ev, NULL)) { /* a slow-down nobody awaits */
+        event_del(c->delay_ev);
+        req_free(c->wait_req);
+        c->wait_req = NULL;
+        c->waiting--;
+        conn_unref(c);
+    }
+    conn_unref(c);
+}
+
+static size_t conn_out_len(conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Done when the peer is finished (or the line cap was hit), nothing is held
+ * or being verified, and every answer has left. */
+static void conn_maybe_close(conn *c)
+{
+    if (c->dead || !(c->eof || c->closing)) return;
+    if (c->waiting || c->held || conn_out_len(c)) return;
+    if (!c->closing &&
+        evbuffer_search_eol(bufferevent_get_input(c->bev), NULL, NULL, EVBUFFER_EOL_LF).pos >= 0)
+        return;
+    conn_close(c);
+}
+
+/* ---- the batch ---- */
+
+static held *batch_hold(server *s, conn *c, json_t *resp, bool is_write)
+{
+    held *h = calloc(1, sizeof *h);
+    if (!h) abort();
+    h->c = c;
+    h->resp = resp;
+    h->is_write = is_write;
+    if (c) {
+        c->refs++;
+        c->held++;
+    }
+    if (s->tail)
+        s->tail->next = h;
+    else
+        s->head = h;
+    s->tail = h;
+    if (s->batch_n++ == 0) {
+        s->batch_t0 = now_us();
+        event_active(s->commit_ev, 0, 0);
+    }
+    return h;
+}
+
+static void held_log(server *s, json_t *resp)
+{
+    json_t *err = json_object_get(resp, "error");
+    if (!err) return;
+    const char *code = json_string_value(json_object_get(err, "code"));
+    if (code && !strcmp(code, "unknown_op")) {
+        if (!s->sync_unknown)
+            fprintf(stderr, "corder: hq.synchronize is not available in this build\n");
+        s->sync_unknown = true;
+        return;
+    }
+    fprintf(stderr, "corder: synchronize: %s\n",
+            json_string_value(json_object_get(err, "message")) ?: "failed");
+}
+
+static void held_release(server *s, held *h)
+{
+    conn *c = h->c;
+    if (!c) {
+        json_t *r = h->resp ? json_incref(h->resp) : json_loadb(h->text, h->len, 0, NULL);
+        held_log(s, r);
+        json_decref(r);
+    } else {
+        c->held--;
+        if (!c->dead) {
+            size_t n = h->len;
+            char *text = h->text ? h->text : jsonw_dumps(h->resp, &n);
+            h->text = NULL;
+            struct evbuffer *out = bufferevent_get_output(c->bev);
+            if (text) {
+                evbuffer_add(out, text, n);
+                free(text);
+            } else {
+                static const char oom[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":"
+                                          "\"internal\",\"message\":\"out of memory\"}}";
+                evbuffer_add(out, oom, sizeof oom - 1);
+            }
+            evbuffer_add(out, "\n", 1);
+            /* A stranger who does not read his answers holds little. */
+            size_t high = conn_authed(c) ? s->cfg.out_high : SERVER_UNAUTH_OUT_HIGH;
+            if (!c->paused && conn_out_len(c) > high) {
+                c->paused = true;
+                bufferevent_disable(c->bev, EV_READ);
+            }
+        }
+        conn_unref(c);
+    }
+    json_decref(h->resp);
+    json_decref(h->id);
+    free(h->text);
+    free(h);
+}
+
+/* Commits the open transaction once for the whole batch, then releases
+ * every held answer in order (an `internal` error for writes if the commit
+ * failed). */
+static void batch_commit(server *s)
+{
+    err_t err;
+    err_clear(&err);
+    bool failed = false;
+    if (s->batch_lost) {
+        failed = true;
+        s->batch_lost = false;
+        engine_rollback(s->e);
+    } else if (engine_in_txn(s->e) && engine_commit(s->e, &err) != 0) {
+        failed = true;
+        if (engine_in_txn(s->e)) engine_rollback(s->e);
+        fprintf(stderr, "corder: commit failed: %s\n", err.message);
+    }
+    held *h = s->head;
+    s->head = s->tail = NULL;
+    stats_batch(s, s->batch_n);
+    s->batch_n = 0;
+    bool tainted = false;
+    while (h) {
+        held *next = h->next;
+        if (failed && (h->is_write || tainted)) {
+            tainted = true;
+            json_t *r = error_response(h->text ? h->id : json_object_get(h->resp, "id"), "internal",
+                                       "commit failed; the request was not kept");
+            json_decref(h->resp);
+            free(h->text);
+            h->text = NULL;
+            h->resp = r ? r : json_object();
+        }
+        held_release(s, h);
+        h = next;
+    }
+}
+
+static void commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+}
+
+/* Fails the open batch as a whole when SQLite rolled its transaction back
+ * by itself (a full disk, an I/O error inside a request): what ran before
+ * in the batch is gone, so no answer of it may say ok. */
+static void batch_check_lost(server *s)
+{
+    if (!engine_in_txn(s->e) || !sqlite3_get_autocommit(engine_db(s->e))) return;
+    fprintf(stderr, "corder: SQLite rolled the batch back; failing all of it\n");
+    s->batch_lost = true;
+    batch_commit(s);
+}
+
+/* Dispatches one request inside the batch's transaction; frees it. */
+static void run_req(server *s, conn *c, session *sess, dispatch_req *r)
+{
+    err_t err;
+    err_clear(&err);
+    bool is_write = false;
+    if (!engine_in_txn(s->e) && engine_begin(s->e, &err) != 0) {
+        fprintf(stderr, "corder: begin failed: %s\n", err.message);
+        batch_hold(s, c, error_response(r->id, "internal", "could not open a transaction"), false);
+    } else {
+        size_t n;
+        char *text = dispatch_run_text(s->e, sess, r, &is_write, &n);
+        if (!text) {
+            batch_hold(s, c, error_response(r->id, "internal", "out of memory"), is_write);
+        } else {
+            held *h = batch_hold(s, c, NULL, is_write);
+            h->text = text;
+            h->len = n;
+            h->id = r->id ? json_incref(r->id) : NULL;
+        }
+        batch_check_lost(s);
+    }
+    req_free(r);
+    if (s->batch_n >= s->cfg.batch_max || now_us() - s->batch_t0 >= s->cfg.batch_usec)
+        batch_commit(s);
+}
+
+static void run_line(server *s, conn *c, session *sess, const char *line, size_t len)
+{
+    dispatch_req *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    dispatch_parse(r, line, len);
+    run_req(s, c, sess, r);
+}
+
+/* ---- gates: a line that must wait for I/O before it runs ----
+ * The gate (the sync module) may take a line whose PINs are known, e.g. a
+ * sync-mode order.create that must ask HQ first. The connection then takes
+ * no more lines, exactly as during a PIN check, so its answers stay in
+ * request order while every other connection is served. */
+
+static void conn_ready(conn *c, dispatch_req *r)
+{
+    server *s = c->srv;
+    if (s->gate && !c->dead) {
+        c->gate_req = r;
+        c->waiting++;
+        c->refs++;
+        if (s->gate(s->gate_arg, (server_wait *)c, &c->sess, r)) return;
+        c->gate_req = NULL;
+        c->waiting--;
+        c->refs--;
+    }
+    run_req(s, c, &c->sess, r);
+}
+
+void server_gate_release(server_wait *w)
+{
+    conn *c = (conn *)w;
+    dispatch_req *r = c->gate_req;
+    c->gate_req = NULL;
+    /* Run even when the client has gone: HQ may already have acted. */
+    run_req(c->srv, c, &c->sess, r);
+    if (--c->waiting == 0 && !c->dead) {
+        conn_pump(c);
+        conn_maybe_close(c);
+    }
+    conn_unref(c);
+}
+
+void server_wait_peer(server_wait *w, char *out, size_t n)
+{
+    conn *c = (conn *)w;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (!c->dead && getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        else if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+    }
+    snprintf(out, n, "%s", host);
+}
+
+void server_set_gate(server *s, server_gate_fn fn, void *arg)
+{
+    s->gate = fn;
+    s->gate_arg = arg;
+}
+
+struct event_base *server_base(server *s)
+{
+    return s->base;
+}
+
+int server_write(server *s, int (*fn)(engine *e, void *arg, err_t *err), void *arg, err_t *err)
+{
+    if (!engine_in_txn(s->e) && engine_begin(s->e, err) != 0) return -1;
+    sqlite3_stmt *sp = engine_stmt(s->e, "SAVEPOINT srv_write", err);
+    if (!sp || sqlite3_step(sp) != SQLITE_DONE) return engine_sqlerr(s->e, err, "savepoint");
+    int rc = fn(s->e, arg, err);
+    sqlite3_stmt *end;
+    if (rc != 0 && (end = engine_stmt(s->e, "ROLLBACK TO srv_write", err))) sqlite3_step(end);
+    if ((end = engine_stmt(s->e, "RELEASE srv_write", err))) sqlite3_step(end);
+    event_active(s->commit_ev, 0, 0); /* commits with the open batch, or alone */
+    return rc;
+}
+
+/* ---- PIN checks off the loop ----
+ * Every PIN is checked on a worker thread, whatever its length (longer
+ * than AUTH_PIN_MAX is refused by the op, unhashed). A request brings only
+ * the PINs its op needs (dispatch_req_pins): one for a sign-in, one per
+ * approval; nothing else it carries is ever hashed. The verdicts travel
+ * with the request into dispatch, which with auth_set_offloop never hashes
+ * on the loop itself. */
+
+static void *auth_worker(void *arg)
+{
+    server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->todo && !s->quit)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->quit) break;
+        auth_job *j = s->todo;
+        s->todo = j->next;
+        if (!s->todo) s->todo_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        j->ok = auth_verify_hash(j->hash, j->pin);
+        pthread_mutex_lock(&s->mu);
+        j->next = s->done;
+        s->done = j;
+        event_active(s->done_ev, 0, 0);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- the slow-down per source address (SPEC A6) ---- */
+
+static addr_slot *addr_find(server *s, const conn *c, bool create)
+{
+    if (c->addr < 0) return NULL;
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ c->addr_key[i]) * 16777619u;
+    addr_slot *set = &s->addrs[(h % ADDR_SETS) * ADDR_WAYS], *victim = NULL;
+    for (int i = 0; i < ADDR_WAYS; i++) {
+        if (set[i].used && !memcmp(set[i].key, c->addr_key, 16)) return &set[i];
+        if (!set[i].used) {
+            if (!victim || victim->used) victim = &set[i];
+        } else if (!set[i].inflight &&
+                   (!victim || (victim->used && set[i].last_us < victim->last_us)))
+            victim = &set[i];
+    }
+    if (!create || !victim) return NULL;
+    *victim = (addr_slot){.used = true};
+    memcpy(victim->key, c->addr_key, 16);
+    return victim;
+}
+
+/* Counts a failed sign-in or approval from c's address; returns how long
+ * to hold the answer (0.1 s doubling after ADDR_FREE_FAILURES, at most 2 s). */
+static int64_t addr_fail(server *s, const conn *c)
+{
+    addr_slot *a = addr_find(s, c, true);
+    if (!a) return 0;
+    int64_t now = now_us();
+    if (now - a->last_us > ADDR_FORGET_US) a->failures = 0;
+    a->last_us = now;
+    if (++a->failures <= ADDR_FREE_FAILURES) return 0;
+    int k = a->failures - ADDR_FREE_FAILURES - 1;
+    int64_t d = k >= 5 ? ADDR_DELAY_MAX_US : (int64_t)ADDR_DELAY_BASE_US << k;
+    return d > ADDR_DELAY_MAX_US ? ADDR_DELAY_MAX_US : d;
+}
+
+static void delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    dispatch_req *r = c->wait_req;
+    c->wait_req = NULL;
+    c->waiting--;
+    if (!c->dead) {
+        conn_ready(c, r);
+        conn_pump(c);
+        conn_maybe_close(c);
+    } else {
+        req_free(r);
+    }
+    conn_unref(c);
+}
+
+/* The request's PINs are all judged: run it, after a slow-down if one of
+ * them was wrong (or named no one, or a locked id). */
+static void conn_judged(conn *c, dispatch_req *r, bool bad)
+{
+    server *s = c->srv;
+    int64_t d = bad ? addr_fail(s, c) : 0;
+    if (d > 0 && !s->stopping) {
+        if (!c->delay_ev && !(c->delay_ev = evtimer_new(s->base, delay_cb, c))) abort();
+        c->wait_req = r;
+        c->waiting++;
+        c->refs++;
+        s->st.slowed++;
+        struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
+        evtimer_add(c->delay_ev, &tv);
+        return;
+    }
+    conn_ready(c, r);
+}
+
+static void auth_job_finish(server *s, auth_job *j)
+{
+    conn *c = j->c;
+    auth_remember(s->e, j->staff, j->hash, j->pin, j->ok);
+    sodium_memzero(j->pin, sizeof j->pin);
+    s->jobs_out--;
+    addr_slot *a = addr_find(s, c, false);
+    if (a && a->inflight > 0) a->inflight--;
+    if (!c->dead) j->slot->verdict = j->ok ? 1 : -1;
+    if (!j->ok) c->wait_bad = true;
+    if (--c->waiting == 0 && c->admin_wait) {
+        c->admin_wait = false;
+        if (!c->dead) {
+            admin_continue(c);
+            conn_pump(c);
+            conn_maybe_close(c);
+        }
+    } else if (c->waiting == 0) {
+        dispatch_req *r = c->wait_req;
+        c->wait_req = NULL;
+        if (!c->dead) {
+            conn_judged(c, r, c->wait_bad);
+            conn_pump(c);
+            conn_maybe_close(c);
+        } else {
+            req_free(r);
+        }
+    }
+    conn_unref(c);
+    free(j);
+}
+
+static void auth_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    auth_job *j = s->done;
+    s->done = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (j) {
+        auth_job *next = j->next;
+        auth_job_finish(s, j);
+        j = next;
+    }
+}
+
+/* Queues one PIN for the workers; its verdict goes to slot. */
+static void auth_enqueue(conn *c, auth_pin *slot, const char *hash)
+{
+    server *s = c->srv;
+    auth_job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->c = c;
+    j->slot = slot;
+    snprintf(j->staff, sizeof j->staff, "%s", slot->staff);
+    snprintf(j->pin, sizeof j->pin, "%s", slot->pin);
+    memcpy(j->hash, hash, sizeof j->hash);
+    c->refs++;
+    s->jobs_out++;
+    addr_slot *a = addr_find(s, c, true);
+    if (a) a->inflight++;
+    pthread_mutex_lock(&s->mu);
+    if (s->todo_tail)
+        s->todo_tail->next = j;
+    else
+        s->todo = j;
+    s->todo_tail = j;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Judges the request's PINs: cached ones at once, the rest queued for the
+ * workers (the connection takes no more lines until they are back).
+ * Unknown and locked ids are not hashed: dispatch refuses them. */
+static void conn_check_pins(conn *c, dispatch_req *r)
+{
+    server *s = c->srv;
+    bool bad = false;
+    int need[DISPATCH_MAX_PINS], nneed = 0;
+    auth_staff st[DISPATCH_MAX_PINS];
+    for (int i = 0; i < r->npins; i++) {
+        auth_pin *p = &r->pins[i];
+        err_t err;
+        err_clear(&err);
+        if (auth_locked(s->e, p->staff, NULL) || auth_lookup(s->e, p->staff, &st[i], &err) != 0) {
+            bad = true;
+            continue;
+        }
+        if (auth_cached(s->e, p->staff, st[i].hash, p->pin))
+            p->verdict = 1;
+        else
+            need[nneed++] = i;
+    }
+    if (nneed == 0) {
+        conn_judged(c, r, bad);
+        return;
+    }
+    addr_slot *a = addr_find(s, c, true);
+    if (a && a->inflight + nneed > ADDR_MAX_INFLIGHT) {
+        /* One address may not fill the workers' queue for everyone. */
+        batch_hold(s, c,
+                   error_response(r->id, "unauthenticated",
+                                  "too many PIN checks in progress from this address; try again"),
+                   false);
+        addr_fail(s, c);
+        req_free(r);
+        return;
+    }
+    c->wait_req = r;
+    c->wait_bad = bad;
+    c->waiting = nneed;
+    for (int k = 0; k < nneed; k++)
+        auth_enqueue(c, &r->pins[need[k]], st[need[k]].hash);
+    sodium_memzero(st, sizeof st);
+}
+
+/* ---- framing ---- */
+
+static void conn_line(conn *c, const char *line, size_t len)
+{
+    dispatch_req *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    dispatch_parse(r, line, len);
+    if (c->admin && admin_req(c, r)) return;
+    dispatch_req_pins(r, &c->sess);
+    conn_check_pins(c, r);
+}
+
+static void conn_too_long(conn *c)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "line longer than %d bytes", DISPATCH_MAX_LINE);
+    batch_hold(c->srv, c, error_response(NULL, "bad_request", msg), false);
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* Takes complete lines from the input while the connection may proceed. */
+static void conn_pump(conn *c)
+{
+    while (!c->dead && !c->closing && !c->waiting && !c->paused) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        size_t avail = evbuffer_get_length(in);
+        struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+        size_t len, take;
+        if (eol.pos >= 0) {
+            len = (size_t)eol.pos;
+            take = len + 1;
+        } else if (avail > DISPATCH_MAX_LINE) {
+            len = avail;
+            take = avail;
+        } else if (c->eof && avail > 0) {
+            len = take = avail; /* a last line without its '\n' */
+        } else {
+            return;
+        }
+        if (len > DISPATCH_MAX_LINE) {
+            conn_too_long(c);
+            return;
+        }
+        const char *line = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
+        conn_line(c, line ? line : "", len);
+        evbuffer_drain(in, take);
+    }
+}
+
+/* Strangers together may buffer at most unauth_in_max bytes of input: the
+ * connection whose bytes go over it is answered and closed. */
+static bool conn_over_budget(conn *c)
+{
+    server *s = c->srv;
+    conn_account(c);
+    if (conn_authed(c) || s->unauth_in <= s->cfg.unauth_in_max) return false;
+    batch_hold(s, c,
+               error_response(NULL, "bad_request",
+                              "too much input from connections that are not signed in"),
+               false);
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    conn_account(c);
+    s->st.evicted++;
+    return true;
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    c->last_read_us = now_us();
+    if (!conn_over_budget(c)) conn_pump(c);
+    if (!c->dead) conn_account(c);
+    conn_maybe_close(c);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    if (c->paused) {
+        c->paused = false;
+        if (!c->srv->stopping && !c->closing && !c->eof) bufferevent_enable(bev, EV_READ);
+        conn_pump(c);
+    }
+    conn_maybe_close(c);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    conn *c = arg;
+    if (what & BEV_EVENT_ERROR) {
+        conn_close(c);
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        c->eof = true;
+        conn_pump(c);
+        conn_maybe_close(c);
+    }
+}
+
+/* The oldest connection that has not signed in and waits for nothing. */
+static conn *oldest_stranger(server *s)
+{
+    conn *old = NULL;
+    for (conn *c = s->conns; c; c = c->next)
+        if (!conn_authed(c) && !c->waiting && !c->held &&
+            (!old || c->accepted_us < old->accepted_us))
+            old = c;
+    return old;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                      void *arg)
+{
+    server *s = arg;
+    bool admin = l == s->admin_lis;
+    if (!admin && s->tcp_open >= s->cfg.max_connections) {
+        /* Full: a stranger who never signed in makes room; else refuse. */
+        conn *old = oldest_stranger(s);
+        if (!old) {
+            static const char full[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"internal\","
+                                       "\"message\":\"too many connections\"}}\n";
+            if (send(fd, full, sizeof full - 1, MSG_DONTWAIT | MSG_NOSIGNAL) <
+                0) { /* best effort */
+            }
+            evutil_closesocket(fd);
+            s->st.refused++;
+            return;
+        }
+        s->st.evicted++;
+        conn_close(old);
+    }
+    if (sa->sa_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    conn *c = calloc(1, sizeof *c);
+    struct bufferevent *bev = c ? bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (!bev) {
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->srv = s;
+    c->bev = bev;
+    c->refs = 1;
+    c->admin = admin;
+    c->addr = -1;
+    if (sa->sa_family == AF_INET) {
+        c->addr = 0;
+        memcpy(c->addr_key + 12, &((struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        c->addr = 0;
+        memcpy(c->addr_key, &((struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+    c->accepted_us = c->last_read_us = now_us();
+    s->st.accepted++;
+    s->st.admin_accepted += c->admin;
+    s->st.open++;
+    if (!admin) s->tcp_open++;
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    bufferevent_setwatermark(bev, EV_READ, 0, DISPATCH_MAX_LINE + 4096);
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Once a second: close connections that stayed unauthenticated or silent
+ * too long, and give memory freed by closed connections back to the
+ * system (glibc keeps freed heap otherwise: 300 strangers' buffers would
+ * stay resident after they left). */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    int64_t now = now_us();
+    for (conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->admin || c->waiting || c->held || c->closing) continue;
+        bool stranger = !conn_authed(c) && s->cfg.auth_timeout > 0 &&
+                        now - c->accepted_us > (int64_t)s->cfg.auth_timeout * 1000000;
+        bool idle = s->cfg.idle_timeout > 0 &&
+                    now - c->last_read_us > (int64_t)s->cfg.idle_timeout * 1000000;
+        if (stranger || idle) {
+            s->st.timed_out++;
+            conn_close(c);
+        }
+    }
+    if (s->freed_since_trim > (1u << 20)) {
+        s->freed_since_trim = 0;
+        malloc_trim(0);
+    }
+}
+
+/* Out of descriptors (or similar): pause accepting for a moment instead of
+ * spinning on a listener that stays readable. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    server *s = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    fprintf(stderr, "corder: accept: %s\n", evutil_socket_error_to_string(e));
+    evconnlistener_disable(l);
+    struct timeval tv = {0, 100000};
+    evtimer_add(s->accept_ev, &tv);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    if (s->stopping) return;
+    if (s->lis) evconnlistener_enable(s->lis);
+    if (s->admin_lis) evconnlistener_enable(s->admin_lis);
+}
+
+/* ---- timers and signals ---- */
+
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    policy_host *ph = engine_policies(s->e);
+    if (ph) policy_host_poll(ph);
+}
+
+/* hq role: "synchronize orders" every --sync-interval seconds, as an
+ * internal request in the normal batch (so it commits like any write). */
+static void sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    if (s->stopping || s->sync_unknown) return;
+    static const char line[] = "{\"id\":null,\"op\":\"hq.synchronize\",\"args\":{}}";
+    session sess;
+    memset(&sess, 0, sizeof sess);
+    sess.signed_in = true;
+    sess.hq_peer = true;
+    run_line(s, NULL, &sess, line, sizeof line - 1);
+}
+
+static bool server_quiet(server *s)
+{
+    if (s->jobs_out || s->batch_n || engine_in_txn(s->e)) return false;
+    for (conn *c = s->conns; c; c = c->next)
+        if (c->waiting || c->held || conn_out_len(c)) return false;
+    return true;
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+    if (server_quiet(s) || now_us() > s->stop_deadline) event_base_loopbreak(s->base);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    server *s = arg;
+    if (s->stopping) { /* a second signal: stop waiting for slow readers */
+        s->stop_deadline = 0;
+        return;
+    }
+    s->stopping = true;
+    s->stop_deadline = now_us() + (int64_t)SERVER_DRAIN_S * 1000000;
+    if (s->lis) evconnlistener_free(s->lis);
+    if (s->admin_lis) evconnlistener_free(s->admin_lis);
+    s->lis = s->admin_lis = NULL;
+    for (conn *c = s->conns; c; c = c->next)
+        bufferevent_disable(c->bev, EV_READ);
+    struct timeval tv = {0, 10000};
+    event_add(s->drain_ev, &tv);
+}
+
+/* ---- setup ---- */
+
+/* Raises the descriptor limit to its hard maximum; returns the limit. */
+static int raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur > 1000000 ? 1000000 : (int)rl.rlim_cur;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT" into a bindable address. */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, int *sslen, err_t *err)
+{
+    const char *colon = strrchr(spec, ':');
+    if (!colon || !colon[1]) return err_set(err, ERR_BAD_REQUEST, "bad address '%s'", spec);
+    char host[256];
+    size_t hl = (size_t)(colon - spec);
+    if (hl >= sizeof host) return err_set(err, ERR_BAD_REQUEST, "bad address '%s'", spec);
+    memcpy(host, spec, hl);
+    host[hl] = 0;
+    char *h = host;
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = 0;
+        h = host + 1;
+    }
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
+    if (rc != 0 || !res)
+        return err_set(err, ERR_INTERNAL, "cannot resolve '%s': %s", spec, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *sslen = (int)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void name_bound(server *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    getsockname(evconnlistener_get_fd(s->lis), (struct sockaddr *)&ss, &len);
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        s->port = ntohs(a->sin6_port);
+        snprintf(s->addr, sizeof s->addr, "[%s]:%d", host, s->port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        s->port = ntohs(a->sin_port);
+        snprintf(s->addr, sizeof s->addr, "%s:%d", host, s->port);
+    }
+}
+
+static int start_workers(server *s, err_t *err)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->threads = calloc((size_t)s->cfg.auth_threads, sizeof *s->threads);
+    if (!s->threads) return err_set(err, ERR_INTERNAL, "out of memory");
+    for (int i = 0; i < s->cfg.auth_threads; i++) {
+        if (pthread_create(&s->threads[i], NULL, auth_worker, s) != 0)
+            return err_set(err, ERR_INTERNAL, "cannot start PIN worker: %s", strerror(errno));
+        s->nthreads++;
+    }
+    return 0;
+}
+
+static int add_events(server *s, err_t *err)
+{
+    s->commit_ev = event_new(s->base, -1, 0, commit_cb, s);
+    s->done_ev = event_new(s->base, -1, 0, auth_done_cb, s);
+    s->poll_ev = event_new(s->base, -1, EV_PERSIST, poll_cb, s);
+    s->drain_ev = event_new(s->base, -1, EV_PERSIST, drain_cb, s);
+    s->accept_ev = evtimer_new(s->base, accept_resume_cb, s);
+    s->sweep_ev = event_new(s->base, -1, EV_PERSIST, sweep_cb, s);
+    s->sigint_ev = evsignal_new(s->base, SIGINT, signal_cb, s);
+    s->sigterm_ev = evsignal_new(s->base, SIGTERM, signal_cb, s);
+    if (!s->commit_ev || !s->done_ev || !s->poll_ev || !s->drain_ev || !s->accept_ev ||
+        !s->sigint_ev || !s->sigterm_ev || !s->sweep_ev)
+        return err_set(err, ERR_INTERNAL, "cannot create events");
+    struct timeval quarter = {0, 250000}, second = {1, 0};
+    event_add(s->poll_ev, &quarter);
+    event_add(s->sweep_ev, &second);
+    event_add(s->sigint_ev, NULL);
+    event_add(s->sigterm_ev, NULL);
+    if (s->cfg.hq_role && s->cfg.sync_interval > 0) {
+        s->sync_ev = event_new(s->base, -1, EV_PERSIST, sync_cb, s);
+        struct timeval iv = {s->cfg.sync_interval, 0};
+        if (!s->sync_ev || event_add(s->sync_ev, &iv) != 0)
+            return err_set(err, ERR_INTERNAL, "cannot create the sync timer");
+    }
+    return 0;
+}
+
+server *server_new(engine *e, const server_config *cfg, err_t *err)
+{
+    server *s = calloc(1, sizeof *s);
+    if (!s) {
+        err_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    s->e = e;
+    s->cfg = *cfg;
+    if (!s->cfg.listen) s->cfg.listen = "127.0.0.1:7420";
+    if (s->cfg.batch_max <= 0) s->cfg.batch_max = 512;
+    if (s->cfg.batch_usec <= 0) s->cfg.batch_usec = 2000;
+    if (s->cfg.auth_threads <= 0) s->cfg.auth_threads = 2;
+    if (!s->cfg.out_high) s->cfg.out_high = 4u << 20;
+    if (!s->cfg.unauth_in_max) s->cfg.unauth_in_max = 32u << 20;
+    if (!s->cfg.auth_timeout) s->cfg.auth_timeout = 60;
+    if (!s->cfg.idle_timeout) s->cfg.idle_timeout = 3600;
+    s->cfg.admin_socket = NULL; /* server_admin_listen keeps its own copy */
+
+    signal(SIGPIPE, SIG_IGN);
+    int fds = raise_nofile();
+    /* Memory a burst of connections took is given back when they go:
+     * large buffers are mmap'd (unmapped on free), the rest trimmed by
+     * the sweep. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    /* Descriptors for the database, its WAL, the admin socket, HQ and
+     * the workers stay free whatever the clients do. */
+    int fit = fds > 128 ? fds - 64 : 64;
+    if (s->cfg.max_connections <= 0) s->cfg.max_connections = 4096;
+    if (s->cfg.max_connections > fit) s->cfg.max_connections = fit;
+    auth_set_offloop(e, true);
+    struct sockaddr_storage ss;
+    int sslen = 0;
+    if (evthread_use_pthreads() != 0) {
+        err_set(err, ERR_INTERNAL, "libevent has no thread support");
+        goto fail;
+    }
+    s->base = event_base_new();
+    if (!s->base) {
+        err_set(err, ERR_INTERNAL, "cannot create the event loop");
+        goto fail;
+    }
+    if (parse_listen(s->cfg.listen, &ss, &sslen, err) != 0) goto fail;
+    s->lis = evconnlistener_new_bind(
+        s->base, accept_cb, s, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        4096, (struct sockaddr *)&ss, sslen);
+    if (!s->lis) {
+        err_set(err, ERR_INTERNAL, "cannot listen on %s: %s", s->cfg.listen, strerror(errno));
+        goto fail;
+    }
+    evconnlistener_set_error_cb(s->lis, accept_error_cb);
+    name_bound(s);
+    if (add_events(s, err) != 0 || start_workers(s, err) != 0) goto fail;
+    if (cfg->admin_socket && server_admin_listen(s, cfg->admin_socket, err) != 0) goto fail;
+    return s;
+fail:
+    server_free(s);
+    return NULL;
+}
+
+int server_port(const server *s)
+{
+    return s->port;
+}
+
+int server_run(server *s, err_t *err)
+{
+    printf("corder listening on %s\n", s->addr);
+    fflush(stdout);
+    if (event_base_dispatch(s->base) < 0)
+        return err_set(err, ERR_INTERNAL, "the event loop failed");
+    if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+    return 0;
+}
+
+static void stop_workers(server *s)
+{
+    if (!s->threads) return;
+    pthread_mutex_lock(&s->mu);
+    s->quit = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    free(s->threads);
+    s->threads = NULL;
+    /* Jobs never run or never collected hold connection references. */
+    auth_job *lists[2] = {s->todo, s->done};
+    s->todo = s->todo_tail = s->done = NULL;
+    for (int k = 0; k < 2; k++)
+        for (auth_job *j = lists[k], *next; j; j = next) {
+            next = j->next;
+            j->c->waiting--;
+            conn_unref(j->c);
+            free(j);
+        }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+void server_free(server *s)
+{
+    if (!s) return;
+    if (s->batch_n || (s->e && engine_in_txn(s->e))) batch_commit(s);
+    while (s->conns)
+        conn_close(s->conns);
+    stop_workers(s);
+    if (s->lis) evconnlistener_free(s->lis);
+    if (s->admin_lis) evconnlistener_free(s->admin_lis);
+    if (s->admin_path) {
+        struct stat st;
+        if (lstat(s->admin_path, &st) == 0 && st.st_dev == s->admin_dev &&
+            st.st_ino == s->admin_ino)
+            unlink(s->admin_path);
+        free(s->admin_path);
+    }
+    struct event *evs[] = {s->commit_ev,  s->done_ev,  s->poll_ev,   s->sync_ev, s->sigint_ev,
+                           s->sigterm_ev, s->drain_ev, s->accept_ev, s->sweep_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
+        if (evs[i]) event_free(evs[i]);
+    if (s->base) event_base_free(s->base);
+    free(s);
+}
+
+/* ---- the admin socket ----
+ * HOOK for the REPL issue: connections on the admin socket speak the same
+ * protocol as TCP ones. Admin-only ops (if the REPL needs any) would need a
+ * mark on the session, which engine.h does not have yet. */
+int server_admin_listen(server *s, const char *path, err_t *err)
+{
+    struct sockaddr_un sun = {0};
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sun.sun_path)
+        return err_set(err, ERR_INTERNAL, "admin socket path too long: %s", path);
+    text_copy(sun.sun_path, sizeof sun.sun_path, path);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return err_set(err, ERR_INTERNAL, "admin socket %s exists and is not a socket", path);
+        /* A live server answers there: taking its socket would cut its
+         * support staff off. Only a socket nobody listens on (left by a
+         * crash) is replaced. */
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+        if (fd >= 0) close(fd);
+        if (live)
+            return err_set(err, ERR_INTERNAL,
+                           "admin socket %s is in use by a running server; not taking it over",
+                           path);
+        unlink(path);
+    }
+    mode_t old = umask(0177);
+    s->admin_lis = evconnlistener_new_bind(s->base, accept_cb, s,
+                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+                                           (struct sockaddr *)&sun, (int)sizeof sun);
+    int e = errno;
+    umask(old);
+    if (!s->admin_lis)
+        return err_set(err, ERR_INTERNAL, "cannot listen on %s: %s", path, strerror(e));
+    chmod(path, 0600);
+    evconnlistener_set_error_cb(s->admin_lis, accept_error_cb);
+    s->admin_path = strdup(path);
+    if (lstat(path, &st) == 0) { /* to remove only our own socket at exit */
+        s->admin_dev = st.st_dev;
+        s->admin_ino = st.st_ino;
+    }
+    return 0;
+}
+
+/* ---- the support REPL: admin.eval on admin connections ---- */
+
+void server_set_admin(server *s, const server_admin_hooks *hooks)
+{
+    s->admin = *hooks;
+}
+
+/* Sends a console answer at once: nothing of it waits for a commit. */
+static void admin_answer(conn *c, json_t *id, json_t *resp)
+{
+    held *h = calloc(1, sizeof *h);
+    if (!h) abort();
+    h->c = c;
+    h->resp = resp ? resp : error_response(id, "internal", "no response");
+    c->refs++;
+    c->held++;
+    held_release(c->srv, h);
+}
+
+static json_t *admin_result(json_t *id, json_t *res)
+{
+    return res ? json_pack("{s:O?,s:b,s:o}", "id", id, "ok", 1, "result", res)
+               : error_response(id, "internal", "the evaluator failed");
+}
+
+/* The console chunk waits for PINs (corder.login, an approval): they are
+ * checked on the workers like any client's, and the chunk resumes when
+ * all are judged (admin_continue). The connection takes no more lines
+ * meanwhile, and every other client is served. */
+static void admin_wait(conn *c)
+{
+    server *s = c->srv;
+    auth_pin *pins;
+    int n = s->admin.pending(c->admin_state, &pins), queued = 0;
+    for (int i = 0; i < n; i++) {
+        auth_staff st;
+        err_t err;
+        err_clear(&err);
+        if (pins[i].verdict || auth_locked(s->e, pins[i].staff, NULL) ||
+            auth_lookup(s->e, pins[i].staff, &st, &err) != 0)
+            continue;
+        auth_enqueue(c, &pins[i], st.hash);
+        sodium_memzero(&st, sizeof st);
+        queued++;
+    }
+    if (queued == 0) {
+        admin_continue(c);
+        return;
+    }
+    c->admin_wait = true;
+    c->waiting = queued;
+}
+
+static void admin_continue(conn *c)
+{
+    json_t *res = c->srv->admin.resume(c->admin_state);
+    if (!res) {
+        admin_wait(c);
+        return;
+    }
+    admin_answer(c, c->admin_id, admin_result(c->admin_id, res));
+    json_decref(c->admin_id);
+    c->admin_id = NULL;
+}
+
+/* Takes the request if it is admin.eval (true), else leaves it to
+ * dispatch. The open batch is committed first: the chunk's own writes then
+ * commit one by one inside dispatch, and every earlier answer of this
+ * connection goes out before this one. */
+static bool admin_req(conn *c, dispatch_req *r)
+{
+    if (!r->root || !json_is_object(r->root) || !json_is_string(json_object_get(r->root, "op")) ||
+        strcmp(json_string_value(json_object_get(r->root, "op")), "admin.eval"))
+        return false;
+    server *s = c->srv;
+    json_t *id = r->id ? json_incref(r->id) : NULL;
+    json_t *chunk = json_object_get(json_object_get(r->root, "args"), "lua");
+    json_t *resp = NULL;
+    err_t err;
+    err_clear(&err);
+    if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+    if (!json_is_string(chunk)) {
+        resp = error_response(id, "bad_request", "admin.eval wants args.lua, a string");
+    } else if (!s->admin.eval) {
+        resp = error_response(id, "unknown_op", "no evaluator in this build");
+    } else if (!c->admin_state && !(c->admin_state = s->admin.open(s, s->e, &err))) {
+        resp = error_response(id, "internal", err.message);
+    } else {
+        json_t *res =
+            s->admin.eval(c->admin_state, json_string_value(chunk), json_string_length(chunk));
+        if (!res && s->admin.pending) {
+            req_free(r);
+            c->admin_id = id;
+            admin_wait(c);
+            return true;
+        }
+        resp = admin_result(id, res);
+    }
+    req_free(r);
+    admin_answer(c, id, resp);
+    json_decref(id);
+    return true;
+}
+
+static void stats_batch(server *s, int n)
+{
+    if (n <= 0) return;
+    s->st.batches++;
+    s->st.batched += (uint64_t)n;
+    if ((uint64_t)n > s->st.batch_max) s->st.batch_max = (uint64_t)n;
+    s->st.batch_hist[n == 1 ? 0 : n <= 8 ? 1 : n <= 64 ? 2 : n <= 256 ? 3 : 4]++;
+}
+
+json_t *server_stats(const server *s)
+{
+    size_t unsent = 0;
+    int paused = 0;
+    for (conn *c = s->conns; c; c = c->next) {
+        unsent += conn_out_len(c);
+        paused += c->paused;
+    }
+    const uint64_t *h = s->st.batch_hist;
+    json_t *o = json_pack("{s:{s:i,s:I,s:I}, s:{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}},"
+                          " s:{s:i,s:i,s:I,s:i}}",
+                          "connections", "open", s->st.open, "accepted", (json_int_t)s->st.accepted,
+                          "admin", (json_int_t)s->st.admin_accepted, "commits", "batches",
+                          (json_int_t)s->st.batches, "requests", (json_int_t)s->st.batched, "max",
+                          (json_int_t)s->st.batch_max, "sizes", "1", (json_int_t)h[0], "2-8",
+                          (json_int_t)h[1], "9-64", (json_int_t)h[2], "65-256", (json_int_t)h[3],
+                          "257+", (json_int_t)h[4], "queue", "held", s->batch_n, "pin_checks",
+                          s->jobs_out, "unsent_bytes", (json_int_t)unsent, "paused", paused);
+    json_t *c = json_object_get(o, "connections");
+    json_object_set_new(c, "refused", json_integer((json_int_t)s->st.refused));
+    json_object_set_new(c, "timed_out", json_integer((json_int_t)s->st.timed_out));
+    json_object_set_new(c, "evicted", json_integer((json_int_t)s->st.evicted));
+    json_object_set_new(c, "slowed", json_integer((json_int_t)s->st.slowed));
+    json_object_set_new(c, "unauth_bytes", json_integer((json_int_t)s->unauth_in));
+    return o;
+}

@@ -1,0 +1,659 @@
+/* dispatch.c: one request in, one response out (see dispatch.h).
+ *
+ * The order of checks follows PROTOCOL.md's ranking of error codes: the
+ * line must be a JSON object with a known shape (bad_request), the op must
+ * exist (unknown_op), the session must be signed in (unauthenticated), and
+ * then the op's handler checks the rest in the same order. A write runs in
+ * its own SAVEPOINT: a failure rolls back to it, so the store, the log and
+ * the numbering are exactly as they were, and the requests that share the
+ * same group commit are untouched. */
+#include "ops/dispatch.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model/args.h"
+#include "store/auth.h"
+#include "flows/flow.h"
+#include "model/jsonw.h"
+#include "store/master.h"
+#include "model/text.h"
+
+typedef int (*flow_fn)(flow_ctx *c, json_t **result, err_t *err);
+
+/* An op's result: a jansson value, or JSON text a flow wrote directly. */
+typedef struct {
+    json_t *json;
+    char *text;
+    size_t len;
+} dresult;
+
+typedef struct {
+    const char *op;
+    flow_fn flow;   /* a flow run with a flow_ctx, or */
+    dispatch_fn fn; /* a plain handler */
+    bool writes;
+    bool needs_session;
+    uint64_t calls, errors;
+    const char *schema; /* top-level args: "name:t" or "name:t?", t in s i b o a */
+} op_entry;
+
+static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *err);
+static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t *err);
+static int op_customer_create(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_customer_get(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_customer_address(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_preview(flow_ctx *c, json_t **result, err_t *err);
+int op_policy_info(flow_ctx *c, json_t **result, err_t *err);
+int op_policy_reload(flow_ctx *c, json_t **result, err_t *err);
+int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
+
+#define MAX_OPS 64
+static op_entry ops[MAX_OPS] = {
+    {"ping", NULL, op_ping, false, false, 0, 0, ""},
+    {"session.login", NULL, op_login, false, false, 0, 0, "store:s staff:s pin:s"},
+    {"customer.create", NULL, op_customer_create, true, true, 0, 0,
+     "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?"},
+    {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s"},
+    {"customer.add_address", NULL, op_customer_address, true, true, 0, 0,
+     "account:s address:o idempotency_key:s?"},
+    {"order.preview", op_preview, NULL, false, true, 0, 0,
+     "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? "
+     "payments:a? idempotency_key:s?"},
+    {"order.create", flow_create, NULL, true, true, 0, 0,
+     "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? "
+     "payments:a? idempotency_key:s?"},
+    {"order.get", flow_get, NULL, false, true, 0, 0, "number:s"},
+    {"order.find", flow_find, NULL, false, true, 0, 0,
+     "customer:s? status:s? store:s? from:s? to:s? limit:i?"},
+    {"order.edit", flow_edit, NULL, true, true, 0, 0,
+     "number:s version:i add_lines:a? update_lines:a? remove_lines:a? shipping_charge:i? "
+     "payments:a? approval:o? idempotency_key:s?"},
+    {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0,
+     "number:s payments:a? approval:o? idempotency_key:s?"},
+    {"order.pickup", flow_pickup, NULL, true, true, 0, 0,
+     "number:s lines:a payments:a? idempotency_key:s?"},
+    {"order.ship", flow_ship, NULL, true, true, 0, 0,
+     "number:s lines:a payments:a? tracking:s? approval:o? idempotency_key:s?"},
+    {"order.cancel", flow_cancel, NULL, true, true, 0, 0,
+     "number:s version:i? charge_override:o? payments:a? reason:s? approval:o? "
+     "idempotency_key:s?"},
+    {"order.return", flow_return, NULL, true, true, 0, 0,
+     "number:s invoice:i lines:a shipping_refund:i? approval:o? idempotency_key:s?"},
+    {"order.history", flow_history, NULL, false, true, 0, 0, "number:s"},
+    {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?"},
+    {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:o?"},
+    {"sync.status", op_sync_status, NULL, false, true, 0, 0, ""},
+};
+
+static op_entry *find_op(const char *name)
+{
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++)
+        if (!strcmp(ops[i].op, name)) return &ops[i];
+    return NULL;
+}
+
+void dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_session)
+{
+    op_entry *e = find_op(op);
+    if (!e) {
+        for (int i = 0; i < MAX_OPS; i++)
+            if (!ops[i].op) {
+                e = &ops[i];
+                break;
+            }
+    }
+    if (!e) return;
+    *e = (op_entry){op, NULL, fn, writes, needs_session, 0, 0, NULL};
+}
+
+bool dispatch_op_writes(const char *op)
+{
+    op_entry *e = find_op(op);
+    return e && e->writes;
+}
+
+json_t *dispatch_stats(void)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++)
+        if (ops[i].calls)
+            json_object_set_new(o, ops[i].op,
+                                json_pack("{s:I, s:I}", "calls", (json_int_t)ops[i].calls, "errors",
+                                          (json_int_t)ops[i].errors));
+    return o;
+}
+
+json_t *dispatch_error(json_t *id, const err_t *err)
+{
+    err_t e = *err;
+    err_utf8_clean(e.message);
+    err_utf8_clean(e.field);
+    err_utf8_clean(e.permission);
+    json_t *details = json_object();
+    if (e.field[0]) json_object_set_new(details, "field", json_string(e.field));
+    if (e.permission[0]) json_object_set_new(details, "permission", json_string(e.permission));
+    if (e.has_due) json_object_set_new(details, "due", json_integer(e.due));
+    json_t *extra = e.extra[0] ? json_loads(e.extra, 0, NULL) : NULL;
+    if (json_is_object(extra)) json_object_update_missing(details, extra);
+    json_decref(extra);
+    return json_pack("{s:O, s:b, s:{s:s, s:s, s:o}}", "id", id ? id : json_null(), "ok", 0, "error",
+                     "code", err_code_name(e.code), "message", e.message, "details", details);
+}
+
+static json_t *ok_response(json_t *id, json_t *result)
+{
+    return json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result", result);
+}
+
+/* ---- plain handlers ---- */
+
+static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *err)
+{
+    *result = json_pack("{s:b}", "pong", 1);
+    return 0;
+}
+
+static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"store", "staff", "pin", NULL};
+    const char *store, *staff, *pin;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_str(args, "", "staff", true, 31, &staff, err) < 0 ||
+        args_str(args, "", "pin", true, 4096, &pin, err) < 0 ||
+        auth_pin_check_shape(pin, "pin", err) < 0)
+        return -1;
+    auth_staff who;
+    if (auth_check(e, staff, pin, &who, err) < 0) return -1;
+    master_store ms;
+    if (!auth_staff_at_store(e, staff, store)) {
+        if (master_store_get(e, store, &ms, err) < 0) return -1;
+        return err_set(err, ERR_FORBIDDEN, "staff %s may not sign in at store %s", staff, store);
+    }
+    *s = (session){.signed_in = true};
+    text_copy(s->store, sizeof s->store, store);
+    text_copy(s->staff, sizeof s->staff, who.id);
+    text_copy(s->name, sizeof s->name, who.name);
+    text_copy(s->role, sizeof s->role, who.role);
+    *result = json_pack("{s:s, s:s, s:s, s:s}", "staff", who.id, "name", who.name, "role", who.role,
+                        "store", store);
+    return 0;
+}
+
+static int op_customer_create(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    json_t *copy = json_copy(args);
+    json_object_del(copy, "idempotency_key");
+    int rc = master_customer_create(e, s->store, copy, r, err);
+    json_decref(copy);
+    return rc;
+}
+
+static int op_customer_get(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    return master_customer_get(e, args, r, err);
+}
+
+static int op_customer_address(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    json_t *copy = json_copy(args);
+    json_object_del(copy, "idempotency_key");
+    int rc = master_customer_add_address(e, copy, r, err);
+    json_decref(copy);
+    return rc;
+}
+
+static int op_preview(flow_ctx *c, json_t **result, err_t *err)
+{
+    c->preview = true;
+    return flow_create(c, result, err);
+}
+
+/* ---- idempotency keys ---- */
+
+/* Removes every "pin" (approvals, at any depth) from a copy of args. */
+static void strip_pins(json_t *v, int depth)
+{
+    if (depth > 16) return;
+    const char *k;
+    json_t *child;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_del(v, "pin");
+        json_object_foreach(v, k, child) strip_pins(child, depth + 1);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child) strip_pins(child, depth + 1);
+    }
+}
+
+/* The request as remembered for its idempotency key: a hash of the op and
+ * its args without the key and without any PIN, so the table holds no
+ * secret a guess could be checked against (a 4-digit PIN hashed into it
+ * would fall to 10,000 tries). */
+static void args_hash(const char *op, json_t *args, char out[65])
+{
+    json_t *copy = json_deep_copy(args);
+    json_object_del(copy, "idempotency_key");
+    strip_pins(copy, 0);
+    char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    unsigned char h[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)op, strlen(op) + 1);
+    if (s) crypto_generichash_update(&st, (const unsigned char *)s, strlen(s));
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(out, 65, h, sizeof h);
+    free(s);
+    json_decref(copy);
+}
+
+/* 1 and *stored (the result's text) when the key was seen with the same
+ * request; -1 on a key reused for another request; 0 when new. */
+static int idem_lookup(engine *e, session *s, const char *key, const char *op, const char *hash,
+                       dresult *stored, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        e, "SELECT op, args_hash, response FROM idempotency WHERE store = ? AND key = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (strcmp((const char *)sqlite3_column_text(st, 0), op) ||
+            strcmp((const char *)sqlite3_column_text(st, 1), hash)) {
+            err_field(err, ERR_CONFLICT, "idempotency_key",
+                      "idempotency_key: already used for a different request");
+            rc = -1;
+        } else {
+            stored->len = (size_t)sqlite3_column_bytes(st, 2);
+            stored->text = malloc(stored->len + 1);
+            if (stored->text) memcpy(stored->text, sqlite3_column_text(st, 2), stored->len + 1);
+            rc = stored->text ? 1 : err_set(err, ERR_INTERNAL, "out of memory");
+        }
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int idem_store(engine *e, session *s, const char *key, const char *op, const char *hash,
+                      const dresult *r, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO idempotency(store, key, op, args_hash, response)"
+                                   " VALUES(?,?,?,?,?)",
+                                   err);
+    if (!st) return -1;
+    char *dumped = r->text ? NULL : jsonw_dumps(r->json, NULL);
+    if (!r->text && !dumped) return err_set(err, ERR_INTERNAL, "out of memory");
+    sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->text ? r->text : dumped, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    free(dumped);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "idempotency");
+}
+
+/* ---- the shape of args, checked before the session (PROTOCOL ranks
+ * bad_request first); handlers then check everything in depth ---- */
+
+static bool type_ok(char t, json_t *v)
+{
+    switch (t) {
+    case 's':
+        return json_is_string(v);
+    case 'i':
+        return json_is_integer(v);
+    case 'b':
+        return json_is_boolean(v);
+    case 'o':
+        return json_is_object(v);
+    case 'a':
+        return json_is_array(v);
+    default:
+        return false;
+    }
+}
+
+static const char *type_name(char t)
+{
+    return t == 's'   ? "a string"
+           : t == 'i' ? "an integer"
+           : t == 'b' ? "true or false"
+           : t == 'o' ? "an object"
+                      : "an array";
+}
+
+/* Where the key's "name:t" stands in schema, or NULL. */
+static const char *schema_find(const char *schema, const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0) return NULL; /* strstr finds "" everywhere: an empty key is simply unknown */
+    for (const char *p = schema; (p = strstr(p, k)); p += n)
+        if ((p == schema || p[-1] == ' ') && p[n] == ':') return p + n + 1;
+    return NULL;
+}
+
+static int schema_check(const char *schema, json_t *args, err_t *err)
+{
+    if (!schema) return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(args, k, v) if (!schema_find(schema, k)) return err_field(
+        err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
+    json_object_foreach(args, k, v)
+    {
+        const char *t = schema_find(schema, k);
+        if (!json_is_null(v) && !type_ok(*t, v))
+            return err_field(err, ERR_BAD_REQUEST, k, "%s: expected %s", k, type_name(*t));
+    }
+    for (const char *p = schema; *p;) {
+        const char *colon = strchr(p, ':');
+        if (!colon) break;
+        const char *end = strchr(colon, ' ');
+        if (!end) end = colon + strlen(colon);
+        if (end[-1] != '?') {
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
+            json_t *v = json_object_get(args, name);
+            if (!v || json_is_null(v))
+                return err_field(err, ERR_BAD_REQUEST, name, "%s: required", name);
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- running one op ---- */
+
+static void dresult_free(dresult *r)
+{
+    json_decref(r->json);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+static int run_op(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
+{
+    if (op->fn) return op->fn(e, s, args, &r->json, err);
+    flow_ctx c;
+    int rc = flow_begin(&c, e, s, op->op, args, err);
+    if (rc == 0) rc = op->flow(&c, &r->json, err);
+    if (rc == 0 && c.result_text) { /* the flow wrote its result as text */
+        r->text = c.result_text;
+        r->len = c.result_len;
+        c.result_text = NULL;
+    }
+    flow_end(&c);
+    return rc;
+}
+
+static int savepoint(engine *e, const char *sql)
+{
+    err_t err;
+    sqlite3_stmt *st = engine_stmt(e, sql, &err);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int run_write(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
+{
+    const char *key = json_string_value(json_object_get(args, "idempotency_key"));
+    char hash[65];
+    if (key) {
+        args_hash(op->op, args, hash);
+        int found = idem_lookup(e, s, key, op->op, hash, r, err);
+        if (found != 0) return found < 0 ? -1 : 0;
+    }
+    if (savepoint(e, "SAVEPOINT req") < 0) return engine_sqlerr(e, err, "savepoint");
+    int rc = run_op(e, s, op, args, r, err);
+    if (rc == 0 && key && idem_store(e, s, key, op->op, hash, r, err) < 0) {
+        dresult_free(r);
+        rc = -1;
+    }
+    if (rc < 0) savepoint(e, "ROLLBACK TO req");
+    savepoint(e, "RELEASE req");
+    return rc;
+}
+
+/* ---- one request, parsed once at the edge ---- */
+
+/* The envelope: {id?, op, args?}, a known op, args of the op's shape. */
+static int req_envelope(dispatch_req *r)
+{
+    static const char *const allowed[] = {"id", "op", "args", NULL};
+    err_t *err = &r->err;
+    json_t *id = json_object_get(r->root, "id");
+    if (id && (json_is_object(id) || json_is_array(id)))
+        return err_field(err, ERR_BAD_REQUEST, "id",
+                         "id: must be a string, number, boolean or null");
+    r->id = id;
+    const char *name = NULL;
+    json_t *args = NULL;
+    if (args_only(r->root, "", allowed, err) < 0 ||
+        args_str(r->root, "", "op", true, 64, &name, err) < 0 ||
+        args_obj(r->root, "", "args", false, &args, err) < 0)
+        return -1;
+    r->op = name;
+    op_entry *op = find_op(name);
+    if (!op) return err_field(err, ERR_UNKNOWN_OP, "op", "no op '%s'", name);
+    r->entry = op;
+    if (!args) {
+        args = r->own_args = json_object();
+        if (!args) return err_set(err, ERR_INTERNAL, "out of memory");
+    }
+    r->args = args;
+    return schema_check(op->schema, args, err);
+}
+
+int dispatch_parse_value(dispatch_req *r, json_t *req)
+{
+    memset(r, 0, sizeof *r);
+    r->root = json_incref(req);
+    if (!json_is_object(req))
+        return err_set(&r->err, ERR_BAD_REQUEST, "a request is a JSON object");
+    return req_envelope(r);
+}
+
+int dispatch_parse(dispatch_req *r, const char *line, size_t len)
+{
+    memset(r, 0, sizeof *r);
+    if (len > DISPATCH_MAX_LINE)
+        return err_set(&r->err, ERR_BAD_REQUEST, "line longer than %d bytes", DISPATCH_MAX_LINE);
+    json_error_t jerr;
+    r->root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r->root)
+        return err_set(&r->err, ERR_BAD_REQUEST, "not JSON: %s (column %d)", jerr.text,
+                       jerr.column);
+    if (!json_is_object(r->root))
+        return err_set(&r->err, ERR_BAD_REQUEST, "a request is a JSON object");
+    return req_envelope(r);
+}
+
+void dispatch_req_free(dispatch_req *r)
+{
+    json_decref(r->own_args);
+    json_decref(r->root);
+    memset(r, 0, sizeof *r);
+}
+
+bool dispatch_req_is(const dispatch_req *r, const char *op)
+{
+    return r->op && !strcmp(r->op, op);
+}
+
+bool dispatch_req_writes(const dispatch_req *r)
+{
+    return r->entry && ((const op_entry *)r->entry)->writes;
+}
+
+/* One {staff, pin} pair, if it has the shape a check would hash. Pairs of
+ * another shape are left to the op, which refuses them unhashed. */
+static void add_pin(dispatch_req *r, json_t *obj, size_t keys)
+{
+    const char *staff = json_string_value(json_object_get(obj, "staff"));
+    const char *pin = json_string_value(json_object_get(obj, "pin"));
+    /* only the keys the op takes: it refuses any other unhashed */
+    if (!staff || !pin || json_object_size(obj) != keys || r->npins >= DISPATCH_MAX_PINS) return;
+    size_t sl = json_string_length(json_object_get(obj, "staff"));
+    size_t pl = json_string_length(json_object_get(obj, "pin"));
+    if (!sl || sl > AUTH_STAFF_MAX || pl > AUTH_PIN_MAX || strlen(staff) != sl || strlen(pin) != pl)
+        return;
+    r->pins[r->npins++] = (auth_pin){staff, pin, 0};
+}
+
+int dispatch_req_pins(dispatch_req *r, const session *s)
+{
+    r->npins = 0;
+    const op_entry *op = r->entry;
+    if (!op || r->err.code != ERR_NONE) return 0;
+    if (op->fn == op_login) {
+        add_pin(r, r->args, 3); /* store, staff, pin */
+        return r->npins;
+    }
+    if (op->needs_session && !s->signed_in) return 0; /* unauthenticated, unhashed */
+    /* Approvals: args.approval, and args.X.approval for an override X.
+     * Only the args the op's shape knows got this far (schema_check). */
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->args, k, v)
+    {
+        if (!json_is_object(v)) continue;
+        if (!strcmp(k, "approval"))
+            add_pin(r, v, 2);
+        else if (json_is_object(json_object_get(v, "approval")))
+            add_pin(r, json_object_get(v, "approval"), 2);
+    }
+    return r->npins;
+}
+
+/* Runs a parsed request: 0 with *out, or -1 with *err. */
+static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write, dresult *r,
+                       err_t *err)
+{
+    *is_write = false;
+    if (req->err.code != ERR_NONE) {
+        *err = req->err;
+        return -1;
+    }
+    op_entry *op = (op_entry *)req->entry;
+    json_t *args = req->args;
+    op->calls++;
+    auth_use_verdicts(e, req->pins, req->npins);
+    int rc;
+    if (op->needs_session && !s->signed_in) {
+        rc = err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
+    } else if (op->writes) {
+        bool own_txn = !engine_in_txn(e);
+        *is_write = true;
+        if (own_txn && engine_begin(e, err) < 0)
+            rc = -1;
+        else {
+            rc = run_write(e, s, op, args, r, err);
+            if (own_txn && engine_commit(e, rc == 0 ? err : &(err_t){0}) < 0 && rc == 0) {
+                dresult_free(r);
+                rc = -1;
+            }
+        }
+    } else {
+        rc = run_op(e, s, op, args, r, err);
+    }
+    auth_use_verdicts(e, NULL, 0);
+    if (rc < 0) {
+        op->errors++;
+        if (err->code == ERR_NONE)
+            err_set(err, ERR_INTERNAL, "%s failed without saying why", op->op);
+    }
+    return rc;
+}
+
+json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write)
+{
+    dispatch_req r;
+    dispatch_parse_value(&r, req);
+    json_t *resp = dispatch_run(e, s, &r, is_write);
+    dispatch_req_free(&r);
+    return resp;
+}
+
+json_t *dispatch_run(engine *e, session *s, dispatch_req *req, bool *is_write)
+{
+    err_t err = {0};
+    dresult r = {0};
+    if (run_request(e, s, req, is_write, &r, &err) < 0) return dispatch_error(req->id, &err);
+    json_t *result = r.json;
+    if (!result) { /* a result written as text: callers of this API want values */
+        result = json_loadb(r.text, r.len, 0, NULL);
+        free(r.text);
+        if (!result) {
+            err_set(&err, ERR_INTERNAL, "a result could not be read back");
+            return dispatch_error(req->id, &err);
+        }
+    }
+    return ok_response(req->id, result);
+}
+
+/* {"id":…,"ok":true,"result":…} as text, the result copied in as it is. */
+static char *ok_text(json_t *id, dresult *r, size_t *len)
+{
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "id");
+    if (id)
+        jw_json(&w, id);
+    else
+        jw_null(&w);
+    jw_key(&w, "ok");
+    jw_bool(&w, 1);
+    jw_key(&w, "result");
+    if (r->text)
+        jw_raw(&w, r->text, r->len);
+    else
+        jw_json(&w, r->json);
+    jw_end_obj(&w);
+    dresult_free(r);
+    return jw_finish(&w, len);
+}
+
+static char *error_text(json_t *id, const err_t *err, size_t *len)
+{
+    json_t *resp = dispatch_error(id, err);
+    char *text = jsonw_dumps(resp, len);
+    json_decref(resp);
+    return text;
+}
+
+char *dispatch_run_text(engine *e, session *s, dispatch_req *req, bool *is_write, size_t *out_len)
+{
+    err_t err = {0};
+    dresult r = {0};
+    if (run_request(e, s, req, is_write, &r, &err) < 0) return error_text(req->id, &err, out_len);
+    return ok_text(req->id, &r, out_len);
+}
+
+char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bool *is_write,
+                         size_t *out_len, json_t **id_out)
+{
+    dispatch_req r;
+    dispatch_parse(&r, line, len);
+    char *text = dispatch_run_text(e, s, &r, is_write, out_len);
+    if (id_out) *id_out = r.id ? json_incref(r.id) : NULL;
+    dispatch_req_free(&r);
+    return text;
+}
+
+json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write)
+{
+    dispatch_req r;
+    dispatch_parse(&r, line, len);
+    json_t *resp = dispatch_run(e, s, &r, is_write);
+    dispatch_req_free(&r);
+    return resp;
+}

@@ -1,0 +1,65 @@
+/* ops_policy.c: policy.info, policy.reload (SPEC L3) and sync.status. */
+#include <string.h>
+
+#include "model/args.h"
+#include "flows/flow.h"
+#include "store/sync_queue.h"
+
+static int store_arg(flow_ctx *c, const char **store, json_t **approval, err_t *err)
+{
+    static const char *const allowed[] = {"store", "approval", NULL};
+    *store = c->s->store;
+    if (args_only(c->args, "", allowed, err) < 0 ||
+        args_str(c->args, "", "store", false, 31, store, err) < 0 ||
+        args_obj(c->args, "", "approval", false, approval, err) < 0)
+        return -1;
+    master_store ms;
+    return master_store_get(c->e, *store, &ms, err);
+}
+
+int op_policy_info(flow_ctx *c, json_t **result, err_t *err)
+{
+    const char *store;
+    json_t *approval = NULL;
+    if (store_arg(c, &store, &approval, err) < 0) return -1;
+    *result = policy_host_info(engine_policies(c->e), store, err);
+    return *result ? 0 : -1;
+}
+
+int op_policy_reload(flow_ctx *c, json_t **result, err_t *err)
+{
+    const char *store;
+    json_t *approval = NULL;
+    if (store_arg(c, &store, &approval, err) < 0 ||
+        approval_check(c, approval, "policy_reload", err) < 0 ||
+        approval_require(c, approval, "policy_reload", err) < 0)
+        return -1;
+    if (policy_host_reload(engine_policies(c->e), store, err) < 0) return -1;
+    *result = policy_host_info(engine_policies(c->e), store, err);
+    return *result ? 0 : -1;
+}
+
+int op_sync_status(flow_ctx *c, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {NULL};
+    if (args_only(c->args, "", allowed, err) < 0) return -1;
+    sqlite3_stmt *st = engine_stmt(c->e,
+                                   "SELECT sync_state, count(*) FROM orders WHERE store = ?"
+                                   " GROUP BY sync_state",
+                                   err);
+    if (!st) return -1;
+    json_t *r = json_pack("{s:s, s:i, s:i, s:i, s:i}", "mode", c->store.order_creation, "pending",
+                          0, "uploaded", 0, "synchronized", 0, "failed", 0);
+    sqlite3_bind_text(st, 1, c->s->store, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(r, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    sqlite3_reset(st);
+    /* The uploader's side (S2): queue depth, failed attempts, last error. */
+    if (sync_queue_status(c->e, c->s->store, r, err) < 0) {
+        json_decref(r);
+        return -1;
+    }
+    *result = r;
+    return 0;
+}

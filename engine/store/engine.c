@@ -1,0 +1,370 @@
+/* engine.c: opening the store (SQLite in WAL mode, synchronous=FULL, so an
+ * acknowledged COMMIT survives a crash), binding each store to its policy,
+ * the statement cache, transactions, and the engine's clock and calendar. */
+#include "store/engine_internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/schema.h"
+#include "model/text.h"
+
+static int exec_sql(sqlite3 *db, const char *sql, err_t *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, "%s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_dir(const char *p)
+{
+    struct stat sb;
+    return p && stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* --policies DIR, else policies/ next to the database, else ./policies. */
+static void policies_dir(const engine_config *cfg, char *out, size_t n)
+{
+    if (cfg->policies_dir) {
+        snprintf(out, n, "%s", cfg->policies_dir);
+        return;
+    }
+    const char *slash = strrchr(cfg->db_path, '/');
+    if (slash)
+        snprintf(out, n, "%.*s/policies", (int)(slash - cfg->db_path), cfg->db_path);
+    else
+        snprintf(out, n, "policies");
+    if (!is_dir(out)) snprintf(out, n, "policies");
+}
+
+static int bind_policies(engine *e, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e, "SELECT id, policy FROM stores ORDER BY id", err);
+    if (!st) return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *store = (const char *)sqlite3_column_text(st, 0);
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        if (policy_host_bind(e->policies, store, name, err) < 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "stores");
+}
+
+/* The database holds PIN hashes, customers and money: only its owner may
+ * read it. SQLite creates the -wal and -shm files with the database's own
+ * mode, so creating the database 0600 (and tightening an existing one and
+ * its companions) covers all three. */
+static void private_files(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof p, "%s%s", path, suffix[i]) >= sizeof p) continue;
+        if (stat(p, &st) == 0 && (st.st_mode & 077) && st.st_uid == geteuid())
+            chmod(p, st.st_mode & 0700);
+    }
+}
+
+engine *engine_open(const engine_config *cfg, err_t *err)
+{
+    if (sodium_init() < 0) {
+        err_set(err, ERR_INTERNAL, "libsodium failed to initialise");
+        return NULL;
+    }
+    engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        err_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    e->hq_role = cfg->hq_role;
+    randombytes_buf(e->auth_key, sizeof e->auth_key);
+    const char *pin = getenv("CORDER_NOW");
+    if (pin && *pin) e->pinned_now = strtoll(pin, NULL, 10);
+    private_files(cfg->db_path);
+    if (sqlite3_open_v2(cfg->db_path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, "cannot open database %s: %s", cfg->db_path,
+                e->db ? sqlite3_errmsg(e->db) : "out of memory");
+        engine_close(e);
+        return NULL;
+    }
+    sqlite3_busy_timeout(e->db, 5000);
+    if (exec_sql(e->db, "PRAGMA journal_mode=WAL", err) < 0 ||
+        exec_sql(e->db, "PRAGMA synchronous=FULL", err) < 0 ||
+        exec_sql(e->db, "PRAGMA foreign_keys=ON", err) < 0 ||
+        /* A request's SAVEPOINT journal stays in memory, not in a temp file
+         * opened, written and unlinked for every request. */
+        exec_sql(e->db, "PRAGMA temp_store=MEMORY", err) < 0 ||
+        /* 16 MiB of page cache (default 2 MiB): the B-tree pages new orders
+         * go into stay cached instead of being read back from the WAL. */
+        exec_sql(e->db, "PRAGMA cache_size=-16384", err) < 0 || schema_migrate(e->db, err) < 0) {
+        engine_close(e);
+        return NULL;
+    }
+    /* For tests of a full disk (SQLITE_FULL rolls a WAL transaction back
+     * as a whole, which the server must notice): a cap on the file's pages. */
+    const char *max_pages = getenv("CORDER_DB_MAX_PAGES");
+    if (max_pages && *max_pages) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", strtoll(max_pages, NULL, 10));
+        if (exec_sql(e->db, sql, err) < 0) {
+            engine_close(e);
+            return NULL;
+        }
+    }
+    if (cfg->background_checkpoint && (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
+                                       !(e->checkpointer = checkpoint_start(cfg->db_path, err)))) {
+        engine_close(e);
+        return NULL;
+    }
+    if (cfg->no_policies) return e;
+    char dir[PATH_MAX];
+    policies_dir(cfg, dir, sizeof dir);
+    e->policies = policy_host_new(dir, &cfg->limits, err);
+    if (!e->policies || bind_policies(e, err) < 0) {
+        engine_close(e);
+        return NULL;
+    }
+    return e;
+}
+
+void engine_close(engine *e)
+{
+    if (!e) return;
+    for (int i = 0; i < ENGINE_STMT_SLOTS; i++)
+        if (e->stmts[i].st) sqlite3_finalize(e->stmts[i].st);
+    if (e->in_txn) engine_rollback(e);
+    checkpoint_stop(e->checkpointer);
+    if (e->db) sqlite3_close(e->db);
+    if (e->policies) policy_host_free(e->policies);
+    if (e->drop_auth) e->drop_auth(e);
+    sodium_memzero(e->auth_key, sizeof e->auth_key);
+    free(e);
+}
+
+sqlite3 *engine_db(engine *e)
+{
+    return e->db;
+}
+
+policy_host *engine_policies(engine *e)
+{
+    return e->policies;
+}
+
+int engine_sqlerr(engine *e, err_t *err, const char *what)
+{
+    return err_set(err, ERR_INTERNAL, "database: %s: %s", what, sqlite3_errmsg(e->db));
+}
+
+/* Statements are keyed by the address of their static SQL text, so a
+ * lookup is a pointer hash, not a string compare. */
+sqlite3_stmt *engine_stmt(engine *e, const char *sql, err_t *err)
+{
+    size_t h = ((uintptr_t)sql >> 3) % ENGINE_STMT_SLOTS;
+    for (size_t i = 0; i < ENGINE_STMT_SLOTS; i++) {
+        engine_stmt_slot *s = &e->stmts[(h + i) % ENGINE_STMT_SLOTS];
+        if (s->sql == sql) {
+            sqlite3_reset(s->st);
+            sqlite3_clear_bindings(s->st);
+            return s->st;
+        }
+        if (!s->sql) {
+            if (sqlite3_prepare_v3(e->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL) !=
+                SQLITE_OK) {
+                engine_sqlerr(e, err, sql);
+                s->st = NULL;
+                return NULL;
+            }
+            s->sql = sql;
+            return s->st;
+        }
+    }
+    err_set(err, ERR_INTERNAL, "statement cache full");
+    return NULL;
+}
+
+int engine_begin(engine *e, err_t *err)
+{
+    if (e->in_txn) return 0;
+    sqlite3_stmt *st = engine_stmt(e, "BEGIN IMMEDIATE", err);
+    if (!st) return -1;
+    if (sqlite3_step(st) != SQLITE_DONE) return engine_sqlerr(e, err, "begin");
+    e->in_txn = true;
+    return 0;
+}
+
+int engine_commit(engine *e, err_t *err)
+{
+    if (!e->in_txn) return 0;
+    sqlite3_stmt *st = engine_stmt(e, "COMMIT", err);
+    if (!st) return -1;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        engine_sqlerr(e, err, "commit");
+        engine_rollback(e);
+        return -1;
+    }
+    e->in_txn = false;
+    return 0;
+}
+
+void engine_rollback(engine *e)
+{
+    if (sqlite3_get_autocommit(e->db) == 0) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    e->in_txn = false;
+}
+
+bool engine_in_txn(engine *e)
+{
+    return e->in_txn;
+}
+
+int64_t engine_now(engine *e)
+{
+    return e->pinned_now ? e->pinned_now : (int64_t)time(NULL);
+}
+
+void engine_set_now(engine *e, int64_t now)
+{
+    e->pinned_now = now;
+}
+
+/* localtime_r follows TZ; stores in other zones swap it briefly. The
+ * answer is cached per store until the next minute, so this is rare. */
+static void local_date(const char *tz, int64_t now, char out[11])
+{
+    char *old = getenv("TZ");
+    char saved[128] = "";
+    int had = old != NULL;
+    if (had) text_copy(saved, sizeof saved, old);
+    setenv("TZ", tz && *tz ? tz : "UTC", 1);
+    tzset();
+    time_t t = (time_t)now;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+    if (had)
+        setenv("TZ", saved, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+}
+
+int engine_today(engine *e, const char *store, char out[11], err_t *err)
+{
+    int64_t now = engine_now(e);
+    size_t h = 5381;
+    for (const char *p = store; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    engine_tz_slot *slot = &e->tz[h % ENGINE_TZ_SLOTS];
+    if (!strcmp(slot->store, store) && now < slot->until && now >= slot->until - 60) {
+        memcpy(out, slot->date, 11);
+        return 0;
+    }
+    sqlite3_stmt *st = engine_stmt(e, "SELECT timezone FROM stores WHERE id = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return err_field(err, ERR_NOT_FOUND, "store", "no store %s", store);
+    }
+    local_date((const char *)sqlite3_column_text(st, 0), now, out);
+    sqlite3_reset(st);
+    text_copy(slot->store, sizeof slot->store, store);
+    memcpy(slot->date, out, 11);
+    slot->until = now - now % 60 + 60;
+    return 0;
+}
+
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, char out[11])
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp + (mp < 10 ? 3 : -9);
+    y += m <= 2;
+    char buf[32];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02d", (int)(y % 10000), (int)m, (int)d);
+    memcpy(out, buf, 10);
+    out[10] = '\0';
+}
+
+bool engine_valid_date(const char *s)
+{
+    int y, m, d;
+    char tail;
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return false;
+    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+void engine_date_add(const char *date, int days, char out[11])
+{
+    int y = 1970, m = 1, d = 1;
+    sscanf(date, "%4d-%2d-%2d", &y, &m, &d);
+    civil_from_days(days_from_civil(y, m, d) + days, out);
+}
+
+void engine_set_hq_create(engine *e, engine_hq_create_fn fn, void *arg)
+{
+    e->hq_create = fn;
+    e->hq_create_arg = arg;
+}
+
+int engine_hq_create(engine *e, json_t *order, char hq_order[64], err_t *err)
+{
+    if (!e->hq_create)
+        return err_set(err, ERR_HQ_UNAVAILABLE, "headquarters is not reachable (no HQ configured)");
+    return e->hq_create(e, e->hq_create_arg, order, hq_order, err);
+}
+
+void engine_iso_now(engine *e, char out[32])
+{
+    time_t t = (time_t)engine_now(e);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, what);
+}

@@ -1,0 +1,78 @@
+/* engine.h: the engine handle shared by every layer above the store: the
+ * database, the policy host, the clock, and the per-request context that
+ * flows fill in (decisions asked of the policy, for the transaction log). */
+#ifndef CORDER_ENGINE_H
+#define CORDER_ENGINE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model/err.h"
+#include "model/policy.h"
+
+typedef struct engine engine;
+
+/* Who is asking: set by session.login (PROTOCOL A1). */
+typedef struct {
+    bool signed_in;
+    bool hq_peer; /* a store signed in to HQ with session.login_store */
+    char store[32];
+    char staff[32];
+    char name[128];
+    char role[64];
+} session;
+
+typedef struct {
+    const char *db_path;
+    const char *policies_dir; /* NULL: policies/ next to the db, then ./policies */
+    policy_limits limits;
+    bool hq_role;
+    bool no_policies;           /* init: master data only, policies not loaded */
+    bool background_checkpoint; /* serve: WAL checkpoints on a thread (checkpoint.c) */
+} engine_config;
+
+engine *engine_open(const engine_config *cfg, err_t *err);
+void engine_close(engine *e);
+sqlite3 *engine_db(engine *e);
+policy_host *engine_policies(engine *e);
+
+/* Seconds since the epoch as the engine sees them. CORDER_NOW (env, epoch
+ * seconds) or engine_set_now() pin it, so tests can travel in time. */
+int64_t engine_now(engine *e);
+void engine_set_now(engine *e, int64_t now); /* 0: follow the real clock */
+/* Today's date YYYY-MM-DD in the store's time zone (SPEC O4). */
+int engine_today(engine *e, const char *store, char out[11], err_t *err);
+/* Adds days to a YYYY-MM-DD date. */
+void engine_date_add(const char *date, int days, char out[11]);
+bool engine_valid_date(const char *s);
+
+/* Transactions. The caller of dispatch owns the outer transaction: the
+ * server groups many requests per COMMIT; every other caller commits each. */
+int engine_begin(engine *e, err_t *err);
+int engine_commit(engine *e, err_t *err);
+void engine_rollback(engine *e);
+bool engine_in_txn(engine *e);
+
+/* Prepared statements are cached per engine by their SQL text's address. */
+sqlite3_stmt *engine_stmt(engine *e, const char *sql, err_t *err);
+
+/* The real-time call of sync mode (SPEC S1): creates the order at HQ and
+ * fills hq_order. Installed by the sync module; without one every call is
+ * ERR_HQ_UNAVAILABLE. */
+typedef int (*engine_hq_create_fn)(engine *e, void *arg, json_t *order, char hq_order[64],
+                                   err_t *err);
+void engine_set_hq_create(engine *e, engine_hq_create_fn fn, void *arg);
+int engine_hq_create(engine *e, json_t *order, char hq_order[64], err_t *err);
+
+/* The current time as ISO-8601 UTC (YYYY-MM-DDTHH:MM:SSZ). */
+void engine_iso_now(engine *e, char out[32]);
+/* Steps a statement that returns no row and resets it; ERR_INTERNAL naming
+ * `what` if it failed. */
+int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err);
+
+/* A sqlite error as an ERR_INTERNAL value. */
+int engine_sqlerr(engine *e, err_t *err, const char *what);
+
+#endif

@@ -1,0 +1,305 @@
+/* master.c: master data reads and the customer ops. */
+#include "store/master.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "model/args.h"
+#include "model/text.h"
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    text_copy(dst, n, t ? (const char *)t : "");
+}
+
+int master_store_get(engine *e, const char *id, master_store *out, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "SELECT id, name, currency, timezone, order_creation, policy"
+                                   " FROM stores WHERE id = ?",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return err_field(err, ERR_NOT_FOUND, "store", "no store %s", id);
+    }
+    copy_col(out->id, sizeof out->id, st, 0);
+    copy_col(out->name, sizeof out->name, st, 1);
+    copy_col(out->currency, sizeof out->currency, st, 2);
+    copy_col(out->timezone, sizeof out->timezone, st, 3);
+    copy_col(out->order_creation, sizeof out->order_creation, st, 4);
+    copy_col(out->policy, sizeof out->policy, st, 5);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int master_product_get(engine *e, const char *item, master_product *out, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e, "SELECT item, name, price FROM products WHERE item = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, item, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return err_set(err, ERR_NOT_FOUND, "no product %s", item);
+    }
+    copy_col(out->item, sizeof out->item, st, 0);
+    copy_col(out->name, sizeof out->name, st, 1);
+    out->price = sqlite3_column_int64(st, 2);
+    sqlite3_reset(st);
+    return 0;
+}
+
+json_t *master_customer_brief(engine *e, const char *account, err_t *err)
+{
+    sqlite3_stmt *st =
+        engine_stmt(e, "SELECT account, name, b2b FROM customers WHERE account = ?", err);
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        err_field(err, ERR_NOT_FOUND, "customer", "no customer %s", account);
+        return NULL;
+    }
+    json_t *c =
+        json_pack("{s:s, s:s, s:b}", "account", (const char *)sqlite3_column_text(st, 0), "name",
+                  (const char *)sqlite3_column_text(st, 1), "b2b", sqlite3_column_int(st, 2));
+    sqlite3_reset(st);
+    return c;
+}
+
+bool master_address_exists(engine *e, const char *account, const char *address_id)
+{
+    err_t err;
+    sqlite3_stmt *st = engine_stmt(e, "SELECT 1 FROM addresses WHERE account = ? AND id = ?", &err);
+    if (!st) return false;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, address_id, -1, SQLITE_STATIC);
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return ok;
+}
+
+int master_next(engine *e, const char *counter, int64_t *out, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO counters(name, value) VALUES(?, 1)"
+                                   " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                                   " RETURNING value",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, counter, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return engine_sqlerr(e, err, "counter");
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static const char *const address_fields[] = {"id", "street", "city", "zip", "country", NULL};
+
+int master_address_check(json_t *addr, const char *path, bool need_id, err_t *err)
+{
+    const char *s;
+    if (args_only(addr, path, address_fields, err) < 0) return -1;
+    /* 63 bytes: what an order line's delivery.address takes (order.h). */
+    if (args_str(addr, path, "id", need_id, 63, &s, err) < 0) return -1;
+    for (int i = 1; address_fields[i]; i++)
+        if (args_str(addr, path, address_fields[i], false, 256, &s, err) < 0) return -1;
+    return 0;
+}
+
+static const char *str_or_null(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+int master_address_put(engine *e, const char *account, const char *id, json_t *a, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO addresses(account, id, street, city, zip, country)"
+                                   " VALUES(?,?,?,?,?,?) ON CONFLICT(account, id) DO UPDATE SET"
+                                   " street=excluded.street, city=excluded.city,"
+                                   " zip=excluded.zip, country=excluded.country"
+                                   " WHERE street IS NOT excluded.street"
+                                   " OR city IS NOT excluded.city OR zip IS NOT excluded.zip"
+                                   " OR country IS NOT excluded.country",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    for (int i = 1; address_fields[i]; i++)
+        sqlite3_bind_text(st, i + 2, str_or_null(a, address_fields[i]), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "address");
+}
+
+int master_customer_put(engine *e, const char *account, json_t *c, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO customers(account, name, email, phone, b2b)"
+                                   " VALUES(?,?,?,?,?) ON CONFLICT(account) DO UPDATE SET"
+                                   " name=excluded.name, email=excluded.email,"
+                                   " phone=excluded.phone, b2b=excluded.b2b"
+                                   " WHERE name IS NOT excluded.name OR email IS NOT excluded.email"
+                                   " OR phone IS NOT excluded.phone OR b2b IS NOT excluded.b2b",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, str_or_null(c, "name"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, str_or_null(c, "email"), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, str_or_null(c, "phone"), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, json_is_true(json_object_get(c, "b2b")));
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "customer");
+}
+
+static const char *const customer_fields[] = {"account", "name",      "email", "phone",
+                                              "b2b",     "addresses", NULL};
+
+/* Checks a customer object; the account is required by the seed only. */
+static int customer_check(json_t *c, bool need_account, err_t *err)
+{
+    const char *s, *name;
+    bool b;
+    json_t *addrs;
+    if (args_only(c, "", customer_fields + (need_account ? 0 : 1), err) < 0 ||
+        args_str(c, "", "account", need_account, 32, &s, err) < 0 ||
+        args_str(c, "", "name", true, MASTER_NAME_MAX, &name, err) < 0 ||
+        args_str(c, "", "email", false, 128, &s, err) < 0 ||
+        args_str(c, "", "phone", false, 64, &s, err) < 0 ||
+        args_bool(c, "", "b2b", false, &b, err) < 0 ||
+        args_arr(c, "", "addresses", false, 100, &addrs, err) < 0)
+        return -1;
+    if (text_blank(name)) return err_field(err, ERR_VALIDATION, "name", "name: must not be empty");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(c, "addresses"), i, a)
+    {
+        char p[64];
+        args_index(p, sizeof p, "addresses", i);
+        if (!json_is_object(a))
+            return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
+        if (master_address_check(a, p, need_account, err) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Inserts the customer and each address; addresses without an id get
+ * "a1", "a2"… in order. */
+static int customer_store(engine *e, const char *account, json_t *c, err_t *err)
+{
+    if (master_customer_put(e, account, c, err) < 0) return -1;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(c, "addresses"), i, a)
+    {
+        char gen[16];
+        const char *id = json_string_value(json_object_get(a, "id"));
+        if (!id) {
+            snprintf(gen, sizeof gen, "a%zu", i + 1);
+            id = gen;
+        }
+        if (master_address_put(e, account, id, a, err) < 0) return -1;
+    }
+    return 0;
+}
+
+int master_customers_put_all(engine *e, const char *account, json_t *c, err_t *err)
+{
+    if (customer_check(c, true, err) < 0) return -1;
+    return customer_store(e, account, c, err);
+}
+
+int master_customer_create(engine *e, const char *store, json_t *args, json_t **result, err_t *err)
+{
+    if (customer_check(args, false, err) < 0) return -1;
+    int64_t n;
+    if (master_next(e, "customer", &n, err) < 0) return -1;
+    /* Store-prefixed so accounts made at different stores never collide. */
+    char account[64];
+    snprintf(account, sizeof account, "%s-C%06lld", store, (long long)n);
+    if (customer_store(e, account, args, err) < 0) return -1;
+    *result = json_pack("{s:s}", "account", account);
+    return 0;
+}
+
+int master_customer_get(engine *e, json_t *args, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"account", NULL};
+    const char *account;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "account", true, 64, &account, err) < 0)
+        return -1;
+    sqlite3_stmt *st = engine_stmt(
+        e, "SELECT account, name, email, phone, b2b FROM customers WHERE account = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return err_field(err, ERR_NOT_FOUND, "account", "no customer %s", account);
+    }
+    json_t *c = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:b}", "account", (const char *)sqlite3_column_text(st, 0), "name",
+        (const char *)sqlite3_column_text(st, 1), "email", (const char *)sqlite3_column_text(st, 2),
+        "phone", (const char *)sqlite3_column_text(st, 3), "b2b", sqlite3_column_int(st, 4));
+    sqlite3_reset(st);
+    json_t *addrs = json_array();
+    st = engine_stmt(e,
+                     "SELECT id, street, city, zip, country FROM addresses WHERE account = ?"
+                     " ORDER BY id",
+                     err);
+    if (!st) {
+        json_decref(c);
+        json_decref(addrs);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *a = json_object();
+        for (int i = 0; address_fields[i]; i++) {
+            const unsigned char *t = sqlite3_column_text(st, i);
+            if (t) json_object_set_new(a, address_fields[i], json_string((const char *)t));
+        }
+        json_array_append_new(addrs, a);
+    }
+    sqlite3_reset(st);
+    json_object_set_new(c, "addresses", addrs);
+    *result = c;
+    return 0;
+}
+
+int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t *err)
+{
+    static const char *const allowed[] = {"account", "address", NULL};
+    const char *account;
+    json_t *addr;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "account", true, 64, &account, err) < 0 ||
+        args_obj(args, "", "address", true, &addr, err) < 0 ||
+        master_address_check(addr, "address", false, err) < 0)
+        return -1;
+    json_t *brief = master_customer_brief(e, account, err);
+    if (!brief) return -1;
+    json_decref(brief);
+    const char *id = json_string_value(json_object_get(addr, "id"));
+    char gen[32];
+    if (!id) {
+        /* The first free "aN": ids made at create time are a1, a2, … too. */
+        for (int n = 1;; n++) {
+            snprintf(gen, sizeof gen, "a%d", n);
+            if (!master_address_exists(e, account, gen)) break;
+        }
+        id = gen;
+    } else if (master_address_exists(e, account, id)) {
+        return err_field(err, ERR_VALIDATION, "address.id", "address.id: %s already exists", id);
+    }
+    if (master_address_put(e, account, id, addr, err) < 0) return -1;
+    *result = json_pack("{s:s}", "id", id);
+    return 0;
+}

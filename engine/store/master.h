@@ -1,0 +1,54 @@
+/* master.h: master data (SPEC section 1): stores, customers with their
+ * addresses, products. Reads for the flows, and the customer ops. */
+#ifndef CORDER_MASTER_H
+#define CORDER_MASTER_H
+
+/* The longest name (customer, product, store) in bytes: it fits the
+ * fixed fields of the order document whole. */
+#define MASTER_NAME_MAX 127
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/engine.h"
+
+typedef struct {
+    char id[32];
+    char name[128];
+    char currency[8];
+    char timezone[64];
+    char order_creation[32];
+    char policy[64];
+} master_store;
+
+typedef struct {
+    char item[64];
+    char name[128];
+    int64_t price;
+} master_product;
+
+int master_store_get(engine *e, const char *id, master_store *out, err_t *err);
+int master_product_get(engine *e, const char *item, master_product *out, err_t *err);
+/* {account, name, b2b} for policies, or NULL with ERR_NOT_FOUND. */
+json_t *master_customer_brief(engine *e, const char *account, err_t *err);
+bool master_address_exists(engine *e, const char *account, const char *address_id);
+
+/* Ops: customer.create, customer.get, customer.add_address. */
+int master_customer_create(engine *e, const char *store, json_t *args, json_t **result, err_t *err);
+int master_customer_get(engine *e, json_t *args, json_t **result, err_t *err);
+int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t *err);
+
+/* Validates an address object ("path" names it in errors) and upserts it. */
+int master_address_check(json_t *addr, const char *path, bool need_id, err_t *err);
+int master_address_put(engine *e, const char *account, const char *id, json_t *addr, err_t *err);
+/* Upserts a customer row (seed and customer.create). */
+int master_customer_put(engine *e, const char *account, json_t *c, err_t *err);
+/* Checks a seed customer (account required) and upserts it with addresses. */
+int master_customers_put_all(engine *e, const char *account, json_t *c, err_t *err);
+
+/* The next value of a named counter (order numbers, accounts), in the
+ * current transaction, so a rolled-back request leaves no gap. */
+int master_next(engine *e, const char *counter, int64_t *out, err_t *err);
+
+#endif

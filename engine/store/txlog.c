@@ -1,0 +1,98 @@
+/* txlog.c: the transaction log (SPEC F8).
+ *
+ * Format: one row per change in table txlog, appended in the same SQLite
+ * transaction as the change, so there is no change without its entry and no
+ * entry without its change. Columns:
+ *   seq            INTEGER, strictly increasing: the order of changes
+ *   at             ISO-8601 UTC time of the change
+ *   store, staff   who made it, where (the signed-in store and staff; on an
+ *                  order of another store, store is not the order's: A5)
+ *   op             the protocol op (order.create, order.pickup, …)
+ *   order_number   the order it changed
+ *   policy_version SHA-256 of the policy source that decided it (L3): the
+ *                  policy of the order's store, which makes its money rules
+ *   request        JSON: the op's arguments, with every "pin" removed
+ *   decisions      JSON array, one element per question put to a policy:
+ *                  {"hook": "deposit", "args": [...], "today": "YYYY-MM-DD",
+ *                   "store": "S001", "policy_version": "…",
+ *                   "answer": 1234 | true | false, "by": "policy"|"default"}
+ *                  store and policy_version name the policy asked: the
+ *                  order's store's for money, the signed-in store's for
+ *                  permits (A5). args are exactly what the hook got (ctx
+ *                  aside), so `corder policy replay` can ask a new policy
+ *                  the same questions and show where its answers differ.
+ *   result         JSON summary: {version, status, totals.order, balance, …,
+ *                  approvals?: [{permission, approver}]}: each permission
+ *                  the signed-in staff lacked and another staff member's
+ *                  approval gave (A2, A5)
+ */
+#include "store/txlog.h"
+
+#include <stdlib.h>
+
+#include "model/jsonw.h"
+
+static int bind_json(sqlite3_stmt *st, int i, json_t *j)
+{
+    size_t len;
+    char *s = jsonw_dumps(j ? j : json_null(), &len);
+    if (!s) return -1;
+    sqlite3_bind_text(st, i, s, (int)len, free);
+    return 0;
+}
+
+int txlog_append(engine *e, const txlog_entry *t, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO txlog(at, store, staff, op, order_number,"
+                                   " policy_version, request, decisions, result)"
+                                   " VALUES(?,?,?,?,?,?,?,?,?)",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, t->at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, t->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, t->staff, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, t->op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, t->order_number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, t->policy_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, t->decisions ? t->decisions : "[]", -1, SQLITE_STATIC);
+    if (bind_json(st, 7, t->request) < 0 || bind_json(st, 9, t->result) < 0) {
+        sqlite3_reset(st);
+        return err_set(err, ERR_INTERNAL, "out of memory writing the log");
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "txlog");
+}
+
+static json_t *column_json(sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+    return j ? j : json_null();
+}
+
+int txlog_history(engine *e, const char *number, json_t **out, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "SELECT seq, at, store, staff, op, policy_version, request,"
+                                   " decisions, result FROM txlog WHERE order_number = ?"
+                                   " ORDER BY seq",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    json_t *events = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *ev = json_pack(
+            "{s:I, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:o}", "seq",
+            (json_int_t)sqlite3_column_int64(st, 0), "at", sqlite3_column_text(st, 1), "store",
+            sqlite3_column_text(st, 2), "staff", sqlite3_column_text(st, 3), "op",
+            sqlite3_column_text(st, 4), "policy_version", sqlite3_column_text(st, 5), "request",
+            column_json(st, 6), "decisions", column_json(st, 7), "result", column_json(st, 8));
+        json_array_append_new(events, ev);
+    }
+    sqlite3_reset(st);
+    *out = json_pack("{s:o}", "events", events);
+    return 0;
+}

@@ -1,0 +1,397 @@
+/* hq_ops.c: the ops of the HQ role (PROTOCOL.md "HQ role").
+ *
+ * Two kinds of callers. A store server signs in with session.login_store
+ * {store, token} (the token of --hq-token, shared by the chain) and may then
+ * upload its events and create orders in real time, for that store only.
+ * The other ops (synchronize, order get/list/status, failures, retry) are
+ * HQ's own view: open to a signed-in store peer or to HQ staff signed in
+ * with session.login. A peer session is not a staff session: the store ops
+ * of PROTOCOL.md stay closed to it.
+ *
+ * hq.upload is idempotent by (store, seq), and duplicates are compared:
+ * the hq_store keeps a hash of each event's content (type, order number,
+ * payload) and takes a (store, seq) it already has as a duplicate only
+ * when the content is the same. So a store may resend a batch whose answer
+ * it never saw (a crash, a cut connection) and HQ keeps every event
+ * exactly once; but an event that reuses a kept (store, seq) with other
+ * content (a store restored from an old backup numbers its new events
+ * again) is a conflict: the whole upload is refused with `conflict`,
+ * details {store, seq}, and nothing of it is kept, so the store learns
+ * which event it is (its uploader quarantines it, see sync_agent.c) and
+ * HQ's copy stays what it was. The refusal rolls the request back, so the
+ * conflict is recorded just after it: queued here and written by
+ * hq_ops_flush (the server runs it from the loop, in the next group
+ * commit; hq.conflicts lists them). The answer names the highest seq HQ
+ * has; it is released only after the group commit that made the batch
+ * durable (the ops are registered as writes).
+ *
+ * The token is compared in constant time and without leaking its length:
+ * both sides are hashed to BLAKE2b-256 first (hq_token_ok). Repeated wrong
+ * tokens from one source are slowed down by the HQ's gate (hq_gate.c). */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/args.h"
+#include "ops/dispatch.h"
+#include "sync/hq.h"
+#include "model/text.h"
+
+#define HQ_MAX_EVENTS 5000
+#define HQ_MAX_NUMBERS 2000
+#define HQ_LIST_MAX 100000
+
+#define HQ_PENDING_MAX 64 /* conflicts waiting for hq_ops_flush */
+
+static hq_store *H;
+static uint8_t hq_token_hash[crypto_generichash_BYTES];
+static void (*notify_fn)(void *arg);
+static void *notify_arg;
+
+/* A refused event, kept until hq_ops_flush records it. */
+typedef struct {
+    char store[32], type[65], number[64];
+    int64_t seq;
+    char *payload;
+} pending_conflict;
+static pending_conflict pending[HQ_PENDING_MAX];
+static int npending;
+
+static void token_hash(const char *token, size_t len, uint8_t out[crypto_generichash_BYTES])
+{
+    crypto_generichash(out, crypto_generichash_BYTES, (const uint8_t *)token, len, NULL, 0);
+}
+
+bool hq_token_ok(const char *token, size_t len)
+{
+    uint8_t h[crypto_generichash_BYTES];
+    token_hash(token, len, h);
+    return sodium_memcmp(h, hq_token_hash, sizeof h) == 0;
+}
+
+static void conflict_queue(const hq_event *ev)
+{
+    if (npending == HQ_PENDING_MAX) return; /* the store will offer it again */
+    pending_conflict *p = &pending[npending];
+    p->payload = strdup(ev->payload);
+    if (!p->payload) return;
+    text_copy(p->store, sizeof p->store, ev->store);
+    text_copy(p->type, sizeof p->type, ev->type);
+    text_copy(p->number, sizeof p->number, ev->number);
+    p->seq = ev->seq;
+    npending++;
+    if (notify_fn) notify_fn(notify_arg);
+}
+
+int hq_ops_flush(engine *e, err_t *err)
+{
+    int rc = 0;
+    for (int i = 0; i < npending; i++) {
+        pending_conflict *p = &pending[i];
+        hq_event ev = {.store = p->store,
+                       .seq = p->seq,
+                       .type = p->type,
+                       .number = p->number,
+                       .payload = p->payload};
+        if (rc == 0 && H && H->vt->put_conflict(H, &ev, err) < 0) rc = -1;
+        free(p->payload);
+    }
+    npending = 0;
+    return rc;
+}
+
+void hq_ops_on_conflict(void (*fn)(void *arg), void *arg)
+{
+    notify_fn = fn;
+    notify_arg = arg;
+}
+
+/* A store server signed in for `store`. */
+static int need_peer(session *s, const char *store, err_t *err)
+{
+    if (!s->hq_peer) return err_set(err, ERR_UNAUTHENTICATED, "sign in with session.login_store");
+    if (store && strcmp(s->store, store))
+        return err_field(err, ERR_FORBIDDEN, "store", "signed in for store %s, not %s", s->store,
+                         store);
+    return 0;
+}
+
+/* A store peer or HQ staff. */
+static int need_hq_user(session *s, err_t *err)
+{
+    if (!s->hq_peer && !s->signed_in)
+        return err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login_store)");
+    return 0;
+}
+
+static int op_login_store(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", "token", NULL};
+    const char *store, *token;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_str(args, "", "token", true, 255, &token, err) < 0)
+        return -1;
+    if (!hq_token_ok(token, strlen(token))) /* args_str refuses NULs */
+        return err_set(err, ERR_UNAUTHENTICATED, "wrong HQ token");
+    *s = (session){.hq_peer = true};
+    text_copy(s->store, sizeof s->store, store);
+    *r = json_pack("{s:s, s:s}", "store", store, "role", "hq");
+    return 0;
+}
+
+static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq_event *out,
+                       char **payload, err_t *err)
+{
+    static const char *const allowed[] = {"seq", "type", "payload", "hq_order", NULL};
+    char p[48];
+    json_t *doc;
+    args_index(p, sizeof p, "events", i);
+    if (!json_is_object(ev)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
+    if (args_only(ev, p, allowed, err) < 0 ||
+        args_int(ev, p, "seq", true, 1, INT64_MAX, &out->seq, err) < 0 ||
+        args_str(ev, p, "type", true, 64, &out->type, err) < 0 ||
+        args_obj(ev, p, "payload", true, &doc, err) < 0 ||
+        args_str(ev, p, "hq_order", false, 63, &out->hq_order, err) < 0 ||
+        args_str(doc, p, "number", true, 63, &out->number, err) < 0)
+        return -1;
+    const char *owner = json_string_value(json_object_get(doc, "store"));
+    if (owner && strcmp(owner, store))
+        return err_field(err, ERR_VALIDATION, p, "%s: an order of store %s", p, owner);
+    if (out->seq <= last)
+        return err_field(err, ERR_VALIDATION, p, "%s.seq: events must come in seq order", p);
+    out->store = store;
+    *payload = json_dumps(doc, JSON_COMPACT);
+    out->payload = *payload;
+    return *payload ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
+}
+
+static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", "events", NULL};
+    const char *store;
+    json_t *events;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_arr(args, "", "events", true, HQ_MAX_EVENTS, &events, err) < 0 ||
+        need_peer(s, store, err) < 0)
+        return -1;
+    int64_t last = 0, fresh_n = 0, acked;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        hq_event he = {0};
+        char *payload = NULL;
+        bool fresh;
+        int rc = event_parse(ev, i, store, last, &he, &payload, err);
+        if (rc == 0) rc = H->vt->put_event(H, &he, &fresh, err);
+        if (rc < 0 && err->code == ERR_CONFLICT) conflict_queue(&he);
+        free(payload);
+        if (rc < 0) return -1;
+        last = he.seq;
+        fresh_n += fresh;
+    }
+    if (H->vt->acked_through(H, store, &acked, err) < 0) return -1;
+    *r = json_pack("{s:I, s:I, s:I}", "acked_through", (json_int_t)acked, "accepted",
+                   (json_int_t)fresh_n, "duplicates", (json_int_t)((int64_t)i - fresh_n));
+    return 0;
+}
+
+static int op_create_order(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", "order", NULL};
+    const char *store;
+    json_t *order;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_obj(args, "", "order", true, &order, err) < 0 || need_peer(s, store, err) < 0)
+        return -1;
+    char why[256], id[64];
+    if (hq_check_order(H, store, order, why, sizeof why) < 0)
+        return err_field(err, ERR_VALIDATION, "order", "HQ refused the order: %s", why);
+    char *doc = json_dumps(order, JSON_COMPACT);
+    if (!doc) return err_set(err, ERR_INTERNAL, "out of memory");
+    int rc = H->vt->create_realtime(H, store, doc, id, err);
+    free(doc);
+    if (rc < 0) return -1;
+    *r = json_pack("{s:s}", "hq_order", id);
+    return 0;
+}
+
+static int op_synchronize(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", NULL};
+    const char *store = NULL;
+    int64_t created, failed;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+        hq_synchronize(H, store, &created, &failed, err) < 0)
+        return -1;
+    *r = json_pack("{s:I, s:I}", "created", (json_int_t)created, "failed", (json_int_t)failed);
+    return 0;
+}
+
+static int store_number(json_t *args, const char **store, const char **number, err_t *err)
+{
+    static const char *const allowed[] = {"store", "number", NULL};
+    return args_only(args, "", allowed, err) < 0 ||
+                   args_str(args, "", "store", true, 31, store, err) < 0 ||
+                   args_str(args, "", "number", true, 63, number, err) < 0
+               ? -1
+               : 0;
+}
+
+static int op_order_get(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    const char *store, *number;
+    hq_order_rec rec;
+    json_t *doc;
+    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, err) < 0 ||
+        H->vt->get(H, store, number, &rec, &doc, err) < 0)
+        return -1;
+    *r = hq_order_rec_json(&rec);
+    json_object_set_new(*r, "order", doc);
+    return 0;
+}
+
+static json_t *recs_json(hq_order_rec *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, hq_order_rec_json(&v[i]));
+    return a;
+}
+
+static int op_order_list(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", "state", NULL};
+    const char *store, *state = NULL;
+    hq_order_rec *v;
+    size_t n;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_str(args, "", "state", false, 15, &state, err) < 0 || need_hq_user(s, err) < 0 ||
+        H->vt->list(H, store, state, HQ_LIST_MAX, &v, &n, err) < 0)
+        return -1;
+    *r = json_pack("{s:o}", "orders", recs_json(v, n));
+    free(v);
+    return 0;
+}
+
+/* The recorded conflicts, with any still waiting to be written. */
+static int conflicts_json(engine *e, const char *store, json_t **out, err_t *err)
+{
+    if (npending && hq_ops_flush(e, err) < 0) return -1;
+    return H->vt->conflicts(H, store, HQ_LIST_MAX, out, err);
+}
+
+/* {failures: [order record], conflicts: [as hq.conflicts]} */
+static int op_failures(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", NULL};
+    const char *store = NULL;
+    hq_order_rec *v;
+    size_t n;
+    json_t *conflicts;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+        conflicts_json(e, store, &conflicts, err) < 0)
+        return -1;
+    if (H->vt->list(H, store, "failed", HQ_LIST_MAX, &v, &n, err) < 0) {
+        json_decref(conflicts);
+        return -1;
+    }
+    *r = json_pack("{s:o, s:o}", "failures", recs_json(v, n), "conflicts", conflicts);
+    free(v);
+    return 0;
+}
+
+/* Events refused because HQ keeps their (store, seq) with other content. */
+static int op_conflicts(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", NULL};
+    const char *store = NULL;
+    json_t *conflicts;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+        conflicts_json(e, store, &conflicts, err) < 0)
+        return -1;
+    *r = json_pack("{s:o}", "conflicts", conflicts);
+    return 0;
+}
+
+/* How a store learns back (SPEC S3): one small record per number asked. */
+static int op_order_status(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    static const char *const allowed[] = {"store", "numbers", NULL};
+    const char *store;
+    json_t *numbers;
+    if (args_only(args, "", allowed, err) < 0 ||
+        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_arr(args, "", "numbers", true, HQ_MAX_NUMBERS, &numbers, err) < 0 ||
+        need_hq_user(s, err) < 0)
+        return -1;
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(numbers, i, v)
+    {
+        const char *number = json_string_value(v);
+        hq_order_rec rec;
+        err_t nf = {0};
+        if (!number) {
+            json_decref(out);
+            return err_field(err, ERR_BAD_REQUEST, "numbers", "numbers: expected strings");
+        }
+        if (H->vt->get(H, store, number, &rec, NULL, &nf) < 0) {
+            if (nf.code != ERR_NOT_FOUND) {
+                json_decref(out);
+                *err = nf;
+                return -1;
+            }
+            json_array_append_new(out,
+                                  json_pack("{s:s, s:s}", "number", number, "state", "unknown"));
+            continue;
+        }
+        json_array_append_new(out, hq_order_rec_json(&rec));
+    }
+    *r = json_pack("{s:o}", "orders", out);
+    return 0;
+}
+
+static int op_retry(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    const char *store, *number;
+    hq_order_rec rec;
+    bool ok;
+    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, err) < 0 ||
+        H->vt->get(H, store, number, &rec, NULL, err) < 0)
+        return -1;
+    if (strcmp(rec.state, "failed"))
+        return err_set(err, ERR_INVALID_STATE, "order %s is %s at HQ, not failed", number,
+                       rec.state);
+    if (hq_sync_one(H, store, number, true, &ok, err) < 0 ||
+        H->vt->get(H, store, number, &rec, NULL, err) < 0)
+        return -1;
+    *r = hq_order_rec_json(&rec);
+    return 0;
+}
+
+void hq_ops_register(hq_store *h, const char *token)
+{
+    H = h;
+    token = token ? token : "";
+    token_hash(token, strlen(token), hq_token_hash);
+    dispatch_register("session.login_store", op_login_store, false, false);
+    dispatch_register("hq.upload", op_upload, true, false);
+    dispatch_register("hq.create_order", op_create_order, true, false);
+    dispatch_register("hq.synchronize", op_synchronize, true, false);
+    dispatch_register("hq.order.get", op_order_get, false, false);
+    dispatch_register("hq.order.list", op_order_list, false, false);
+    dispatch_register("hq.order.status", op_order_status, false, false);
+    dispatch_register("hq.failures", op_failures, false, false);
+    dispatch_register("hq.conflicts", op_conflicts, false, false);
+    dispatch_register("hq.retry", op_retry, true, false);
+}

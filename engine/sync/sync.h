@@ -1,0 +1,68 @@
+/* sync.h: the store's side of SPEC section 6: the uploader that moves the
+ * outbox to HQ, sets aside (quarantines) the events it cannot send, and
+ * learns back each order's fate (sync_agent.c), and, in `corder serve
+ * --hq`, the gate that makes a sync-mode order.create ask HQ in real time
+ * without blocking the loop, plus the ops sync.run, sync.retry and
+ * sync.quarantine (sync_gate.c). `corder sync` runs one round of the
+ * uploader by itself (sync_main.c). */
+#ifndef CORDER_SYNC_H
+#define CORDER_SYNC_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/engine.h"
+#include "net/server.h"
+
+/* Runs fn in a transaction (the server's batch, or one of its own). */
+typedef int (*sync_write_fn)(void *ctx, int (*fn)(engine *e, void *arg, err_t *err), void *arg,
+                             err_t *err);
+
+/* What one round did: events sent and acknowledged, verdicts learnt,
+ * events set aside (quarantined, of which conflicts) with the last one's
+ * reason; ok false with error when HQ could not be reached or refused
+ * for a reason that is not one event's (sync_agent.c). */
+typedef struct {
+    int64_t sent, acked, learned, quarantined, conflicts;
+    bool ok;
+    char error[256];
+    char last_quarantined[256];
+} sync_round;
+typedef void (*sync_done_fn)(void *arg, const sync_round *r);
+
+typedef struct {
+    engine *e;
+    struct event_base *base;
+    const char *hq;    /* HOST:PORT */
+    const char *token; /* --hq-token */
+    sync_write_fn write;
+    void *write_ctx;
+    bool background; /* serve: upload by itself, back off, poll HQ's verdicts */
+} sync_agent_config;
+
+typedef struct sync_agent sync_agent;
+
+sync_agent *sync_agent_new(const sync_agent_config *cfg, err_t *err);
+void sync_agent_free(sync_agent *a);
+/* Starts a round now (or joins the one running): uploads everything queued
+ * and asks HQ about unsettled orders. done runs from the loop, later. */
+void sync_agent_run(sync_agent *a, sync_done_fn done, void *arg);
+
+/* `serve --hq`: the uploader in the background, the real-time create gate
+ * and sync.run, on the server's loop. */
+typedef struct sync_svc sync_svc;
+sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, err_t *err);
+void sync_stop(sync_svc *s);
+/* Registers sync.run (without sync_start it says no HQ is configured),
+ * sync.retry and sync.quarantine. */
+void sync_register_ops(void);
+
+/* serve's wiring of section 6 by role (sync_role.c): hq: the HQ store and
+ * the hq.* ops; store: sync.run and, with --hq, sync_start. */
+typedef struct sync_role sync_role;
+sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, const char *token,
+                           err_t *err);
+void sync_role_stop(sync_role *r);
+
+#endif
