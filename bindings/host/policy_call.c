@@ -32,22 +32,22 @@ int64_t pcl_pinned_now(void)
     return pinned_now;
 }
 
-void policy_release(policy *p)
+void lh_release(policy *p)
 {
     if (p && --p->refs == 0) pld_free(p);
 }
 
-const policy_params *policy_get_params(const policy *p)
+const policy_params *lh_params(const policy *p)
 {
     return &p->params;
 }
 
-const char *policy_version(const policy *p)
+const char *lh_version(const policy *p)
 {
     return p->version;
 }
 
-const char *policy_name(const policy *p)
+const char *lh_name(const policy *p)
 {
     return p->name;
 }
@@ -62,7 +62,7 @@ json_t *policy_params_json(const policy *p)
     return p->params_json;
 }
 
-bool policy_has_hook(const policy *p, policy_hook hook)
+bool lh_has_hook(const policy *p, policy_hook hook)
 {
     return (unsigned)hook < HOOK_COUNT && p->has[hook];
 }
@@ -199,25 +199,25 @@ static int check_amount_hook(policy_hook hook, err_t *err)
     return 0;
 }
 
-int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
-                       json_t *const *args, int nargs, int64_t *out, err_t *err)
+int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+                   json_t *const *args, int nargs, int64_t *out, err_t *err)
 {
     call_ctx c = {p, hook, store, today, args, NULL, NULL, nargs};
     if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
     return amount_answer(p, hook, out, err);
 }
 
-int policy_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
-                            const char *const *args, const size_t *lens, int nargs, int64_t *out,
-                            err_t *err)
+int lh_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
+                        const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                        err_t *err)
 {
     call_ctx c = {p, hook, store, today, NULL, args, lens, nargs};
     if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
     return amount_answer(p, hook, out, err);
 }
 
-int policy_call_permits(policy *p, const char *store, const char *today, json_t *staff,
-                        const char *permission, bool *out, err_t *err)
+int lh_call_permits(policy *p, const char *store, const char *today, json_t *staff,
+                    const char *permission, bool *out, err_t *err)
 {
     json_t *perm = json_string(permission ? permission : "");
     json_t *args[2] = {staff ? staff : json_null(), perm};

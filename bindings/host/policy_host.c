@@ -52,6 +52,7 @@ typedef struct {
 } binding;
 
 struct policy_host {
+    policy_base base; /* first: the engine dispatches on it */
     char *dir;
     policy_limits lim;
     slot *slots;
@@ -60,7 +61,7 @@ struct policy_host {
     int nbinds;
 };
 
-policy_host *policy_host_new(const char *dir, const policy_limits *lim, err_t *err)
+policy_host *lh_host_new(const char *dir, const policy_limits *lim, err_t *err)
 {
     policy_host *h = calloc(1, sizeof *h);
     if (!h || (dir && !(h->dir = strdup(dir)))) {
@@ -69,14 +70,15 @@ policy_host *policy_host_new(const char *dir, const policy_limits *lim, err_t *e
         return NULL;
     }
     if (lim) h->lim = *lim;
+    h->base.impl = &policy_lua;
     return h;
 }
 
-void policy_host_free(policy_host *h)
+void lh_host_free(policy_host *h)
 {
     if (!h) return;
     for (int i = 0; i < h->nslots; i++) {
-        policy_release(h->slots[i].cur);
+        lh_release(h->slots[i].cur);
         free(h->slots[i].name);
         free(h->slots[i].path);
     }
@@ -88,7 +90,7 @@ void policy_host_free(policy_host *h)
     free(h);
 }
 
-const char *policy_host_dir(const policy_host *h)
+const char *lh_host_dir(const policy_host *h)
 {
     return h->dir;
 }
@@ -122,7 +124,7 @@ static int64_t real_ns(void)
 
 static void slot_swap(slot *s, policy *p)
 {
-    policy_release(s->cur);
+    lh_release(s->cur);
     s->cur = p;
     s->last_error[0] = '\0';
 }
@@ -202,7 +204,7 @@ static int slot_open(policy_host *h, const char *store, const char *name, err_t 
     slot *ns = realloc(h->slots, (size_t)(h->nslots + 1) * sizeof *ns);
     if (!s.cur || !s.cur->name || !s.name || (h->dir && !s.path) || !ns) {
         if (ns) h->slots = ns;
-        policy_release(s.cur);
+        lh_release(s.cur);
         free(s.name);
         free(s.path);
         return err_set(err, ERR_INTERNAL, "out of memory");
@@ -219,7 +221,7 @@ static binding *bind_find(policy_host *h, const char *store)
     return NULL;
 }
 
-int policy_host_bind(policy_host *h, const char *store, const char *name, err_t *err)
+int lh_bind(policy_host *h, const char *store, const char *name, err_t *err)
 {
     if (!name || !valid_name(name))
         return err_set(err, ERR_POLICY_ERROR, "store %s: invalid policy name '%s'", store,
@@ -239,7 +241,7 @@ int policy_host_bind(policy_host *h, const char *store, const char *name, err_t 
     return 0;
 }
 
-int policy_host_poll(policy_host *h)
+int lh_poll(policy_host *h)
 {
     int changed = 0;
     for (int i = 0; i < h->nslots; i++) {
@@ -268,7 +270,7 @@ static slot *store_slot(policy_host *h, const char *store, err_t *err)
     return &h->slots[b->slot];
 }
 
-int policy_host_reload(policy_host *h, const char *store, err_t *err)
+int lh_reload(policy_host *h, const char *store, err_t *err)
 {
     if (store) {
         slot *s = store_slot(h, store, err);
@@ -286,7 +288,7 @@ int policy_host_reload(policy_host *h, const char *store, err_t *err)
     return failed ? -1 : changed;
 }
 
-json_t *policy_host_info(policy_host *h, const char *store, err_t *err)
+json_t *lh_info(policy_host *h, const char *store, err_t *err)
 {
     slot *s = store_slot(h, store, err);
     if (!s) return NULL;
@@ -301,10 +303,31 @@ json_t *policy_host_info(policy_host *h, const char *store, err_t *err)
     return o;
 }
 
-policy *policy_acquire(policy_host *h, const char *store, err_t *err)
+policy *lh_acquire(policy_host *h, const char *store, err_t *err)
 {
     slot *s = store_slot(h, store, err);
     if (!s) return NULL;
     s->cur->refs++;
     return s->cur;
 }
+
+/* The Lua host, as the engine sees it (model/policy.h). */
+const policy_impl policy_lua = {
+    .name = "lua",
+    .host_new = lh_host_new,
+    .host_free = lh_host_free,
+    .host_dir = lh_host_dir,
+    .bind = lh_bind,
+    .poll = lh_poll,
+    .reload = lh_reload,
+    .info = lh_info,
+    .acquire = lh_acquire,
+    .release = lh_release,
+    .params = lh_params,
+    .version = lh_version,
+    .name_of = lh_name,
+    .has_hook = lh_has_hook,
+    .call_amount = lh_call_amount,
+    .call_amount_text = lh_call_amount_text,
+    .call_permits = lh_call_permits,
+};

@@ -21,12 +21,14 @@
 
 #include "host/policy_budget.h"
 #include "host/policy_lib.h"
+#include "host/policy_lua.h"
 #include "model/policy.h"
 
 #define POLICY_DEFAULT_MEMORY ((size_t)32 << 20)
 #define POLICY_DEFAULT_BUDGET_US INT64_C(50000)
 
 struct policy {
+    policy_base base; /* first: the engine dispatches on it */
     int refs;
     char *name;
     char *file;         /* NULL for the built-in default */
@@ -75,5 +77,27 @@ void pld_sha256_hex(const char *src, size_t len, char out[65]);
 void pld_iso_now(char out[21]);
 /* Formats a Lua error for err: ensures it names the file. */
 void pld_lua_error(lua_State *L, int status, const char *file, const char *what, err_t *err);
+
+/* The functions of policy_lua (policy_host.c, policy_call.c). */
+policy_host *lh_host_new(const char *dir, const policy_limits *lim, err_t *err);
+void lh_host_free(policy_host *h);
+const char *lh_host_dir(const policy_host *h);
+int lh_bind(policy_host *h, const char *store, const char *name, err_t *err);
+int lh_poll(policy_host *h);
+int lh_reload(policy_host *h, const char *store, err_t *err);
+json_t *lh_info(policy_host *h, const char *store, err_t *err);
+policy *lh_acquire(policy_host *h, const char *store, err_t *err);
+void lh_release(policy *p);
+const policy_params *lh_params(const policy *p);
+const char *lh_version(const policy *p);
+const char *lh_name(const policy *p);
+bool lh_has_hook(const policy *p, policy_hook hook);
+int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+                   json_t *const *args, int nargs, int64_t *out, err_t *err);
+int lh_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
+                        const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                        err_t *err);
+int lh_call_permits(policy *p, const char *store, const char *today, json_t *staff,
+                    const char *permission, bool *out, err_t *err);
 
 #endif

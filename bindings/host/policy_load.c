@@ -22,91 +22,15 @@
 
 #define PLD_MAX_SOURCE (4 << 20)
 
-static const char *const hook_names[HOOK_COUNT] = {
-    "deposit", "shipping_charge", "cancellation_charge", "shipping_refund", "permits",
-};
-
-const char *policy_hook_name(policy_hook h)
-{
-    return (unsigned)h < HOOK_COUNT ? hook_names[h] : "?";
-}
-
-void policy_default_params(policy_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->default_deposit_pct_bp = 1000;
-    p->cancellation_charge_pct_bp = 500;
-    snprintf(p->cancellation_charge_code, sizeof p->cancellation_charge_code, "CANCEL");
-    snprintf(p->shipping_charge_code, sizeof p->shipping_charge_code, "SHIP");
-    p->refund_shipping_charges = true;
-    p->max_shipping_refund_without_approval = 2500;
-    p->quote_validity_days = 30;
-    p->manual_shipping_charge = true;
-    p->default_shipping_charge = 0;
-}
-
-/* ---- the parameters of POLICY.md: name, kind, where they go ---- */
-
-typedef enum { PK_PCT, PK_CODE, PK_BOOL, PK_AMOUNT, PK_DAYS } pkind;
-typedef struct {
-    const char *name;
-    pkind kind;
-    size_t off;
-} pdesc;
-
-#define PD(n, k)                                                                                   \
-    {                                                                                              \
-#n, k, offsetof(policy_params, n)                                                          \
-    }
-static const pdesc params_known[] = {
-    {"default_deposit_pct", PK_PCT, offsetof(policy_params, default_deposit_pct_bp)},
-    {"cancellation_charge_pct", PK_PCT, offsetof(policy_params, cancellation_charge_pct_bp)},
-    PD(cancellation_charge_code, PK_CODE),
-    PD(shipping_charge_code, PK_CODE),
-    PD(refund_shipping_charges, PK_BOOL),
-    PD(max_shipping_refund_without_approval, PK_AMOUNT),
-    PD(quote_validity_days, PK_DAYS),
-    PD(manual_shipping_charge, PK_BOOL),
-    PD(default_shipping_charge, PK_AMOUNT),
-};
-#define NPARAMS (sizeof params_known / sizeof params_known[0])
-
-static json_t *pct_json(int64_t bp)
-{
-    return bp % 100 == 0 ? json_integer(bp / 100) : json_real((double)bp / 100.0);
-}
-
-static json_t *param_json(const policy_params *p, const pdesc *d)
-{
-    const char *base = (const char *)p + d->off;
-    switch (d->kind) {
-    case PK_PCT:
-        return pct_json(*(const int64_t *)base);
-    case PK_CODE:
-        return json_string(base);
-    case PK_BOOL:
-        return json_boolean(*(const bool *)base);
-    default:
-        return json_integer(*(const int64_t *)base);
-    }
-}
-
-static json_t *params_to_json(const policy_params *p)
-{
-    json_t *o = json_object();
-    for (size_t i = 0; i < NPARAMS; i++)
-        json_object_set_new(o, params_known[i].name, param_json(p, &params_known[i]));
-    return o;
-}
-
 /* Checks the value on top of the stack against d and stores it; raises a
  * Lua error naming the file and the parameter otherwise. */
-static void param_check(lua_State *L, const char *file, const pdesc *d, policy_params *p)
+static void param_check(lua_State *L, const char *file, const policy_param_desc *d,
+                        policy_params *p)
 {
     char *base = (char *)p + d->off;
     int64_t v = 0;
     switch (d->kind) {
-    case PK_PCT: {
+    case POLICY_PCT: {
         int rc = lua_type(L, -1) == LUA_TNUMBER ? psb_to_bp(L, -1, &v) : -1;
         if (rc == -2)
             luaL_error(L, "%s: parameter %s = %s has more than 2 decimals", file, d->name,
@@ -117,7 +41,7 @@ static void param_check(lua_State *L, const char *file, const pdesc *d, policy_p
         *(int64_t *)base = v;
         break;
     }
-    case PK_CODE: {
+    case POLICY_CODE: {
         size_t len = 0;
         const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
         /* The code is written into orders as it is: it must be UTF-8, or
@@ -128,20 +52,21 @@ static void param_check(lua_State *L, const char *file, const pdesc *d, policy_p
         memcpy(base, s, len + 1);
         break;
     }
-    case PK_BOOL:
+    case POLICY_BOOL:
         if (!lua_isboolean(L, -1))
             luaL_error(L, "%s: parameter %s must be true or false, got %s", file, d->name,
                        luaL_typename(L, -1));
         *(bool *)base = lua_toboolean(L, -1);
         break;
-    case PK_AMOUNT:
-    case PK_DAYS: {
-        int64_t lo = d->kind == PK_DAYS ? 1 : 0, hi = d->kind == PK_DAYS ? 3650 : MONEY_MAX;
+    case POLICY_AMOUNT:
+    case POLICY_DAYS: {
+        int64_t lo = d->kind == POLICY_DAYS ? 1 : 0, hi = d->kind == POLICY_DAYS ? 3650 : MONEY_MAX;
         v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
         if (!lua_isinteger(L, -1) || v < lo || v > hi)
             luaL_error(L, "%s: parameter %s must be an integer from %I to %I%s, got %s", file,
                        d->name, (lua_Integer)lo, (lua_Integer)hi,
-                       d->kind == PK_AMOUNT ? " (minor units)" : "", luaL_tolstring(L, -1, NULL));
+                       d->kind == POLICY_AMOUNT ? " (minor units)" : "",
+                       luaL_tolstring(L, -1, NULL));
         *(int64_t *)base = v;
         break;
     }
@@ -171,13 +96,13 @@ static void load_params(lua_State *L, load_ctx *c, int tbl)
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_error(L, "%s: parameters must have string keys", p->file);
         const char *k = lua_tostring(L, -2);
-        const pdesc *d = NULL;
-        for (size_t i = 0; i < NPARAMS; i++)
-            if (!strcmp(k, params_known[i].name)) d = &params_known[i];
+        const policy_param_desc *d = NULL;
+        for (size_t i = 0; i < policy_nparams; i++)
+            if (!strcmp(k, policy_params_known[i].name)) d = &policy_params_known[i];
         json_t *j;
         if (d) {
             param_check(L, p->file, d, &p->params);
-            j = param_json(&p->params, d);
+            j = policy_param_json(&p->params, d);
         } else {
             j = pcv_to_json(L, -1, 0, c->why, sizeof c->why);
             if (!j) luaL_error(L, "%s: parameter %s: %s", p->file, k, c->why);
@@ -201,13 +126,13 @@ static int load_run(lua_State *L)
     int tbl = lua_gettop(L);
     load_params(L, c, tbl);
     for (int h = 0; h < HOOK_COUNT; h++) {
-        lua_getfield(L, tbl, hook_names[h]);
+        lua_getfield(L, tbl, policy_hook_name(h));
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             continue;
         }
         if (!lua_isfunction(L, -1))
-            luaL_error(L, "%s: %s must be a function, got %s", p->file, hook_names[h],
+            luaL_error(L, "%s: %s must be a function, got %s", p->file, policy_hook_name(h),
                        luaL_typename(L, -1));
         lua_Debug ar;
         lua_pushvalue(L, -1);
@@ -281,12 +206,13 @@ static policy *pld_new(const char *name, const char *file, const policy_limits *
 {
     policy *p = calloc(1, sizeof *p);
     if (!p) return NULL;
+    p->base.impl = &policy_lua;
     p->refs = 1;
     p->name = strdup(name);
     p->file = file ? strdup(file) : NULL;
     if (lim) p->lim = *lim;
     policy_default_params(&p->params);
-    p->params_json = params_to_json(&p->params);
+    p->params_json = policy_params_to_json(&p->params);
     for (int h = 0; h < HOOK_COUNT; h++)
         p->hook_ref[h] = LUA_NOREF;
     pld_iso_now(p->loaded_at);

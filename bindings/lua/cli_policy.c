@@ -13,6 +13,7 @@
 #include "lua/lcli.h"
 #include "lua/cli_replay.h"
 #include "model/policy.h"
+#include "host/policy_lua.h"
 
 static const char usage[] =
     "corder policy check FILE | corder policy replay --db FILE --policy FILE";

@@ -43,6 +43,7 @@
 #include "store/engine.h"
 #include "flows/flow.h"
 #include "model/policy.h"
+#include "host/policy_lua.h"
 
 static const char usage[] =
     "corder policy replay --db FILE --policy FILE [--store S] [--since YYYY-MM-DD]";

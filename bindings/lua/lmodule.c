@@ -21,6 +21,7 @@
 #include "lua/lapi.h"
 #include "host/policy_int.h"
 #include "store/seed.h"
+#include "host/policy_lua.h"
 
 #define ENGINE_MT "corder.engine"
 #define SESSION_MT "corder.session"
@@ -52,7 +53,7 @@ static const char *opt_field(lua_State *L, int t, const char *k)
 
 static int l_open(lua_State *L)
 {
-    engine_config cfg = {0};
+    engine_config cfg = {.policy_impl = &policy_lua};
     const char *seed = NULL;
     if (lua_type(L, 1) == LUA_TSTRING) {
         cfg.db_path = lua_tostring(L, 1);

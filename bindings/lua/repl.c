@@ -36,6 +36,7 @@
 #include "lua/lcli.h"
 #include "store/engine.h"
 #include "lua/lapi_admin.h"
+#include "host/policy_lua.h"
 
 #define REPL_PROMPT "corder> "
 #define REPL_PROMPT2 "    >> "
@@ -284,7 +285,9 @@ int cli_repl_main(int argc, char **argv)
         return 1;
     }
     r.path = db;
-    engine_config cfg = {.db_path = db, .policies_dir = cli_opt(argc, argv, "--policies")};
+    engine_config cfg = {.db_path = db,
+                         .policies_dir = cli_opt(argc, argv, "--policies"),
+                         .policy_impl = &policy_lua};
     err_t err;
     err_clear(&err);
     r.e = engine_open(&cfg, &err);

@@ -11,6 +11,7 @@
 #include "lua/lapi_admin.h"
 #include "net/server.h"
 #include "sync/sync.h"
+#include "host/policy_lua.h"
 
 static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
@@ -105,6 +106,7 @@ int cli_serve_main(int argc, char **argv)
         return 2;
     }
     engine_config ecfg = {.db_path = db,
+                          .policy_impl = &policy_lua,
                           .policies_dir = cli_opt(argc, argv, "--policies"),
                           .hq_role = hq_role,
                           .background_checkpoint = true};

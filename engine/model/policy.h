@@ -1,16 +1,12 @@
 /* policy.h: the one narrow interface through which the engine asks a
  * store's policy for decisions (SPEC section 7, POLICY.md). The engine never
- * sees a lua_State: the implementation lives in bindings/policy_host.c.
- *
- * A `policy` is one loaded version of one policy file. Requests take a
- * reference for their whole duration (policy_acquire/policy_release), so a
- * hot reload that swaps in a new version never changes the rules under a
- * request in flight (L3). */
+ * sees a lua_State: it calls a table of functions (policy_impl below). */
 #ifndef CORDER_POLICY_H
 #define CORDER_POLICY_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model/err.h"
@@ -45,70 +41,151 @@ typedef struct {
     int64_t budget_us; /* wall-clock budget per hook call; 0 = default 50 ms */
 } policy_limits;
 
-/* The built-in defaults of SPEC section 3 (what policies/default.lua spells out). */
+/* The built-in defaults of SPEC section 3 (what policies/default.lua spells
+ * out), in C, in one place (model/policy.c). */
 void policy_default_params(policy_params *p);
 const char *policy_hook_name(policy_hook h);
 
-/* dir: where NAME.lua files live (may be NULL: then only "default" exists,
- * built in). */
-policy_host *policy_host_new(const char *dir, const policy_limits *lim, err_t *err);
-void policy_host_free(policy_host *h);
-const char *policy_host_dir(const policy_host *h);
+/* The parameters by name: how each is checked and where it goes. */
+typedef enum { POLICY_PCT, POLICY_CODE, POLICY_BOOL, POLICY_AMOUNT, POLICY_DAYS } policy_param_kind;
+typedef struct {
+    const char *name;
+    policy_param_kind kind;
+    size_t off; /* in policy_params */
+} policy_param_desc;
+extern const policy_param_desc policy_params_known[];
+extern const size_t policy_nparams;
+/* One parameter, or all of them, as JSON (what ctx.params and info show). */
+json_t *policy_param_json(const policy_params *p, const policy_param_desc *d);
+json_t *policy_params_to_json(const policy_params *p);
 
-/* Binds a store to the policy NAME, loading it if no store uses it yet. A
- * missing or broken file is an error that names the store and the file. */
-int policy_host_bind(policy_host *h, const char *store, const char *name, err_t *err);
+/* An implementation of the policy host: a table of functions, as HQ's
+ * storage is (hq_store.h). The engine calls nothing else, so it links and
+ * runs without Lua: model/policy.c has the built-in one (no Lua, every
+ * store on the SPEC defaults, no hooks), bindings/host the Lua one
+ * (policy_lua). The host and every version start with a policy_base that
+ * names their implementation; the wrappers below dispatch on it.
+ *
+ * A `policy` is one loaded version of one policy file. Requests take a
+ * reference for their whole duration (acquire/release), so a hot reload
+ * that swaps in a new version never changes the rules under a request in
+ * flight (L3). */
+typedef struct policy_impl policy_impl;
+typedef struct {
+    const policy_impl *impl;
+} policy_base;
 
-/* Re-reads the files of every bound policy whose mtime or size changed and
- * swaps in each that loads cleanly; a broken file keeps the old version and
- * its error is kept for policy_info. Returns how many versions changed. */
-int policy_host_poll(policy_host *h);
+struct policy_impl {
+    const char *name; /* "builtin", "lua" */
+    /* dir: where NAME.lua files live (may be NULL: then only "default"). */
+    policy_host *(*host_new)(const char *dir, const policy_limits *lim, err_t *err);
+    void (*host_free)(policy_host *h);
+    const char *(*host_dir)(const policy_host *h);
+    /* Binds a store to the policy NAME, loading it if no store uses it
+     * yet. A missing or broken file is an error naming store and file. */
+    int (*bind)(policy_host *h, const char *store, const char *name, err_t *err);
+    /* Re-reads changed files, swaps in each that loads cleanly (a broken
+     * one keeps the old version, its error kept for info). Returns how
+     * many versions changed. */
+    int (*poll)(policy_host *h);
+    /* Forces a reload of the store's policy (NULL: every store's); on
+     * failure the old version stays and err says why (file:line). */
+    int (*reload)(policy_host *h, const char *store, err_t *err);
+    /* {name, file, version, loaded_at, parameters, last_error?}. */
+    json_t *(*info)(policy_host *h, const char *store, err_t *err);
+    policy *(*acquire)(policy_host *h, const char *store, err_t *err);
 
-/* Forces a reload of the store's policy file (NULL: every store's). On
- * failure the old version stays in force and err says why (file:line). */
-int policy_host_reload(policy_host *h, const char *store, err_t *err);
-
-/* {name, file, version, loaded_at, parameters, last_error?} for a store. */
-json_t *policy_host_info(policy_host *h, const char *store, err_t *err);
-
-policy *policy_acquire(policy_host *h, const char *store, err_t *err);
-void policy_release(policy *p);
-
-const policy_params *policy_get_params(const policy *p);
-const char *policy_version(const policy *p); /* SHA-256 of the source, hex */
-const char *policy_name(const policy *p);
-bool policy_has_hook(const policy *p, policy_hook hook);
-
-/* Calls an amount hook (deposit, shipping_charge, cancellation_charge,
- * shipping_refund) with args converted to Lua tables and ctx = {store, today,
- * params} appended. The answer must be an integer in [0, MONEY_MAX]; anything
- * else, a runtime error, or going over the memory cap or the instruction
- * budget gives ERR_POLICY_ERROR with a message naming file:line. */
-int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+    void (*release)(policy *p);
+    const policy_params *(*params)(const policy *p);
+    const char *(*version)(const policy *p); /* SHA-256 of the source, hex */
+    const char *(*name_of)(const policy *p);
+    bool (*has_hook)(const policy *p, policy_hook hook);
+    /* Calls an amount hook (deposit, shipping_charge, cancellation_charge,
+     * shipping_refund) with args and ctx = {store, today, params}. The
+     * answer must be an integer in [0, MONEY_MAX]; anything else, a runtime
+     * error, or going over the memory cap or the instruction budget gives
+     * ERR_POLICY_ERROR with a message naming file:line. The _text form
+     * takes each argument as JSON text (the engine writes order views as
+     * text, and they reach Lua without a jansson tree in between). */
+    int (*call_amount)(policy *p, policy_hook hook, const char *store, const char *today,
                        json_t *const *args, int nargs, int64_t *out, err_t *err);
-
-/* The same, with each argument given as JSON text (one complete value):
- * the engine writes order views as text, and they reach Lua without a
- * jansson tree in between. */
-int policy_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
+    int (*call_amount_text)(policy *p, policy_hook hook, const char *store, const char *today,
                             const char *const *args, const size_t *lens, int nargs, int64_t *out,
                             err_t *err);
-
-/* permits(staff, permission, ctx); the answer must be a boolean. */
-int policy_call_permits(policy *p, const char *store, const char *today, json_t *staff,
+    /* permits(staff, permission, ctx); the answer must be a boolean. */
+    int (*call_permits)(policy *p, const char *store, const char *today, json_t *staff,
                         const char *permission, bool *out, err_t *err);
+};
 
-/* Loads FILE on its own (for `corder policy check` and replay); NULL on error. */
-policy *policy_load_file(const char *file, const policy_limits *lim, err_t *err);
+/* The built-in implementation (model/policy.c). */
+extern const policy_impl policy_builtin;
 
-/* Added after the first cut (extensions, nothing above changed): */
+#define POLICY_IMPL(x) (((const policy_base *)(const void *)(x))->impl)
 
-/* The file a version was loaded from; NULL for the built-in default. */
-const char *policy_file(const policy *p);
-/* The merged parameters as JSON (what ctx.params holds); owned by p. */
-json_t *policy_params_json(const policy *p);
-/* Pins ctx.now (epoch seconds, handed to hooks as ISO-8601 UTC) for every
- * call; 0 follows the real clock. For tests and replay. Process-wide. */
-void policy_set_now(int64_t now);
+static inline void policy_host_free(policy_host *h)
+{
+    if (h) POLICY_IMPL(h)->host_free(h);
+}
+static inline const char *policy_host_dir(const policy_host *h)
+{
+    return POLICY_IMPL(h)->host_dir(h);
+}
+static inline int policy_host_bind(policy_host *h, const char *store, const char *name, err_t *err)
+{
+    return POLICY_IMPL(h)->bind(h, store, name, err);
+}
+static inline int policy_host_poll(policy_host *h)
+{
+    return POLICY_IMPL(h)->poll(h);
+}
+static inline int policy_host_reload(policy_host *h, const char *store, err_t *err)
+{
+    return POLICY_IMPL(h)->reload(h, store, err);
+}
+static inline json_t *policy_host_info(policy_host *h, const char *store, err_t *err)
+{
+    return POLICY_IMPL(h)->info(h, store, err);
+}
+static inline policy *policy_acquire(policy_host *h, const char *store, err_t *err)
+{
+    return POLICY_IMPL(h)->acquire(h, store, err);
+}
+static inline void policy_release(policy *p)
+{
+    if (p) POLICY_IMPL(p)->release(p);
+}
+static inline const policy_params *policy_get_params(const policy *p)
+{
+    return POLICY_IMPL(p)->params(p);
+}
+static inline const char *policy_version(const policy *p)
+{
+    return POLICY_IMPL(p)->version(p);
+}
+static inline const char *policy_name(const policy *p)
+{
+    return POLICY_IMPL(p)->name_of(p);
+}
+static inline bool policy_has_hook(const policy *p, policy_hook hook)
+{
+    return POLICY_IMPL(p)->has_hook(p, hook);
+}
+static inline int policy_call_amount(policy *p, policy_hook hook, const char *store,
+                                     const char *today, json_t *const *args, int nargs,
+                                     int64_t *out, err_t *err)
+{
+    return POLICY_IMPL(p)->call_amount(p, hook, store, today, args, nargs, out, err);
+}
+static inline int policy_call_amount_text(policy *p, policy_hook hook, const char *store,
+                                          const char *today, const char *const *args,
+                                          const size_t *lens, int nargs, int64_t *out, err_t *err)
+{
+    return POLICY_IMPL(p)->call_amount_text(p, hook, store, today, args, lens, nargs, out, err);
+}
+static inline int policy_call_permits(policy *p, const char *store, const char *today,
+                                      json_t *staff, const char *permission, bool *out, err_t *err)
+{
+    return POLICY_IMPL(p)->call_permits(p, store, today, staff, permission, out, err);
+}
 
 #endif

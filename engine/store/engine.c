@@ -138,7 +138,8 @@ engine *engine_open(const engine_config *cfg, err_t *err)
     if (cfg->no_policies) return e;
     char dir[PATH_MAX];
     policies_dir(cfg, dir, sizeof dir);
-    e->policies = policy_host_new(dir, &cfg->limits, err);
+    const policy_impl *impl = cfg->policy_impl ? cfg->policy_impl : &policy_builtin;
+    e->policies = impl->host_new(dir, &cfg->limits, err);
     if (!e->policies || bind_policies(e, err) < 0) {
         engine_close(e);
         return NULL;

@@ -27,6 +27,8 @@ typedef struct {
 typedef struct {
     const char *db_path;
     const char *policies_dir; /* NULL: policies/ next to the db, then ./policies */
+    /* the policy host (model/policy.h); NULL: the built-in one (no Lua) */
+    const policy_impl *policy_impl;
     policy_limits limits;
     bool hq_role;
     bool no_policies;           /* init: master data only, policies not loaded */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "model/jsonw.h"
+#include "host/policy_lua.h"
 #include "model/policy.h"
 
 #define CALLS 20001
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 
     err_t e;
     err_clear(&e);
-    policy_host *h = policy_host_new(dir, NULL, &e);
+    policy_host *h = policy_lua.host_new(dir, NULL, &e);
     if (!h || policy_host_bind(h, "S001", "default", &e) < 0) {
         fprintf(stderr, "policy_bench: %s\n", e.message);
         return 1;

@@ -17,6 +17,7 @@
 
 #include "ops/dispatch.h"
 #include "store/engine.h"
+#include "host/policy_lua.h"
 
 #define CHUNK 100000
 
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
     }
     long n = atol(argv[2]);
     err_t err = {0};
-    engine_config cfg = {.db_path = argv[1], .policies_dir = argv[3]};
+    engine_config cfg = {.db_path = argv[1], .policies_dir = argv[3], .policy_impl = &policy_lua};
     engine *e = engine_open(&cfg, &err);
     if (!e) fail("open", err.message);
     session s = {

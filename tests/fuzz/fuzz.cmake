@@ -22,6 +22,7 @@ endif()
 set(FUZZ_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined
                -fno-omit-frame-pointer -g)
 # clang warns where gcc does not; -Werror stays for the gcc build.
+target_compile_options(corder_engine PRIVATE ${FUZZ_FLAGS} -fsanitize=fuzzer-no-link -Wno-error)
 target_compile_options(corder_core PRIVATE ${FUZZ_FLAGS} -fsanitize=fuzzer-no-link -Wno-error)
 foreach(name dispatch policy upload)
   add_executable(fuzz_${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${name}.c)

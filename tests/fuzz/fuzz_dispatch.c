@@ -20,6 +20,7 @@
 #include "store/engine.h"
 #include "model/jsonw.h"
 #include "store/seed.h"
+#include "host/policy_lua.h"
 
 #define FUZZ_NOW INT64_C(1893499200) /* 2030-01-01T12:00:00Z */
 #define MAX_LINES 32
@@ -43,7 +44,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     json_error_t jerr;
     json_t *seed = json_load_file(CORDER_SOURCE_DIR "/examples/seed.json", 0, &jerr);
     if (!seed) fail("seed", jerr.text);
-    engine_config cfg = {.db_path = db, .policies_dir = CORDER_SOURCE_DIR "/policies"};
+    engine_config cfg = {
+        .db_path = db, .policies_dir = CORDER_SOURCE_DIR "/policies", .policy_impl = &policy_lua};
     eng = engine_open(&cfg, &err);
     if (!eng || seed_apply(eng, seed, &err) < 0) fail("engine", err.message);
     json_decref(seed);

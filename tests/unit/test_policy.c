@@ -12,6 +12,7 @@
 #include "model/money.h"
 #include "model/policy.h"
 #include "t.h"
+#include "host/policy_lua.h"
 
 static char dir[256];
 
@@ -409,7 +410,7 @@ static void test_host(void)
     err_t e;
     err_clear(&e);
     write_policy("acme", "return { deposit = function() return 1 end }\n");
-    policy_host *h = policy_host_new(dir, &test_lim, &e);
+    policy_host *h = policy_lua.host_new(dir, &test_lim, &e);
     CHECK(h && policy_host_bind(h, "S1", "acme", &e) == 0, "%s", e.message);
     CHECK(policy_host_bind(h, "S2", "acme", &e) == 0, "%s", e.message);
     CHECK(policy_host_bind(h, "S3", "nosuch", &e) < 0 && strstr(e.message, "S3") &&
@@ -480,7 +481,7 @@ static void test_host(void)
     CHECK(policy_acquire(h, "S99", &e) == NULL && e.code == ERR_NOT_FOUND, "unknown store");
     policy_host_free(h);
 
-    h = policy_host_new(NULL, NULL, &e);
+    h = policy_lua.host_new(NULL, NULL, &e);
     CHECK(policy_host_bind(h, "S1", "default", &e) == 0, "%s", e.message);
     CHECK(policy_host_bind(h, "S1", "acme", &e) < 0, "no directory, no acme");
     policy *b = policy_acquire(h, "S1", &e);
