@@ -10,10 +10,11 @@ static const char usage[] =
     "       corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR]\n"
     "                    [--role store|hq] [--hq HOST:PORT]\n"
     "                    [--hq-token TOKEN | --hq-token-file FILE] [--sync-interval SECONDS]\n"
-    "       corder repl  --db FILE | --connect PATH\n"
+    "                    [--max-connections N] [--auth-timeout SECONDS] [--idle-timeout SECONDS]\n"
+    "       corder repl  --db FILE [--policies DIR] | --connect PATH\n"
     "       corder sync  --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file FILE]\n"
     "       corder policy check FILE\n"
-    "       corder policy replay --db FILE --policy FILE [--store S] [--since DATE]\n"
+    "       corder policy replay --db FILE --policy FILE [--store S] [--since YYYY-MM-DD]\n"
     "The HQ token may also come from the environment: CORDER_HQ_TOKEN.\n";
 
 int main(int argc, char **argv)
