@@ -5,7 +5,7 @@
  *   corder.history(number)          corder.policy([store])   corder.reload([store])
  *   corder.sync([store])            corder.stats()
  *   corder.login(store, staff, pin) corder.logout()          corder.whoami()
- *   corder.call(op [, args])        any op of PROTOCOL.md
+ *   corder.call(op [, args])        any op of the protocol (docs/protocol.md)
  *
  * Each function is one request through dispatch_request, exactly as a
  * client's over TCP: support never goes around the flows, the checks or
@@ -123,7 +123,7 @@ static int admin_dispatch(lua_State *L, admin_state *a, session *s, json_t *req,
     a->pending.s = s;
     a->pending.login = login;
     bool unjudged = false;
-    if (a->srv && lua_isyieldable(L)) {
+    if (a->srv) {
         dispatch_req_pins(&a->pending.r, s);
         for (int i = 0; i < a->pending.r.npins; i++) {
             auth_pin *p = &a->pending.r.pins[i];
@@ -137,6 +137,12 @@ static int admin_dispatch(lua_State *L, admin_state *a, session *s, json_t *req,
                 unjudged = true;
             sodium_memzero(&st, sizeof st);
         }
+    }
+    if (unjudged && !lua_isyieldable(L)) {
+        dispatch_req_free(&a->pending.r);
+        return luaL_error(L, "a PIN cannot be checked here (inside a callback such as a gsub"
+                             " function or a sort comparator): sign in or approve at the top"
+                             " level of the chunk");
     }
     if (unjudged) {
         a->pending.waiting = true;

@@ -177,7 +177,7 @@ static const char prelude[] =
     "  {'corder.stats()', 'connections, ops, commits, queue, policies'},\n"
     "  {'corder.login(store, staff, pin)', 'act as this staff member (to change)'},\n"
     "  {'corder.logout() / corder.whoami()', 'back to read-only / who am I'},\n"
-    "  {'corder.call(op, args)', 'any op of PROTOCOL.md, e.g. \"order.cancel\"'},\n"
+    "  {'corder.call(op, args)', 'any op of the protocol, e.g. \"order.cancel\"'},\n"
     "  {'show(v)', 'print v as the console does'},\n"
     "}\n"
     "function help()\n"

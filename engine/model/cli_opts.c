@@ -38,7 +38,7 @@ int cli_check(int argc, char **argv, const char *const *allowed, const char *usa
 
 int cli_hq_token(int argc, char **argv, const char *cmd, const char *usage, const char **token)
 {
-    static char buf[HQ_TOKEN_MAX + 2];
+    static char buf[HQ_TOKEN_MAX + 3]; /* the token, "\r\n", and one byte more to tell */
     const char *opt = cli_opt(argc, argv, "--hq-token");
     const char *file = cli_opt(argc, argv, "--hq-token-file");
     *token = NULL;
@@ -61,6 +61,7 @@ int cli_hq_token(int argc, char **argv, const char *cmd, const char *usage, cons
         fclose(f);
         if (n && buf[n - 1] == '\n') n--;
         if (n && buf[n - 1] == '\r') n--;
+        more = more || n > HQ_TOKEN_MAX;
         const char *why = more     ? "holds more than 255 bytes"
                           : n == 0 ? "is empty"
                           : memchr(buf, '\n', n) || memchr(buf, '\r', n)

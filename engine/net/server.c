@@ -223,8 +223,8 @@ static int64_t now_us(void)
 
 static json_t *error_response(json_t *id, const char *code, const char *message)
 {
-    return json_pack("{s:O?,s:b,s:{s:s,s:s}}", "id", id, "ok", 0, "error", "code", code, "message",
-                     message);
+    return json_pack("{s:O?,s:b,s:{s:s,s:s,s:{}}}", "id", id, "ok", 0, "error", "code", code,
+                     "message", message, "details");
 }
 
 /* ---- connections ---- */
@@ -911,7 +911,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         conn *old = oldest_stranger(s);
         if (!old) {
             static const char full[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"internal\","
-                                       "\"message\":\"too many connections\"}}\n";
+                                       "\"message\":\"too many connections\",\"details\":{}}}\n";
             if (send(fd, full, sizeof full - 1, MSG_DONTWAIT | MSG_NOSIGNAL) <
                 0) { /* best effort */
             }

@@ -112,6 +112,7 @@ describe("attack: strangers holding sockets", function()
         local r = assert(extra:recv())
         assert.are.equal("internal", r.error.code)
         assert.truthy(r.error.message:find("too many connections"))
+        assert.are.equal("table", type(r.error.details)) -- every error carries details
         assert.is_true(t:call("ping").ok)
         for _, c in ipairs(tills) do c:close() end
         for _, c in ipairs(idle) do c:close() end

@@ -86,6 +86,18 @@ print(pcall(corder.call, "order.ship", {number = o.number, lines = {{line = 1, q
     end)
 end)
 
+describe("attack: a PIN checked where the console cannot wait", function()
+    it("refuses a sign-in inside a callback with a clear error, not an internal one", function()
+        local srv = admin_server()
+        local out = repl_async(srv, [[
+print(pcall(string.gsub, "x", "x", function() corder.login("S001", "1002", "9999") end))
+]])()
+        assert.truthy(out:find("cannot be checked here"), out)
+        assert.falsy(out:find("internal"), out)
+        srv:cleanup()
+    end)
+end)
+
 describe("attack: PINs in the console history", function()
     it("keeps sign-ins and PINs out of ~/.corder_history, and the file 0600", function()
         if e2e.sh("command -v script >/dev/null") ~= 0 then
