@@ -71,6 +71,13 @@ describe("ops", function()
             local e = err(cashier:call("customer.create", {name = ""}), "validation")
             assert.are.equal("name", e.details and e.details.field)
         end)
+        it("refuses a blank name whatever else comes with it (the check once read the phone)", function()
+            for _, args in ipairs({{name = "", email = "x@example.com", phone = "+31 6 1"},
+                                   {name = "   ", phone = "+31 6 1"}, {name = "\t"}}) do
+                local e = err(cashier:call("customer.create", args), "validation")
+                assert.are.equal("name", e.details and e.details.field)
+            end
+        end)
     end)
 
     describe("orders", function()
