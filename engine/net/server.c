@@ -555,12 +555,9 @@ struct event_base *server_base(server *s)
 int server_write(server *s, int (*fn)(engine *e, void *arg, err_t *err), void *arg, err_t *err)
 {
     if (!engine_in_txn(s->e) && engine_begin(s->e, err) != 0) return -1;
-    sqlite3_stmt *sp = engine_stmt(s->e, "SAVEPOINT srv_write", err);
-    if (!sp || sqlite3_step(sp) != SQLITE_DONE) return engine_sqlerr(s->e, err, "savepoint");
+    if (engine_savepoint(s->e, ENGINE_SP_SERVER, err) < 0) return -1;
     int rc = fn(s->e, arg, err);
-    sqlite3_stmt *end;
-    if (rc != 0 && (end = engine_stmt(s->e, "ROLLBACK TO srv_write", err))) sqlite3_step(end);
-    if ((end = engine_stmt(s->e, "RELEASE srv_write", err))) sqlite3_step(end);
+    engine_savepoint_end(s->e, ENGINE_SP_SERVER, rc == 0);
     event_active(s->commit_ev, 0, 0); /* commits with the open batch, or alone */
     return rc;
 }

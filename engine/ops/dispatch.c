@@ -16,6 +16,7 @@
 #include "model/args.h"
 #include "store/auth.h"
 #include "flows/flow.h"
+#include "store/idem.h"
 #include "model/jsonw.h"
 #include "store/master.h"
 #include "model/text.h"
@@ -249,56 +250,6 @@ static void args_hash(const char *op, json_t *args, char out[65])
     json_decref(copy);
 }
 
-/* 1 and *stored (the result's text) when the key was seen with the same
- * request; -1 on a key reused for another request; 0 when new. */
-static int idem_lookup(engine *e, session *s, const char *key, const char *op, const char *hash,
-                       dresult *stored, err_t *err)
-{
-    sqlite3_stmt *st = engine_stmt(
-        e, "SELECT op, args_hash, response FROM idempotency WHERE store = ? AND key = ?", err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    int rc = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        if (strcmp((const char *)sqlite3_column_text(st, 0), op) ||
-            strcmp((const char *)sqlite3_column_text(st, 1), hash)) {
-            err_field(err, ERR_CONFLICT, "idempotency_key",
-                      "idempotency_key: already used for a different request");
-            rc = -1;
-        } else {
-            stored->len = (size_t)sqlite3_column_bytes(st, 2);
-            stored->text = malloc(stored->len + 1);
-            if (stored->text) memcpy(stored->text, sqlite3_column_text(st, 2), stored->len + 1);
-            rc = stored->text ? 1 : err_set(err, ERR_INTERNAL, "out of memory");
-        }
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-static int idem_store(engine *e, session *s, const char *key, const char *op, const char *hash,
-                      const dresult *r, err_t *err)
-{
-    sqlite3_stmt *st = engine_stmt(e,
-                                   "INSERT INTO idempotency(store, key, op, args_hash, response)"
-                                   " VALUES(?,?,?,?,?)",
-                                   err);
-    if (!st) return -1;
-    char *dumped = r->text ? NULL : jsonw_dumps(r->json, NULL);
-    if (!r->text && !dumped) return err_set(err, ERR_INTERNAL, "out of memory");
-    sqlite3_bind_text(st, 1, s->store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, r->text ? r->text : dumped, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    free(dumped);
-    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "idempotency");
-}
-
 /* ---- the shape of args, checked before the session (PROTOCOL ranks
  * bad_request first); handlers then check everything in depth ---- */
 
@@ -393,33 +344,27 @@ static int run_op(engine *e, session *s, op_entry *op, json_t *args, dresult *r,
     return rc;
 }
 
-static int savepoint(engine *e, const char *sql)
-{
-    err_t err;
-    sqlite3_stmt *st = engine_stmt(e, sql, &err);
-    if (!st) return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
 static int run_write(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
 {
     const char *key = json_string_value(json_object_get(args, "idempotency_key"));
     char hash[65];
     if (key) {
         args_hash(op->op, args, hash);
-        int found = idem_lookup(e, s, key, op->op, hash, r, err);
+        int found = idem_lookup(e, s->store, key, op->op, hash, &r->text, &r->len, err);
         if (found != 0) return found < 0 ? -1 : 0;
     }
-    if (savepoint(e, "SAVEPOINT req") < 0) return engine_sqlerr(e, err, "savepoint");
+    if (engine_savepoint(e, ENGINE_SP_REQUEST, err) < 0) return -1;
     int rc = run_op(e, s, op, args, r, err);
-    if (rc == 0 && key && idem_store(e, s, key, op->op, hash, r, err) < 0) {
-        dresult_free(r);
-        rc = -1;
+    if (rc == 0 && key) {
+        char *dumped = r->text ? NULL : jsonw_dumps(r->json, NULL);
+        if ((!r->text && !dumped && err_set(err, ERR_INTERNAL, "out of memory")) ||
+            idem_store(e, s->store, key, op->op, hash, r->text ? r->text : dumped, err) < 0) {
+            dresult_free(r);
+            rc = -1;
+        }
+        free(dumped);
     }
-    if (rc < 0) savepoint(e, "ROLLBACK TO req");
-    savepoint(e, "RELEASE req");
+    engine_savepoint_end(e, ENGINE_SP_REQUEST, rc == 0);
     return rc;
 }
 

@@ -369,3 +369,29 @@ int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err)
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, what);
 }
+
+static const char *const sp_sql[][3] = {
+    [ENGINE_SP_REQUEST] = {"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req"},
+    [ENGINE_SP_SERVER] = {"SAVEPOINT srv_write", "RELEASE srv_write", "ROLLBACK TO srv_write"},
+};
+
+static int sp_step(engine *e, const char *sql, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e, sql, err);
+    if (!st) return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "savepoint");
+}
+
+int engine_savepoint(engine *e, engine_sp which, err_t *err)
+{
+    return sp_step(e, sp_sql[which][0], err);
+}
+
+void engine_savepoint_end(engine *e, engine_sp which, bool keep)
+{
+    err_t err;
+    if (!keep) sp_step(e, sp_sql[which][2], &err);
+    sp_step(e, sp_sql[which][1], &err);
+}

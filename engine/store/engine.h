@@ -77,4 +77,11 @@ int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err);
 /* A sqlite error as an ERR_INTERNAL value. */
 int engine_sqlerr(engine *e, err_t *err, const char *what);
 
+/* Savepoints inside the open transaction: one per request (dispatch), one
+ * for a write the server makes itself (server_write). end keeps (RELEASE)
+ * or undoes (ROLLBACK TO, then RELEASE) what ran since. */
+typedef enum { ENGINE_SP_REQUEST, ENGINE_SP_SERVER } engine_sp;
+int engine_savepoint(engine *e, engine_sp which, err_t *err);
+void engine_savepoint_end(engine *e, engine_sp which, bool keep);
+
 #endif

@@ -40,6 +40,7 @@
 #include "store/sync_queue.h"
 #include "sync/uplink.h"
 #include "model/text.h"
+#include "store/idem.h"
 
 #define SYNC_CREATE_MS 3000
 
@@ -114,19 +115,6 @@ static void create_cb(void *arg, json_t *resp, const char *error)
     free(p);
 }
 
-static bool idempotency_seen(engine *e, const char *store, const char *key)
-{
-    err_t err;
-    sqlite3_stmt *st =
-        engine_stmt(e, "SELECT 1 FROM idempotency WHERE store = ? AND key = ?", &err);
-    if (!st) return false;
-    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    bool seen = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return seen;
-}
-
 static bool take_create(sync_svc *g, server_wait *w, session *sess, const dispatch_req *req)
 {
     master_store ms;
@@ -136,7 +124,7 @@ static bool take_create(sync_svc *g, server_wait *w, session *sess, const dispat
         !strcmp(ms.order_creation, "async"))
         return false;
     const char *key = json_string_value(json_object_get(args, "idempotency_key"));
-    if (key && idempotency_seen(g->e, sess->store, key)) return false;
+    if (key && idem_seen(g->e, sess->store, key)) return false;
     json_t *preq = json_pack("{s:s, s:O}", "op", "order.preview", "args", args);
     dispatch_req pr;
     dispatch_parse_value(&pr, preq);
