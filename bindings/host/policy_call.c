@@ -71,6 +71,7 @@ typedef struct {
     policy *p;
     policy_hook hook;
     const char *store, *today;
+    int64_t now; /* epoch seconds of the caller's clock; 0: the pin, else the real clock */
     json_t *const *args;
     const char *const *texts; /* or the arguments as JSON text */
     const size_t *lens;
@@ -80,7 +81,9 @@ typedef struct {
 static void push_ctx(lua_State *L, const call_ctx *c)
 {
     char today[11], now[21];
-    time_t t = pinned_now ? (time_t)pinned_now : time(NULL);
+    /* One clock: the flow's own (a pinned test clock included), so ctx.now
+     * and the order's timestamps agree; tools without one pass 0. */
+    time_t t = c->now ? (time_t)c->now : pinned_now ? (time_t)pinned_now : time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -199,29 +202,29 @@ static int check_amount_hook(policy_hook hook, err_t *err)
     return 0;
 }
 
-int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
                    json_t *const *args, int nargs, int64_t *out, err_t *err)
 {
-    call_ctx c = {p, hook, store, today, args, NULL, NULL, nargs};
+    call_ctx c = {p, hook, store, today, now, args, NULL, NULL, nargs};
     if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
     return amount_answer(p, hook, out, err);
 }
 
 int lh_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
-                        const char *const *args, const size_t *lens, int nargs, int64_t *out,
-                        err_t *err)
+                        int64_t now, const char *const *args, const size_t *lens, int nargs,
+                        int64_t *out, err_t *err)
 {
-    call_ctx c = {p, hook, store, today, NULL, args, lens, nargs};
+    call_ctx c = {p, hook, store, today, now, NULL, args, lens, nargs};
     if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
     return amount_answer(p, hook, out, err);
 }
 
-int lh_call_permits(policy *p, const char *store, const char *today, json_t *staff,
+int lh_call_permits(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                     const char *permission, bool *out, err_t *err)
 {
     json_t *perm = json_string(permission ? permission : "");
     json_t *args[2] = {staff ? staff : json_null(), perm};
-    call_ctx c = {p, HOOK_PERMITS, store, today, args, NULL, NULL, 2};
+    call_ctx c = {p, HOOK_PERMITS, store, today, now, args, NULL, NULL, 2};
     int rc = perm ? call_hook(p, c, err)
                   : err_set(err, ERR_BAD_REQUEST, "permission is not valid UTF-8");
     json_decref(perm);

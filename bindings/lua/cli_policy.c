@@ -105,7 +105,7 @@ static int check_amounts(policy *p, json_t *order, json_t *shipment, json_t *ret
         int64_t v;
         err_t e;
         err_clear(&e);
-        if (policy_call_amount(p, calls[i].hook, "S001", "2024-05-02", calls[i].args, calls[i].n,
+        if (policy_call_amount(p, calls[i].hook, "S001", "2024-05-02", 0, calls[i].args, calls[i].n,
                                &v, &e) < 0) {
             fprintf(stderr, "%s\n", e.message);
             failed = 1;
@@ -129,7 +129,8 @@ static int check_permits(policy *p)
             bool ok;
             err_t e;
             err_clear(&e);
-            if (policy_call_permits(p, "S001", "2024-05-02", staff, permissions[i], &ok, &e) < 0) {
+            if (policy_call_permits(p, "S001", "2024-05-02", 0, staff, permissions[i], &ok, &e) <
+                0) {
                 fprintf(stderr, "%s\n", e.message);
                 failed = 1;
                 break; /* one line per fault, not one per permission */

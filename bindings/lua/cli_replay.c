@@ -91,7 +91,7 @@ static json_t *ask(replay *r, policy_hook hook, const char *store, const char *t
         }
         bool ok;
         if (policy_has_hook(r->pol, HOOK_PERMITS)) {
-            if (policy_call_permits(r->pol, store, today, a[0], perm, &ok, err) < 0) return NULL;
+            if (policy_call_permits(r->pol, store, today, 0, a[0], perm, &ok, err) < 0) return NULL;
         } else {
             const char *role = json_string_value(json_object_get(a[0], "role"));
             ok = role && !strcmp(role, "manager"); /* SPEC A2 default */
@@ -104,7 +104,7 @@ static json_t *ask(replay *r, policy_hook hook, const char *store, const char *t
     }
     int64_t v;
     if (policy_has_hook(r->pol, hook)) {
-        if (policy_call_amount(r->pol, hook, store, today, a, (int)n, &v, err) < 0) return NULL;
+        if (policy_call_amount(r->pol, hook, store, today, 0, a, (int)n, &v, err) < 0) return NULL;
     } else {
         v = decide_default_amount(hook, params, a);
     }

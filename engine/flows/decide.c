@@ -88,8 +88,8 @@ static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, c
     /* A5: the money rules of the order's store (flow_load_change). */
     bool by_policy = policy_has_hook(c->pol, hook);
     if (by_policy) {
-        if (policy_call_amount_text(c->pol, hook, c->rules_store, c->rules_today, texts, lens,
-                                    nargs, out, err) < 0)
+        if (policy_call_amount_text(c->pol, hook, c->rules_store, c->rules_today, engine_now(c->e),
+                                    texts, lens, nargs, out, err) < 0)
             return -1;
     } else {
         *out = dflt;
@@ -162,8 +162,8 @@ int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out
 {
     bool by_policy = policy_has_hook(c->perm_pol, HOOK_PERMITS);
     if (by_policy) {
-        if (policy_call_permits(c->perm_pol, c->s->store, c->today, staff, permission, out, err) <
-            0)
+        if (policy_call_permits(c->perm_pol, c->s->store, c->today, engine_now(c->e), staff,
+                                permission, out, err) < 0)
             return -1;
     } else {
         const char *role = json_string_value(json_object_get(staff, "role"));

@@ -188,23 +188,23 @@ static bool bp_has_hook(const policy *p, policy_hook hook)
 }
 
 /* Never called: a policy without hooks is decided by the C defaults. */
-static int bp_amount(policy *p, policy_hook hook, const char *store, const char *today,
+static int bp_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
                      json_t *const *args, int nargs, int64_t *out, err_t *err)
 {
     return err_set(err, ERR_INTERNAL, "the built-in policy has no %s hook", policy_hook_name(hook));
 }
 
 static int bp_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
-                          const char *const *args, const size_t *lens, int nargs, int64_t *out,
-                          err_t *err)
+                          int64_t now, const char *const *args, const size_t *lens, int nargs,
+                          int64_t *out, err_t *err)
 {
-    return bp_amount(p, hook, store, today, NULL, 0, out, err);
+    return bp_amount(p, hook, store, today, now, NULL, 0, out, err);
 }
 
-static int bp_permits(policy *p, const char *store, const char *today, json_t *staff,
+static int bp_permits(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                       const char *permission, bool *out, err_t *err)
 {
-    return bp_amount(p, HOOK_PERMITS, store, today, NULL, 0, NULL, err);
+    return bp_amount(p, HOOK_PERMITS, store, today, now, NULL, 0, NULL, err);
 }
 
 const policy_impl policy_builtin = {

@@ -102,18 +102,19 @@ struct policy_impl {
     bool (*has_hook)(const policy *p, policy_hook hook);
     /* Calls an amount hook (deposit, shipping_charge, cancellation_charge,
      * shipping_refund) with args and ctx = {store, today, params}. The
-     * answer must be an integer in [0, MONEY_MAX]; anything else, a runtime
+     * answer must be an integer in [0, MONEY_MAX]; now (epoch seconds) is
+     * ctx.now, the flow's own clock (0: the host's, for tools); anything else, a runtime
      * error, or going over the memory cap or the instruction budget gives
      * ERR_POLICY_ERROR with a message naming file:line. The _text form
      * takes each argument as JSON text (the engine writes order views as
      * text, and they reach Lua without a jansson tree in between). */
     int (*call_amount)(policy *p, policy_hook hook, const char *store, const char *today,
-                       json_t *const *args, int nargs, int64_t *out, err_t *err);
+                       int64_t now, json_t *const *args, int nargs, int64_t *out, err_t *err);
     int (*call_amount_text)(policy *p, policy_hook hook, const char *store, const char *today,
-                            const char *const *args, const size_t *lens, int nargs, int64_t *out,
-                            err_t *err);
+                            int64_t now, const char *const *args, const size_t *lens, int nargs,
+                            int64_t *out, err_t *err);
     /* permits(staff, permission, ctx); the answer must be a boolean. */
-    int (*call_permits)(policy *p, const char *store, const char *today, json_t *staff,
+    int (*call_permits)(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                         const char *permission, bool *out, err_t *err);
 };
 
@@ -171,21 +172,22 @@ static inline bool policy_has_hook(const policy *p, policy_hook hook)
     return POLICY_IMPL(p)->has_hook(p, hook);
 }
 static inline int policy_call_amount(policy *p, policy_hook hook, const char *store,
-                                     const char *today, json_t *const *args, int nargs,
+                                     const char *today, int64_t now, json_t *const *args, int nargs,
                                      int64_t *out, err_t *err)
 {
-    return POLICY_IMPL(p)->call_amount(p, hook, store, today, args, nargs, out, err);
+    return POLICY_IMPL(p)->call_amount(p, hook, store, today, now, args, nargs, out, err);
 }
 static inline int policy_call_amount_text(policy *p, policy_hook hook, const char *store,
-                                          const char *today, const char *const *args,
+                                          const char *today, int64_t now, const char *const *args,
                                           const size_t *lens, int nargs, int64_t *out, err_t *err)
 {
-    return POLICY_IMPL(p)->call_amount_text(p, hook, store, today, args, lens, nargs, out, err);
+    return POLICY_IMPL(p)->call_amount_text(p, hook, store, today, now, args, lens, nargs, out,
+                                            err);
 }
-static inline int policy_call_permits(policy *p, const char *store, const char *today,
+static inline int policy_call_permits(policy *p, const char *store, const char *today, int64_t now,
                                       json_t *staff, const char *permission, bool *out, err_t *err)
 {
-    return POLICY_IMPL(p)->call_permits(p, store, today, staff, permission, out, err);
+    return POLICY_IMPL(p)->call_permits(p, store, today, now, staff, permission, out, err);
 }
 
 #endif

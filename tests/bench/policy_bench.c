@@ -104,11 +104,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < CALLS; i++) {
         policy *p = policy_acquire(h, "S001", &e);
         int64_t v, t0 = now_ns();
-        int rc = policy_call_amount_text(p, HOOK_DEPOSIT, "S001", "2030-01-01", texts, &text_len, 1,
-                                         &v, &e);
+        int rc = policy_call_amount_text(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, texts, &text_len,
+                                         1, &v, &e);
         int64_t t1 = now_ns();
         if (rc == 0)
-            rc = policy_call_amount(p, HOOK_DEPOSIT, "S001", "2030-01-01", &order, 1, &v, &e);
+            rc = policy_call_amount(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &order, 1, &v, &e);
         tj[i] = now_ns() - t1;
         t[i] = t1 - t0;
         policy_release(p);

@@ -55,14 +55,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                           : one;
         int n = args == one ? 1 : 2;
         err_clear(&err);
-        if (policy_call_amount(p, (policy_hook)h, "S001", "2030-01-01", args, n, &v, &err) == 0 &&
+        if (policy_call_amount(p, (policy_hook)h, "S001", "2030-01-01", 0, args, n, &v, &err) ==
+                0 &&
             (v < 0 || v > INT64_C(1000000000000000)))
             abort();
     }
     if (policy_has_hook(p, HOOK_PERMITS)) {
         bool ok;
         err_clear(&err);
-        policy_call_permits(p, "S001", "2030-01-01", staff, "deposit_override", &ok, &err);
+        policy_call_permits(p, "S001", "2030-01-01", 0, staff, "deposit_override", &ok, &err);
     }
     policy_release(p);
     return 0;

@@ -50,7 +50,7 @@ static int deposit(policy *p, int64_t *out, err_t *e)
                               "lines", "line", 1, "qty", 2, "unit_price", 1000, "delivery", "mode",
                               "ship", "customer", "b2b", 0);
     err_clear(e);
-    int rc = policy_call_amount(p, HOOK_DEPOSIT, "S1", "2024-05-02", &order, 1, out, e);
+    int rc = policy_call_amount(p, HOOK_DEPOSIT, "S1", "2024-05-02", 0, &order, 1, out, e);
     json_decref(order);
     return rc;
 }
@@ -195,7 +195,8 @@ static void test_budget(void)
     int64_t v = 0;
     CHECK(deposit(p, &v, &e) < 0 && strstr(e.message, "loop.lua:3:"), "%s", e.message);
     json_t *o = json_object();
-    CHECK(policy_call_amount(p, HOOK_CANCELLATION_CHARGE, "S1", NULL, &o, 1, &v, &e) == 0 && v == 7,
+    CHECK(policy_call_amount(p, HOOK_CANCELLATION_CHARGE, "S1", NULL, 0, &o, 1, &v, &e) == 0 &&
+              v == 7,
           "after budget: %s", e.message);
     json_decref(o);
     policy_release(p);
@@ -232,7 +233,8 @@ static void test_memory(void)
     int64_t v = 0;
     CHECK(deposit(p, &v, &e) < 0 && strstr(e.message, "memory limit"), "%s", e.message);
     json_t *o = json_object();
-    CHECK(policy_call_amount(p, HOOK_CANCELLATION_CHARGE, "S1", NULL, &o, 1, &v, &e) == 0 && v == 8,
+    CHECK(policy_call_amount(p, HOOK_CANCELLATION_CHARGE, "S1", NULL, 0, &o, 1, &v, &e) == 0 &&
+              v == 8,
           "after memory bomb: rc %s v=%lld", e.message, (long long)v);
     CHECK(deposit(p, &v, &e) < 0 && strstr(e.message, "memory limit"), "again: %s", e.message);
     json_decref(o);
@@ -286,7 +288,7 @@ static void test_answers(void)
     p = load("perm", "return { permits = function(staff, perm) return 1 end }\n", &e);
     bool ok;
     json_t *staff = json_pack("{s:s}", "role", "manager");
-    CHECK(policy_call_permits(p, "S1", NULL, staff, "ship", &ok, &e) < 0 &&
+    CHECK(policy_call_permits(p, "S1", NULL, 0, staff, "ship", &ok, &e) < 0 &&
               strstr(e.message, "perm.lua:1: permits returned 1, expected true or false"),
           "%s", e.message);
     policy_release(p);
@@ -296,10 +298,11 @@ static void test_answers(void)
              "  return staff.role == 'manager' and perm == 'ship' and ctx.store == 'S9'"
              " end }\n",
              &e);
-    CHECK(policy_call_permits(p, "S9", NULL, staff, "ship", &ok, &e) == 0 && ok, "%s", e.message);
-    CHECK(policy_call_permits(p, "S9", NULL, staff, "deposit_override", &ok, &e) == 0 && !ok, "%s",
+    CHECK(policy_call_permits(p, "S9", NULL, 0, staff, "ship", &ok, &e) == 0 && ok, "%s",
           e.message);
-    CHECK(policy_call_amount(p, HOOK_DEPOSIT, "S9", NULL, &staff, 1, &v, &e) < 0 &&
+    CHECK(policy_call_permits(p, "S9", NULL, 0, staff, "deposit_override", &ok, &e) == 0 && !ok,
+          "%s", e.message);
+    CHECK(policy_call_amount(p, HOOK_DEPOSIT, "S9", NULL, 0, &staff, 1, &v, &e) < 0 &&
               e.code == ERR_INTERNAL,
           "missing hook: %s", e.message);
     json_decref(staff);
@@ -328,7 +331,7 @@ static void test_arguments(void)
     json_t *order = json_pack("{s:[{s:i, s:i}], s:f, s:n, s:{s:b}}", "lines", "qty", 2,
                               "unit_price", 1001, "rate", 1.5, "gone", "customer", "b2b", 0);
     int64_t v = 0;
-    CHECK(policy_call_amount(p, HOOK_DEPOSIT, "S1", "2024-05-02", &order, 1, &v, &e) == 0 &&
+    CHECK(policy_call_amount(p, HOOK_DEPOSIT, "S1", "2024-05-02", 0, &order, 1, &v, &e) == 0 &&
               v == 125,
           "%s v=%lld", e.message, (long long)v);
     CHECK(json_integer_value(
