@@ -15,15 +15,12 @@
 
 int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"number", "version",  "charge_override", "payments",
-                                          "reason", "approval", "idempotency_key", NULL};
     static const char *const ovr_f[] = {"amount", "approval", NULL};
     const char *number, *reason = NULL, *s;
     json_t *ovr = NULL, *approval = NULL, *store_approval = NULL;
     int64_t version = -1, ovr_amount = 0, paying;
     int has_version;
-    if (args_only(c->args, "", allowed, err) < 0 ||
-        args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
+    if (args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
         (has_version = args_int(c->args, "", "version", false, 0, INT64_MAX, &version, err)) < 0 ||
         args_obj(c->args, "", "charge_override", false, &ovr, err) < 0 ||
         args_str(c->args, "", "reason", false, 255, &reason, err) < 0 ||

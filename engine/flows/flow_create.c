@@ -27,17 +27,13 @@ typedef struct {
 
 static int parse(flow_ctx *c, create_args *a, err_t *err)
 {
-    static const char *const allowed[] = {
-        "customer",         "type",     "quote_expires",   "lines", "shipping_charge",
-        "deposit_override", "payments", "idempotency_key", NULL};
     static const char *const ovr_allowed[] = {"amount", "approval", NULL};
     json_t *args = c->args;
     const char *key;
     memset(a, 0, sizeof *a);
     a->type = "order";
     a->shipping_charge = -1;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "customer", false, 63, &a->customer, err) < 0 ||
+    if (args_str(args, "", "customer", false, 63, &a->customer, err) < 0 ||
         args_str(args, "", "type", false, 8, &a->type, err) < 0 ||
         args_str(args, "", "quote_expires", false, 10, &a->quote_expires, err) < 0 ||
         args_arr(args, "", "lines", true, FLOW_MAX_LINES, &a->lines, err) < 0 ||

@@ -28,15 +28,11 @@ typedef struct {
 
 static int parse(flow_ctx *c, edit_args *a, err_t *err)
 {
-    static const char *const allowed[] = {
-        "number",          "version",  "add_lines", "update_lines",    "remove_lines",
-        "shipping_charge", "payments", "approval",  "idempotency_key", NULL};
     static const char *const upd_f[] = {"line", "qty", "delivery", NULL};
     const char *s;
     int has;
     memset(a, 0, sizeof *a);
-    if (args_only(c->args, "", allowed, err) < 0 ||
-        args_str(c->args, "", "number", true, 47, &a->number, err) < 0 ||
+    if (args_str(c->args, "", "number", true, 47, &a->number, err) < 0 ||
         args_int(c->args, "", "version", true, 0, INT64_MAX, &a->version, err) < 0 ||
         args_arr(c->args, "", "add_lines", false, FLOW_MAX_LINES, &a->add, err) < 0 ||
         args_arr(c->args, "", "update_lines", false, FLOW_MAX_LINES, &a->update, err) < 0 ||
@@ -301,13 +297,10 @@ done:
 
 int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"number", "payments", "approval", "idempotency_key",
-                                          NULL};
     const char *number, *s;
     json_t *approval = NULL;
     int64_t paying;
-    if (args_only(c->args, "", allowed, err) < 0 ||
-        args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
+    if (args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
         args_obj(c->args, "", "approval", false, &approval, err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &paying, err) < 0 ||

@@ -12,14 +12,10 @@
 
 static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *err)
 {
-    static const char *const pickup_f[] = {"number", "lines", "payments", "idempotency_key", NULL};
-    static const char *const ship_f[] = {"number",   "lines",           "payments", "tracking",
-                                         "approval", "idempotency_key", NULL};
     const char *number, *s, *tracking = NULL;
     json_t *lines, *approval = NULL;
     int64_t paying;
-    if (args_only(c->args, "", mode == MODE_SHIP ? ship_f : pickup_f, err) < 0 ||
-        args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
+    if (args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
         args_arr(c->args, "", "lines", true, FLOW_MAX_LINES, &lines, err) < 0 ||
         args_str(c->args, "", "tracking", false, 63, &tracking, err) < 0 ||
         args_obj(c->args, "", "approval", false, &approval, err) < 0 ||

@@ -24,14 +24,11 @@ typedef struct {
 
 static int parse(flow_ctx *c, return_args *a, err_t *err)
 {
-    static const char *const allowed[] = {"number",   "invoice",         "lines", "shipping_refund",
-                                          "approval", "idempotency_key", NULL};
     static const char *const line_f[] = {"line", "qty", "reason", NULL};
     const char *s;
     int has;
     memset(a, 0, sizeof *a);
-    if (args_only(c->args, "", allowed, err) < 0 ||
-        args_str(c->args, "", "number", true, 47, &a->number, err) < 0 ||
+    if (args_str(c->args, "", "number", true, 47, &a->number, err) < 0 ||
         args_int(c->args, "", "invoice", true, INT64_MIN, INT64_MAX, &a->invoice, err) < 0 ||
         args_arr(c->args, "", "lines", true, FLOW_MAX_LINES, &a->lines, err) < 0 ||
         (has = args_int(c->args, "", "shipping_refund", false, INT64_MIN, INT64_MAX,

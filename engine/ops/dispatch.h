@@ -81,6 +81,10 @@ json_t *dispatch_stats(void);
 /* Extension point: ops registered by other modules (sync, hq, admin).
  * The handler gets validated args and fills *result or err. */
 typedef int (*dispatch_fn)(engine *e, session *s, json_t *args, json_t **result, err_t *err);
-void dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_session);
+/* schema: the op's top-level arguments, "name:t name:t?" with t in s i b o a
+ * (the same check and messages as the built-in ops). -1 when the table is
+ * full or schema is missing: the caller fails its start-up. */
+int dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_session,
+                      const char *schema);
 
 #endif

@@ -14,7 +14,8 @@
 
 /* Registers session.login_store and the hq.* ops with dispatch; token is
  * the shared secret stores sign in with (--hq-token). */
-void hq_ops_register(hq_store *h, const char *token);
+/* -1 when an op cannot be registered (the server then does not start). */
+int hq_ops_register(hq_store *h, const char *token);
 
 /* Whether token (len bytes) is the HQ token; constant time, and the time
  * does not depend on the real token's length (hashes are compared). */

@@ -127,10 +127,8 @@ static int need_hq_user(session *s, err_t *err)
 
 static int op_login_store(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", "token", NULL};
     const char *store, *token;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_str(args, "", "token", true, 255, &token, err) < 0)
         return -1;
     if (!hq_token_ok(token, strlen(token))) /* args_str refuses NULs */
@@ -169,11 +167,9 @@ static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq
 
 static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", "events", NULL};
     const char *store;
     json_t *events;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_arr(args, "", "events", true, HQ_MAX_EVENTS, &events, err) < 0 ||
         need_peer(s, store, err) < 0)
         return -1;
@@ -201,11 +197,9 @@ static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err
 
 static int op_create_order(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", "order", NULL};
     const char *store;
     json_t *order;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_obj(args, "", "order", true, &order, err) < 0 || need_peer(s, store, err) < 0)
         return -1;
     char why[256], id[64];
@@ -222,11 +216,9 @@ static int op_create_order(engine *e, session *s, json_t *args, json_t **r, err_
 
 static int op_synchronize(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", NULL};
     const char *store = NULL;
     int64_t created, failed;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+    if (args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
         hq_synchronize(H, store, &created, &failed, err) < 0)
         return -1;
     *r = json_pack("{s:I, s:I}", "created", (json_int_t)created, "failed", (json_int_t)failed);
@@ -235,9 +227,7 @@ static int op_synchronize(engine *e, session *s, json_t *args, json_t **r, err_t
 
 static int store_number(json_t *args, const char **store, const char **number, err_t *err)
 {
-    static const char *const allowed[] = {"store", "number", NULL};
-    return args_only(args, "", allowed, err) < 0 ||
-                   args_str(args, "", "store", true, 31, store, err) < 0 ||
+    return args_str(args, "", "store", true, 31, store, err) < 0 ||
                    args_str(args, "", "number", true, 63, number, err) < 0
                ? -1
                : 0;
@@ -266,12 +256,10 @@ static json_t *recs_json(hq_order_rec *v, size_t n)
 
 static int op_order_list(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", "state", NULL};
     const char *store, *state = NULL;
     hq_order_rec *v;
     size_t n;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_str(args, "", "state", false, 15, &state, err) < 0 || need_hq_user(s, err) < 0 ||
         H->vt->list(H, store, state, HQ_LIST_MAX, &v, &n, err) < 0)
         return -1;
@@ -290,13 +278,11 @@ static int conflicts_json(engine *e, const char *store, json_t **out, err_t *err
 /* {failures: [order record], conflicts: [as hq.conflicts]} */
 static int op_failures(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", NULL};
     const char *store = NULL;
     hq_order_rec *v;
     size_t n;
     json_t *conflicts;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+    if (args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
         conflicts_json(e, store, &conflicts, err) < 0)
         return -1;
     if (H->vt->list(H, store, "failed", HQ_LIST_MAX, &v, &n, err) < 0) {
@@ -311,11 +297,9 @@ static int op_failures(engine *e, session *s, json_t *args, json_t **r, err_t *e
 /* Events refused because HQ keeps their (store, seq) with other content. */
 static int op_conflicts(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", NULL};
     const char *store = NULL;
     json_t *conflicts;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
+    if (args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
         conflicts_json(e, store, &conflicts, err) < 0)
         return -1;
     *r = json_pack("{s:o}", "conflicts", conflicts);
@@ -325,11 +309,9 @@ static int op_conflicts(engine *e, session *s, json_t *args, json_t **r, err_t *
 /* How a store learns back (SPEC S3): one small record per number asked. */
 static int op_order_status(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
-    static const char *const allowed[] = {"store", "numbers", NULL};
     const char *store;
     json_t *numbers;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_str(args, "", "store", true, 31, &store, err) < 0 ||
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_arr(args, "", "numbers", true, HQ_MAX_NUMBERS, &numbers, err) < 0 ||
         need_hq_user(s, err) < 0)
         return -1;
@@ -379,19 +361,21 @@ static int op_retry(engine *e, session *s, json_t *args, json_t **r, err_t *err)
     return 0;
 }
 
-void hq_ops_register(hq_store *h, const char *token)
+int hq_ops_register(hq_store *h, const char *token)
 {
+    int rc = 0;
     H = h;
     token = token ? token : "";
     token_hash(token, strlen(token), hq_token_hash);
-    dispatch_register("session.login_store", op_login_store, false, false);
-    dispatch_register("hq.upload", op_upload, true, false);
-    dispatch_register("hq.create_order", op_create_order, true, false);
-    dispatch_register("hq.synchronize", op_synchronize, true, false);
-    dispatch_register("hq.order.get", op_order_get, false, false);
-    dispatch_register("hq.order.list", op_order_list, false, false);
-    dispatch_register("hq.order.status", op_order_status, false, false);
-    dispatch_register("hq.failures", op_failures, false, false);
-    dispatch_register("hq.conflicts", op_conflicts, false, false);
-    dispatch_register("hq.retry", op_retry, true, false);
+    rc |= dispatch_register("session.login_store", op_login_store, false, false, "store:s token:s");
+    rc |= dispatch_register("hq.upload", op_upload, true, false, "store:s events:a");
+    rc |= dispatch_register("hq.create_order", op_create_order, true, false, "store:s order:o");
+    rc |= dispatch_register("hq.synchronize", op_synchronize, true, false, "store:s?");
+    rc |= dispatch_register("hq.order.get", op_order_get, false, false, "store:s number:s");
+    rc |= dispatch_register("hq.order.list", op_order_list, false, false, "store:s state:s?");
+    rc |= dispatch_register("hq.order.status", op_order_status, false, false, "store:s numbers:a");
+    rc |= dispatch_register("hq.failures", op_failures, false, false, "store:s?");
+    rc |= dispatch_register("hq.conflicts", op_conflicts, false, false, "store:s?");
+    rc |= dispatch_register("hq.retry", op_retry, true, false, "store:s number:s");
+    return rc;
 }

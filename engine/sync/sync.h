@@ -56,7 +56,7 @@ sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, 
 void sync_stop(sync_svc *s);
 /* Registers sync.run (without sync_start it says no HQ is configured),
  * sync.retry and sync.quarantine. */
-void sync_register_ops(void);
+int sync_register_ops(void); /* -1: an op could not be registered */
 
 /* serve's wiring of section 6 by role (sync_role.c): hq: the HQ store and
  * the hq.* ops; store: sync.run and, with --hq, sync_start. */

@@ -205,11 +205,9 @@ static int op_sync_run(engine *e, session *s, json_t *args, json_t **result, err
  * second; sync.run starts one at once) -> {retrying}. */
 static int op_sync_retry(engine *e, session *s, json_t *args, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"seq", "number", "idempotency_key", NULL};
     int64_t seq = 0, n;
     const char *number = NULL;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_int(args, "", "seq", false, 1, INT64_MAX, &seq, err) < 0 ||
+    if (args_int(args, "", "seq", false, 1, INT64_MAX, &seq, err) < 0 ||
         args_str(args, "", "number", false, 63, &number, err) < 0 ||
         sync_queue_retry(e, s->store, seq, number, &n, err) < 0)
         return -1;
@@ -221,22 +219,23 @@ static int op_sync_retry(engine *e, session *s, json_t *args, json_t **result, e
  * held_behind?, at, attempts, retry}]}, the store's set-aside events. */
 static int op_sync_quarantine(engine *e, session *s, json_t *args, json_t **result, err_t *err)
 {
-    static const char *const allowed[] = {"limit", NULL};
     int64_t limit = 1000;
     json_t *events;
-    if (args_only(args, "", allowed, err) < 0 ||
-        args_int(args, "", "limit", false, 1, 100000, &limit, err) < 0 ||
+    if (args_int(args, "", "limit", false, 1, 100000, &limit, err) < 0 ||
         sync_queue_list(e, s->store, (int)limit, &events, err) < 0)
         return -1;
     *result = json_pack("{s:o}", "events", events);
     return 0;
 }
 
-void sync_register_ops(void)
+int sync_register_ops(void)
 {
-    dispatch_register("sync.run", op_sync_run, false, true);
-    dispatch_register("sync.retry", op_sync_retry, true, true);
-    dispatch_register("sync.quarantine", op_sync_quarantine, false, true);
+    int rc = 0;
+    rc |= dispatch_register("sync.run", op_sync_run, false, true, "");
+    rc |= dispatch_register("sync.retry", op_sync_retry, true, true,
+                            "seq:i? number:s? idempotency_key:s?");
+    rc |= dispatch_register("sync.quarantine", op_sync_quarantine, false, true, "limit:i?");
+    return rc;
 }
 
 /* ---- the gate ---- */

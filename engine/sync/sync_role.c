@@ -51,7 +51,10 @@ sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, c
     if (hq_role) {
         r->hq = hq_store_sqlite_new(e, err);
         if (!r->hq) goto fail;
-        hq_ops_register(r->hq, token);
+        if (hq_ops_register(r->hq, token) < 0) {
+            err_set(err, ERR_INTERNAL, "the HQ ops could not be registered");
+            goto fail;
+        }
         r->flush_ev = event_new(server_base(s), -1, 0, flush_cb, r);
         if (!r->flush_ev) {
             err_set(err, ERR_INTERNAL, "cannot create the conflict recorder");
@@ -61,7 +64,10 @@ sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, c
         if (!(r->gate = hq_gate_start(s, err))) goto fail;
         return r;
     }
-    sync_register_ops();
+    if (sync_register_ops() < 0) {
+        err_set(err, ERR_INTERNAL, "the sync ops could not be registered");
+        goto fail;
+    }
     if (hq && !(r->svc = sync_start(s, e, hq, token, err))) goto fail;
     return r;
 fail:

@@ -25,6 +25,19 @@ describe("HQ conflicts", function()
     local A = {seq = 7, type = "order.create", payload = doc("S001-7", {version = 1})}
     local B = {seq = 7, type = "order.create", payload = doc("S001-8", {version = 1})}
 
+    it("refuses arguments an HQ op does not take, from the op table, before anything else", function()
+        for _, c in ipairs({{"hq.upload", {store = "S001", events = {}, extra = 1}},
+                            {"hq.order.get", {store = "S001", number = "S001-1", x = true}},
+                            {"hq.conflicts", {stor = "S001"}}}) do
+            local r = h:call(c[1], c[2])
+            assert.are.equal("bad_request", r.error.code, c[1])
+            assert.matches("unknown field", r.error.message)
+        end
+        local r = h:call("hq.order.get", {store = "S001"})
+        assert.are.equal("bad_request", r.error.code)
+        assert.are.equal("number", r.error.details.field)
+    end)
+
     it("same content is a duplicate; other content is refused as a conflict", function()
         local r = h:ok("hq.upload", {store = "S001", events = {A}})
         assert.are.same({acked_through = 7, accepted = 1, duplicates = 0}, r)

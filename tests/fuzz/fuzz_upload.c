@@ -62,7 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     sqlite3_exec(engine_db(eng), "PRAGMA synchronous=OFF", NULL, NULL, NULL);
     hq = hq_store_sqlite_new(eng, &err);
     if (!hq) fail("hq store", err.message);
-    hq_ops_register(hq, "fuzz-token");
+    if (hq_ops_register(hq, "fuzz-token") < 0) abort();
     unlink(db); /* the open handle keeps it; nothing is left behind */
     return 0;
 }
