@@ -13,6 +13,7 @@
 #include "model/jsonw.h"
 #include "model/money.h"
 #include "model/text.h"
+#include "store/orders.h"
 
 static int64_t get_path_int(json_t *o, const char *a, const char *b)
 {
@@ -275,13 +276,10 @@ int other_store_check(flow_ctx *c, const char *number, json_t *approval, err_t *
     json_t *who = NULL;
     /* A wrong approver PIN is unauthenticated whatever the order. */
     if (approval && !(who = approver_of(c, approval, err))) return -1;
-    sqlite3_stmt *st = engine_stmt(c->e, "SELECT store FROM orders WHERE number = ?", err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-    bool other = false;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        other = strcmp((const char *)sqlite3_column_text(st, 0), c->s->store) != 0;
-    sqlite3_reset(st);
+    char store[32];
+    int found = orders_store_of(c->e, number, store, err);
+    if (found < 0) return -1;
+    bool other = found && strcmp(store, c->s->store) != 0;
     if (!other || !who) return 0; /* no such order: not_found comes later */
     bool ok;
     if (other_store_held(c, &ok, err) < 0) return -1;

@@ -15,6 +15,7 @@
 #include "store/outbox.h"
 #include "store/txlog.h"
 #include "model/text.h"
+#include "store/orders.h"
 
 int flow_begin(flow_ctx *c, engine *e, session *s, const char *op, json_t *args, err_t *err)
 {
@@ -116,35 +117,21 @@ int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount)
 
 order *flow_load(flow_ctx *c, const char *number, err_t *err)
 {
-    sqlite3_stmt *st = engine_stmt(c->e,
-                                   "SELECT doc, sync_state, hq_order, sync_error, sync_attempts,"
-                                   " version FROM orders WHERE number = ?",
-                                   err);
-    if (!st) return NULL;
-    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
-        err_field(err, ERR_NOT_FOUND, "number", "no order %s", number);
-        return NULL;
-    }
+    orders_row row;
+    if (orders_read(c->e, number, &row, err) < 0) return NULL;
     json_error_t jerr;
-    json_t *doc = json_loadb((const char *)sqlite3_column_text(st, 0),
-                             (size_t)sqlite3_column_bytes(st, 0), 0, &jerr);
+    json_t *doc = json_loadb(row.doc, row.doc_len, 0, &jerr);
     order *o = doc ? order_from_json(doc, err) : NULL;
     json_decref(doc);
+    orders_row_free(&row);
     if (!doc) err_set(err, ERR_INTERNAL, "order %s: stored document unreadable", number);
     if (o) {
-        const char *t;
-        snprintf(o->sync_state, sizeof o->sync_state, "%s",
-                 (t = (const char *)sqlite3_column_text(st, 1)) ? t : "pending");
-        snprintf(o->hq_order, sizeof o->hq_order, "%s",
-                 (t = (const char *)sqlite3_column_text(st, 2)) ? t : "");
-        snprintf(o->sync_error, sizeof o->sync_error, "%s",
-                 (t = (const char *)sqlite3_column_text(st, 3)) ? t : "");
-        o->sync_attempts = sqlite3_column_int64(st, 4);
-        o->version = sqlite3_column_int64(st, 5);
+        text_copy(o->sync_state, sizeof o->sync_state, row.sync_state);
+        text_copy(o->hq_order, sizeof o->hq_order, row.hq_order);
+        text_copy(o->sync_error, sizeof o->sync_error, row.sync_error);
+        o->sync_attempts = row.sync_attempts;
+        o->version = row.version;
     }
-    sqlite3_reset(st);
     return o;
 }
 
@@ -200,30 +187,16 @@ static json_t *request_for_log(json_t *args)
 
 static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t *err)
 {
-    const char *sql_insert = "INSERT INTO orders(number, store, customer, type, status, created_at,"
-                             " created_date, version, policy_version, doc)"
-                             " VALUES(?,?,?,?,?,?,?,?,?,?)";
-    const char *sql_update = "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
-                             " policy_version=?9, doc=?10 WHERE number=?1 AND version=?11";
-    sqlite3_stmt *st = engine_stmt(c->e, is_new ? sql_insert : sql_update, err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, o->number, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, o->store, -1, SQLITE_STATIC);
-    if (*o->customer) sqlite3_bind_text(st, 3, o->customer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, o->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, order_status(o), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, o->created_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, o->created_at, 10, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, o->version);
-    sqlite3_bind_text(st, 9, o->policy_version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, doc, -1, SQLITE_STATIC);
-    if (!is_new) sqlite3_bind_int64(st, 11, o->version - 1);
-    int rc = sqlite3_step(st);
-    int changes = sqlite3_changes(engine_db(c->e));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return engine_sqlerr(c->e, err, "orders");
-    if (changes != 1) return err_set(err, ERR_CONFLICT, "order %s changed meanwhile", o->number);
-    return 0;
+    orders_cols cols = {.number = o->number,
+                        .store = o->store,
+                        .customer = o->customer,
+                        .type = o->type,
+                        .status = order_status(o),
+                        .created_at = o->created_at,
+                        .policy_version = o->policy_version,
+                        .version = o->version,
+                        .doc = doc};
+    return orders_write(c->e, &cols, is_new, err);
 }
 
 int flow_doc_fits(const order *o, size_t len, err_t *err)

@@ -6,6 +6,7 @@
 
 #include "model/args.h"
 #include "store/txlog.h"
+#include "store/orders.h"
 
 /* The ops whose only argument is the order number. */
 static order *load_numbered(flow_ctx *c, err_t *err)
@@ -50,31 +51,9 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
         return err_field(err, ERR_VALIDATION, "from", "from: '%s' is not a date YYYY-MM-DD", from);
     if (to && !engine_valid_date(to))
         return err_field(err, ERR_VALIDATION, "to", "to: '%s' is not a date YYYY-MM-DD", to);
-    /* Three texts so that SQLite can pick the index the filter needs. */
-    static const char *const by_customer =
-        "SELECT number FROM orders WHERE customer = ?1 AND (?2 IS NULL OR status = ?2)"
-        " AND (?3 IS NULL OR store = ?3) AND (?4 IS NULL OR created_date >= ?4)"
-        " AND (?5 IS NULL OR created_date <= ?5) ORDER BY created_date DESC, number DESC LIMIT ?6";
-    static const char *const by_store =
-        "SELECT number FROM orders WHERE store = ?3 AND (?1 IS NULL OR customer = ?1)"
-        " AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR created_date >= ?4)"
-        " AND (?5 IS NULL OR created_date <= ?5) ORDER BY created_date DESC, number DESC LIMIT ?6";
-    static const char *const by_any =
-        "SELECT number FROM orders WHERE (?1 IS NULL OR customer = ?1)"
-        " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR store = ?3)"
-        " AND (?4 IS NULL OR created_date >= ?4) AND (?5 IS NULL OR created_date <= ?5)"
-        " ORDER BY created_date DESC, number DESC LIMIT ?6";
-    sqlite3_stmt *st = engine_stmt(c->e, customer ? by_customer : store ? by_store : by_any, err);
-    if (!st) return -1;
-    const char *vals[] = {customer, status, store, from, to};
-    for (int i = 0; i < 5; i++)
-        if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, limit);
-    /* Collect the numbers first: loading an order reuses other statements. */
-    json_t *numbers = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(numbers, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
+    orders_filter f = {customer, status, store, from, to, limit};
+    json_t *numbers = orders_find(c->e, &f, err);
+    if (!numbers) return -1;
     jsonw w = {0};
     jw_obj(&w);
     jw_key(&w, "orders");

@@ -450,7 +450,7 @@ static void commit_cb(evutil_socket_t fd, short what, void *arg)
  * in the batch is gone, so no answer of it may say ok. */
 static void batch_check_lost(server *s)
 {
-    if (!engine_in_txn(s->e) || !sqlite3_get_autocommit(engine_db(s->e))) return;
+    if (!engine_txn_lost(s->e)) return;
     fprintf(stderr, "corder: SQLite rolled the batch back; failing all of it\n");
     s->batch_lost = true;
     batch_commit(s);

@@ -4,6 +4,7 @@
 #include "model/args.h"
 #include "flows/flow.h"
 #include "store/sync_queue.h"
+#include "store/orders.h"
 
 static int store_arg(flow_ctx *c, const char **store, json_t **approval, err_t *err)
 {
@@ -39,18 +40,12 @@ int op_policy_reload(flow_ctx *c, json_t **result, err_t *err)
 
 int op_sync_status(flow_ctx *c, json_t **result, err_t *err)
 {
-    sqlite3_stmt *st = engine_stmt(c->e,
-                                   "SELECT sync_state, count(*) FROM orders WHERE store = ?"
-                                   " GROUP BY sync_state",
-                                   err);
-    if (!st) return -1;
     json_t *r = json_pack("{s:s, s:i, s:i, s:i, s:i}", "mode", c->store.order_creation, "pending",
                           0, "uploaded", 0, "synchronized", 0, "failed", 0);
-    sqlite3_bind_text(st, 1, c->s->store, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_object_set_new(r, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    sqlite3_reset(st);
+    if (orders_count_by_sync_state(c->e, c->s->store, r, err) < 0) {
+        json_decref(r);
+        return -1;
+    }
     /* The uploader's side (S2): queue depth, failed attempts, last error. */
     if (sync_queue_status(c->e, c->s->store, r, err) < 0) {
         json_decref(r);

@@ -395,3 +395,8 @@ void engine_savepoint_end(engine *e, engine_sp which, bool keep)
     if (!keep) sp_step(e, sp_sql[which][2], &err);
     sp_step(e, sp_sql[which][1], &err);
 }
+
+bool engine_txn_lost(engine *e)
+{
+    return e->in_txn && sqlite3_get_autocommit(e->db);
+}

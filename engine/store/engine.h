@@ -77,6 +77,10 @@ int engine_step_done(engine *e, sqlite3_stmt *st, const char *what, err_t *err);
 /* A sqlite error as an ERR_INTERNAL value. */
 int engine_sqlerr(engine *e, err_t *err, const char *what);
 
+/* Whether SQLite rolled the open transaction back by itself (a full disk,
+ * an I/O error inside a statement): nothing of it will be committed. */
+bool engine_txn_lost(engine *e);
+
 /* Savepoints inside the open transaction: one per request (dispatch), one
  * for a write the server makes itself (server_write). end keeps (RELEASE)
  * or undoes (ROLLBACK TO, then RELEASE) what ran since. */

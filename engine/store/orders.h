@@ -1,0 +1,52 @@
+/* orders.h: the order rows (table orders, schema.c): what the flows read
+ * and write of an order, and the queries that find orders. An order is one
+ * row: the columns it is found by, its sync state, and its document. The
+ * document's format is the model's (order.c, order_text.c); this layer
+ * only stores the text. */
+#ifndef CORDER_ORDERS_H
+#define CORDER_ORDERS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/engine.h"
+
+/* One stored row, as read. doc is malloc'd (free it). */
+typedef struct {
+    char *doc;
+    size_t doc_len;
+    char sync_state[16], hq_order[64], sync_error[256];
+    int64_t sync_attempts, version;
+} orders_row;
+
+/* 0 with *row, or not_found on field "number". */
+int orders_read(engine *e, const char *number, orders_row *row, err_t *err);
+void orders_row_free(orders_row *row);
+
+/* The columns an order is written with. */
+typedef struct {
+    const char *number, *store, *customer; /* customer "" or NULL: cash-and-carry */
+    const char *type, *status, *created_at, *policy_version;
+    int64_t version; /* the new version; an update expects version - 1 stored */
+    const char *doc;
+} orders_cols;
+
+/* Inserts (is_new) or updates the row; conflict when the stored version is
+ * not the one the change started from (F3's optimistic lock). */
+int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err);
+
+/* The store an order belongs to: 1 found, 0 no such order. */
+int orders_store_of(engine *e, const char *number, char store[32], err_t *err);
+
+/* order.find's filters (any may be NULL); the numbers, newest first. */
+typedef struct {
+    const char *customer, *status, *store, *from, *to;
+    int64_t limit;
+} orders_filter;
+json_t *orders_find(engine *e, const orders_filter *f, err_t *err);
+
+/* Counts of a store's orders per sync state, into r (sync.status). */
+int orders_count_by_sync_state(engine *e, const char *store, json_t *r, err_t *err);
+
+#endif
