@@ -88,13 +88,14 @@
 
 typedef struct conn conn;
 
-/* A response held until the batch that produced it commits. conn NULL: an
- * internal request (the sync timer); its answer is only logged. */
+/* A response held until the batch that produced it commits: the answer
+ * line as it will be sent, and the request's id (to answer it otherwise if
+ * the commit fails). conn NULL: an internal request (the sync timer); its
+ * answer is only logged. */
 typedef struct held {
     struct held *next;
     conn *c;
-    json_t *resp; /* the answer as a value, or */
-    char *text;   /* as text (dispatch_line_text), with the request's id */
+    char *text; /* NULL only when out of memory */
     size_t len;
     json_t *id;
     bool is_write;
@@ -325,12 +326,23 @@ static void conn_maybe_close(conn *c)
 
 /* ---- the batch ---- */
 
-static held *batch_hold(server *s, conn *c, json_t *resp, bool is_write)
+/* An answer built here (the server's own errors, the console) as text. */
+static char *resp_text(json_t *resp, size_t *len)
+{
+    char *t = resp ? jsonw_dumps(resp, len) : NULL;
+    json_decref(resp);
+    return t;
+}
+
+/* Holds text (taken over) as the answer to the request with this id. */
+static held *batch_hold(server *s, conn *c, json_t *id, char *text, size_t len, bool is_write)
 {
     held *h = calloc(1, sizeof *h);
     if (!h) abort();
     h->c = c;
-    h->resp = resp;
+    h->text = text;
+    h->len = len;
+    h->id = id ? json_incref(id) : NULL;
     h->is_write = is_write;
     if (c) {
         c->refs++;
@@ -346,6 +358,14 @@ static held *batch_hold(server *s, conn *c, json_t *resp, bool is_write)
         event_active(s->commit_ev, 0, 0);
     }
     return h;
+}
+
+static void hold_error(server *s, conn *c, json_t *id, const char *code, const char *message,
+                       bool is_write)
+{
+    size_t n = 0;
+    char *t = resp_text(error_response(id, code, message), &n);
+    batch_hold(s, c, id, t, n, is_write);
 }
 
 static void held_log(server *s, json_t *resp)
@@ -367,14 +387,14 @@ static void held_release(server *s, held *h)
 {
     conn *c = h->c;
     if (!c) {
-        json_t *r = h->resp ? json_incref(h->resp) : json_loadb(h->text, h->len, 0, NULL);
+        json_t *r = h->text ? json_loadb(h->text, h->len, 0, NULL) : NULL;
         held_log(s, r);
         json_decref(r);
     } else {
         c->held--;
         if (!c->dead) {
             size_t n = h->len;
-            char *text = h->text ? h->text : jsonw_dumps(h->resp, &n);
+            char *text = h->text;
             h->text = NULL;
             struct evbuffer *out = bufferevent_get_output(c->bev);
             if (text) {
@@ -395,7 +415,6 @@ static void held_release(server *s, held *h)
         }
         conn_unref(c);
     }
-    json_decref(h->resp);
     json_decref(h->id);
     free(h->text);
     free(h);
@@ -427,12 +446,10 @@ static void batch_commit(server *s)
         held *next = h->next;
         if (failed && (h->is_write || tainted)) {
             tainted = true;
-            json_t *r = error_response(h->text ? h->id : json_object_get(h->resp, "id"), "internal",
-                                       "commit failed; the request was not kept");
-            json_decref(h->resp);
             free(h->text);
-            h->text = NULL;
-            h->resp = r ? r : json_object();
+            h->text = resp_text(
+                error_response(h->id, "internal", "commit failed; the request was not kept"),
+                &h->len);
         }
         held_release(s, h);
         h = next;
@@ -464,18 +481,11 @@ static void run_req(server *s, conn *c, session *sess, dispatch_req *r)
     bool is_write = false;
     if (!engine_in_txn(s->e) && engine_begin(s->e, &err) != 0) {
         fprintf(stderr, "corder: begin failed: %s\n", err.message);
-        batch_hold(s, c, error_response(r->id, "internal", "could not open a transaction"), false);
+        hold_error(s, c, r->id, "internal", "could not open a transaction", false);
     } else {
         size_t n;
         char *text = dispatch_run_text(s->e, sess, r, &is_write, &n);
-        if (!text) {
-            batch_hold(s, c, error_response(r->id, "internal", "out of memory"), is_write);
-        } else {
-            held *h = batch_hold(s, c, NULL, is_write);
-            h->text = text;
-            h->len = n;
-            h->id = r->id ? json_incref(r->id) : NULL;
-        }
+        batch_hold(s, c, r->id, text, n, is_write); /* NULL text: answered "out of memory" */
         batch_check_lost(s);
     }
     req_free(r);
@@ -765,10 +775,8 @@ static void conn_check_pins(conn *c, dispatch_req *r)
     addr_slot *a = addr_find(s, c, true);
     if (a && a->inflight + nneed > ADDR_MAX_INFLIGHT) {
         /* One address may not fill the workers' queue for everyone. */
-        batch_hold(s, c,
-                   error_response(r->id, "unauthenticated",
-                                  "too many PIN checks in progress from this address; try again"),
-                   false);
+        hold_error(s, c, r->id, "unauthenticated",
+                   "too many PIN checks in progress from this address; try again", false);
         addr_fail(s, c);
         req_free(r);
         return;
@@ -797,7 +805,7 @@ static void conn_too_long(conn *c)
 {
     char msg[96];
     snprintf(msg, sizeof msg, "line longer than %d bytes", DISPATCH_MAX_LINE);
-    batch_hold(c->srv, c, error_response(NULL, "bad_request", msg), false);
+    hold_error(c->srv, c, NULL, "bad_request", msg, false);
     c->closing = true;
     bufferevent_disable(c->bev, EV_READ);
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -840,9 +848,7 @@ static bool conn_over_budget(conn *c)
     server *s = c->srv;
     conn_account(c);
     if (conn_authed(c) || s->unauth_in <= s->cfg.unauth_in_max) return false;
-    batch_hold(s, c,
-               error_response(NULL, "bad_request",
-                              "too much input from connections that are not signed in"),
+    hold_error(s, c, NULL, "bad_request", "too much input from connections that are not signed in",
                false);
     c->closing = true;
     bufferevent_disable(c->bev, EV_READ);
@@ -1343,7 +1349,7 @@ static void admin_answer(conn *c, json_t *id, json_t *resp)
     held *h = calloc(1, sizeof *h);
     if (!h) abort();
     h->c = c;
-    h->resp = resp ? resp : error_response(id, "internal", "no response");
+    h->text = resp_text(resp ? resp : error_response(id, "internal", "no response"), &h->len);
     c->refs++;
     c->held++;
     held_release(c->srv, h);
