@@ -147,11 +147,6 @@ json_t *dispatch_error(json_t *id, const err_t *err)
                      "code", err_code_name(e.code), "message", e.message, "details", details);
 }
 
-static json_t *ok_response(json_t *id, json_t *result)
-{
-    return json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result", result);
-}
-
 /* ---- plain handlers ---- */
 
 static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *err)
@@ -532,19 +527,19 @@ json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write)
 
 json_t *dispatch_run(engine *e, session *s, dispatch_req *req, bool *is_write)
 {
-    err_t err = {0};
-    dresult r = {0};
-    if (run_request(e, s, req, is_write, &r, &err) < 0) return dispatch_error(req->id, &err);
-    json_t *result = r.json;
-    if (!result) { /* a result written as text: callers of this API want values */
-        result = json_loadb(r.text, r.len, 0, NULL);
-        free(r.text);
-        if (!result) {
-            err_set(&err, ERR_INTERNAL, "a result could not be read back");
-            return dispatch_error(req->id, &err);
-        }
+    /* Answers are made one way, as text; this is that text read back, for
+     * callers inside the process that want values (the Lua module, the
+     * console, the sync gate). */
+    size_t n = 0;
+    char *text = dispatch_run_text(e, s, req, is_write, &n);
+    json_t *resp = text ? json_loadb(text, n, 0, NULL) : NULL;
+    free(text);
+    if (!resp) {
+        err_t err = {0};
+        err_set(&err, ERR_INTERNAL, "an answer could not be read back");
+        resp = dispatch_error(req->id, &err);
     }
-    return ok_response(req->id, result);
+    return resp;
 }
 
 /* {"id":…,"ok":true,"result":…} as text, the result copied in as it is. */
@@ -594,13 +589,4 @@ char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bo
     if (id_out) *id_out = r.id ? json_incref(r.id) : NULL;
     dispatch_req_free(&r);
     return text;
-}
-
-json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write)
-{
-    dispatch_req r;
-    dispatch_parse(&r, line, len);
-    json_t *resp = dispatch_run(e, s, &r, is_write);
-    dispatch_req_free(&r);
-    return resp;
 }

@@ -16,20 +16,18 @@
 
 #define DISPATCH_MAX_LINE (1024 * 1024)
 
-/* Parses one request line (without its '\n') and runs it. Always returns a
- * response object ({"id","ok",...}); never NULL. When *is_write is set, the
- * request changed the database and its answer may only be released after the
- * outer transaction commits. */
-json_t *dispatch_line(engine *e, session *s, const char *line, size_t len, bool *is_write);
-
-/* The same, answered as text (the response line without its '\n',
- * malloc'd; NULL only when out of memory): what the server sends. Results
+/* Parses one request line (without its '\n') and runs it; the answer is
+ * the response line without its '\n' (malloc'd; NULL only when out of
+ * memory): what the server sends. When *is_write is set, the request
+ * changed the database and its answer may only be released after the
+ * outer transaction commits. Results
  * that flows write as text are copied in without being parsed. *id gets a
  * reference to the request's id (or NULL), for answering it otherwise. */
 char *dispatch_line_text(engine *e, session *s, const char *line, size_t len, bool *is_write,
                          size_t *out_len, json_t **id);
 
-/* Runs an already parsed request object. */
+/* Runs a request given as a value, answered as a value (the text answer
+ * read back): for callers inside the process. */
 json_t *dispatch_request(engine *e, session *s, json_t *req, bool *is_write);
 
 /* One request, parsed once where it enters (the server reads a line into

@@ -42,7 +42,13 @@ static json_t *run(engine *e, session *s, const char *op, int64_t pay)
              "{\"mode\":\"carryout\"}}],\"payments\":[{\"tender\":\"card\",\"amount\":%lld}]}}",
              op, ship, pick, (long long)pay);
     bool w;
-    return dispatch_line(e, s, line, strlen(line), &w);
+    size_t n;
+    json_t *id;
+    char *text = dispatch_line_text(e, s, line, strlen(line), &w, &n, &id);
+    json_decref(id);
+    json_t *r = text ? json_loadb(text, n, 0, NULL) : NULL;
+    free(text);
+    return r;
 }
 
 static void exec(sqlite3 *db, const char *sql, long a, long b, const char *num)

@@ -110,8 +110,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         bool is_write;
         json_t *r;
-        if (n % 2) { /* the values path (Lua module, REPL) */
-            r = dispatch_line(eng, &s, p, len, &is_write);
+        if (n % 2) { /* the values path (Lua module, REPL): the text answer read back */
+            json_t *req = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
+            if (!req) {
+                p += len + 1;
+                continue; /* the text path below sees unreadable lines */
+            }
+            r = dispatch_request(eng, &s, req, &is_write);
+            json_decref(req);
         } else { /* the text path (the server): its answer must be one JSON object */
             size_t tlen;
             json_t *id;

@@ -20,7 +20,13 @@ static char dir[] = "/tmp/corder-test-engine.XXXXXX";
 static json_t *call(engine *e, session *s, const char *line)
 {
     bool w;
-    return dispatch_line(e, s, line, strlen(line), &w);
+    size_t n;
+    json_t *id;
+    char *text = dispatch_line_text(e, s, line, strlen(line), &w, &n, &id);
+    json_decref(id);
+    json_t *r = text ? json_loadb(text, n, 0, NULL) : NULL;
+    free(text);
+    return r;
 }
 
 static json_t *result_of(json_t *r)
