@@ -203,16 +203,7 @@ static int check_amount_hook(policy_hook hook, err_t *err)
 }
 
 int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
-                   json_t *const *args, int nargs, int64_t *out, err_t *err)
-{
-    call_ctx c = {p, hook, store, today, now, args, NULL, NULL, nargs};
-    if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
-    return amount_answer(p, hook, out, err);
-}
-
-int lh_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
-                        int64_t now, const char *const *args, const size_t *lens, int nargs,
-                        int64_t *out, err_t *err)
+                   const char *const *args, const size_t *lens, int nargs, int64_t *out, err_t *err)
 {
     call_ctx c = {p, hook, store, today, now, NULL, args, lens, nargs};
     if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;

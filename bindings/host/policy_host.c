@@ -328,6 +328,5 @@ const policy_impl policy_lua = {
     .name_of = lh_name,
     .has_hook = lh_has_hook,
     .call_amount = lh_call_amount,
-    .call_amount_text = lh_call_amount_text,
     .call_permits = lh_call_permits,
 };

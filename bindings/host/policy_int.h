@@ -93,10 +93,8 @@ const char *lh_version(const policy *p);
 const char *lh_name(const policy *p);
 bool lh_has_hook(const policy *p, policy_hook hook);
 int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
-                   json_t *const *args, int nargs, int64_t *out, err_t *err);
-int lh_call_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
-                        int64_t now, const char *const *args, const size_t *lens, int nargs,
-                        int64_t *out, err_t *err);
+                   const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                   err_t *err);
 int lh_call_permits(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                     const char *permission, bool *out, err_t *err);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/jsonw.h"
 #include "model/text.h"
 
 static const char *const hook_names[HOOK_COUNT] = {
@@ -189,22 +190,16 @@ static bool bp_has_hook(const policy *p, policy_hook hook)
 
 /* Never called: a policy without hooks is decided by the C defaults. */
 static int bp_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
-                     json_t *const *args, int nargs, int64_t *out, err_t *err)
+                     const char *const *args, const size_t *lens, int nargs, int64_t *out,
+                     err_t *err)
 {
     return err_set(err, ERR_INTERNAL, "the built-in policy has no %s hook", policy_hook_name(hook));
-}
-
-static int bp_amount_text(policy *p, policy_hook hook, const char *store, const char *today,
-                          int64_t now, const char *const *args, const size_t *lens, int nargs,
-                          int64_t *out, err_t *err)
-{
-    return bp_amount(p, hook, store, today, now, NULL, 0, out, err);
 }
 
 static int bp_permits(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                       const char *permission, bool *out, err_t *err)
 {
-    return bp_amount(p, HOOK_PERMITS, store, today, now, NULL, 0, NULL, err);
+    return bp_amount(p, HOOK_PERMITS, store, today, now, NULL, NULL, 0, NULL, err);
 }
 
 const policy_impl policy_builtin = {
@@ -223,6 +218,25 @@ const policy_impl policy_builtin = {
     .name_of = bp_name,
     .has_hook = bp_has_hook,
     .call_amount = bp_amount,
-    .call_amount_text = bp_amount_text,
     .call_permits = bp_permits,
 };
+
+int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+                       int64_t now, json_t *const *args, int nargs, int64_t *out, err_t *err)
+{
+    enum { MAX_ARGS = 8 };
+    char *texts[MAX_ARGS] = {0};
+    size_t lens[MAX_ARGS];
+    if (nargs < 0 || nargs > MAX_ARGS)
+        return err_set(err, ERR_INTERNAL, "policy_call_amount: %d arguments", nargs);
+    int rc = 0;
+    for (int i = 0; i < nargs && rc == 0; i++)
+        if (!(texts[i] = jsonw_dumps(args[i] ? args[i] : json_null(), &lens[i])))
+            rc = err_set(err, ERR_INTERNAL, "out of memory");
+    if (rc == 0)
+        rc = policy_call_amount_text(p, hook, store, today, now, (const char *const *)texts, lens,
+                                     nargs, out, err);
+    for (int i = 0; i < nargs; i++)
+        free(texts[i]);
+    return rc;
+}

@@ -109,10 +109,8 @@ struct policy_impl {
      * takes each argument as JSON text (the engine writes order views as
      * text, and they reach Lua without a jansson tree in between). */
     int (*call_amount)(policy *p, policy_hook hook, const char *store, const char *today,
-                       int64_t now, json_t *const *args, int nargs, int64_t *out, err_t *err);
-    int (*call_amount_text)(policy *p, policy_hook hook, const char *store, const char *today,
-                            int64_t now, const char *const *args, const size_t *lens, int nargs,
-                            int64_t *out, err_t *err);
+                       int64_t now, const char *const *args, const size_t *lens, int nargs,
+                       int64_t *out, err_t *err);
     /* permits(staff, permission, ctx); the answer must be a boolean. */
     int (*call_permits)(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                         const char *permission, bool *out, err_t *err);
@@ -171,23 +169,21 @@ static inline bool policy_has_hook(const policy *p, policy_hook hook)
 {
     return POLICY_IMPL(p)->has_hook(p, hook);
 }
-static inline int policy_call_amount(policy *p, policy_hook hook, const char *store,
-                                     const char *today, int64_t now, json_t *const *args, int nargs,
-                                     int64_t *out, err_t *err)
-{
-    return POLICY_IMPL(p)->call_amount(p, hook, store, today, now, args, nargs, out, err);
-}
 static inline int policy_call_amount_text(policy *p, policy_hook hook, const char *store,
                                           const char *today, int64_t now, const char *const *args,
                                           const size_t *lens, int nargs, int64_t *out, err_t *err)
 {
-    return POLICY_IMPL(p)->call_amount_text(p, hook, store, today, now, args, lens, nargs, out,
-                                            err);
+    return POLICY_IMPL(p)->call_amount(p, hook, store, today, now, args, lens, nargs, out, err);
 }
 static inline int policy_call_permits(policy *p, const char *store, const char *today, int64_t now,
                                       json_t *staff, const char *permission, bool *out, err_t *err)
 {
     return POLICY_IMPL(p)->call_permits(p, store, today, now, staff, permission, out, err);
 }
+
+/* The same with the arguments as jansson values (written as text first):
+ * for tools (policy check, replay, the busted module). */
+int policy_call_amount(policy *p, policy_hook hook, const char *store, const char *today,
+                       int64_t now, json_t *const *args, int nargs, int64_t *out, err_t *err);
 
 #endif
