@@ -108,7 +108,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         u->head = c->next;
         if (!u->head) u->tail = NULL;
-        if (!c->cb && !json_is_true(json_object_get(resp, "ok"))) u->store[0] = '\0';
+        if (!c->cb && !json_is_true(json_object_get(resp, "ok"))) {
+            /* The sign-in failed (a wrong or revoked token): say so, and
+             * fail what was sent behind it with that reason rather than
+             * with HQ's "sign in first". */
+            json_t *e = json_object_get(resp, "error");
+            char msg[320];
+            snprintf(msg, sizeof msg, "HQ refused this store's sign-in: %s: %s",
+                     json_string_value(json_object_get(e, "code")) ?: "error",
+                     json_string_value(json_object_get(e, "message")) ?: "");
+            u->store[0] = '\0';
+            json_decref(resp);
+            free(c);
+            uplink_drop(u, msg);
+            return;
+        }
         if (c->cb) c->cb(c->arg, resp, NULL);
         json_decref(resp);
         free(c);

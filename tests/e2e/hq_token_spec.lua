@@ -53,6 +53,23 @@ describe("wrong HQ tokens", function()
         assert.is_true(e2e.now() - t0 < 0.08)
     end)
 
+    it("a store with a wrong token says so in sync.status, not \"sign in first\"", function()
+        local st = e2e.store(hq.port, {token = "not-the-token"})
+        local c = st:connect()
+        c:login("S001", "1001", "1234")
+        assert.is_true(c:call_paying("order.create", e2e.hybrid_order()).ok)
+        c:call("sync.run")
+        local status = e2e.wait_for(function()
+            local s = c:ok("sync.status")
+            return s.last_error and s
+        end, 10, "the uploader's error")
+        assert.matches("refused this store's sign%-in", status.last_error)
+        assert.matches("unauthenticated", status.last_error)
+        assert.are.equal(0, status.uploaded)
+        c:close()
+        st:cleanup()
+    end)
+
     it("a shutdown answers a held sign-in before exiting", function()
         local c = hq:connect()
         for i = 1, 8 do c:send("session.login_store", {store = "S001", token = "x" .. i}) end
