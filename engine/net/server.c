@@ -11,8 +11,8 @@
  *
  *   1. The first request of a batch opens the outer transaction
  *      (engine_begin). Every request, read or write, from any connection,
- *      is dispatched as soon as its line is read; dispatch_line runs it in
- *      its own SAVEPOINT, so a failed request rolls back alone.
+ *      is dispatched as soon as its line is read; dispatch runs it in its
+ *      own SAVEPOINT, so a failed request rolls back alone.
  *   2. Its response is not written yet: it goes to the batch's pending list,
  *      in dispatch order. Reads are held too, because a read pipelined after
  *      a write on the same connection must not overtake the write's answer.
@@ -32,14 +32,16 @@
  *      hold early answers hostage).
  *
  * Order per connection: lines are taken from a connection's input in order
- * and its answers are released in order. A connection whose request carries
- * a PIN (session.login, approvals) that is not in the engine's cache stops
- * taking lines until a worker thread has verified the PIN (crypto_pwhash is
- * slow by design, ~0.1 s); meanwhile the other connections are served. The
- * verified PIN is cached (auth_remember) so dispatch's own check is fast. A
- * wrong PIN is not remembered here: dispatch checks it again and counts the
- * failure once (remembering it here as well would count it twice toward the
- * lockout).
+ * and its answers are released in order. Each line is parsed once into a
+ * request (dispatch_req). A request whose op needs PINs (session.login's,
+ * one per approval) that are not cached stops its connection taking lines
+ * until worker threads have verified them (crypto_pwhash is slow by
+ * design, ~0.1 s); meanwhile the other connections are served. Each
+ * verdict is recorded once (auth_remember: a success cached, a failure
+ * counted toward the lockout) and travels with the request into dispatch,
+ * which never hashes on the loop (auth_set_offloop). A request with a
+ * wrong, unknown or locked id is then held on a timer by the slow-down of
+ * its source address (addr_fail) before it runs.
  *
  * Back-pressure: a connection with more than out_high bytes of unsent
  * answers is not read (and its buffered lines not dispatched) until its
@@ -536,21 +538,6 @@ void server_gate_release(server_wait *w)
     conn_unref(c);
 }
 
-void server_wait_peer(server_wait *w, char *out, size_t n)
-{
-    conn *c = (conn *)w;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN] = "";
-    if (!c->dead && getpeername(bufferevent_getfd(c->bev), (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-        else if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-    }
-    snprintf(out, n, "%s", host);
-}
-
 void server_set_gate(server *s, server_gate_fn fn, void *arg)
 {
     s->gate = fn;
@@ -638,6 +625,15 @@ static int64_t addr_fail(server *s, const conn *c)
     int k = a->failures - ADDR_FREE_FAILURES - 1;
     int64_t d = k >= 5 ? ADDR_DELAY_MAX_US : (int64_t)ADDR_DELAY_BASE_US << k;
     return d > ADDR_DELAY_MAX_US ? ADDR_DELAY_MAX_US : d;
+}
+
+int64_t server_wait_signin(server_wait *w, bool ok)
+{
+    conn *c = (conn *)w;
+    if (!ok) return addr_fail(c->srv, c);
+    addr_slot *a = addr_find(c->srv, c, false);
+    if (a) a->failures = 0;
+    return 0;
 }
 
 static void delay_cb(evutil_socket_t fd, short what, void *arg)

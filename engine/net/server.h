@@ -50,9 +50,11 @@ typedef struct server_wait server_wait;
 typedef bool (*server_gate_fn)(void *arg, server_wait *w, session *sess, const dispatch_req *req);
 void server_set_gate(server *s, server_gate_fn fn, void *arg);
 void server_gate_release(server_wait *w);
-/* The peer address (no port) of the connection whose line a gate sees, for
- * limits per source (hq_gate.c); "" when there is none (the admin socket). */
-void server_wait_peer(server_wait *w, char *out, size_t n);
+/* A sign-in a gate judged by another door than a PIN (HQ's store token):
+ * a wrong one counts toward the slow-down of the connection's address,
+ * exactly as a wrong PIN does, and the answer is how long to hold it (µs;
+ * 0: at once); a right one starts the address over. */
+int64_t server_wait_signin(server_wait *w, bool ok);
 
 /* The loop, for modules with their own events (the HQ uplink). */
 struct event_base *server_base(server *s);
