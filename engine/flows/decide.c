@@ -194,11 +194,9 @@ static void note_approval(flow_ctx *c, const char *permission, const char *staff
  * for two permissions is checked once. */
 static json_t *approver_of(flow_ctx *c, json_t *approval, err_t *err)
 {
-    static const char *const allowed[] = {"staff", "pin", NULL};
     if (approval == c->approver_src && c->approver) return c->approver;
     const char *staff, *pin;
-    if (args_only(approval, "approval", allowed, err) < 0 ||
-        args_str(approval, "approval", "staff", true, 31, &staff, err) < 0 ||
+    if (args_str(approval, "approval", "staff", true, 31, &staff, err) < 0 ||
         args_str(approval, "approval", "pin", true, 4096, &pin, err) < 0 ||
         auth_pin_check_shape(pin, "approval.pin", err) < 0)
         return NULL;

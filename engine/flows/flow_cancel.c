@@ -15,7 +15,6 @@
 
 int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
 {
-    static const char *const ovr_f[] = {"amount", "approval", NULL};
     const char *number, *reason = NULL, *s;
     json_t *ovr = NULL, *approval = NULL, *store_approval = NULL;
     int64_t version = -1, ovr_amount = 0, paying;
@@ -28,8 +27,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &paying, err) < 0)
         return -1;
-    if (ovr && (args_only(ovr, "charge_override", ovr_f, err) < 0 ||
-                args_int(ovr, "charge_override", "amount", true, INT64_MIN, INT64_MAX, &ovr_amount,
+    if (ovr && (args_int(ovr, "charge_override", "amount", true, INT64_MIN, INT64_MAX, &ovr_amount,
                          err) < 0 ||
                 args_obj(ovr, "charge_override", "approval", false, &approval, err) < 0))
         return -1;

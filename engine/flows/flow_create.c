@@ -27,7 +27,6 @@ typedef struct {
 
 static int parse(flow_ctx *c, create_args *a, err_t *err)
 {
-    static const char *const ovr_allowed[] = {"amount", "approval", NULL};
     json_t *args = c->args;
     const char *key;
     memset(a, 0, sizeof *a);
@@ -47,8 +46,7 @@ static int parse(flow_ctx *c, create_args *a, err_t *err)
     if (strcmp(a->type, "order") && strcmp(a->type, "quote"))
         return err_field(err, ERR_BAD_REQUEST, "type", "type: '%s' is not order or quote", a->type);
     if (a->override &&
-        (args_only(a->override, "deposit_override", ovr_allowed, err) < 0 ||
-         args_int(a->override, "deposit_override", "amount", true, INT64_MIN, INT64_MAX,
+        (args_int(a->override, "deposit_override", "amount", true, INT64_MIN, INT64_MAX,
                   &a->override_amount, err) < 0 ||
          args_obj(a->override, "deposit_override", "approval", false, &a->approval, err) < 0))
         return -1;

@@ -28,7 +28,6 @@ typedef struct {
 
 static int parse(flow_ctx *c, edit_args *a, err_t *err)
 {
-    static const char *const upd_f[] = {"line", "qty", "delivery", NULL};
     const char *s;
     int has;
     memset(a, 0, sizeof *a);
@@ -53,8 +52,7 @@ static int parse(flow_ctx *c, edit_args *a, err_t *err)
         args_index(p, sizeof p, "update_lines", i);
         if (!json_is_object(j))
             return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
-        if (args_only(j, p, upd_f, err) < 0 ||
-            args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
+        if (args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_int(j, p, "qty", false, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_obj(j, p, "delivery", false, &d, err) < 0)
             return -1;

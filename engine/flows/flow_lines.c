@@ -13,17 +13,13 @@
 int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *customer,
                         order_line *l, err_t *err)
 {
-    static const char *const ship_f[] = {"mode", "address", "date", "method", NULL};
-    static const char *const pickup_f[] = {"mode", "store", "date", NULL};
-    static const char *const carry_f[] = {"mode", NULL};
     const char *mode;
     char f[160];
     if (args_str(d, path, "mode", true, 16, &mode, err) < 0) return -1;
     if (!strcmp(mode, "ship")) {
         l->mode = MODE_SHIP;
         const char *addr, *date, *method = "";
-        if (args_only(d, path, ship_f, err) < 0 ||
-            args_str(d, path, "address", true, 63, &addr, err) < 0 ||
+        if (args_str(d, path, "address", true, 63, &addr, err) < 0 ||
             args_str(d, path, "date", true, 10, &date, err) < 0 ||
             args_str(d, path, "method", false, 63, &method, err) < 0)
             return -1;
@@ -33,15 +29,13 @@ int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *cu
     } else if (!strcmp(mode, "pickup")) {
         l->mode = MODE_PICKUP;
         const char *store, *date;
-        if (args_only(d, path, pickup_f, err) < 0 ||
-            args_str(d, path, "store", true, 31, &store, err) < 0 ||
+        if (args_str(d, path, "store", true, 31, &store, err) < 0 ||
             args_str(d, path, "date", true, 10, &date, err) < 0)
             return -1;
         text_copy(l->store, sizeof l->store, store);
         text_copy(l->date, sizeof l->date, date);
     } else if (!strcmp(mode, "carryout")) {
         l->mode = MODE_CARRYOUT;
-        if (args_only(d, path, carry_f, err) < 0) return -1;
     } else {
         args_path(f, sizeof f, path, "mode");
         return err_field(err, ERR_BAD_REQUEST, f, "%s: '%s' is not ship, pickup or carryout", f,
@@ -53,14 +47,12 @@ int flow_parse_delivery(flow_ctx *c, json_t *d, const char *path, const char *cu
 int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *customer, order_line *l,
                     err_t *err)
 {
-    static const char *const allowed[] = {"item", "qty", "delivery", NULL};
     const char *item;
     json_t *d;
     char dp[160];
     if (!json_is_object(j))
         return err_field(err, ERR_BAD_REQUEST, path, "%s: expected an object", path);
-    if (args_only(j, path, allowed, err) < 0 ||
-        args_str(j, path, "item", true, 63, &item, err) < 0 ||
+    if (args_str(j, path, "item", true, 63, &item, err) < 0 ||
         args_int(j, path, "qty", true, INT64_MIN, INT64_MAX, &l->qty, err) < 0 ||
         args_obj(j, path, "delivery", true, &d, err) < 0)
         return -1;
@@ -225,7 +217,6 @@ int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err)
 int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, order_invoice **out,
                        err_t *err)
 {
-    static const char *const allowed[] = {"line", "qty", NULL};
     size_t i;
     json_t *j;
     if (json_array_size(lines) == 0)
@@ -238,8 +229,7 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, or
         args_index(p, sizeof p, "lines", i);
         if (!json_is_object(j))
             return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
-        if (args_only(j, p, allowed, err) < 0 ||
-            args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
+        if (args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_int(j, p, "qty", true, INT64_MIN, INT64_MAX, &v, err) < 0)
             return -1;
     }

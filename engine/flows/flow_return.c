@@ -24,7 +24,6 @@ typedef struct {
 
 static int parse(flow_ctx *c, return_args *a, err_t *err)
 {
-    static const char *const line_f[] = {"line", "qty", "reason", NULL};
     const char *s;
     int has;
     memset(a, 0, sizeof *a);
@@ -46,8 +45,7 @@ static int parse(flow_ctx *c, return_args *a, err_t *err)
         args_index(p, sizeof p, "lines", i);
         if (!json_is_object(j))
             return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
-        if (args_only(j, p, line_f, err) < 0 ||
-            args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
+        if (args_int(j, p, "line", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_int(j, p, "qty", true, INT64_MIN, INT64_MAX, &v, err) < 0 ||
             args_str(j, p, "reason", true, 127, &s, err) < 0)
             return -1;

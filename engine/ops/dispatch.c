@@ -9,7 +9,9 @@
  * same group commit are untouched. */
 #include "ops/dispatch.h"
 
+#include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@
 #include "flows/flow.h"
 #include "store/idem.h"
 #include "model/jsonw.h"
+#include "model/schema.h"
 #include "store/master.h"
 #include "model/text.h"
 
@@ -37,7 +40,8 @@ typedef struct {
     bool writes;
     bool needs_session;
     uint64_t calls, errors;
-    const char *schema; /* top-level args: "name:t" or "name:t?", t in s i b o a */
+    const char *schema_text; /* the arguments' shape (model/schema.h) */
+    schema *shape;           /* compiled once, before the first request */
 } op_entry;
 
 static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *err);
@@ -50,53 +54,84 @@ int op_policy_info(flow_ctx *c, json_t **result, err_t *err);
 int op_policy_reload(flow_ctx *c, json_t **result, err_t *err);
 int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
 
+/* Shapes several ops share (model/schema.h). */
+#define APPROVAL "{staff:s pin:s}"
+#define DELIVERY                                                                                   \
+    "{mode:s=ship address:s date:s method:s? | mode:s=pickup store:s date:s | mode:s=carryout}"
+#define PAYMENTS "payments:[tender:s amount:i ref:s?]?"
+#define NEW_ORDER                                                                                  \
+    "customer:s? type:s? quote_expires:s? lines:[item:s qty:i delivery:" DELIVERY "] "             \
+    "shipping_charge:i? deposit_override:{amount:i approval:" APPROVAL "?}? " PAYMENTS             \
+    " idempotency_key:s?"
+
 #define MAX_OPS 64
 static op_entry ops[MAX_OPS] = {
-    {"ping", NULL, op_ping, false, false, 0, 0, ""},
-    {"session.login", NULL, op_login, false, false, 0, 0, "store:s staff:s pin:s"},
+    {"ping", NULL, op_ping, false, false, 0, 0, "", NULL},
+    {"session.login", NULL, op_login, false, false, 0, 0, "store:s staff:s pin:s", NULL},
     {"customer.create", NULL, op_customer_create, true, true, 0, 0,
-     "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?"},
-    {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s"},
+     "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?", NULL},
+    {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s", NULL},
     {"customer.add_address", NULL, op_customer_address, true, true, 0, 0,
-     "account:s address:o idempotency_key:s?"},
-    {"order.preview", op_preview, NULL, false, true, 0, 0,
-     "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? "
-     "payments:a? idempotency_key:s?"},
-    {"order.create", flow_create, NULL, true, true, 0, 0,
-     "customer:s? type:s? quote_expires:s? lines:a shipping_charge:i? deposit_override:o? "
-     "payments:a? idempotency_key:s?"},
-    {"order.get", flow_get, NULL, false, true, 0, 0, "number:s"},
+     "account:s address:o idempotency_key:s?", NULL},
+    {"order.preview", op_preview, NULL, false, true, 0, 0, NEW_ORDER, NULL},
+    {"order.create", flow_create, NULL, true, true, 0, 0, NEW_ORDER, NULL},
+    {"order.get", flow_get, NULL, false, true, 0, 0, "number:s", NULL},
     {"order.find", flow_find, NULL, false, true, 0, 0,
-     "customer:s? status:s? store:s? from:s? to:s? limit:i?"},
+     "customer:s? status:s? store:s? from:s? to:s? limit:i?", NULL},
     {"order.edit", flow_edit, NULL, true, true, 0, 0,
-     "number:s version:i add_lines:a? update_lines:a? remove_lines:a? shipping_charge:i? "
-     "payments:a? approval:o? idempotency_key:s?"},
+     "number:s version:i add_lines:[item:s qty:i delivery:" DELIVERY
+     "]? update_lines:[line:i qty:i? delivery:" DELIVERY
+     "?]? remove_lines:a? shipping_charge:i? " PAYMENTS " approval:" APPROVAL
+     "? idempotency_key:s?",
+     NULL},
     {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0,
-     "number:s payments:a? approval:o? idempotency_key:s?"},
+     "number:s " PAYMENTS " approval:" APPROVAL "? idempotency_key:s?", NULL},
     {"order.pickup", flow_pickup, NULL, true, true, 0, 0,
-     "number:s lines:a payments:a? idempotency_key:s?"},
+     "number:s lines:[line:i qty:i] " PAYMENTS " idempotency_key:s?", NULL},
     {"order.ship", flow_ship, NULL, true, true, 0, 0,
-     "number:s lines:a payments:a? tracking:s? approval:o? idempotency_key:s?"},
+     "number:s lines:[line:i qty:i] " PAYMENTS " tracking:s? approval:" APPROVAL
+     "? idempotency_key:s?",
+     NULL},
     {"order.cancel", flow_cancel, NULL, true, true, 0, 0,
-     "number:s version:i? charge_override:o? payments:a? reason:s? approval:o? "
-     "idempotency_key:s?"},
+     "number:s version:i? charge_override:{amount:i approval:" APPROVAL "?}? " PAYMENTS
+     " reason:s? approval:" APPROVAL "? idempotency_key:s?",
+     NULL},
     {"order.return", flow_return, NULL, true, true, 0, 0,
-     "number:s invoice:i lines:a shipping_refund:i? approval:o? idempotency_key:s?"},
-    {"order.history", flow_history, NULL, false, true, 0, 0, "number:s"},
-    {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?"},
-    {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:o?"},
-    {"sync.status", op_sync_status, NULL, false, true, 0, 0, ""},
+     "number:s invoice:i lines:[line:i qty:i reason:s] shipping_refund:i? approval:" APPROVAL
+     "? idempotency_key:s?",
+     NULL},
+    {"order.history", flow_history, NULL, false, true, 0, 0, "number:s", NULL},
+    {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?", NULL},
+    {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:" APPROVAL "?",
+     NULL},
+    {"sync.status", op_sync_status, NULL, false, true, 0, 0, "", NULL},
 };
+
+/* The built-in entries' shapes are compiled before the first request; a
+ * shape that does not compile is a bug in this file, and the program
+ * stops at start-up with its message rather than serve without a check. */
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+static void table_compile(void)
+{
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++) {
+        err_t err = {0};
+        if (!ops[i].shape && !(ops[i].shape = schema_compile(ops[i].schema_text, &err))) {
+            fprintf(stderr, "corder: op %s: %s\n", ops[i].op, err.message);
+            abort();
+        }
+    }
+}
 
 static op_entry *find_op(const char *name)
 {
+    pthread_once(&table_once, table_compile);
     for (int i = 0; i < MAX_OPS && ops[i].op; i++)
         if (!strcmp(ops[i].op, name)) return &ops[i];
     return NULL;
 }
 
 int dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_session,
-                      const char *schema)
+                      const char *schema_text)
 {
     /* Re-registering an op (a second server in one process, the tests)
      * replaces it; a full table is an error at start-up, never a silent
@@ -104,12 +139,17 @@ int dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_se
     op_entry *e = find_op(op);
     for (int i = 0; !e && i < MAX_OPS; i++)
         if (!ops[i].op) e = &ops[i];
-    if (!e || !schema) {
+    err_t err = {0};
+    schema *shape = e && schema_text ? schema_compile(schema_text, &err) : NULL;
+    if (!shape) {
         fprintf(stderr, "corder: cannot register op %s: %s\n", op,
-                e ? "no argument schema" : "the op table is full");
+                !e             ? "the op table is full"
+                : !schema_text ? "no argument schema"
+                               : err.message);
         return -1;
     }
-    *e = (op_entry){op, NULL, fn, writes, needs_session, 0, 0, schema};
+    schema_free(e->shape);
+    *e = (op_entry){op, NULL, fn, writes, needs_session, 0, 0, schema_text, shape};
     return 0;
 }
 
@@ -247,76 +287,6 @@ static void args_hash(const char *op, json_t *args, char out[65])
     json_decref(copy);
 }
 
-/* ---- the shape of args, checked before the session (PROTOCOL ranks
- * bad_request first); handlers then check everything in depth ---- */
-
-static bool type_ok(char t, json_t *v)
-{
-    switch (t) {
-    case 's':
-        return json_is_string(v);
-    case 'i':
-        return json_is_integer(v);
-    case 'b':
-        return json_is_boolean(v);
-    case 'o':
-        return json_is_object(v);
-    case 'a':
-        return json_is_array(v);
-    default:
-        return false;
-    }
-}
-
-static const char *type_name(char t)
-{
-    return t == 's'   ? "a string"
-           : t == 'i' ? "an integer"
-           : t == 'b' ? "true or false"
-           : t == 'o' ? "an object"
-                      : "an array";
-}
-
-/* Where the key's "name:t" stands in schema, or NULL. */
-static const char *schema_find(const char *schema, const char *k)
-{
-    size_t n = strlen(k);
-    if (n == 0) return NULL; /* strstr finds "" everywhere: an empty key is simply unknown */
-    for (const char *p = schema; (p = strstr(p, k)); p += n)
-        if ((p == schema || p[-1] == ' ') && p[n] == ':') return p + n + 1;
-    return NULL;
-}
-
-static int schema_check(const char *schema, json_t *args, err_t *err)
-{
-    if (!schema) return 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(args, k, v) if (!schema_find(schema, k)) return err_field(
-        err, ERR_BAD_REQUEST, k, "%s: unknown field", k);
-    json_object_foreach(args, k, v)
-    {
-        const char *t = schema_find(schema, k);
-        if (!json_is_null(v) && !type_ok(*t, v))
-            return err_field(err, ERR_BAD_REQUEST, k, "%s: expected %s", k, type_name(*t));
-    }
-    for (const char *p = schema; *p;) {
-        const char *colon = strchr(p, ':');
-        if (!colon) break;
-        const char *end = strchr(colon, ' ');
-        if (!end) end = colon + strlen(colon);
-        if (end[-1] != '?') {
-            char name[64];
-            snprintf(name, sizeof name, "%.*s", (int)(colon - p), p);
-            json_t *v = json_object_get(args, name);
-            if (!v || json_is_null(v))
-                return err_field(err, ERR_BAD_REQUEST, name, "%s: required", name);
-        }
-        p = *end ? end + 1 : end;
-    }
-    return 0;
-}
-
 /* ---- running one op ---- */
 
 static void dresult_free(dresult *r)
@@ -392,7 +362,7 @@ static int req_envelope(dispatch_req *r)
         if (!args) return err_set(err, ERR_INTERNAL, "out of memory");
     }
     r->args = args;
-    return schema_check(op->schema, args, err);
+    return schema_check(op->shape, args, err);
 }
 
 int dispatch_parse_value(dispatch_req *r, json_t *req)

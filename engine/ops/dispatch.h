@@ -79,10 +79,11 @@ json_t *dispatch_stats(void);
 /* Extension point: ops registered by other modules (sync, hq, admin).
  * The handler gets validated args and fills *result or err. */
 typedef int (*dispatch_fn)(engine *e, session *s, json_t *args, json_t **result, err_t *err);
-/* schema: the op's top-level arguments, "name:t name:t?" with t in s i b o a
- * (the same check and messages as the built-in ops). -1 when the table is
- * full or schema is missing: the caller fails its start-up. */
+/* schema_text: the op's arguments, nested shapes included, in the grammar
+ * of model/schema.h (the same check and messages as the built-in ops).
+ * -1 when the table is full or the schema is missing or does not compile:
+ * the caller fails its start-up. */
 int dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_session,
-                      const char *schema);
+                      const char *schema_text);
 
 #endif

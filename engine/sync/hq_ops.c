@@ -142,13 +142,11 @@ static int op_login_store(engine *e, session *s, json_t *args, json_t **r, err_t
 static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq_event *out,
                        char **payload, err_t *err)
 {
-    static const char *const allowed[] = {"seq", "type", "payload", "hq_order", NULL};
     char p[48];
     json_t *doc;
     args_index(p, sizeof p, "events", i);
-    if (!json_is_object(ev)) return err_field(err, ERR_BAD_REQUEST, p, "%s: expected an object", p);
-    if (args_only(ev, p, allowed, err) < 0 ||
-        args_int(ev, p, "seq", true, 1, INT64_MAX, &out->seq, err) < 0 ||
+    /* The event's keys and types were checked against the op's schema. */
+    if (args_int(ev, p, "seq", true, 1, INT64_MAX, &out->seq, err) < 0 ||
         args_str(ev, p, "type", true, 64, &out->type, err) < 0 ||
         args_obj(ev, p, "payload", true, &doc, err) < 0 ||
         args_str(ev, p, "hq_order", false, 63, &out->hq_order, err) < 0 ||
@@ -368,7 +366,8 @@ int hq_ops_register(hq_store *h, const char *token)
     token = token ? token : "";
     token_hash(token, strlen(token), hq_token_hash);
     rc |= dispatch_register("session.login_store", op_login_store, false, false, "store:s token:s");
-    rc |= dispatch_register("hq.upload", op_upload, true, false, "store:s events:a");
+    rc |= dispatch_register("hq.upload", op_upload, true, false,
+                            "store:s events:[seq:i type:s payload:o hq_order:s?]");
     rc |= dispatch_register("hq.create_order", op_create_order, true, false, "store:s order:o");
     rc |= dispatch_register("hq.synchronize", op_synchronize, true, false, "store:s?");
     rc |= dispatch_register("hq.order.get", op_order_get, false, false, "store:s number:s");

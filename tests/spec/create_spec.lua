@@ -150,6 +150,19 @@ describe("order.create", function()
     assert.equal("colour", err.details.field)
     _, err = ann:call("order.create", {customer = "C0001", lines = {{item = "P1", qty = 1, delivery = {mode = "teleport"}}}})
     assert.equal("bad_request", err.code)
+    assert.equal("lines[0].delivery.mode", err.details.field)
+    -- nested keys come from the op table's one schema: a pickup has no
+    -- address, an approval only {staff, pin}, a payment no "note"
+    local args = hybrid(fx.cash(13567)); args.lines[2].delivery.address = "home"
+    _, err = ann:call("order.create", args)
+    assert.equal("bad_request", err.code)
+    assert.equal("lines[1].delivery.address", err.details.field)
+    args = hybrid(fx.cash(13567)); args.payments[1].note = "x"
+    _, err = ann:call("order.create", args)
+    assert.equal("payments[0].note", err.details.field)
+    args = hybrid(fx.cash(13567)); args.deposit_override = {amount = 0, approval = {staff = "1002", pin = "9999", why = "x"}}
+    _, err = ann:call("order.create", args)
+    assert.equal("deposit_override.approval.why", err.details.field)
   end)
 
   it("P2/A2: a cashier's deposit override needs approval; a manager's approval is recorded", function()
