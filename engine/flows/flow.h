@@ -160,6 +160,26 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, or
 
 /* The flows. *result is a new reference on success. */
 int flow_create(flow_ctx *c, json_t **result, err_t *err);
+
+/* S1 in two steps, for a store that creates orders in real time: the sync
+ * gate prepares the create (every check and decision, the order made but
+ * not numbered and nothing written), sends HQ the document, and when HQ has
+ * answered dispatch commits it in its savepoint: numbered, HQ's verdict
+ * applied, saved. The flow runs once, and HQ sees exactly the order the
+ * store keeps. */
+typedef struct {
+    err_code code; /* ERR_NONE: HQ made it (hq_order); else why not */
+    char message[256];
+    char hq_order[64];
+} flow_hq_answer;
+typedef struct flow_prepared flow_prepared;
+/* NULL with err when the create is refused; *doc (owned) is for HQ. */
+flow_prepared *flow_create_prepare(engine *e, const session *s, json_t *args, json_t **doc,
+                                   err_t *err);
+/* The order's result as text in *text (malloc'd). */
+int flow_create_commit(flow_prepared *p, const flow_hq_answer *hq, char **text, size_t *len,
+                       err_t *err);
+void flow_prepared_free(flow_prepared *p);
 int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err);
 int flow_edit(flow_ctx *c, json_t **result, err_t *err);
 int flow_pickup(flow_ctx *c, json_t **result, err_t *err);

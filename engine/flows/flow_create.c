@@ -9,6 +9,7 @@
 #include "flows/flow.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/args.h"
@@ -232,17 +233,18 @@ static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
     return flow_add_payments(c, o, c->args);
 }
 
-int flow_create(flow_ctx *c, json_t **result, err_t *err)
+/* Everything create decides, in the error order: the order made, checked,
+ * priced, its deposit and payments settled; nothing written. A preview's
+ * number is "S001-PREVIEW"; a prepared sync create's is given at commit
+ * (numbering writes, and a refused create must leave the counter as it was). */
+static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
 {
     create_args a;
-    order *o = order_new();
     bool all_carryout;
-    int rc = -1;
-    if (!o) return err_set(err, ERR_INTERNAL, "out of memory");
     if (parse(c, &a, err) < 0 || add_lines(c, o, &a, err) < 0 ||
         approval_check(c, a.approval, "deposit_override", err) < 0 || resolve(c, o, &a, err) < 0 ||
         validate(c, o, &a, &all_carryout, err) < 0)
-        goto done;
+        return -1;
     text_copy(o->store, sizeof o->store, c->s->store);
     text_copy(o->type, sizeof o->type, a.type);
     text_copy(o->currency, sizeof o->currency, c->store.currency);
@@ -254,49 +256,110 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
         else
             engine_date_add(c->today, (int)c->params->quote_validity_days, o->quote_expires);
     }
-    if (number_order(c, o, err) < 0 || flow_shipping_charges(c, o, a.shipping_charge, err) < 0)
-        goto done;
-    if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) goto done;
+    if ((number_now && number_order(c, o, err) < 0) ||
+        flow_shipping_charges(c, o, a.shipping_charge, err) < 0)
+        return -1;
+    if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) return -1;
     /* The size before the payments, so that a validation ranks before them;
      * flow_save checks the final document again. */
-    if (flow_check_size(o, err) < 0 || settle(c, o, &a, err) < 0) goto done;
+    if (flow_check_size(o, err) < 0 || settle(c, o, &a, err) < 0) return -1;
+    text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
+    return 0;
+}
+
+/* Writes a decided order: its number (if it has none yet), S1's outcome
+ * for a store that creates in real time, the row, log entry and outbox
+ * event; the sync columns are not in the document, so the outcome is also
+ * written next to the row (sync_queue_created). */
+static int create_commit(flow_ctx *c, order *o, const flow_hq_answer *hq, err_t *err)
+{
+    if (!*o->number && number_order(c, o, err) < 0) return -1;
     bool realtime = strcmp(c->store.order_creation, "async") != 0;
-    if (c->preview) {
-        text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
-        if (flow_check_size(o, err) < 0) goto done; /* what flow_save would refuse */
-        rc = flow_result_order(c, o, err);
-        goto done;
-    }
-    /* S1: a sync store creates the order at HQ in the same request; the
-     * fallback mode queues it instead when HQ does not answer. The server's
-     * sync gate (sync_gate.c) has already asked HQ, off the loop; the hook
-     * hands over its answer. The sync columns are not in the document, so
-     * the outcome is written next to the row (sync_queue_created). */
-    err_t hq_err = {0};
-    /* Too large for the store is too large for HQ: refused before HQ sees it. */
-    if (realtime && flow_check_size(o, err) < 0) goto done;
     if (realtime) {
-        json_t *doc = order_to_json(o, ORDER_DOC);
-        char hq_order[64] = "";
-        int hrc = engine_hq_create(c->e, doc, hq_order, &hq_err);
-        json_decref(doc);
-        if (hrc == 0) {
+        if (hq->code == ERR_NONE) {
             snprintf(o->sync_state, sizeof o->sync_state, "synchronized");
-            text_copy(o->hq_order, sizeof o->hq_order, hq_order);
-        } else if (!strcmp(c->store.order_creation, "sync") || hq_err.code != ERR_HQ_UNAVAILABLE) {
-            *err = hq_err;
-            goto done;
+            text_copy(o->hq_order, sizeof o->hq_order, hq->hq_order);
+        } else if (!strcmp(c->store.order_creation, "sync") || hq->code != ERR_HQ_UNAVAILABLE) {
+            return err_set(err, hq->code, "%s", hq->message);
         } else {
-            text_copy(o->sync_error, sizeof o->sync_error, hq_err.message);
+            text_copy(o->sync_error, sizeof o->sync_error, hq->message);
         }
         o->sync_attempts = 1;
     }
-    if (flow_save(c, o, true, "order.create", NULL, err) < 0) goto done;
+    if (flow_save(c, o, true, "order.create", NULL, err) < 0) return -1;
     if (realtime && sync_queue_created(c->e, o->number, *o->hq_order ? o->hq_order : NULL,
                                        o->sync_error, err) < 0)
-        goto done;
-    rc = flow_result_order(c, o, err);
-done:
+        return -1;
+    return flow_result_order(c, o, err);
+}
+
+int flow_create(flow_ctx *c, json_t **result, err_t *err)
+{
+    order *o = order_new();
+    if (!o) return err_set(err, ERR_INTERNAL, "out of memory");
+    int rc = create_decide(c, o, true, err);
+    /* A store that creates in real time asks HQ before the flow runs, in
+     * two steps (flow_create_prepare and _commit, from the sync gate). A
+     * create that comes another way (the Lua module, a server without
+     * --hq) was never shown to HQ: sync mode refuses it, the fallback
+     * queues it. */
+    static const flow_hq_answer not_asked = {ERR_HQ_UNAVAILABLE,
+                                             "headquarters was not asked for this order", ""};
+    if (rc == 0 && c->preview) {
+        rc = flow_check_size(o, err); /* what flow_save would refuse */
+        if (rc == 0) rc = flow_result_order(c, o, err);
+    } else if (rc == 0) {
+        rc = create_commit(c, o, &not_asked, err);
+    }
     order_free(o);
     return rc;
+}
+
+/* ---- S1 in two steps ---- */
+
+struct flow_prepared {
+    flow_ctx c;
+    session s; /* the session as it was: the connection waits, but may close */
+    order *o;
+};
+
+flow_prepared *flow_create_prepare(engine *e, const session *s, json_t *args, json_t **doc,
+                                   err_t *err)
+{
+    flow_prepared *p = calloc(1, sizeof *p);
+    if (!p || !(p->o = order_new())) {
+        free(p);
+        err_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
+    }
+    p->s = *s;
+    if (flow_begin(&p->c, e, &p->s, "order.create", args, err) < 0 ||
+        create_decide(&p->c, p->o, false, err) < 0 ||
+        flow_check_size(p->o, err) < 0 || /* too large for the store is too large for HQ */
+        !(*doc = order_to_json(p->o, ORDER_DOC))) {
+        if (err->code == ERR_NONE) err_set(err, ERR_INTERNAL, "out of memory");
+        flow_prepared_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int flow_create_commit(flow_prepared *p, const flow_hq_answer *hq, char **text, size_t *len,
+                       err_t *err)
+{
+    int rc = create_commit(&p->c, p->o, hq, err);
+    if (rc == 0) {
+        *text = p->c.result_text;
+        *len = p->c.result_len;
+        p->c.result_text = NULL;
+    }
+    return rc;
+}
+
+void flow_prepared_free(flow_prepared *p)
+{
+    if (!p) return;
+    flow_end(&p->c);
+    order_free(p->o);
+    free(p);
 }

@@ -47,7 +47,7 @@ int server_port(const server *s);
  * which runs the request as if it had just arrived (with its PIN verdicts)
  * and resumes the connection. fn must not release from inside itself. */
 typedef struct server_wait server_wait;
-typedef bool (*server_gate_fn)(void *arg, server_wait *w, session *sess, const dispatch_req *req);
+typedef bool (*server_gate_fn)(void *arg, server_wait *w, session *sess, dispatch_req *req);
 void server_set_gate(server *s, server_gate_fn fn, void *arg);
 void server_gate_release(server_wait *w);
 /* A sign-in a gate judged by another door than a PIN (HQ's store token):

@@ -296,8 +296,11 @@ static void dresult_free(dresult *r)
     memset(r, 0, sizeof *r);
 }
 
-static int run_op(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
+static int run_op(engine *e, session *s, op_entry *op, dispatch_req *req, dresult *r, err_t *err)
 {
+    json_t *args = req->args;
+    if (req->prepared) /* the create the sync gate prepared: its commit step */
+        return flow_create_commit(req->prepared, &req->hq, &r->text, &r->len, err);
     if (op->fn) return op->fn(e, s, args, &r->json, err);
     flow_ctx c;
     int rc = flow_begin(&c, e, s, op->op, args, err);
@@ -311,8 +314,9 @@ static int run_op(engine *e, session *s, op_entry *op, json_t *args, dresult *r,
     return rc;
 }
 
-static int run_write(engine *e, session *s, op_entry *op, json_t *args, dresult *r, err_t *err)
+static int run_write(engine *e, session *s, op_entry *op, dispatch_req *req, dresult *r, err_t *err)
 {
+    json_t *args = req->args;
     const char *key = json_string_value(json_object_get(args, "idempotency_key"));
     char hash[65];
     if (key) {
@@ -321,7 +325,7 @@ static int run_write(engine *e, session *s, op_entry *op, json_t *args, dresult 
         if (found != 0) return found < 0 ? -1 : 0;
     }
     if (engine_savepoint(e, ENGINE_SP_REQUEST, err) < 0) return -1;
-    int rc = run_op(e, s, op, args, r, err);
+    int rc = run_op(e, s, op, req, r, err);
     if (rc == 0 && key) {
         char *dumped = r->text ? NULL : jsonw_dumps(r->json, NULL);
         if ((!r->text && !dumped && err_set(err, ERR_INTERNAL, "out of memory")) ||
@@ -391,9 +395,26 @@ int dispatch_parse(dispatch_req *r, const char *line, size_t len)
 
 void dispatch_req_free(dispatch_req *r)
 {
+    flow_prepared_free(r->prepared);
     json_decref(r->own_args);
     json_decref(r->root);
     memset(r, 0, sizeof *r);
+}
+
+int dispatch_prepare(engine *e, session *s, dispatch_req *r, json_t **doc)
+{
+    if (r->err.code != ERR_NONE || !dispatch_req_is(r, "order.create") || !s->signed_in)
+        return -1; /* run as it is: it answers its own error */
+    err_t err = {0};
+    auth_use_verdicts(e, r->pins, r->npins);
+    r->prepared = flow_create_prepare(e, s, r->args, doc, &err);
+    auth_use_verdicts(e, NULL, 0);
+    if (!r->prepared) {
+        r->err = err; /* answered when run, without running the flow again */
+        return -1;
+    }
+    r->hq = (flow_hq_answer){ERR_HQ_UNAVAILABLE, "headquarters did not answer", ""};
+    return 0;
 }
 
 bool dispatch_req_is(const dispatch_req *r, const char *op)
@@ -451,12 +472,15 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
                        err_t *err)
 {
     *is_write = false;
+    op_entry *op = (op_entry *)req->entry;
     if (req->err.code != ERR_NONE) {
+        if (op) { /* refused by its schema, or a prepared create refused */
+            op->calls++;
+            op->errors++;
+        }
         *err = req->err;
         return -1;
     }
-    op_entry *op = (op_entry *)req->entry;
-    json_t *args = req->args;
     op->calls++;
     auth_use_verdicts(e, req->pins, req->npins);
     int rc;
@@ -468,14 +492,14 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
         if (own_txn && engine_begin(e, err) < 0)
             rc = -1;
         else {
-            rc = run_write(e, s, op, args, r, err);
+            rc = run_write(e, s, op, req, r, err);
             if (own_txn && engine_commit(e, rc == 0 ? err : &(err_t){0}) < 0 && rc == 0) {
                 dresult_free(r);
                 rc = -1;
             }
         }
     } else {
-        rc = run_op(e, s, op, args, r, err);
+        rc = run_op(e, s, op, req, r, err);
     }
     auth_use_verdicts(e, NULL, 0);
     if (rc < 0) {

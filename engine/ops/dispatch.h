@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "flows/flow.h"
 #include "store/auth.h"
 #include "store/engine.h"
 
@@ -44,6 +45,8 @@ typedef struct {
     err_t err;         /* why the envelope is refused (bad_request, unknown_op) */
     int npins;         /* the PINs the op needs checked (dispatch_req_pins) */
     auth_pin pins[DISPATCH_MAX_PINS];
+    flow_prepared *prepared; /* a create prepared by the sync gate (dispatch_prepare) */
+    flow_hq_answer hq;       /* HQ's verdict on it, set by the gate before it runs */
 } dispatch_req;
 
 /* Parses a line (or takes a value) and checks the envelope: a JSON object,
@@ -61,6 +64,15 @@ bool dispatch_req_writes(const dispatch_req *r);
  * none of a shape the op would refuse (too long, not strings). Nothing
  * else in a request is ever hashed. Returns r->npins. */
 int dispatch_req_pins(dispatch_req *r, const session *s);
+
+/* S1 in two steps (flows/flow.h): for an order.create the sync gate holds,
+ * runs the create's prepare step now, with the request's PIN verdicts, and
+ * keeps the decided order in r; *doc (owned) is what HQ is sent. The gate
+ * then sets r->hq, and dispatch_run runs the commit step instead of the
+ * flow. -1 when the request is not a signed-in create or the create is
+ * refused: r then answers that error when run, without running the flow
+ * again. */
+int dispatch_prepare(engine *e, session *s, dispatch_req *r, json_t **doc);
 
 /* Runs a parsed request, with the verdicts in r->pins (auth_use_verdicts):
  * the answer as a value, or as text (what the server sends). */

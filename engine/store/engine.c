@@ -342,19 +342,6 @@ void engine_date_add(const char *date, int days, char out[11])
     civil_from_days(days_from_civil(y, m, d) + days, out);
 }
 
-void engine_set_hq_create(engine *e, engine_hq_create_fn fn, void *arg)
-{
-    e->hq_create = fn;
-    e->hq_create_arg = arg;
-}
-
-int engine_hq_create(engine *e, json_t *order, char hq_order[64], err_t *err)
-{
-    if (!e->hq_create)
-        return err_set(err, ERR_HQ_UNAVAILABLE, "headquarters is not reachable (no HQ configured)");
-    return e->hq_create(e, e->hq_create_arg, order, hq_order, err);
-}
-
 void engine_iso_now(engine *e, char out[32])
 {
     time_t t = (time_t)engine_now(e);

@@ -60,14 +60,6 @@ bool engine_in_txn(engine *e);
 /* Prepared statements are cached per engine by their SQL text's address. */
 sqlite3_stmt *engine_stmt(engine *e, const char *sql, err_t *err);
 
-/* The real-time call of sync mode (SPEC S1): creates the order at HQ and
- * fills hq_order. Installed by the sync module; without one every call is
- * ERR_HQ_UNAVAILABLE. */
-typedef int (*engine_hq_create_fn)(engine *e, void *arg, json_t *order, char hq_order[64],
-                                   err_t *err);
-void engine_set_hq_create(engine *e, engine_hq_create_fn fn, void *arg);
-int engine_hq_create(engine *e, json_t *order, char hq_order[64], err_t *err);
-
 /* The current time as ISO-8601 UTC (YYYY-MM-DDTHH:MM:SSZ). */
 void engine_iso_now(engine *e, char out[32]);
 /* Steps a statement that returns no row and resets it; ERR_INTERNAL naming

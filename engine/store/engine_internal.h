@@ -31,8 +31,6 @@ struct engine {
     void (*drop_auth)(engine *e); /* set with auth; engine_close frees it through this */
     unsigned char auth_key[32];
     checkpointer *checkpointer;
-    engine_hq_create_fn hq_create;
-    void *hq_create_arg;
 };
 
 #endif

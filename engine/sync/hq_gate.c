@@ -56,7 +56,7 @@ static void release_cb(evutil_socket_t fd, short what, void *arg)
     server_gate_release(w);
 }
 
-static bool gate_cb(void *arg, server_wait *w, session *sess, const dispatch_req *req)
+static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
 {
     hq_gate *g = arg;
     if (req->err.code != ERR_NONE || !dispatch_req_is(req, "session.login_store")) return false;

@@ -3,31 +3,34 @@
  *
  * WHY A GATE. A sync-mode order.create must hear from HQ before it may
  * answer, but the server is one loop: waiting for HQ inside the flow would
- * stall every client. So the call to HQ happens before the flow runs:
+ * stall every client. So the create runs in two steps around the call:
  *
- *   1. The server shows the gate every request line (server_set_gate). The
- *      gate takes order.create lines of a signed-in session whose store is
- *      sync or sync_with_async_fallback, after checking them with the very
- *      same code as order.preview (a request that would fail anyway fails
- *      without bothering HQ), and unless its idempotency key was already
- *      used (the stored answer is replayed without HQ).
- *   2. It sends hq.create_order {store, order: the preview} on its own
- *      uplink (apart from the uploader's, so a real-time call never waits
- *      behind a big batch), bounded by SYNC_CREATE_MS (3 s) including the
- *      connect. Meanwhile the connection takes no more lines (its answers
- *      stay in order); every other connection is served.
- *   3. When HQ answers, or the bound passes, the gate keeps the answer and
- *      releases the line: the real order.create runs inside the normal
- *      group commit, and flow_create's S1 hook (engine_hq_create) takes the
- *      kept answer: the HQ id (the order is kept `synchronized`), HQ's
- *      refusal (the create fails with it), or "unavailable" (sync mode:
- *      hq_unavailable and nothing kept; fallback: queued as async).
+ *   1. The server shows the gate every request (server_set_gate). The gate
+ *      takes order.create requests of a signed-in session whose store is
+ *      sync or sync_with_async_fallback, unless its idempotency key was
+ *      already used (the stored answer is replayed without HQ), and runs
+ *      the create's prepare step (dispatch_prepare): every check and
+ *      decision, the order made but not numbered, nothing written. A
+ *      create refused there is answered at once without bothering HQ.
+ *   2. It sends hq.create_order {store, order: the prepared document} on
+ *      its own uplink (apart from the uploader's, so a real-time call never
+ *      waits behind a big batch), bounded by SYNC_CREATE_MS (3 s) including
+ *      the connect. Meanwhile the connection takes no more lines (its
+ *      answers stay in order); every other connection is served.
+ *   3. When HQ answers, or the bound passes, the gate puts the verdict on
+ *      the request and releases it: dispatch runs the commit step inside
+ *      the normal group commit (number, HQ's verdict, save): the HQ id (the
+ *      order is kept `synchronized`), HQ's refusal (the create fails with
+ *      it), or "unavailable" (sync mode: hq_unavailable and nothing kept;
+ *      fallback: queued as async). The flow ran once, and HQ was sent
+ *      exactly the order the store keeps (a price changed meanwhile does
+ *      not make them differ).
  * HQ learns which store number its real-time sales order got when the
  * order's creation is uploaded: the event carries the hq_order. Should the
  * store fail between HQ's answer and its own commit (a crash, or the
- * request failing on a rule that changed in between), HQ keeps a sales
- * order no store number ever links: visible in hq.order.list with number
- * null. That is the price of no two-phase commit between store and HQ. */
+ * commit failing), HQ keeps a sales order no store number ever links:
+ * visible in hq.order.list with number null. That is the price of no
+ * two-phase commit between store and HQ. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +52,6 @@ struct sync_svc {
     engine *e;
     sync_agent *agent;
     uplink *rt;
-    /* the answer handed to the S1 hook while a released line runs */
-    bool answer_set;
-    err_code answer_code;
-    char answer_msg[256];
-    char hq_order[64];
     /* the round handed to sync.run while its released line runs */
     bool have_run;
     sync_round run;
@@ -62,6 +60,7 @@ struct sync_svc {
 typedef struct {
     sync_svc *g;
     server_wait *w;
+    dispatch_req *req; /* a prepared create: HQ's verdict goes on it */
 } pending;
 
 static sync_svc *G; /* for sync.run; one server per process */
@@ -72,82 +71,53 @@ static int server_write_fn(void *ctx, int (*fn)(engine *e, void *arg, err_t *err
     return server_write(ctx, fn, arg, err);
 }
 
-/* ---- the S1 hook ---- */
-
-static int hq_create_hook(engine *e, void *arg, json_t *order, char hq_order[64], err_t *err)
-{
-    sync_svc *g = arg;
-    if (!g->answer_set)
-        return err_set(err, ERR_HQ_UNAVAILABLE, "headquarters was not asked for this order");
-    g->answer_set = false; /* one answer, one order */
-    if (g->answer_code != ERR_NONE) return err_set(err, g->answer_code, "%s", g->answer_msg);
-    snprintf(hq_order, 64, "%s", g->hq_order);
-    return 0;
-}
+/* ---- S1: a prepared create, HQ's verdict, the commit ---- */
 
 static void create_cb(void *arg, json_t *resp, const char *error)
 {
     pending *p = arg;
-    sync_svc *g = p->g;
+    flow_hq_answer *a = &p->req->hq;
     json_t *e = json_object_get(resp, "error");
     const char *id =
         json_string_value(json_object_get(json_object_get(resp, "result"), "hq_order"));
-    g->answer_code = ERR_NONE;
+    *a = (flow_hq_answer){ERR_NONE, "", ""};
     if (!resp) {
-        g->answer_code = ERR_HQ_UNAVAILABLE;
-        snprintf(g->answer_msg, sizeof g->answer_msg, "headquarters did not answer: %s", error);
+        a->code = ERR_HQ_UNAVAILABLE;
+        snprintf(a->message, sizeof a->message, "headquarters did not answer: %s", error);
     } else if (e) {
         const char *code = json_string_value(json_object_get(e, "code"));
         /* HQ's refusal of the order itself is a rule broken; anything else
          * (a wrong token, an HQ bug) is HQ not being available to us. */
-        g->answer_code = code && !strcmp(code, "validation") ? ERR_VALIDATION : ERR_HQ_UNAVAILABLE;
-        snprintf(g->answer_msg, sizeof g->answer_msg, "%s",
+        a->code = code && !strcmp(code, "validation") ? ERR_VALIDATION : ERR_HQ_UNAVAILABLE;
+        snprintf(a->message, sizeof a->message, "%s",
                  json_string_value(json_object_get(e, "message")) ?: "HQ refused");
     } else if (!id) {
-        g->answer_code = ERR_HQ_UNAVAILABLE;
-        snprintf(g->answer_msg, sizeof g->answer_msg, "headquarters answered without an id");
+        a->code = ERR_HQ_UNAVAILABLE;
+        snprintf(a->message, sizeof a->message, "headquarters answered without an id");
     } else {
-        text_copy(g->hq_order, sizeof g->hq_order, id);
+        text_copy(a->hq_order, sizeof a->hq_order, id);
     }
-    g->answer_set = true;
+    err_utf8_clean(a->message); /* HQ's text, cut to fit: it goes into an answer */
     server_gate_release(p->w);
-    g->answer_set = false;
     free(p);
 }
 
-static bool take_create(sync_svc *g, server_wait *w, session *sess, const dispatch_req *req)
+static bool take_create(sync_svc *g, server_wait *w, session *sess, dispatch_req *req)
 {
     master_store ms;
     err_t err = {0};
-    json_t *args = req->args;
-    if (!json_is_object(args) || master_store_get(g->e, sess->store, &ms, &err) < 0 ||
-        !strcmp(ms.order_creation, "async"))
+    if (master_store_get(g->e, sess->store, &ms, &err) < 0 || !strcmp(ms.order_creation, "async"))
         return false;
-    const char *key = json_string_value(json_object_get(args, "idempotency_key"));
+    const char *key = json_string_value(json_object_get(req->args, "idempotency_key"));
     if (key && idem_seen(g->e, sess->store, key)) return false;
-    json_t *preq = json_pack("{s:s, s:O}", "op", "order.preview", "args", args);
-    dispatch_req pr;
-    dispatch_parse_value(&pr, preq);
-    json_decref(preq);
-    /* The approvals' verdicts came with the request: the preview has the
-     * same args, so the same PINs, and hashes nothing itself. */
-    pr.npins = req->npins;
-    memcpy(pr.pins, req->pins, sizeof pr.pins);
-    bool is_write;
-    json_t *resp = dispatch_run(g->e, sess, &pr, &is_write);
-    dispatch_req_free(&pr);
-    json_t *order = json_object_get(resp, "result");
-    if (!json_is_true(json_object_get(resp, "ok")) || !order) {
-        json_decref(resp);
-        return false; /* the real create fails the same way */
-    }
+    json_t *doc = NULL;
+    if (dispatch_prepare(g->e, sess, req, &doc) < 0) return false; /* answers its error */
     pending *p = malloc(sizeof *p);
     if (!p) abort();
-    *p = (pending){g, w};
+    *p = (pending){g, w, req};
     uplink_call(g->rt, sess->store, "hq.create_order",
-                json_pack("{s:s, s:O}", "store", sess->store, "order", order), SYNC_CREATE_MS,
+                json_pack("{s:s, s:o}", "store", sess->store, "order", doc), SYNC_CREATE_MS,
                 create_cb, p);
-    json_decref(resp);
     return true;
 }
 
@@ -240,7 +210,7 @@ int sync_register_ops(void)
 
 /* ---- the gate ---- */
 
-static bool gate_cb(void *arg, server_wait *w, session *sess, const dispatch_req *req)
+static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
 {
     sync_svc *g = arg;
     if (!sess->signed_in || req->err.code != ERR_NONE) return false;
@@ -250,7 +220,7 @@ static bool gate_cb(void *arg, server_wait *w, session *sess, const dispatch_req
     } else if (dispatch_req_is(req, "sync.run")) {
         pending *p = malloc(sizeof *p);
         if (!p) abort();
-        *p = (pending){g, w};
+        *p = (pending){g, w, NULL};
         sync_agent_run(g->agent, run_cb, p);
         taken = true;
     }
@@ -279,7 +249,6 @@ sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, 
         sync_stop(g);
         return NULL;
     }
-    engine_set_hq_create(e, hq_create_hook, g);
     server_set_gate(srv, gate_cb, g);
     G = g;
     return g;
@@ -290,7 +259,6 @@ void sync_stop(sync_svc *g)
     if (!g) return;
     if (G == g) G = NULL;
     if (g->srv) server_set_gate(g->srv, NULL, NULL);
-    if (g->e) engine_set_hq_create(g->e, NULL, NULL);
     uplink_free(g->rt);
     sync_agent_free(g->agent);
     free(g);

@@ -31,6 +31,14 @@ function M.sh(cmd)
     return 128 + (code or 0)
 end
 
+-- Runs a shell command; returns its stdout without the trailing newline.
+function M.sh_out(cmd)
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    p:close()
+    return (out:gsub("%s+$", ""))
+end
+
 function M.read_file(path)
     local f = io.open(path, "rb")
     if not f then return nil end
