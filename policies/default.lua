@@ -23,6 +23,7 @@ policy.parameters = {
   quote_validity_days                  = 30,       -- when a quote has no date (P7)
   manual_shipping_charge               = true,     -- clerks may type the charge
   default_shipping_charge              = 0,        -- per shipment, when none is typed
+  require_collector                    = false,    -- a pickup must say who collected (F9)
 }
 
 -- What is still to be delivered of a line: ordered minus invoiced minus

@@ -52,6 +52,7 @@ typedef struct {
     char now_iso[32];
     jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
     bool preview;         /* order.preview: compute, keep nothing */
+    int64_t due_now;      /* what create would take now (order.preview, F11) */
     char approved_by[32]; /* who approved an override, if anyone */
     /* A5: the order belongs to another store than the signed-in one. */
     bool other_store;
@@ -104,6 +105,26 @@ int approval_require(flow_ctx *c, json_t *approval, const char *permission, err_
 int other_store_check(flow_ctx *c, const char *number, json_t *approval, err_t *err);
 int other_store_require(flow_ctx *c, err_t *err);
 
+/* F9: the request's pickup_contacts become the order's (all checked
+ * before any is taken); the 6th is validation on pickup_contacts[5]. */
+int flow_parse_contacts(flow_ctx *c, order *o, json_t *list, err_t *err);
+/* F9 on a pickup: collected_by's shape and rules (validation), then, once
+ * the pickup is known to be valid, whether the collector needs
+ * pickup_by_other, and the record on the invoice. */
+int flow_collector_check(flow_ctx *c, const order *o, json_t *cb, err_t *err);
+int flow_collector_apply(flow_ctx *c, const order *o, order_invoice *inv, json_t *cb,
+                         json_t *approval, err_t *err);
+/* F10: invalid_state with details.hold when o is on hold ("pick it up"). */
+int flow_not_held(const order *o, const char *doing, err_t *err);
+/* R4: validation on field when code is not among the chain's codes of kind. */
+int flow_reason_check(flow_ctx *c, const char *kind, const char *code, const char *field,
+                      err_t *err);
+/* P2 beyond create (F11): an edit or a quote's confirmation may override
+ * the deposit: 0 to the order total, by the permission or an approval;
+ * the order records who. 1 applied (*deposit set), 0 none asked. */
+int flow_deposit_override(flow_ctx *c, order *o, json_t *ovr, int64_t total, int64_t *deposit,
+                          err_t *err);
+
 /* Payments: parses [{tender, amount, ref?}] (amount > 0, SPEC M3) and sums. */
 int flow_parse_payments(json_t *args, int64_t *sum, err_t *err);
 /* Appends the payments of args to the order, tagged with the op. */
@@ -116,6 +137,8 @@ int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount);
 int flow_result_order(flow_ctx *c, const order *o, err_t *err);
 int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra,
                      const order_invoice *inv, err_t *err);
+/* order.preview's answer (F11): the order object with due_now in it. */
+int flow_result_due(flow_ctx *c, const order *o, int64_t due, err_t *err);
 
 /* Storage. */
 order *flow_load(flow_ctx *c, const char *number, err_t *err);
@@ -160,6 +183,8 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, or
 
 /* The flows. *result is a new reference on success. */
 int flow_create(flow_ctx *c, json_t **result, err_t *err);
+int flow_hold(flow_ctx *c, json_t **result, err_t *err);
+int flow_release(flow_ctx *c, json_t **result, err_t *err);
 
 /* S1 in two steps, for a store that creates orders in real time: the sync
  * gate prepares the create (every check and decision, the order made but

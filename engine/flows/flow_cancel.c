@@ -45,6 +45,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
                   "charge_override.amount: must be from 0 to %lld", (long long)MONEY_MAX);
         goto done;
     }
+    if (reason && flow_reason_check(c, "cancel", reason, "reason", err) < 0) goto done;
     if (flow_sums(o, &s0, err) < 0) goto done;
     if (o->cancelled) {
         err_set(err, ERR_INVALID_STATE, "order %s is already cancelled", o->number);

@@ -326,3 +326,37 @@ int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra
     jw_end_obj(&w);
     return take_result(c, &w, err);
 }
+
+int flow_deposit_override(flow_ctx *c, order *o, json_t *ovr, int64_t total, int64_t *deposit,
+                          err_t *err)
+{
+    if (!ovr) return 0;
+    int64_t amount;
+    json_t *approval = NULL;
+    if (args_int(ovr, "deposit_override", "amount", true, INT64_MIN, INT64_MAX, &amount, err) < 0 ||
+        args_obj(ovr, "deposit_override", "approval", false, &approval, err) < 0)
+        return -1;
+    if (amount < 0 || amount > total)
+        return err_field(err, ERR_VALIDATION, "deposit_override.amount",
+                         "deposit_override.amount: must be from 0 to the order total %lld",
+                         (long long)total);
+    if (approval_require(c, approval, "deposit_override", err) < 0) return -1;
+    *deposit = amount;
+    o->deposit_overridden = true;
+    text_copy(o->override_by, sizeof o->override_by, c->approved_by);
+    return 1;
+}
+
+int flow_result_due(flow_ctx *c, const order *o, int64_t due, err_t *err)
+{
+    if (flow_result_order(c, o, err) < 0) return -1;
+    char tail[48];
+    int n = snprintf(tail, sizeof tail, ",\"due_now\":%lld}", (long long)due);
+    char *t = realloc(c->result_text, c->result_len + (size_t)n + 1);
+    if (!t) return err_set(err, ERR_INTERNAL, "out of memory writing the result");
+    /* the order object's closing brace gives way to one more member */
+    memcpy(t + c->result_len - 1, tail, (size_t)n + 1);
+    c->result_text = t;
+    c->result_len += (size_t)n - 1;
+    return 0;
+}

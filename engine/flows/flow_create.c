@@ -19,10 +19,9 @@
 
 typedef struct {
     const char *customer, *type, *quote_expires;
-    json_t *lines, *override, *approval;
+    json_t *lines, *override, *approval, *contacts;
     int64_t shipping_charge; /* -1: none typed */
     bool has_charge;
-    int64_t override_amount;
     int64_t paying;
 } create_args;
 
@@ -38,6 +37,7 @@ static int parse(flow_ctx *c, create_args *a, err_t *err)
         args_str(args, "", "quote_expires", false, 10, &a->quote_expires, err) < 0 ||
         args_arr(args, "", "lines", true, FLOW_MAX_LINES, &a->lines, err) < 0 ||
         args_obj(args, "", "deposit_override", false, &a->override, err) < 0 ||
+        args_arr(args, "", "pickup_contacts", false, 64, &a->contacts, err) < 0 ||
         args_str(args, "", "idempotency_key", false, 128, &key, err) < 0)
         return -1;
     int has = args_int(args, "", "shipping_charge", false, INT64_MIN, INT64_MAX,
@@ -46,12 +46,12 @@ static int parse(flow_ctx *c, create_args *a, err_t *err)
     a->has_charge = has == 1;
     if (strcmp(a->type, "order") && strcmp(a->type, "quote"))
         return err_field(err, ERR_BAD_REQUEST, "type", "type: '%s' is not order or quote", a->type);
+    /* the override's approver is checked early; its amount in settle */
     if (a->override &&
-        (args_int(a->override, "deposit_override", "amount", true, INT64_MIN, INT64_MAX,
-                  &a->override_amount, err) < 0 ||
-         args_obj(a->override, "deposit_override", "approval", false, &a->approval, err) < 0))
+        args_obj(a->override, "deposit_override", "approval", false, &a->approval, err) < 0)
         return -1;
-    return flow_parse_payments(args, &a->paying, err);
+    /* A preview checks nothing about payments (F11): it says what is due. */
+    return c->preview ? 0 : flow_parse_payments(args, &a->paying, err);
 }
 
 static int add_lines(flow_ctx *c, order *o, create_args *a, err_t *err)
@@ -215,19 +215,12 @@ static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
         return err_set(err, ERR_POLICY_ERROR,
                        "policy %s: deposit %lld is more than the %lld still to be delivered",
                        policy_name(c->pol), (long long)deposit, (long long)(s.order - carry));
-    if (a->override) {
-        if (a->override_amount < 0 || a->override_amount > s.order)
-            return err_field(err, ERR_VALIDATION, "deposit_override.amount",
-                             "deposit_override.amount: must be from 0 to the order total %lld",
-                             (long long)s.order);
-        if (approval_require(c, a->approval, "deposit_override", err) < 0) return -1;
-        deposit = a->override_amount;
-        o->deposit_overridden = true;
-        text_copy(o->override_by, sizeof o->override_by, c->approved_by);
-    }
+    if (flow_deposit_override(c, o, a->override, s.order, &deposit, err) < 0) return -1;
     o->deposit_required = deposit;
     int64_t due;
     if (!money_add(deposit, carry, &due) || due > s.order) due = s.order;
+    c->due_now = due;
+    if (c->preview) return 0;
     if (a->paying < due || a->paying > s.order)
         return payment_mismatch(err, due, s.order, a->paying);
     return flow_add_payments(c, o, c->args);
@@ -243,7 +236,8 @@ static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
     bool all_carryout;
     if (parse(c, &a, err) < 0 || add_lines(c, o, &a, err) < 0 ||
         approval_check(c, a.approval, "deposit_override", err) < 0 || resolve(c, o, &a, err) < 0 ||
-        validate(c, o, &a, &all_carryout, err) < 0)
+        validate(c, o, &a, &all_carryout, err) < 0 ||
+        (a.contacts && flow_parse_contacts(c, o, a.contacts, err) < 0))
         return -1;
     text_copy(o->store, sizeof o->store, c->s->store);
     text_copy(o->type, sizeof o->type, a.type);
@@ -307,7 +301,7 @@ int flow_create(flow_ctx *c, json_t **result, err_t *err)
                                              "headquarters was not asked for this order", ""};
     if (rc == 0 && c->preview) {
         rc = flow_check_size(o, err); /* what flow_save would refuse */
-        if (rc == 0) rc = flow_result_order(c, o, err);
+        if (rc == 0) rc = flow_result_due(c, o, c->due_now, err);
     } else if (rc == 0) {
         rc = create_commit(c, o, &not_asked, err);
     }

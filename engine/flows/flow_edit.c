@@ -23,7 +23,7 @@ typedef struct {
     const char *number;
     int64_t version, shipping_charge, paying;
     bool has_charge;
-    json_t *add, *update, *remove, *approval;
+    json_t *add, *update, *remove, *approval, *contacts, *override, *ovr_approval;
 } edit_args;
 
 static int parse(flow_ctx *c, edit_args *a, err_t *err)
@@ -39,6 +39,10 @@ static int parse(flow_ctx *c, edit_args *a, err_t *err)
         (has = args_int(c->args, "", "shipping_charge", false, INT64_MIN, INT64_MAX,
                         &a->shipping_charge, err)) < 0 ||
         args_obj(c->args, "", "approval", false, &a->approval, err) < 0 ||
+        args_arr(c->args, "", "pickup_contacts", false, 64, &a->contacts, err) < 0 ||
+        args_obj(c->args, "", "deposit_override", false, &a->override, err) < 0 ||
+        (a->override &&
+         args_obj(a->override, "deposit_override", "approval", false, &a->ovr_approval, err) < 0) ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &a->paying, err) < 0)
         return -1;
@@ -232,19 +236,26 @@ static int mismatch(err_t *err, int64_t due, const char *fmt, long long a, long 
 
 /* P1 again: the deposit of the order as it now is, what the edit must bring,
  * and any money beyond the new total paid back. */
-static int settle(flow_ctx *c, order *o, int64_t paying, err_t *err)
+static int settle(flow_ctx *c, order *o, int64_t paying, json_t *override, err_t *err)
 {
     order_sums s;
     if (flow_sums(o, &s, err) < 0) return -1;
     if (!strcmp(o->type, "quote")) {
+        if (override)
+            return err_field(err, ERR_VALIDATION, "deposit_override",
+                             "deposit_override: a quote takes no deposit");
         if (paying > 0)
             return mismatch(err, 0, "a quote takes no payment (%lld given, %lld due)", paying, 0);
         return 0;
     }
     int64_t deposit;
-    if (o->deposit_overridden)
+    /* P2: a new override; else an earlier one, capped by the new base; else
+     * the policy's deposit of the order as it now is */
+    int overridden = flow_deposit_override(c, o, override, s.order, &deposit, err);
+    if (overridden < 0) return -1;
+    if (!overridden && o->deposit_overridden)
         deposit = o->deposit_required < s.deposit_base ? o->deposit_required : s.deposit_base;
-    else if (decide_deposit(c, o, &deposit, err) < 0)
+    else if (!overridden && decide_deposit(c, o, &deposit, err) < 0)
         return -1;
     if (deposit > s.order)
         return err_set(err, ERR_POLICY_ERROR,
@@ -269,7 +280,9 @@ static int settle(flow_ctx *c, order *o, int64_t paying, err_t *err)
 int flow_edit(flow_ctx *c, json_t **result, err_t *err)
 {
     edit_args a;
-    if (parse(c, &a, err) < 0 || other_store_check(c, a.number, a.approval, err) < 0) return -1;
+    if (parse(c, &a, err) < 0 || other_store_check(c, a.number, a.approval, err) < 0 ||
+        approval_check(c, a.ovr_approval, "deposit_override", err) < 0)
+        return -1;
     order *o = flow_load_change(c, a.number, err);
     if (!o) return -1;
     int rc = -1;
@@ -277,7 +290,9 @@ int flow_edit(flow_ctx *c, json_t **result, err_t *err)
         err_set(err, ERR_INVALID_STATE, "order %s is cancelled", o->number);
         goto done;
     }
-    if (apply(c, o, &a, err) < 0) goto done;
+    if (flow_not_held(o, "edit it", err) < 0 || apply(c, o, &a, err) < 0 ||
+        (a.contacts && flow_parse_contacts(c, o, a.contacts, err) < 0))
+        goto done;
     if (a.version != o->version) {
         err_set(err, ERR_CONFLICT, "order %s is at version %lld, not %lld: reload and retry",
                 o->number, (long long)o->version, (long long)a.version);
@@ -285,7 +300,8 @@ int flow_edit(flow_ctx *c, json_t **result, err_t *err)
     }
     if (other_store_require(c, err) < 0 ||
         flow_shipping_charges(c, o, a.has_charge ? a.shipping_charge : -1, err) < 0 ||
-        settle(c, o, a.paying, err) < 0 || flow_save(c, o, false, "order.edit", NULL, err) < 0)
+        settle(c, o, a.paying, a.override, err) < 0 ||
+        flow_save(c, o, false, "order.edit", NULL, err) < 0)
         goto done;
     rc = flow_result_order(c, o, err);
 done:
@@ -296,10 +312,13 @@ done:
 int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
 {
     const char *number, *s;
-    json_t *approval = NULL;
+    json_t *approval = NULL, *ovr = NULL, *ovr_approval = NULL;
     int64_t paying;
     if (args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
         args_obj(c->args, "", "approval", false, &approval, err) < 0 ||
+        args_obj(c->args, "", "deposit_override", false, &ovr, err) < 0 ||
+        (ovr && args_obj(ovr, "deposit_override", "approval", false, &ovr_approval, err) < 0) ||
+        approval_check(c, ovr_approval, "deposit_override", err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &paying, err) < 0 ||
         other_store_check(c, number, approval, err) < 0)
@@ -311,6 +330,7 @@ int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
         err_set(err, ERR_INVALID_STATE, "order %s is not an open quote", o->number);
         goto done;
     }
+    if (flow_not_held(o, "confirm it", err) < 0) goto done;
     /* The quote's expiry is a date of its store's calendar. */
     if (strcmp(c->rules_today, o->quote_expires) > 0) {
         err_set(err, ERR_INVALID_STATE, "quote %s expired on %s", o->number, o->quote_expires);
@@ -326,6 +346,7 @@ int flow_confirm_quote(flow_ctx *c, json_t **result, err_t *err)
                 policy_name(c->pol), (long long)deposit);
         goto done;
     }
+    if (flow_deposit_override(c, o, ovr, s0.order, &deposit, err) < 0) goto done;
     o->deposit_required = deposit;
     if (paying < deposit || paying > s0.order) {
         mismatch(err, deposit, "payments of %lld must be at least the %lld deposit", paying,

@@ -13,20 +13,23 @@
 static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *err)
 {
     const char *number, *s, *tracking = NULL;
-    json_t *lines, *approval = NULL;
+    json_t *lines, *approval = NULL, *collected_by = NULL;
     int64_t paying;
     if (args_str(c->args, "", "number", true, 47, &number, err) < 0 ||
         args_arr(c->args, "", "lines", true, FLOW_MAX_LINES, &lines, err) < 0 ||
         args_str(c->args, "", "tracking", false, 63, &tracking, err) < 0 ||
         args_obj(c->args, "", "approval", false, &approval, err) < 0 ||
+        args_obj(c->args, "", "collected_by", false, &collected_by, err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
         flow_parse_payments(c->args, &paying, err) < 0)
         return -1;
     /* A pickup needs no permission: F4 only picks up the lines whose pickup
-     * store is the signed-in one, whoever's order it is (A5). */
+     * store is the signed-in one, whoever's order it is (A5); but one by
+     * someone the order does not name needs pickup_by_other (F9). */
     if (mode == MODE_SHIP && (approval_check(c, approval, "ship", err) < 0 ||
                               other_store_check(c, number, approval, err) < 0))
         return -1;
+    if (mode == MODE_PICKUP && approval_check(c, approval, "pickup_by_other", err) < 0) return -1;
     order *o = flow_load_change(c, number, err);
     if (!o) return -1;
     int rc = -1;
@@ -37,10 +40,14 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
                 mode == MODE_SHIP ? "ship" : "pick up");
         goto done;
     }
-    if (flow_sums(o, &before, err) < 0 || flow_invoice_lines(c, o, lines, mode, &inv, err) < 0)
+    if (flow_sums(o, &before, err) < 0 || flow_invoice_lines(c, o, lines, mode, &inv, err) < 0 ||
+        (mode == MODE_PICKUP && flow_collector_check(c, o, collected_by, err) < 0) ||
+        flow_not_held(o, mode == MODE_SHIP ? "ship it" : "pick it up", err) < 0)
         goto done;
     if (mode == MODE_SHIP &&
         (other_store_require(c, err) < 0 || approval_require(c, approval, "ship", err) < 0))
+        goto done;
+    if (mode == MODE_PICKUP && flow_collector_apply(c, o, inv, collected_by, approval, err) < 0)
         goto done;
     if (tracking) text_copy(inv->tracking, sizeof inv->tracking, tracking);
     if (flow_settle_invoice(c, o, inv, before.on_account, paying, err) < 0 ||
@@ -49,6 +56,8 @@ static int invoice_flow(flow_ctx *c, order_mode mode, json_t **result, err_t *er
     json_t *invj = json_pack("{s:i, s:I, s:I, s:I}", "id", inv->id, "amount",
                              (json_int_t)inv->amount, "deposit_applied",
                              (json_int_t)inv->deposit_applied, "paid", (json_int_t)inv->paid);
+    if (*inv->collector) /* the log's summary names the collector too (F9) */
+        json_object_set_new(invj, "collected_by", json_string(inv->collector));
     if (flow_save(c, o, false, mode == MODE_SHIP ? "order.ship" : "order.pickup", invj, err) < 0) {
         json_decref(invj);
         goto done;

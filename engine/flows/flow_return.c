@@ -138,10 +138,9 @@ static int build(flow_ctx *c, order *o, return_args *a, order_return *r, order_i
                              "gave and that has not come back yet",
                              p, (long long)qty, (long long)(il->qty - il->qty_returned), il->line,
                              inv->id);
-        if (!*reason) {
-            snprintf(p, sizeof p, "lines[%zu].reason", i);
-            return err_field(err, ERR_VALIDATION, p, "%s: give a reason", p);
-        }
+        snprintf(p, sizeof p, "lines[%zu].reason", i);
+        if (!*reason) return err_field(err, ERR_VALIDATION, p, "%s: give a reason", p);
+        if (flow_reason_check(c, "return", reason, p, err) < 0) return -1;
         order_ret_line *rl = vec_push(r->lines);
         if (!rl) return err_set(err, ERR_INTERNAL, "out of memory");
         order_line *l = order_find_line(o, il->line);

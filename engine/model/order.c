@@ -53,6 +53,7 @@ void order_free(order *o)
     free(o->returns.v);
     free(o->payments.v);
     free(o->refunds.v);
+    free(o->contacts.v);
     free(o);
 }
 
@@ -253,6 +254,10 @@ static bool read_invoices(order *o, json_t *arr, bool *bad)
         inv->paid = get_int(j, "paid");
         get_str(j, "at", inv->at, sizeof inv->at);
         get_str(j, "tracking", inv->tracking, sizeof inv->tracking);
+        json_t *cb = json_object_get(j, "collected_by");
+        get_str(cb, "name", inv->collector, sizeof inv->collector);
+        inv->id_checked = json_is_true(json_object_get(cb, "id_checked"));
+        get_str(cb, "id_ref", inv->id_ref, sizeof inv->id_ref);
         json_array_foreach(json_object_get(j, "lines"), k, lj)
         {
             order_inv_line *il = vec_push(inv->lines);
@@ -317,6 +322,18 @@ static bool read_money_lists(order *o, json_t *doc)
         r->amount = get_int(j, "amount");
         get_str(j, "at", r->at, sizeof r->at);
     }
+    json_array_foreach(json_object_get(doc, "pickup_contacts"), i, j)
+    {
+        order_contact *c = vec_push(o->contacts);
+        if (!c) return false;
+        get_str(j, "name", c->name, sizeof c->name);
+        get_str(j, "phone", c->phone, sizeof c->phone);
+    }
+    json_t *h = json_object_get(doc, "hold");
+    get_str(h, "code", o->hold.code, sizeof o->hold.code);
+    get_str(h, "note", o->hold.note, sizeof o->hold.note);
+    get_str(h, "by", o->hold.by, sizeof o->hold.by);
+    get_str(h, "at", o->hold.at, sizeof o->hold.at);
     return true;
 }
 

@@ -92,6 +92,10 @@ typedef struct {
     int64_t amount, deposit_applied, paid;
     char at[32];
     char tracking[64];
+    /* F9: who collected a pickup, when recorded ("" = not recorded) */
+    char collector[128];
+    bool id_checked;
+    char id_ref[64];
 } order_invoice;
 
 typedef struct {
@@ -115,6 +119,21 @@ typedef struct {
     char op[32];
     char at[32];
 } order_payment;
+
+/* F9: someone the customer names to collect (at most ORDER_MAX_CONTACTS). */
+#define ORDER_MAX_CONTACTS 5
+typedef struct {
+    char name[128];
+    char phone[64];
+} order_contact;
+
+/* F10: an order on hold ("" code = not held). */
+typedef struct {
+    char code[32];
+    char note[256];
+    char by[32];
+    char at[32];
+} order_hold;
 
 typedef struct {
     char kind[16]; /* cancellation, return, excess */
@@ -146,6 +165,8 @@ typedef struct {
     VEC(order_return) returns;
     VEC(order_payment) payments;
     VEC(order_refund) refunds;
+    VEC(order_contact) contacts; /* F9 pickup_contacts */
+    order_hold hold;             /* F10 */
     /* kept in columns, not in the document */
     char sync_state[16], hq_order[64], sync_error[256];
     int64_t sync_attempts;

@@ -154,6 +154,15 @@ void order_write_invoice(jsonw *w, const order_invoice *inv)
         key_int(w, "paid", inv->paid);
         key_str(w, "at", inv->at);
         key_opt(w, "tracking", inv->tracking);
+        if (*inv->collector) {
+            jw_key(w, "collected_by");
+            jw_obj(w);
+            key_str(w, "name", inv->collector);
+            jw_key(w, "id_checked");
+            jw_bool(w, inv->id_checked);
+            key_opt(w, "id_ref", inv->id_ref);
+            jw_end_obj(w);
+        }
         jw_end_obj(w);
     }
 }
@@ -224,6 +233,37 @@ static void write_refunds(jsonw *w, const order *o)
         jw_end_obj(w);
     }
     jw_end_arr(w);
+}
+
+/* F9, F10. The stored document leaves them out while empty (most orders);
+ * the order object always shows both. */
+static void write_contacts_hold(jsonw *w, const order *o, bool pub)
+{
+    if (pub || o->contacts.n) {
+        jw_key(w, "pickup_contacts");
+        jw_arr(w);
+        for (size_t i = 0; i < o->contacts.n; i++) {
+            jw_obj(w);
+            key_str(w, "name", o->contacts.v[i].name);
+            key_opt(w, "phone", o->contacts.v[i].phone);
+            jw_end_obj(w);
+        }
+        jw_end_arr(w);
+    }
+    if (!*o->hold.code) {
+        if (pub) {
+            jw_key(w, "hold");
+            jw_null(w);
+        }
+        return;
+    }
+    jw_key(w, "hold");
+    jw_obj(w);
+    key_str(w, "code", o->hold.code);
+    key_opt(w, "note", o->hold.note);
+    key_str(w, "by", o->hold.by);
+    key_str(w, "at", o->hold.at);
+    jw_end_obj(w);
 }
 
 static void write_customer(jsonw *w, const order *o, order_view view)
@@ -308,6 +348,7 @@ void order_write(jsonw *w, const order *o, order_view view)
     write_payments(w, o);
     jw_key(w, "refunds");
     write_refunds(w, o);
+    write_contacts_hold(w, o, pub);
     if (pub) {
         write_derived(w, o, summed ? &sums : NULL);
     } else {

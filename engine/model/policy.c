@@ -55,6 +55,7 @@ const policy_param_desc policy_params_known[] = {
     PD(quote_validity_days, POLICY_DAYS),
     PD(manual_shipping_charge, POLICY_BOOL),
     PD(default_shipping_charge, POLICY_AMOUNT),
+    PD(require_collector, POLICY_BOOL),
 };
 const size_t policy_nparams = sizeof policy_params_known / sizeof policy_params_known[0];
 

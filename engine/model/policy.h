@@ -25,6 +25,7 @@ typedef struct {
     int64_t quote_validity_days;
     bool manual_shipping_charge;
     int64_t default_shipping_charge;
+    bool require_collector; /* F9: a pickup must say who collected */
 } policy_params;
 
 typedef enum {

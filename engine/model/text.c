@@ -66,3 +66,75 @@ bool text_utf8_ok(const char *s, size_t len)
     }
     return true;
 }
+
+static const char *const SPACE = " \t\r\n\v\f";
+
+bool text_copy_trimmed(char *dst, size_t n, const char *s)
+{
+    s += strspn(s, SPACE);
+    size_t len = strlen(s);
+    while (len > 0 && strchr(SPACE, s[len - 1]))
+        len--;
+    size_t cut = text_cut(s, len, n - 1);
+    memmove(dst, s, cut);
+    dst[cut] = 0;
+    return cut == len;
+}
+
+/* The next code point of s[*i..end), or -1 when the bytes are not UTF-8. */
+static long next_cp(const unsigned char *s, size_t *i, size_t end)
+{
+    unsigned char c = s[*i];
+    int n = c < 0x80             ? 0
+            : (c & 0xE0) == 0xC0 ? 1
+            : (c & 0xF0) == 0xE0 ? 2
+            : (c & 0xF8) == 0xF0 ? 3
+                                 : -1;
+    if (n < 0 || *i + (size_t)n >= end) return -1;
+    if (!text_utf8_ok((const char *)s + *i, (size_t)n + 1)) return -1;
+    long cp = n == 0 ? c : c & (0x3F >> n);
+    for (int k = 1; k <= n; k++)
+        cp = cp << 6 | (s[*i + k] & 0x3F);
+    *i += (size_t)n + 1;
+    return cp;
+}
+
+/* Lower case of a capital in the scripts text.h names; others unchanged. */
+static long fold(long c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 32;
+    if (c >= 0x100 && c <= 0x17F) { /* Latin Extended-A: pairs, capital first */
+        if (c == 0x130) return 'i';
+        if (c == 0x178) return 0xFF;
+        bool odd_capital = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+        bool paired = c < 0x138 || (c >= 0x14A && c <= 0x177) || odd_capital;
+        if (paired && (c & 1) == (odd_capital ? 1 : 0)) return c + 1;
+        return c;
+    }
+    if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32; /* Greek */
+    if (c >= 0x410 && c <= 0x42F) return c + 32;               /* Cyrillic */
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    return c;
+}
+
+/* s without the white space around it: [*b, *e). */
+static void trim_span(const char *s, size_t *b, size_t *e)
+{
+    *b = strspn(s, SPACE);
+    *e = strlen(s);
+    while (*e > *b && strchr(SPACE, s[*e - 1]))
+        (*e)--;
+}
+
+bool text_same_name(const char *a, const char *b)
+{
+    size_t ia, ea, ib, eb;
+    trim_span(a, &ia, &ea);
+    trim_span(b, &ib, &eb);
+    while (ia < ea && ib < eb) {
+        long ca = next_cp((const unsigned char *)a, &ia, ea);
+        long cb = next_cp((const unsigned char *)b, &ib, eb);
+        if (ca < 0 || cb < 0 || fold(ca) != fold(cb)) return false;
+    }
+    return ia == ea && ib == eb;
+}

@@ -23,4 +23,15 @@ size_t text_cut(const char *s, size_t len, size_t max);
 /* Whether s is empty or only white space (ASCII space, tab, CR, LF). */
 bool text_blank(const char *s);
 
+/* Copies s without its leading and trailing white space into dst (size n),
+ * as text_copy does. */
+bool text_copy_trimmed(char *dst, size_t n, const char *s);
+
+/* Whether two names are the same person's as a clerk would see it (F9):
+ * white space around them ignored, letters compared without case, in
+ * UTF-8: "  Émile " = "émile". Case is folded for Latin (ASCII, Latin-1,
+ * Latin Extended-A), Greek and Cyrillic capitals; other characters must
+ * match exactly. Invalid UTF-8 never matches. */
+bool text_same_name(const char *a, const char *b);
+
 #endif

@@ -59,10 +59,11 @@ int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
 #define DELIVERY                                                                                   \
     "{mode:s=ship address:s date:s method:s? | mode:s=pickup store:s date:s | mode:s=carryout}"
 #define PAYMENTS "payments:[tender:s amount:i ref:s?]?"
+#define CONTACTS "pickup_contacts:[name:s phone:s?]?"
+#define DEPOSIT_OVERRIDE "deposit_override:{amount:i approval:" APPROVAL "?}?"
 #define NEW_ORDER                                                                                  \
     "customer:s? type:s? quote_expires:s? lines:[item:s qty:i delivery:" DELIVERY "] "             \
-    "shipping_charge:i? deposit_override:{amount:i approval:" APPROVAL "?}? " PAYMENTS             \
-    " idempotency_key:s?"
+    "shipping_charge:i? " DEPOSIT_OVERRIDE " " CONTACTS " " PAYMENTS " idempotency_key:s?"
 
 #define MAX_OPS 64
 static op_entry ops[MAX_OPS] = {
@@ -81,13 +82,19 @@ static op_entry ops[MAX_OPS] = {
     {"order.edit", flow_edit, NULL, true, true, 0, 0,
      "number:s version:i add_lines:[item:s qty:i delivery:" DELIVERY
      "]? update_lines:[line:i qty:i? delivery:" DELIVERY
-     "?]? remove_lines:a? shipping_charge:i? " PAYMENTS " approval:" APPROVAL
-     "? idempotency_key:s?",
+     "?]? remove_lines:a? shipping_charge:i? " PAYMENTS " " CONTACTS " " DEPOSIT_OVERRIDE
+     " approval:" APPROVAL "? idempotency_key:s?",
      NULL},
     {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0,
-     "number:s " PAYMENTS " approval:" APPROVAL "? idempotency_key:s?", NULL},
+     "number:s " PAYMENTS " " DEPOSIT_OVERRIDE " approval:" APPROVAL "? idempotency_key:s?", NULL},
     {"order.pickup", flow_pickup, NULL, true, true, 0, 0,
-     "number:s lines:[line:i qty:i] " PAYMENTS " idempotency_key:s?", NULL},
+     "number:s lines:[line:i qty:i] " PAYMENTS " collected_by:{name:s id_checked:b? id_ref:s?}? "
+     "approval:" APPROVAL "? idempotency_key:s?",
+     NULL},
+    {"order.hold", flow_hold, NULL, true, true, 0, 0,
+     "number:s code:s note:s? approval:" APPROVAL "? idempotency_key:s?", NULL},
+    {"order.release", flow_release, NULL, true, true, 0, 0,
+     "number:s approval:" APPROVAL "? idempotency_key:s?", NULL},
     {"order.ship", flow_ship, NULL, true, true, 0, 0,
      "number:s lines:[line:i qty:i] " PAYMENTS " tracking:s? approval:" APPROVAL
      "? idempotency_key:s?",

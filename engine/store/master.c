@@ -303,3 +303,70 @@ int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t 
     *result = json_pack("{s:s}", "id", id);
     return 0;
 }
+
+/* ---- reason codes (R4) ---- */
+
+int master_reason_ok(engine *e, const char *kind, const char *code, err_t *err)
+{
+    /* One statement answers both questions: any list of that kind, and
+     * whether it holds the code. */
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "SELECT count(*), coalesce(max(code = ?2), 0)"
+                                   " FROM reason_codes WHERE kind = ?1",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return engine_sqlerr(e, err, "reason codes");
+    }
+    int ok = sqlite3_column_int64(st, 0) == 0 || sqlite3_column_int(st, 1) != 0;
+    sqlite3_reset(st);
+    return ok;
+}
+
+int master_reasons_put(engine *e, json_t *codes, err_t *err)
+{
+    static const char *const kinds[] = {"return", "cancel", "hold", NULL};
+    if (!json_is_object(codes))
+        return err_field(err, ERR_BAD_REQUEST, "reason_codes", "reason_codes: expected an object");
+    if (args_only(codes, "reason_codes", kinds, err) < 0) return -1;
+    const char *kind;
+    json_t *list;
+    json_object_foreach(codes, kind, list)
+    {
+        char path[48];
+        snprintf(path, sizeof path, "reason_codes.%s", kind);
+        if (!json_is_array(list) || json_array_size(list) > 1000)
+            return err_field(err, ERR_BAD_REQUEST, path,
+                             "%s: expected a list of at most 1000 codes", path);
+        sqlite3_stmt *del = engine_stmt(e, "DELETE FROM reason_codes WHERE kind = ?", err);
+        if (!del) return -1;
+        sqlite3_bind_text(del, 1, kind, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(del);
+        sqlite3_reset(del);
+        if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "reason codes");
+        size_t i;
+        json_t *c;
+        json_array_foreach(list, i, c)
+        {
+            char p[64];
+            args_index(p, sizeof p, path, i);
+            const char *code = json_string_value(c);
+            /* 31 bytes: what an order keeps of a hold code (order.h) */
+            if (!code || !*code || json_string_length(c) > 31 ||
+                !text_utf8_ok(code, json_string_length(c)))
+                return err_field(err, ERR_BAD_REQUEST, p, "%s: a code is 1 to 31 bytes of text", p);
+            sqlite3_stmt *ins =
+                engine_stmt(e, "INSERT OR IGNORE INTO reason_codes(kind, code) VALUES(?, ?)", err);
+            if (!ins) return -1;
+            sqlite3_bind_text(ins, 1, kind, -1, SQLITE_STATIC);
+            sqlite3_bind_text(ins, 2, code, -1, SQLITE_STATIC);
+            rc = sqlite3_step(ins);
+            sqlite3_reset(ins);
+            if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "reason codes");
+        }
+    }
+    return 0;
+}

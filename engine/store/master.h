@@ -51,4 +51,11 @@ int master_customers_put_all(engine *e, const char *account, json_t *c, err_t *e
  * current transaction, so a rolled-back request leaves no gap. */
 int master_next(engine *e, const char *counter, int64_t *out, err_t *err);
 
+/* R4: whether code is allowed for kind ("return", "cancel", "hold"): 1 when
+ * the master data lists no codes of that kind or lists this one, 0 when it
+ * lists others only, -1 on a database error. */
+int master_reason_ok(engine *e, const char *kind, const char *code, err_t *err);
+/* The seed's reason_codes {kind: [code]}: each kind given replaces its list. */
+int master_reasons_put(engine *e, json_t *codes, err_t *err);
+
 #endif

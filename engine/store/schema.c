@@ -71,6 +71,10 @@ static const char *const migrations[] = {
     " held_behind INTEGER, at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
     " retry INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX sync_quarantine_order ON sync_quarantine(store, order_number, seq);",
+    /* 5: reason codes (SPEC R4), per kind (return, cancel, hold): a kind
+     * with rows accepts only those codes; a kind without any, any code. */
+    "CREATE TABLE reason_codes(kind TEXT NOT NULL, code TEXT NOT NULL,"
+    " PRIMARY KEY(kind, code)) WITHOUT ROWID;",
 };
 
 int schema_version(void)

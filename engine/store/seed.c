@@ -157,14 +157,17 @@ static int seed_customer(engine *e, json_t *c, const char *path, err_t *err)
 
 int seed_apply(engine *e, json_t *seed, err_t *err)
 {
-    static const char *const allowed[] = {"stores", "staff", "customers", "products", NULL};
+    static const char *const allowed[] = {"stores",   "staff",        "customers",
+                                          "products", "reason_codes", NULL};
     if (!json_is_object(seed)) return err_set(err, ERR_BAD_REQUEST, "seed: expected an object");
     if (args_only(seed, "", allowed, err) < 0) return -1;
     if (engine_begin(e, err) < 0) return -1;
     if (seed_section(e, seed, "stores", seed_store, err) < 0 ||
         seed_section(e, seed, "staff", seed_staff, err) < 0 ||
         seed_section(e, seed, "customers", seed_customer, err) < 0 ||
-        seed_section(e, seed, "products", seed_product, err) < 0) {
+        seed_section(e, seed, "products", seed_product, err) < 0 ||
+        (json_object_get(seed, "reason_codes") &&
+         master_reasons_put(e, json_object_get(seed, "reason_codes"), err) < 0)) {
         engine_rollback(e);
         return -1;
     }
