@@ -71,7 +71,9 @@ static void send_reply(http_server *h, struct evhttp_request *req, int code, con
     evhttp_add_header(oh, "Cache-Control", "no-store");
     evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(oh, "X-Frame-Options", "DENY");
-    evhttp_add_header(oh, "Referrer-Policy", "no-referrer");
+    /* same-origin, not no-referrer: under no-referrer a browser posts the
+     * sign-in with "Origin: null", which cross_origin refuses */
+    evhttp_add_header(oh, "Referrer-Policy", "same-origin");
     evhttp_add_header(oh, "Content-Security-Policy",
                       "default-src 'none'; style-src 'unsafe-inline'; img-src 'self';"
                       " form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
