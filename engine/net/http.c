@@ -34,6 +34,7 @@
 
 #include "model/text.h"
 #include "net/html.h"
+#include "net/http_metrics.h"
 #include "store/gauges.h"
 
 #define HTTP_MAX_HEADERS 8192 /* bytes of request line and headers */
@@ -109,7 +110,7 @@ static void redirect(http_server *h, struct evhttp_request *req, const char *pat
 
 /* ---- sessions ---- */
 
-int http_sessions_live(const http_server *h)
+static int sessions_live(const http_server *h)
 {
     int n = 0;
     int64_t now = mono_s();
@@ -486,7 +487,12 @@ static void do_metrics(http_server *h, struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
     if (!b) return send_text(h, req, 500, "Internal Server Error", "out of memory\n");
-    http_metrics_page(h, b);
+    http_page_stats st = {.sessions = sessions_live(h),
+                          .signin_ok = h->signin_ok,
+                          .signin_failed = h->signin_failed,
+                          .started = h->started};
+    memcpy(st.responses, h->responses, sizeof st.responses);
+    http_metrics_page(b, h->srv, h->e, &st);
     send_reply(h, req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
     evbuffer_free(b);
 }

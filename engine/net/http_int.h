@@ -37,11 +37,6 @@ struct http_server {
     uint64_t signin_ok, signin_failed;
 };
 
-int http_sessions_live(const http_server *h);
-
-/* The Prometheus text exposition of everything the server counts. */
-void http_metrics_page(http_server *h, struct evbuffer *b);
-
 /* The pages (http_pages.c); every value goes through html_put. */
 typedef struct {
     const char *status, *q, *pickup_store, *from, *to;

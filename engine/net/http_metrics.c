@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "model/policy.h"
-#include "net/http_int.h"
+#include "net/http_metrics.h"
+
+#include <event2/buffer.h>
+
 #include "ops/dispatch.h"
 #include "store/gauges.h"
 
@@ -100,7 +103,7 @@ static void histogram(struct evbuffer *b, const char *name, const uint64_t *hist
     evbuffer_add_printf(b, "%s_sum %.9g\n%s_count %" PRIu64 "\n", name, sum, name, count);
 }
 
-void http_metrics_page(http_server *h, struct evbuffer *b)
+void http_metrics_page(struct evbuffer *b, server *srv, engine *e, const http_page_stats *st)
 {
     head(b, "corder_requests_total", "counter",
          "Requests answered, by op and answer code (ok or the error code).");
@@ -115,7 +118,7 @@ void http_metrics_page(http_server *h, struct evbuffer *b)
     sample(b, "corder_policy_errors_total", (double)perr);
 
     server_metrics m;
-    server_get_metrics(h->srv, &m);
+    server_get_metrics(srv, &m);
     head(b, "corder_commits_total", "counter", "Group commits (one COMMIT, one fsync, each).");
     sample(b, "corder_commits_total", (double)m.commits);
     head(b, "corder_commit_failures_total", "counter", "Group commits that failed.");
@@ -153,8 +156,8 @@ void http_metrics_page(http_server *h, struct evbuffer *b)
     err_clear(&err);
     gauges_master gm;
     head(b, "corder_up", "gauge", "1 when the database answers (as /healthz), else 0.");
-    sample(b, "corder_up", gauges_health(h->e, &err) == 0);
-    if (gauges_master_counts(h->e, &gm, &err) == 0) {
+    sample(b, "corder_up", gauges_health(e, &err) == 0);
+    if (gauges_master_counts(e, &gm, &err) == 0) {
         head(b, "corder_master_records", "gauge", "Master data rows, by kind.");
         evbuffer_add_printf(b,
                             "corder_master_records{kind=\"stores\"} %" PRId64 "\n"
@@ -168,7 +171,7 @@ void http_metrics_page(http_server *h, struct evbuffer *b)
 
     static gauges_store gs[MAX_STORES];
     int n = 0;
-    if (gauges_stores(h->e, gs, MAX_STORES, &n, &err) == 0) {
+    if (gauges_stores(e, gs, MAX_STORES, &n, &err) == 0) {
         head(b, "corder_orders", "gauge", "Orders in the database, by the store that made them.");
         for (int i = 0; i < n; i++) {
             put(b, "corder_orders{store=\"");
@@ -189,7 +192,7 @@ void http_metrics_page(http_server *h, struct evbuffer *b)
             label(b, gs[i].store);
             evbuffer_add_printf(b, "\"} %.0f\n", gs[i].oldest_age_s);
         }
-        policy_host *ph = engine_policies(h->e);
+        policy_host *ph = engine_policies(e);
         head(b, "corder_policy_info", "gauge",
              "The policy in force per store: its name and version (SHA-256; builtin without"
              " a policy host). Always 1.");
@@ -208,16 +211,16 @@ void http_metrics_page(http_server *h, struct evbuffer *b)
     }
 
     head(b, "corder_http_sessions", "gauge", "Signed-in sessions of the orders page.");
-    sample(b, "corder_http_sessions", http_sessions_live(h));
+    sample(b, "corder_http_sessions", st->sessions);
     head(b, "corder_http_signins_total", "counter", "Sign-ins on the orders page, by result.");
     evbuffer_add_printf(b,
                         "corder_http_signins_total{result=\"ok\"} %" PRIu64 "\n"
                         "corder_http_signins_total{result=\"failed\"} %" PRIu64 "\n",
-                        h->signin_ok, h->signin_failed);
+                        st->signin_ok, st->signin_failed);
     head(b, "corder_http_responses_total", "counter", "HTTP responses, by status class.");
     for (int c = 1; c <= 5; c++)
         evbuffer_add_printf(b, "corder_http_responses_total{class=\"%dxx\"} %" PRIu64 "\n", c,
-                            h->responses[c]);
+                            st->responses[c]);
     head(b, "corder_start_time_seconds", "gauge", "When this server started (Unix time).");
-    sample(b, "corder_start_time_seconds", (double)h->started);
+    sample(b, "corder_start_time_seconds", (double)st->started);
 }
