@@ -4,8 +4,9 @@ ASAN_BUILD ?= build-asan
 JOBS      ?= $(shell nproc)
 DEB_PKGS  := cmake gcc pkg-config liblua5.4-dev lua5.4 libsqlite3-dev libevent-dev \
              libjansson-dev libsodium-dev libreadline-dev lua-busted lua-socket lua-cjson \
-             netcat-openbsd sqlite3
+             netcat-openbsd sqlite3 prometheus chromium chromium-driver
 LISTEN    ?= 127.0.0.1:7420
+HTTP      ?= 127.0.0.1:7421
 
 .PHONY: all deps run test test-asan bench fuzz format format-check clean
 
@@ -29,8 +30,10 @@ run: all
 	$(BUILD)/corder init --db $(BUILD)/demo.db --seed examples/seed.json
 	@echo "connect with:  nc $(subst :, ,$(LISTEN))   then e.g."
 	@echo '  {"id":1,"op":"session.login","args":{"store":"S001","staff":"1001","pin":"1234"}}'
+	@echo "customer orders in a browser:  http://$(HTTP)/   (store S001, staff 1001, PIN 1234)"
+	@echo "health and metrics:  http://$(HTTP)/healthz  http://$(HTTP)/metrics"
 	$(BUILD)/corder serve --db $(BUILD)/demo.db --policies policies --listen $(LISTEN) \
-	  --admin-socket $(BUILD)/admin.sock
+	  --admin-socket $(BUILD)/admin.sock --http $(HTTP)
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j2

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "cli/cli.h"
 #include "store/engine.h"
 #include "lua/lapi_admin.h"
+#include "net/http.h"
 #include "net/server.h"
 #include "sync/sync.h"
 #include "host/policy_lua.h"
@@ -17,7 +20,7 @@ static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
     "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN | --hq-token-file FILE] "
     "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
-    "[--idle-timeout SECONDS] (the token may also come from $CORDER_HQ_TOKEN)";
+    "[--idle-timeout SECONDS] [--http HOST:PORT] (the token may also come from $CORDER_HQ_TOKEN)";
 
 static const char *const allowed[] = {"--db",
                                       "--listen",
@@ -31,6 +34,7 @@ static const char *const allowed[] = {"--db",
                                       "--max-connections",
                                       "--auth-timeout",
                                       "--idle-timeout",
+                                      "--http",
                                       NULL};
 
 static int bad_usage(const char *what, const char *value)
@@ -66,6 +70,12 @@ static long number_opt(int argc, char **argv, const char *name, long lo, long hi
     return n;
 }
 
+static void http_announce(evutil_socket_t fd, short what, void *arg)
+{
+    printf("corder http on http://%s/\n", http_address(arg));
+    fflush(stdout);
+}
+
 int cli_serve_main(int argc, char **argv)
 {
     int rc = cli_check(argc, argv, allowed, usage);
@@ -81,6 +91,8 @@ int cli_serve_main(int argc, char **argv)
     }
     if (listen && !valid_hostport(listen))
         return bad_usage("--listen wants HOST:PORT, not", listen);
+    const char *http = cli_opt(argc, argv, "--http");
+    if (http && !valid_hostport(http)) return bad_usage("--http wants HOST:PORT, not", http);
     if (hq && !valid_hostport(hq)) return bad_usage("--hq wants HOST:PORT, not", hq);
     if (role && strcmp(role, "store") && strcmp(role, "hq"))
         return bad_usage("--role is store or hq, not", role);
@@ -144,8 +156,22 @@ int cli_serve_main(int argc, char **argv)
         engine_close(e);
         return 1;
     }
+    /* OP1-OP2: health, metrics and the orders page on the same loop. */
+    http_server *hs = NULL;
+    if (http && !(hs = http_start(s, e, http, &err))) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        sync_role_stop(sr);
+        server_free(s);
+        engine_close(e);
+        return 1;
+    }
+    /* Its line comes second, once the loop runs: the first line stays
+     * "corder listening on", which scripts wait for. */
+    if (hs)
+        event_base_once(server_base(s), -1, EV_TIMEOUT, http_announce, hs, &(struct timeval){0, 0});
     rc = server_run(s, &err);
     sync_role_stop(sr);
+    http_free(hs);
     server_free(s);
     engine_close(e);
     if (rc) {

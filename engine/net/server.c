@@ -129,6 +129,10 @@ struct conn {
     int64_t accepted_us, last_read_us;
     size_t in_counted; /* this connection's input counted in srv->unauth_in */
     size_t in_peak;    /* the most it buffered: memory to give back when it goes */
+    /* A request from inside the process (server_submit: the HTTP page):
+     * no socket; its one answer goes to done. */
+    server_done_fn done;
+    void *done_arg;
 };
 
 /* One PIN to verify on a worker thread. */
@@ -208,6 +212,8 @@ struct server {
             slowed;
         uint64_t batch_hist[5]; /* sizes 1, 2-8, 9-64, 65-256, more */
         int open;
+        int submitted; /* server_submit requests not answered yet */
+        server_metrics m;
     } st;
 };
 
@@ -261,6 +267,7 @@ static bool conn_authed(const conn *c)
 static void conn_account(conn *c)
 {
     server *s = c->srv;
+    if (c->done) return;
     size_t n = c->dead || conn_authed(c) ? 0 : evbuffer_get_length(bufferevent_get_input(c->bev));
     s->unauth_in = s->unauth_in - c->in_counted + n;
     c->in_counted = n;
@@ -318,7 +325,7 @@ static size_t conn_out_len(conn *c)
  * or being verified, and every answer has left. */
 static void conn_maybe_close(conn *c)
 {
-    if (c->dead || !(c->eof || c->closing)) return;
+    if (c->done || c->dead || !(c->eof || c->closing)) return;
     if (c->waiting || c->held || conn_out_len(c)) return;
     if (!c->closing &&
         evbuffer_search_eol(bufferevent_get_input(c->bev), NULL, NULL, EVBUFFER_EOL_LF).pos >= 0)
@@ -392,6 +399,13 @@ static void held_release(server *s, held *h)
         json_t *r = h->text ? json_loadb(h->text, h->len, 0, NULL) : NULL;
         held_log(s, r);
         json_decref(r);
+    } else if (c->done) {
+        c->held--;
+        c->srv->st.submitted--;
+        c->done(c->done_arg, h->text, h->len, &c->sess);
+        c->done = NULL; /* one request, one answer */
+        c->dead = true;
+        conn_unref(c);
     } else {
         c->held--;
         if (!c->dead) {
@@ -422,6 +436,23 @@ static void held_release(server *s, held *h)
     free(h);
 }
 
+/* The COMMIT (its fsync) timed for the metrics. */
+static int commit_timed(server *s, err_t *err)
+{
+    int64_t t0 = now_us();
+    int rc = engine_commit(s->e, err);
+    double secs = (double)(now_us() - t0) / 1e6;
+    server_metrics *m = &s->st.m;
+    int b = 0;
+    while (b < SERVER_COMMIT_BUCKETS && secs > server_commit_bounds[b])
+        b++;
+    m->commit_hist[b]++;
+    m->commit_seconds += secs;
+    m->commits++;
+    if (rc != 0) m->commit_failures++;
+    return rc;
+}
+
 /* Commits the open transaction once for the whole batch, then releases
  * every held answer in order (an `internal` error for writes if the commit
  * failed). */
@@ -434,7 +465,7 @@ static void batch_commit(server *s)
         failed = true;
         s->batch_lost = false;
         engine_rollback(s->e);
-    } else if (engine_in_txn(s->e) && engine_commit(s->e, &err) != 0) {
+    } else if (engine_in_txn(s->e) && commit_timed(s, &err) != 0) {
         failed = true;
         if (engine_in_txn(s->e)) engine_rollback(s->e);
         fprintf(stderr, "corder: commit failed: %s\n", err.message);
@@ -811,6 +842,7 @@ static void conn_too_long(conn *c)
 /* Takes complete lines from the input while the connection may proceed. */
 static void conn_pump(conn *c)
 {
+    if (c->done) return; /* a submitted request has no input */
     while (!c->dead && !c->closing && !c->waiting && !c->paused) {
         struct evbuffer *in = bufferevent_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
@@ -1029,7 +1061,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 
 static bool server_quiet(server *s)
 {
-    if (s->jobs_out || s->batch_n || engine_in_txn(s->e)) return false;
+    if (s->jobs_out || s->batch_n || s->st.submitted || engine_in_txn(s->e)) return false;
     for (conn *c = s->conns; c; c = c->next)
         if (c->waiting || c->held || conn_out_len(c)) return false;
     return true;
@@ -1439,6 +1471,12 @@ static bool admin_req(conn *c, dispatch_req *r)
 static void stats_batch(server *s, int n)
 {
     if (n <= 0) return;
+    int b = 0;
+    while (b < SERVER_BATCH_BUCKETS && n > server_batch_bounds[b])
+        b++;
+    s->st.m.batch_hist[b]++;
+    s->st.m.batch_sum += (uint64_t)n;
+    s->st.m.batches++;
     s->st.batches++;
     s->st.batched += (uint64_t)n;
     if ((uint64_t)n > s->st.batch_max) s->st.batch_max = (uint64_t)n;
@@ -1470,4 +1508,55 @@ json_t *server_stats(const server *s)
     json_object_set_new(c, "slowed", json_integer((json_int_t)s->st.slowed));
     json_object_set_new(c, "unauth_bytes", json_integer((json_int_t)s->unauth_in));
     return o;
+}
+
+/* ---- requests from inside the process (the HTTP page) ---- */
+
+const double server_commit_bounds[SERVER_COMMIT_BUCKETS] = {0.0005, 0.001, 0.002, 0.005, 0.01,
+                                                            0.025,  0.05,  0.1,   0.25,  1.0};
+const int server_batch_bounds[SERVER_BATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+
+int server_submit(server *s, const struct sockaddr *peer, const session *sess, json_t *req,
+                  server_done_fn done, void *arg)
+{
+    if (s->stopping) return -1;
+    conn *c = calloc(1, sizeof *c);
+    dispatch_req *r = calloc(1, sizeof *r);
+    if (!c || !r) abort();
+    c->srv = s;
+    c->refs = 1;
+    c->done = done;
+    c->done_arg = arg;
+    c->sess = *sess;
+    c->addr = -1;
+    /* The same slow-down table as the protocol's connections: a wrong PIN
+     * on the page slows that address down on the TCP port too. */
+    if (peer && peer->sa_family == AF_INET) {
+        c->addr = 0;
+        memcpy(c->addr_key + 12, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+    } else if (peer && peer->sa_family == AF_INET6) {
+        c->addr = 0;
+        memcpy(c->addr_key, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+    }
+    c->accepted_us = c->last_read_us = now_us();
+    s->st.submitted++;
+    dispatch_parse_value(r, req);
+    dispatch_req_pins(r, &c->sess);
+    conn_check_pins(c, r);
+    conn_unref(c); /* the held answer, a PIN check or a slow-down keeps it */
+    return 0;
+}
+
+void server_get_metrics(const server *s, server_metrics *out)
+{
+    *out = s->st.m;
+    out->open_connections = s->tcp_open;
+    out->admin_connections = s->st.open - s->tcp_open;
+    out->accepted = s->st.accepted;
+    out->refused = s->st.refused;
+    out->evicted = s->st.evicted;
+    out->timed_out = s->st.timed_out;
+    out->slowed = s->st.slowed;
+    out->pin_checks = s->jobs_out;
+    out->held = s->batch_n;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ops/dispatch.h"
 #include "store/engine.h"
@@ -88,6 +89,36 @@ typedef struct {
     void (*close)(void *state);
 } server_admin_hooks;
 void server_set_admin(server *s, const server_admin_hooks *hooks);
+
+/* A request from inside the process rather than from a socket (the HTTP
+ * page): it takes exactly the path of a line from a connection at peer
+ * (its address's slow-down and its PINs on the worker threads, the gate,
+ * the open batch, the answer held until the commit), and its one answer
+ * (the response line as text; NULL when out of memory) goes to done with
+ * the session as the request left it (session.login fills it in). -1
+ * when the server is stopping (nothing was started). */
+typedef void (*server_done_fn)(void *arg, const char *text, size_t len, const session *sess);
+struct sockaddr;
+int server_submit(server *s, const struct sockaddr *peer, const session *sess, json_t *req,
+                  server_done_fn done, void *arg);
+
+/* Counters for the metrics page (Prometheus histograms: per bucket, not
+ * cumulative; the last bucket is +Inf). */
+#define SERVER_COMMIT_BUCKETS 10
+#define SERVER_BATCH_BUCKETS 10
+extern const double server_commit_bounds[SERVER_COMMIT_BUCKETS]; /* seconds */
+extern const int server_batch_bounds[SERVER_BATCH_BUCKETS];      /* requests */
+typedef struct {
+    uint64_t commits, commit_failures;
+    uint64_t commit_hist[SERVER_COMMIT_BUCKETS + 1];
+    double commit_seconds;
+    uint64_t batches, batch_sum;
+    uint64_t batch_hist[SERVER_BATCH_BUCKETS + 1];
+    int open_connections, admin_connections; /* now */
+    uint64_t accepted, refused, evicted, timed_out, slowed;
+    int pin_checks, held; /* now: PINs being verified, answers waiting for a commit */
+} server_metrics;
+void server_get_metrics(const server *s, server_metrics *out);
 
 /* Counters for corder.stats(): connections, commit batch sizes, what is
  * queued (answers held for a commit, PIN checks, unsent bytes). */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "model/args.h"
 #include "store/auth.h"
@@ -175,6 +176,39 @@ json_t *dispatch_stats(void)
                                 json_pack("{s:I, s:I}", "calls", (json_int_t)ops[i].calls, "errors",
                                           (json_int_t)ops[i].errors));
     return o;
+}
+
+const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+
+/* Beside the op table (ops[i]'s in op_metrics[i]), and the requests
+ * refused before their op was known (not JSON, unknown op). */
+static dispatch_op_metrics op_metrics[MAX_OPS], no_op_metrics;
+
+static void metrics_count(dispatch_op_metrics *m, err_code code, double secs)
+{
+    m->by_code[code >= 0 && code < DISPATCH_CODES ? code : ERR_INTERNAL]++;
+    int b = 0;
+    while (b < DISPATCH_LAT_BUCKETS && secs > dispatch_lat_bounds[b])
+        b++;
+    m->lat[b]++;
+    m->lat_sum += secs;
+    m->count++;
+}
+
+void dispatch_metrics_each(void (*fn)(void *arg, const char *op, const dispatch_op_metrics *m),
+                           void *arg)
+{
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++)
+        if (op_metrics[i].count) fn(arg, ops[i].op, &op_metrics[i]);
+    if (no_op_metrics.count) fn(arg, DISPATCH_NO_OP, &no_op_metrics);
+}
+
+static double mono_secs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 json_t *dispatch_error(json_t *id, const err_t *err)
@@ -480,12 +514,14 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
 {
     *is_write = false;
     op_entry *op = (op_entry *)req->entry;
+    double t0 = mono_secs();
     if (req->err.code != ERR_NONE) {
         if (op) { /* refused by its schema, or a prepared create refused */
             op->calls++;
             op->errors++;
         }
         *err = req->err;
+        metrics_count(op ? &op_metrics[op - ops] : &no_op_metrics, err->code, mono_secs() - t0);
         return -1;
     }
     op->calls++;
@@ -514,6 +550,7 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
         if (err->code == ERR_NONE)
             err_set(err, ERR_INTERNAL, "%s failed without saying why", op->op);
     }
+    metrics_count(&op_metrics[op - ops], rc < 0 ? err->code : ERR_NONE, mono_secs() - t0);
     return rc;
 }
 

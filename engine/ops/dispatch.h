@@ -88,6 +88,25 @@ bool dispatch_op_writes(const char *op);
 /* Per-op counters for stats (support REPL). */
 json_t *dispatch_stats(void);
 
+/* Per-op metrics for the Prometheus page (net/http_metrics.c): answers by
+ * error code (ERR_NONE is "ok") and a latency histogram, counted in
+ * run_request around the op itself (the envelope check, the op, its
+ * savepoint; not the wait for the group commit, which the server counts).
+ * Requests refused before an op was known count under DISPATCH_NO_OP. */
+#define DISPATCH_NO_OP "(none)"
+#define DISPATCH_CODES (ERR_INTERNAL + 1)
+#define DISPATCH_LAT_BUCKETS 12
+extern const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS]; /* seconds, ascending */
+typedef struct {
+    uint64_t by_code[DISPATCH_CODES];
+    uint64_t lat[DISPATCH_LAT_BUCKETS + 1]; /* per bucket (not cumulative); last: +Inf */
+    double lat_sum;                         /* seconds */
+    uint64_t count;
+} dispatch_op_metrics;
+/* Calls fn for each op that has answered at least once. */
+void dispatch_metrics_each(void (*fn)(void *arg, const char *op, const dispatch_op_metrics *m),
+                           void *arg);
+
 /* Extension point: ops registered by other modules (sync, hq, admin).
  * The handler gets validated args and fills *result or err. */
 typedef int (*dispatch_fn)(engine *e, session *s, json_t *args, json_t **result, err_t *err);

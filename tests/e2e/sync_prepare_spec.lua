@@ -11,7 +11,7 @@ describe("S1: a sync create is prepared, sent to HQ, then committed", function()
         dir = e2e.tmpdir()
         port = e2e.free_port()
         hq_pid = e2e.sh_out("lua5.4 " .. e2e.q(e2e.root .. "/tests/lib/slow_hq.lua") .. " " .. port
-            .. " 1.5 " .. e2e.q(dir .. "/sent.json") .. " >/dev/null 2>&1 & echo $!")
+            .. " 2.5 " .. e2e.q(dir .. "/sent.json") .. " >/dev/null 2>&1 & echo $!")
         e2e.wait_for(function()
             local c = e2e.connect(port)
             if c then c:close() return true end
@@ -28,7 +28,7 @@ describe("S1: a sync create is prepared, sent to HQ, then committed", function()
         local c = st:connect()
         c:login("S003", "1004", "4444")
         local id = c:send("order.create", e2e.carryout_order())
-        e2e.sleep(0.4) -- prepared and sent; HQ answers after 1.5 s
+        e2e.sleep(0.2) -- prepared and sent; HQ answers after 2.5 s, after the init below
         local dearer = e2e.seed_variant(dir, "dearer", function(s)
             for _, p in ipairs(s.products) do if p.item == "P300" then p.price = 2499 end end
         end)

@@ -227,7 +227,59 @@ function Server:start()
     local port = line:match("^corder listening on 127%.0%.0%.1:(%d+)$")
     assert(port, "unexpected listening line: " .. line)
     self.port = tonumber(port)
+    if self.args:find("--http", 1, true) then -- its line comes second
+        self.http_port = tonumber(M.wait_for(function()
+            return (M.read_file(d .. "/out") or ""):match("\ncorder http on http://127%.0%.0%.1:(%d+)/\n")
+        end, 20, "the http line"))
+    end
     return self
+end
+
+-- One HTTP/1.1 request to the server's --http port (Connection: close);
+-- returns status, headers (lower-case names; set-cookie as a list), body.
+-- opts: headers = {name = value}, body = string, raw = bytes sent as they are.
+function Server:http(method, path, opts)
+    opts = opts or {}
+    local s = assert(socket.tcp())
+    s:settimeout(30)
+    assert(s:connect("127.0.0.1", self.http_port))
+    local req = opts.raw
+    if not req then
+        local h = {method .. " " .. path .. " HTTP/1.1", "Host: 127.0.0.1:" .. self.http_port,
+            "Connection: close"}
+        for k, v in pairs(opts.headers or {}) do h[#h + 1] = k .. ": " .. v end
+        if opts.body then
+            h[#h + 1] = "Content-Length: " .. #opts.body
+            if not (opts.headers or {})["Content-Type"] then
+                h[#h + 1] = "Content-Type: application/x-www-form-urlencoded"
+            end
+        end
+        req = table.concat(h, "\r\n") .. "\r\n\r\n" .. (opts.body or "")
+    end
+    s:send(req)
+    local all = s:receive("*a") or ""
+    s:close()
+    local head, body = all:match("^(.-)\r\n\r\n(.*)$")
+    if not head then return nil, {}, all end
+    local status = tonumber(head:match("^HTTP/1%.%d (%d+)"))
+    local headers = {["set-cookie"] = {}}
+    for name, value in head:gmatch("\r\n([^:\r\n]+):%s*([^\r\n]*)") do
+        name = name:lower()
+        if name == "set-cookie" then
+            table.insert(headers["set-cookie"], value)
+        else
+            headers[name] = value
+        end
+    end
+    return status, headers, body
+end
+
+-- Signs in on the page; returns the session cookie ("corder_session=…").
+function Server:http_login(store, staff, pin)
+    local status, h = self:http("POST", "/login", {body = "store=" .. store .. "&staff=" .. staff
+        .. "&pin=" .. pin})
+    assert(status == 303, "sign-in answered " .. tostring(status))
+    return h["set-cookie"][1]:match("^([^;]+)")
 end
 
 function Server:connect()
