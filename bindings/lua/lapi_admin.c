@@ -6,6 +6,7 @@
  *   corder.sync([store])            corder.stats()
  *   corder.login(store, staff, pin) corder.logout()          corder.whoami()
  *   corder.call(op [, args])        any op of the protocol (docs/protocol.md)
+ *   corder.slowlog([{threshold=, clear=}])  corder.backup(path)
  *
  * Each function is one request through dispatch_request, exactly as a
  * client's over TCP: support never goes around the flows, the checks or
@@ -22,6 +23,7 @@
 #include "store/auth.h"
 #include "store/backup.h"
 #include "ops/dispatch.h"
+#include "ops/slowlog.h"
 #include "lua/lapi_admin_int.h"
 #include "host/policy_int.h"
 
@@ -231,6 +233,59 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* corder.slowlog([{threshold = ms, clear = true}]): the slow requests,
+ * newest first, after applying the options given. */
+static int l_slowlog(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "threshold");
+        if (!lua_isnil(L, -1)) {
+            lua_Integer ms = luaL_checkinteger(L, -1);
+            luaL_argcheck(L, ms >= 0 && ms <= 3600000, 1, "threshold: 0 to 3600000 ms");
+            slowlog_set_threshold(ms);
+        }
+        lua_getfield(L, 1, "clear");
+        if (lua_toboolean(L, -1)) slowlog_clear();
+        lua_pop(L, 2);
+    }
+    json_t *o = slowlog_get();
+    pcv_push_json(L, o, 0);
+    json_decref(o);
+    return 1;
+}
+
+/* corder.backup(path): what `corder backup` does, from the console's own
+ * thread with its own connections (never the server's); the time it takes
+ * is not the chunk's budget's. */
+static int l_backup(lua_State *L)
+{
+    admin_state *a = self(L);
+    const char *to = luaL_checkstring(L, 1);
+    if (!a->db_path[0]) return luaL_error(L, "this database has no file to back up");
+    err_t err;
+    err_clear(&err);
+    backup_result res;
+    int64_t t0 = psb_now_ns();
+    int rc = backup_copy(a->db_path, to, NULL, &res, &err);
+    psb_of(L)->deadline_ns += psb_now_ns() - t0;
+    if (rc < 0) return luaL_error(L, "%s", err.message);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, to);
+    lua_setfield(L, -2, "path");
+    lua_pushinteger(L, res.orders);
+    lua_setfield(L, -2, "orders");
+    lua_pushinteger(L, res.pages);
+    lua_setfield(L, -2, "pages");
+    lua_pushinteger(L, res.ms);
+    lua_setfield(L, -2, "ms");
+    lua_pushinteger(L, res.schema);
+    lua_setfield(L, -2, "schema");
+    lua_pushliteral(L, "ok");
+    lua_setfield(L, -2, "integrity");
+    return 1;
+}
+
 static int l_login(lua_State *L)
 {
     admin_state *a = self(L);
@@ -284,7 +339,8 @@ static int l_call(lua_State *L)
 static const luaL_Reg admin_funcs[] = {
     {"order", l_order},   {"find", l_find},     {"history", l_history}, {"policy", l_policy},
     {"reload", l_reload}, {"sync", l_sync},     {"stats", l_stats},     {"login", l_login},
-    {"logout", l_logout}, {"whoami", l_whoami}, {"call", l_call},       {NULL, NULL}};
+    {"logout", l_logout}, {"whoami", l_whoami}, {"call", l_call},       {"slowlog", l_slowlog},
+    {"backup", l_backup}, {NULL, NULL}};
 
 void admin_api_push(lua_State *L, admin_state *a)
 {

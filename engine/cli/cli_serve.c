@@ -10,6 +10,7 @@
 #include "store/engine.h"
 #include "lua/lapi_admin.h"
 #include "net/server.h"
+#include "ops/slowlog.h"
 #include "sync/sync.h"
 #include "host/policy_lua.h"
 
@@ -17,7 +18,7 @@ static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
     "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN | --hq-token-file FILE] "
     "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
-    "[--idle-timeout SECONDS] (the token may also come from $CORDER_HQ_TOKEN)";
+    "[--idle-timeout SECONDS] [--slowlog-ms MS] (the token may also come from $CORDER_HQ_TOKEN)";
 
 static const char *const allowed[] = {"--db",
                                       "--listen",
@@ -31,6 +32,7 @@ static const char *const allowed[] = {"--db",
                                       "--max-connections",
                                       "--auth-timeout",
                                       "--idle-timeout",
+                                      "--slowlog-ms",
                                       NULL};
 
 static int bad_usage(const char *what, const char *value)
@@ -94,7 +96,9 @@ int cli_serve_main(int argc, char **argv)
     long max_conn = number_opt(argc, argv, "--max-connections", 1, 1000000, 0);
     long auth_to = number_opt(argc, argv, "--auth-timeout", 0, 86400, -2000);
     long idle_to = number_opt(argc, argv, "--idle-timeout", 0, 31536000, -2000);
-    if (max_conn == -2 || auth_to == -2 || idle_to == -2) return 2;
+    long slow_ms = number_opt(argc, argv, "--slowlog-ms", 0, 3600000, SLOWLOG_DEFAULT_MS);
+    if (max_conn == -2 || auth_to == -2 || idle_to == -2 || slow_ms == -2) return 2;
+    slowlog_set_threshold(slow_ms);
     bool hq_role = role && !strcmp(role, "hq");
     const char *token;
     if ((rc = cli_hq_token(argc, argv, "serve", usage, &token))) return rc;

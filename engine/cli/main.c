@@ -11,6 +11,7 @@ static const char usage[] =
     "                    [--role store|hq] [--hq HOST:PORT]\n"
     "                    [--hq-token TOKEN | --hq-token-file FILE] [--sync-interval SECONDS]\n"
     "                    [--max-connections N] [--auth-timeout SECONDS] [--idle-timeout SECONDS]\n"
+    "                    [--slowlog-ms MS]\n"
     "       corder repl  --db FILE [--policies DIR] | --connect PATH\n"
     "       corder sync  --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file FILE]\n"
     "       corder backup --db FILE --to FILE\n"
