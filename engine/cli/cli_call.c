@@ -61,7 +61,7 @@ typedef struct {
 static int read_line(line_reader *r, char **line, size_t *n, size_t *consumed)
 {
     for (size_t scanned = 0;;) {
-        char *nl = memchr(r->buf + scanned, '\n', r->len - scanned);
+        char *nl = r->len > scanned ? memchr(r->buf + scanned, '\n', r->len - scanned) : NULL;
         if (nl && (size_t)(nl - r->buf) > r->max) {
             errno = EMSGSIZE;
             return -1;
