@@ -28,8 +28,7 @@ deps:
 run: all
 	rm -f $(BUILD)/demo.db $(BUILD)/demo.db-wal $(BUILD)/demo.db-shm
 	$(BUILD)/corder init --db $(BUILD)/demo.db --seed examples/seed.json
-	@echo "connect with:  nc $(subst :, ,$(LISTEN))   then e.g."
-	@echo '  {"id":1,"op":"session.login","args":{"store":"S001","staff":"1001","pin":"1234"}}'
+	@echo "try:  $(BUILD)/corder call --connect $(LISTEN) --login S001:1001 order.find '{}'   (PIN 1234)"
 	@echo "customer orders in a browser:  http://$(HTTP)/   (store S001, staff 1001, PIN 1234)"
 	@echo "health and metrics:  http://$(HTTP)/healthz  http://$(HTTP)/metrics"
 	$(BUILD)/corder serve --db $(BUILD)/demo.db --policies policies --listen $(LISTEN) \

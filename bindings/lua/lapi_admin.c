@@ -6,6 +6,7 @@
  *   corder.sync([store])            corder.stats()
  *   corder.login(store, staff, pin) corder.logout()          corder.whoami()
  *   corder.call(op [, args])        any op of the protocol (docs/protocol.md)
+ *   corder.slowlog([{threshold=, clear=}])  corder.backup(path)
  *
  * Each function is one request through dispatch_request, exactly as a
  * client's over TCP: support never goes around the flows, the checks or
@@ -20,7 +21,9 @@
 #include <string.h>
 
 #include "store/auth.h"
+#include "store/backup.h"
 #include "ops/dispatch.h"
+#include "ops/slowlog.h"
 #include "lua/lapi_admin_int.h"
 #include "host/policy_int.h"
 
@@ -36,18 +39,6 @@ static bool admin_changes(const char *op)
     return dispatch_op_writes(op) || !strcmp(op, "policy.reload");
 }
 
-static void first_store(admin_state *a, char out[32])
-{
-    static const char sql[] = "SELECT id FROM stores ORDER BY id LIMIT 1";
-    err_t err;
-    sqlite3_stmt *st = engine_stmt(a->e, sql, &err);
-    out[0] = 0;
-    if (!st) return;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        snprintf(out, 32, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-}
-
 static session *reader(admin_state *a, const char *store)
 {
     session *r = &a->reader;
@@ -61,7 +52,7 @@ static session *reader(admin_state *a, const char *store)
     else if (a->staff.signed_in)
         snprintf(r->store, sizeof r->store, "%s", a->staff.store);
     else
-        first_store(a, r->store);
+        snprintf(r->store, sizeof r->store, "%s", a->first_store);
     return r;
 }
 
@@ -87,68 +78,28 @@ static int push_response(lua_State *L, json_t *resp)
     return luaL_error(L, "%s", msg);
 }
 
-/* The second half of admin_dispatch, after the PINs were judged. */
-static int admin_dispatch_k(lua_State *L, int status, lua_KContext ctx)
+json_t *admin_request(lua_State *L, admin_state *a, session *s, json_t *req)
 {
-    (void)status;
-    (void)ctx;
-    admin_state *a = self(L);
-    a->pending.waiting = false;
-    bool is_write;
-    json_t *resp = dispatch_run(a->e, a->pending.s, &a->pending.r, &is_write);
-    dispatch_req_free(&a->pending.r);
-    if (a->pending.login && json_is_true(json_object_get(resp, "ok"))) a->staff = a->pending.temp;
-    sodium_memzero(&a->pending.temp, sizeof a->pending.temp);
-    return push_response(L, resp);
-}
-
-bool admin_suspended(admin_state *a)
-{
-    return a->pending.waiting;
-}
-
-/* Runs req (taken over) under session s and pushes its result. Attached to
- * a server, a PIN in it that is neither cached nor judged suspends the
- * chunk first: the server checks it off its loop and resumes the chunk in
- * admin_dispatch_k. Only the PINs the op needs are checked (one for a
- * sign-in, one per approval), as for any client. */
-static int admin_dispatch(lua_State *L, admin_state *a, session *s, json_t *req, bool login)
-{
-    if (a->pending.waiting) {
+    if (!a->srv) {
+        bool is_write;
+        json_t *resp = dispatch_request(a->e, s, req, &is_write);
         json_decref(req);
-        return luaL_error(L, "a request is already waiting for a PIN check");
+        return resp;
     }
-    dispatch_parse_value(&a->pending.r, req);
-    json_decref(req);
-    a->pending.s = s;
-    a->pending.login = login;
-    bool unjudged = false;
-    if (a->srv) {
-        dispatch_req_pins(&a->pending.r, s);
-        for (int i = 0; i < a->pending.r.npins; i++) {
-            auth_pin *p = &a->pending.r.pins[i];
-            auth_staff st;
-            err_t err = {0};
-            if (auth_locked(a->e, p->staff, NULL) || auth_lookup(a->e, p->staff, &st, &err) < 0)
-                continue; /* dispatch refuses it, unhashed */
-            if (auth_cached(a->e, p->staff, st.hash, p->pin))
-                p->verdict = 1;
-            else
-                unjudged = true;
-            sodium_memzero(&st, sizeof st);
-        }
-    }
-    if (unjudged && !lua_isyieldable(L)) {
-        dispatch_req_free(&a->pending.r);
-        return luaL_error(L, "a PIN cannot be checked here (inside a callback such as a gsub"
-                             " function or a sort comparator): sign in or approve at the top"
-                             " level of the chunk");
-    }
-    if (unjudged) {
-        a->pending.waiting = true;
-        return lua_yieldk(L, 0, 0, admin_dispatch_k);
-    }
-    return admin_dispatch_k(L, LUA_OK, 0);
+    /* The time spent waiting for the loop (a PIN check, a commit) is not
+     * the chunk's: its deadline moves on by as much. */
+    int64_t t0 = psb_now_ns();
+    json_t *resp = server_console_call(a->srv, a->token, s, req);
+    psb_of(L)->deadline_ns += psb_now_ns() - t0;
+    return resp;
+}
+
+/* Runs req (taken over) under session s and pushes its result. Attached
+ * to a server, it runs on the server's loop as any client's request does,
+ * its PINs checked on the server's workers, while this thread waits. */
+static int admin_dispatch(lua_State *L, admin_state *a, session *s, json_t *req)
+{
+    return push_response(L, admin_request(L, a, s, req));
 }
 
 /* Runs op with args (taken over; NULL for none) and pushes its result. */
@@ -169,7 +120,7 @@ static int admin_call(lua_State *L, admin_state *a, const char *op, json_t *args
     }
     json_t *req = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
     if (!req) return luaL_error(L, "out of memory");
-    return admin_dispatch(L, a, s, req, false);
+    return admin_dispatch(L, a, s, req);
 }
 
 /* The Lua value at idx as JSON args (nil: none). */
@@ -228,14 +179,11 @@ static int l_sync(lua_State *L)
 {
     admin_state *a = self(L);
     const char *store = luaL_optstring(L, 1, NULL);
-    bool is_write;
-    json_t *probe = json_pack("{s:s}", "op", "sync.run");
     json_t *resp = NULL;
     if (!admin_changes("sync.run") || a->staff.signed_in) {
         session *s = admin_changes("sync.run") ? &a->staff : reader(a, store);
-        resp = dispatch_request(a->e, s, probe, &is_write);
+        resp = admin_request(L, a, s, json_pack("{s:s}", "op", "sync.run"));
     }
-    json_decref(probe);
     const char *code = json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
     if (resp && !(code && !strcmp(code, "unknown_op"))) return push_response(L, resp);
     json_decref(resp);
@@ -243,16 +191,16 @@ static int l_sync(lua_State *L)
 }
 
 /* Stores' policies: name, version, when loaded, the last reload error. */
-static json_t *policy_versions(admin_state *a)
+static json_t *policy_versions(engine *e)
 {
     static const char sql[] = "SELECT id FROM stores ORDER BY id";
     json_t *out = json_object();
     err_t err;
-    sqlite3_stmt *st = engine_stmt(a->e, sql, &err);
+    sqlite3_stmt *st = engine_stmt(e, sql, &err);
     if (!st) return out;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *store = (const char *)sqlite3_column_text(st, 0);
-        json_t *info = policy_host_info(engine_policies(a->e), store, &err);
+        json_t *info = policy_host_info(engine_policies(e), store, &err);
         if (!info) continue;
         json_object_del(info, "parameters");
         json_object_set_new(out, store, info);
@@ -261,14 +209,80 @@ static json_t *policy_versions(admin_state *a)
     return out;
 }
 
+/* What corder.stats shows, gathered where the engine lives (the loop
+ * when attached). */
+static void stats_fn(server *srv, engine *e, void *arg)
+{
+    json_t **out = arg;
+    *out = json_pack("{s:o, s:o}", "ops", dispatch_stats(), "policies", policy_versions(e));
+    if (srv) json_object_update_new(*out, server_stats(srv));
+}
+
 static int l_stats(lua_State *L)
 {
     admin_state *a = self(L);
-    json_t *o = json_pack("{s:o, s:o}", "ops", dispatch_stats(), "policies", policy_versions(a));
-    if (a->srv) json_object_update_new(o, server_stats(a->srv));
+    json_t *o = NULL;
+    if (!a->srv)
+        stats_fn(NULL, a->e, &o);
+    else if (!server_console_exec(a->srv, stats_fn, &o))
+        return luaL_error(L, "internal: the server is stopping");
+    if (!o) return luaL_error(L, "out of memory");
     json_object_set_new(o, "mode", json_string(a->srv ? "attached" : "local"));
     pcv_push_json(L, o, 0);
     json_decref(o);
+    return 1;
+}
+
+/* corder.slowlog([{threshold = ms, clear = true}]): the slow requests,
+ * newest first, after applying the options given. */
+static int l_slowlog(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "threshold");
+        if (!lua_isnil(L, -1)) {
+            lua_Integer ms = luaL_checkinteger(L, -1);
+            luaL_argcheck(L, ms >= 0 && ms <= 3600000, 1, "threshold: 0 to 3600000 ms");
+            slowlog_set_threshold(ms);
+        }
+        lua_getfield(L, 1, "clear");
+        if (lua_toboolean(L, -1)) slowlog_clear();
+        lua_pop(L, 2);
+    }
+    json_t *o = slowlog_get();
+    pcv_push_json(L, o, 0);
+    json_decref(o);
+    return 1;
+}
+
+/* corder.backup(path): what `corder backup` does, from the console's own
+ * thread with its own connections (never the server's); the time it takes
+ * is not the chunk's budget's. */
+static int l_backup(lua_State *L)
+{
+    admin_state *a = self(L);
+    const char *to = luaL_checkstring(L, 1);
+    if (!a->db_path[0]) return luaL_error(L, "this database has no file to back up");
+    err_t err;
+    err_clear(&err);
+    backup_result res;
+    int64_t t0 = psb_now_ns();
+    int rc = backup_copy(a->db_path, to, NULL, &res, &err);
+    psb_of(L)->deadline_ns += psb_now_ns() - t0;
+    if (rc < 0) return luaL_error(L, "%s", err.message);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, to);
+    lua_setfield(L, -2, "path");
+    lua_pushinteger(L, res.orders);
+    lua_setfield(L, -2, "orders");
+    lua_pushinteger(L, res.pages);
+    lua_setfield(L, -2, "pages");
+    lua_pushinteger(L, res.ms);
+    lua_setfield(L, -2, "ms");
+    lua_pushinteger(L, res.schema);
+    lua_setfield(L, -2, "schema");
+    lua_pushliteral(L, "ok");
+    lua_setfield(L, -2, "integrity");
     return 1;
 }
 
@@ -280,8 +294,11 @@ static int l_login(lua_State *L)
     json_t *req = json_pack("{s:s, s:{s:s, s:s, s:s}}", "op", "session.login", "args", "store",
                             store, "staff", staff, "pin", pin);
     if (!req) return luaL_error(L, "corder.login wants text (UTF-8) for store, staff and PIN");
-    memset(&a->pending.temp, 0, sizeof a->pending.temp);
-    return admin_dispatch(L, a, &a->pending.temp, req, true);
+    memset(&a->temp, 0, sizeof a->temp);
+    json_t *resp = admin_request(L, a, &a->temp, req);
+    if (json_is_true(json_object_get(resp, "ok"))) a->staff = a->temp;
+    sodium_memzero(&a->temp, sizeof a->temp);
+    return push_response(L, resp);
 }
 
 static int l_logout(lua_State *L)
@@ -322,7 +339,8 @@ static int l_call(lua_State *L)
 static const luaL_Reg admin_funcs[] = {
     {"order", l_order},   {"find", l_find},     {"history", l_history}, {"policy", l_policy},
     {"reload", l_reload}, {"sync", l_sync},     {"stats", l_stats},     {"login", l_login},
-    {"logout", l_logout}, {"whoami", l_whoami}, {"call", l_call},       {NULL, NULL}};
+    {"logout", l_logout}, {"whoami", l_whoami}, {"call", l_call},       {"slowlog", l_slowlog},
+    {"backup", l_backup}, {NULL, NULL}};
 
 void admin_api_push(lua_State *L, admin_state *a)
 {

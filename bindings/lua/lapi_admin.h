@@ -5,8 +5,10 @@
  * An admin_state is one console session: a sandboxed Lua state (memory cap,
  * instruction budget, no io/os.exit/require) whose globals hold the support
  * API `corder`, help() and show(), plus the staff session of corder.login.
- * Inside `corder serve` there is one per admin-socket connection; `corder
- * repl --db` makes one over its own engine.
+ * Inside `corder serve` there is one per admin-socket connection, on a
+ * thread of its own: its requests go to the server's loop like any
+ * client's (the thread waits), so a chunk never holds up the tills; `corder
+ * repl --db` makes one over its own engine, in-process.
  *
  *   lapi_admin.c       the corder.* functions: each is one dispatch request
  *   lapi_admin_eval.c  the state, evaluating a chunk, capturing print
@@ -37,19 +39,13 @@ void admin_free(admin_state *a);
  * printed comes first in output, then its results, rendered by show(). */
 json_t *admin_eval(admin_state *a, const char *chunk, size_t len);
 
-/* Inside a server, a chunk whose request carries a PIN that has not been
- * judged yet suspends and admin_eval returns NULL: admin_pending gives the
- * PINs (fill in each verdict), admin_resume goes on and returns the same
- * as admin_eval (or NULL again for the next PIN). */
-int admin_pending(admin_state *a, auth_pin **pins);
-json_t *admin_resume(admin_state *a);
-
 /* 1 when the chunk is an unfinished statement (more lines would complete it:
  * its syntax error is at "<eof>", as lua.c's incomplete()), else 0. Needs no
  * state: the client of an attached REPL asks before sending. */
 int admin_incomplete(const char *chunk, size_t len);
 
-/* The evaluator for server_set_admin. */
+/* The evaluator for server_set_admin: one admin_state per admin-socket
+ * connection, its chunks run by a thread of its own (SPEC OP5). */
 const server_admin_hooks *admin_hooks(void);
 
 #endif

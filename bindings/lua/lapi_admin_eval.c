@@ -1,5 +1,13 @@
-/* lapi_admin_eval.c: one support console session: its Lua state, running a
- * chunk, capturing what it prints (see lapi_admin.h).
+/* lapi_admin_eval.c: one support console session: its Lua state, its
+ * thread, running a chunk, capturing what it prints (see lapi_admin.h).
+ *
+ * Attached to a server, a session's chunks run on a thread of its own and
+ * never on the server's loop (SPEC OP5): the loop hands a chunk over
+ * (hook_eval) and goes on serving the tills; what the chunk asks of the
+ * engine goes to the loop as a request (admin_request) while the thread
+ * waits; the chunk's result goes back with server_console_done. The Lua
+ * state is made on the loop (hook_open) and from then on touched only by
+ * its thread, which also frees it: one lua_State, one thread.
  *
  * The state is the policy sandbox (policy_sandbox.c) with bigger limits:
  * the same memory cap allocator and the same count hook with a deadline
@@ -10,6 +18,7 @@
  * API rather than the policy helpers. Globals persist between chunks of a
  * session, as in lua.c; locals do not. */
 #include <lauxlib.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +26,7 @@
 
 #include "lua/lapi_admin_int.h"
 #include "host/policy_int.h"
+#include "ops/dispatch.h"
 
 #define ADMIN_SHOW_KEY "corder.admin.show"
 
@@ -74,6 +84,18 @@ admin_state *admin_new(engine *e, server *srv, err_t *err)
     a->e = e;
     a->srv = srv;
     a->out = out;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    /* Read here, on the engine's own thread: attached, the console's
+     * thread never touches the engine. */
+    const char *path = sqlite3_db_filename(engine_db(e), "main");
+    snprintf(a->db_path, sizeof a->db_path, "%s", path ? path : "");
+    err_t serr;
+    sqlite3_stmt *st = engine_stmt(e, "SELECT id FROM stores ORDER BY id LIMIT 1", &serr);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(a->first_store, sizeof a->first_store, "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+    if (st) sqlite3_reset(st);
     policy_limits lim = {.memory_cap = ADMIN_MEMORY, .budget_us = (int64_t)ADMIN_BUDGET_MS * 1000};
     a->L = psb_new(&lim, err);
     if (!a->L) {
@@ -97,10 +119,13 @@ admin_state *admin_new(engine *e, server *srv, err_t *err)
 void admin_free(admin_state *a)
 {
     if (!a) return;
-    if (a->pending.waiting) dispatch_req_free(&a->pending.r);
-    sodium_memzero(&a->pending.temp, sizeof a->pending.temp);
+    sodium_memzero(&a->temp, sizeof a->temp);
+    sodium_memzero(&a->staff, sizeof a->staff);
     psb_close(a->L);
     free(a->out);
+    free(a->chunk);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
     free(a);
 }
 
@@ -151,29 +176,17 @@ static json_t *utf8_string(char *s, size_t len)
     return j ? j : json_string("(output not representable)");
 }
 
-/* Runs (or resumes) the chunk's coroutine until it ends or suspends for a
- * PIN check; NULL when suspended, else the answer of admin_eval. The
- * budget is re-armed on every resume: time spent waiting for the workers
- * is not the chunk's. */
-static json_t *admin_run(admin_state *a)
+/* Renders the chunk's results (on the stack above base) with show(),
+ * after what it printed; the answer of admin_eval. */
+static json_t *admin_result(admin_state *a, int rc, int base)
 {
-    lua_State *L = a->L, *co = a->co;
+    lua_State *L = a->L;
     char errbuf[2048];
     const char *error = NULL;
-    int nres = 0;
-    psb_arm(co, NULL);
-    int rc = lua_resume(co, L, 0, &nres);
-    psb_disarm(co);
-    if (rc == LUA_YIELD && admin_suspended(a)) return NULL;
-    if (rc == LUA_YIELD) {
-        lua_pop(co, nres);
-        lua_pushliteral(co, "a console chunk cannot yield (coroutine.yield outside a coroutine)");
-        rc = LUA_ERRRUN;
-    }
+    int nres = lua_gettop(L) - base;
     if (rc == LUA_OK && nres > 0) {
-        lua_settop(L, 0);
         lua_getfield(L, LUA_REGISTRYINDEX, ADMIN_SHOW_KEY);
-        lua_xmove(co, L, nres);
+        lua_insert(L, base + 1);
         psb_arm(L, NULL);
         rc = lua_pcall(L, nres, 1, 0);
         if (rc == LUA_OK) {
@@ -185,7 +198,7 @@ static json_t *admin_run(admin_state *a)
             error = error_text(L, errbuf, sizeof errbuf);
         }
     } else if (rc != LUA_OK) {
-        error = error_text(co, errbuf, sizeof errbuf);
+        error = error_text(L, errbuf, sizeof errbuf);
     }
     if (a->out_cut) {
         static const char cut[] = "\n... (output cut)\n";
@@ -196,8 +209,7 @@ static json_t *admin_run(admin_state *a)
     json_t *r = json_pack("{s:o}", "output", utf8_string(a->out, a->out_len));
     if (error) json_object_set_new(r, "error", utf8_string(errbuf, strlen(errbuf)));
     psb_disarm(L);
-    lua_settop(L, 0); /* lets the coroutine go */
-    a->co = NULL;
+    lua_settop(L, 0);
     return r;
 }
 
@@ -218,25 +230,28 @@ json_t *admin_eval(admin_state *a, const char *chunk, size_t len)
     }
     psb_push_env(L);
     if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
-    /* The coroutine stays anchored at index 1 of the main state while the
-     * chunk runs or waits. */
-    a->co = lua_newthread(L);
+    /* The chunk runs as a coroutine, anchored at index 1 of the main state,
+     * as it did when it had to wait for PINs on the server's loop: a pcall
+     * that catches the budget's error then still cannot end the chunk
+     * quietly (the next instruction raises it again), whatever comes last. */
+    lua_State *co = lua_newthread(L);
     lua_insert(L, 1);
-    lua_xmove(L, a->co, 1);
-    return admin_run(a);
-}
-
-int admin_pending(admin_state *a, auth_pin **pins)
-{
-    if (!admin_suspended(a)) return 0;
-    *pins = a->pending.r.pins;
-    return a->pending.r.npins;
-}
-
-json_t *admin_resume(admin_state *a)
-{
-    if (!a->co) return NULL;
-    return admin_run(a);
+    lua_xmove(L, co, 1);
+    int nres = 0;
+    psb_arm(co, NULL);
+    rc = lua_resume(co, L, 0, &nres);
+    psb_disarm(co);
+    if (rc == LUA_YIELD) {
+        lua_pop(co, nres);
+        lua_pushliteral(co, "a console chunk cannot yield (coroutine.yield outside a coroutine)");
+        rc = LUA_ERRRUN;
+    }
+    if (rc != LUA_OK) {
+        lua_xmove(co, L, 1); /* the error */
+        return admin_result(a, rc, 1);
+    }
+    lua_xmove(co, L, nres);
+    return admin_result(a, rc, 1);
 }
 
 int admin_incomplete(const char *chunk, size_t len)
@@ -253,36 +268,82 @@ int admin_incomplete(const char *chunk, size_t len)
     return incomplete;
 }
 
-/* ---- the hooks of server_set_admin ---- */
+/* ---- the console's thread, and the hooks of server_set_admin ---- */
 
-static void *hook_open(server *s, engine *e, err_t *err)
+/* Runs the chunks the loop hands over until the connection goes, then
+ * frees the session: the last touch of the server is server_console_gone. */
+static void *console_main(void *arg)
 {
-    return admin_new(e, s, err);
+    admin_state *a = arg;
+    server *srv = a->srv;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        if (a->chunk) {
+            char *chunk = a->chunk;
+            size_t len = a->chunk_len;
+            a->chunk = NULL;
+            pthread_mutex_unlock(&a->mu);
+            json_t *res = admin_eval(a, chunk, len);
+            free(chunk);
+            server_console_done(srv, a->token, res);
+            pthread_mutex_lock(&a->mu);
+            continue;
+        }
+        if (a->quit) break;
+        pthread_cond_wait(&a->cv, &a->mu);
+    }
+    pthread_mutex_unlock(&a->mu);
+    admin_free(a);
+    server_console_gone(srv);
+    return NULL;
 }
 
-static json_t *hook_eval(void *state, const char *chunk, size_t len)
+static void *hook_open(server *s, engine *e, void *token, err_t *err)
 {
-    return admin_eval(state, chunk, len);
+    admin_state *a = admin_new(e, s, err);
+    if (!a) return NULL;
+    a->token = token;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&a->thread, &attr, console_main, a);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        err_set(err, ERR_INTERNAL, "cannot start the console's thread: %s", strerror(rc));
+        admin_free(a);
+        return NULL;
+    }
+    return a;
 }
 
-static int hook_pending(void *state, auth_pin **pins)
+static void hook_eval(void *state, const char *chunk, size_t len)
 {
-    return admin_pending(state, pins);
+    admin_state *a = state;
+    char *copy = malloc(len + 1);
+    if (!copy) abort();
+    memcpy(copy, chunk, len);
+    copy[len] = 0;
+    pthread_mutex_lock(&a->mu);
+    free(a->chunk);
+    a->chunk = copy;
+    a->chunk_len = len;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
-static json_t *hook_resume(void *state)
-{
-    return admin_resume(state);
-}
-
+/* The connection is gone: the thread ends after the chunk it runs, if any
+ * (its budget bounds it), and frees the session itself. */
 static void hook_close(void *state)
 {
-    admin_free(state);
+    admin_state *a = state;
+    pthread_mutex_lock(&a->mu);
+    a->quit = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
 const server_admin_hooks *admin_hooks(void)
 {
-    static const server_admin_hooks hooks = {hook_open, hook_eval, hook_pending, hook_resume,
-                                             hook_close};
+    static const server_admin_hooks hooks = {hook_open, hook_eval, hook_close};
     return &hooks;
 }

@@ -4,35 +4,38 @@
 #define CORDER_LAPI_ADMIN_INT_H
 
 #include <lua.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "lua/lapi_admin.h"
 
 struct admin_state {
     lua_State *L;
-    engine *e;
-    server *srv;    /* NULL in local mode */
-    session staff;  /* corder.login; signed_in false until then */
-    session reader; /* the internal read-only session, refilled per call */
-    char *out;      /* what print and the results wrote, for one chunk */
+    engine *e;            /* local mode only: attached, the engine is the loop's */
+    server *srv;          /* NULL in local mode */
+    void *token;          /* attached: the connection, for server_console_* */
+    session staff;        /* corder.login; signed_in false until then */
+    session temp;         /* corder.login's, until it succeeds */
+    session reader;       /* the internal read-only session, refilled per call */
+    char first_store[32]; /* the reader's store when none is named */
+    char db_path[4096];   /* for corder.backup */
+    char *out;            /* what print and the results wrote, for one chunk */
     size_t out_len;
     bool out_cut;
-    /* The chunk runs as a coroutine so that a PIN check never runs on the
-     * server's loop: a request with a PIN nobody has judged yet suspends
-     * it (lua_yieldk), the server checks the PIN on its workers, fills in
-     * the verdicts and resumes it (admin_resume). */
-    lua_State *co;
-    struct {
-        bool waiting;   /* the chunk is suspended on these PINs */
-        bool login;     /* the request is corder.login's */
-        session *s;     /* the session it runs under */
-        session temp;   /* corder.login's, until it succeeds */
-        dispatch_req r; /* the request, with the PINs to judge */
-    } pending;
+    /* Attached: the thread the chunks run on (lapi_admin_eval.c), and the
+     * one chunk handed to it. */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *chunk;
+    size_t chunk_len;
+    bool quit;
 };
 
-/* lapi_admin.c: whether the chunk yielded for PINs (sets nothing else). */
-bool admin_suspended(admin_state *a);
+/* lapi_admin.c: runs req (taken over) under session s: in-process in local
+ * mode, through the server's loop when attached (the thread waits; the
+ * time waited is not the chunk's). Returns the response object. */
+json_t *admin_request(lua_State *L, admin_state *a, session *s, json_t *req);
 
 /* lapi_admin_eval.c: appends to the chunk's output (cut at ADMIN_MAX_OUTPUT). */
 void admin_out(admin_state *a, const char *s, size_t len);

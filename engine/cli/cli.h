@@ -7,8 +7,10 @@
 
 #include "model/cli_opts.h"
 
-int cli_init_main(int argc, char **argv);  /* cli_init.c */
-int cli_serve_main(int argc, char **argv); /* cli_serve.c */
-int cli_sync_main(int argc, char **argv);  /* cli_sync.c */
+int cli_init_main(int argc, char **argv);   /* cli_init.c */
+int cli_serve_main(int argc, char **argv);  /* cli_serve.c */
+int cli_sync_main(int argc, char **argv);   /* cli_sync.c */
+int cli_backup_main(int argc, char **argv); /* cli_backup.c */
+int cli_call_main(int argc, char **argv);   /* cli_call.c */
 
 #endif

@@ -13,6 +13,7 @@
 #include "lua/lapi_admin.h"
 #include "net/http.h"
 #include "net/server.h"
+#include "ops/slowlog.h"
 #include "sync/sync.h"
 #include "host/policy_lua.h"
 
@@ -20,22 +21,13 @@ static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
     "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN | --hq-token-file FILE] "
     "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
-    "[--idle-timeout SECONDS] [--http HOST:PORT] (the token may also come from $CORDER_HQ_TOKEN)";
+    "[--idle-timeout SECONDS] [--http HOST:PORT] [--slowlog-ms MS] (the token may also come from "
+    "$CORDER_HQ_TOKEN)";
 
-static const char *const allowed[] = {"--db",
-                                      "--listen",
-                                      "--admin-socket",
-                                      "--policies",
-                                      "--role",
-                                      "--hq",
-                                      "--hq-token",
-                                      "--hq-token-file",
-                                      "--sync-interval",
-                                      "--max-connections",
-                                      "--auth-timeout",
-                                      "--idle-timeout",
-                                      "--http",
-                                      NULL};
+static const char *const allowed[] = {
+    "--db",           "--listen",       "--admin-socket",  "--policies",      "--role",
+    "--hq",           "--hq-token",     "--hq-token-file", "--sync-interval", "--max-connections",
+    "--auth-timeout", "--idle-timeout", "--http",          "--slowlog-ms",    NULL};
 
 static int bad_usage(const char *what, const char *value)
 {
@@ -106,7 +98,9 @@ int cli_serve_main(int argc, char **argv)
     long max_conn = number_opt(argc, argv, "--max-connections", 1, 1000000, 0);
     long auth_to = number_opt(argc, argv, "--auth-timeout", 0, 86400, -2000);
     long idle_to = number_opt(argc, argv, "--idle-timeout", 0, 31536000, -2000);
-    if (max_conn == -2 || auth_to == -2 || idle_to == -2) return 2;
+    long slow_ms = number_opt(argc, argv, "--slowlog-ms", 0, 3600000, SLOWLOG_DEFAULT_MS);
+    if (max_conn == -2 || auth_to == -2 || idle_to == -2 || slow_ms == -2) return 2;
+    slowlog_set_threshold(slow_ms);
     bool hq_role = role && !strcmp(role, "hq");
     const char *token;
     if ((rc = cli_hq_token(argc, argv, "serve", usage, &token))) return rc;

@@ -11,8 +11,11 @@ static const char usage[] =
     "                    [--role store|hq] [--hq HOST:PORT]\n"
     "                    [--hq-token TOKEN | --hq-token-file FILE] [--sync-interval SECONDS]\n"
     "                    [--max-connections N] [--auth-timeout SECONDS] [--idle-timeout SECONDS]\n"
+    "                    [--slowlog-ms MS]\n"
     "       corder repl  --db FILE [--policies DIR] | --connect PATH\n"
     "       corder sync  --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file FILE]\n"
+    "       corder backup --db FILE --to FILE\n"
+    "       corder call  [--connect HOST:PORT] [--login STORE:STAFF] [OP [ARGS-JSON]]\n"
     "       corder policy check FILE\n"
     "       corder policy replay --db FILE --policy FILE [--store S] [--since YYYY-MM-DD]\n"
     "The HQ token may also come from the environment: CORDER_HQ_TOKEN.\n";
@@ -27,6 +30,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "init")) return cli_init_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return cli_serve_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "sync")) return cli_sync_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "backup")) return cli_backup_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "call")) return cli_call_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "policy")) return cli_policy_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "repl")) return cli_repl_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {

@@ -112,16 +112,19 @@ struct conn {
     int held;    /* answers of this connection in the open batch */
     int waiting; /* PIN checks (or a slow-down) outstanding for wait_req */
     dispatch_req *wait_req;
-    bool wait_bad;          /* one of wait_req's PINs was wrong, unknown or locked */
-    bool admin_wait;        /* a console chunk waits for its PIN checks */
-    json_t *admin_id;       /* the id of the admin.eval request it answers */
-    bool dead;              /* socket closed; the struct lives until refs drop */
-    bool eof;               /* the peer sent everything it will send */
-    bool closing;           /* close once the answers are out (line too long) */
-    bool paused;            /* too much unsent output: not reading */
-    dispatch_req *gate_req; /* the request a gate holds (server_gate_release runs it) */
-    bool admin;             /* came through the admin socket: may call admin.eval */
-    /* the support REPL's evaluator state, opened on the first admin.eval */
+    bool wait_bad;                    /* one of wait_req's PINs was wrong, unknown or locked */
+    bool admin_wait;                  /* a console request waits for its PIN checks */
+    json_t *admin_id;                 /* the id of the admin.eval request it answers */
+    bool console_busy;                /* a chunk runs on its console thread */
+    struct console_msg *console_call; /* the console request waiting for PINs */
+    bool dead;                        /* socket closed; the struct lives until refs drop */
+    bool eof;                         /* the peer sent everything it will send */
+    bool closing;                     /* close once the answers are out (line too long) */
+    bool paused;                      /* too much unsent output: not reading */
+    dispatch_req *gate_req;           /* the request a gate holds (server_gate_release runs it) */
+    bool admin;                       /* came through the admin socket: may call admin.eval */
+    /* the support REPL's evaluator state (its thread), opened on the first
+     * admin.eval */
     void *admin_state;
     struct event *delay_ev; /* a slow-down after wrong PINs (A6) */
     int addr;               /* slot in srv->addrs, -1: none (admin socket) */
@@ -207,6 +210,13 @@ struct server {
     void *gate_arg;
 
     server_admin_hooks admin; /* the support REPL (bindings); zeroed: none */
+    /* console threads' requests to the loop (see "the support REPL") */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    struct console_msg *cq_head, *cq_tail;
+    struct event *console_ev;
+    bool console_closed; /* the loop is gone: requests are refused at once */
+    int consoles;        /* console threads alive */
     struct {
         uint64_t accepted, admin_accepted, batches, batched, batch_max, refused, timed_out, evicted,
             slowed;
@@ -220,7 +230,10 @@ struct server {
 static void conn_pump(conn *c);
 static void conn_maybe_close(conn *c);
 static bool admin_req(conn *c, dispatch_req *r);
-static void admin_continue(conn *c);
+static void console_judged(conn *c);
+static void console_abandon(server *s, conn *c);
+static void console_cb(evutil_socket_t fd, short what, void *arg);
+static void console_shutdown(server *s);
 static void stats_batch(server *s, int n);
 
 static int64_t now_us(void)
@@ -326,7 +339,7 @@ static size_t conn_out_len(conn *c)
 static void conn_maybe_close(conn *c)
 {
     if (c->done || c->dead || !(c->eof || c->closing)) return;
-    if (c->waiting || c->held || conn_out_len(c)) return;
+    if (c->waiting || c->console_busy || c->held || conn_out_len(c)) return;
     if (!c->closing &&
         evbuffer_search_eol(bufferevent_get_input(c->bev), NULL, NULL, EVBUFFER_EOL_LF).pos >= 0)
         return;
@@ -714,11 +727,7 @@ static void auth_job_finish(server *s, auth_job *j)
     if (!j->ok) c->wait_bad = true;
     if (--c->waiting == 0 && c->admin_wait) {
         c->admin_wait = false;
-        if (!c->dead) {
-            admin_continue(c);
-            conn_pump(c);
-            conn_maybe_close(c);
-        }
+        console_judged(c);
     } else if (c->waiting == 0) {
         dispatch_req *r = c->wait_req;
         c->wait_req = NULL;
@@ -843,7 +852,7 @@ static void conn_too_long(conn *c)
 static void conn_pump(conn *c)
 {
     if (c->done) return; /* a submitted request has no input */
-    while (!c->dead && !c->closing && !c->waiting && !c->paused) {
+    while (!c->dead && !c->closing && !c->waiting && !c->console_busy && !c->paused) {
         struct evbuffer *in = bufferevent_get_input(c->bev);
         size_t avail = evbuffer_get_length(in);
         struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
@@ -1063,7 +1072,7 @@ static bool server_quiet(server *s)
 {
     if (s->jobs_out || s->batch_n || s->st.submitted || engine_in_txn(s->e)) return false;
     for (conn *c = s->conns; c; c = c->next)
-        if (c->waiting || c->held || conn_out_len(c)) return false;
+        if (c->waiting || c->console_busy || c->held || conn_out_len(c)) return false;
     return true;
 }
 
@@ -1178,8 +1187,9 @@ static int add_events(server *s, err_t *err)
     s->sweep_ev = event_new(s->base, -1, EV_PERSIST, sweep_cb, s);
     s->sigint_ev = evsignal_new(s->base, SIGINT, signal_cb, s);
     s->sigterm_ev = evsignal_new(s->base, SIGTERM, signal_cb, s);
+    s->console_ev = event_new(s->base, -1, 0, console_cb, s);
     if (!s->commit_ev || !s->done_ev || !s->poll_ev || !s->drain_ev || !s->accept_ev ||
-        !s->sigint_ev || !s->sigterm_ev || !s->sweep_ev)
+        !s->sigint_ev || !s->sigterm_ev || !s->sweep_ev || !s->console_ev)
         return err_set(err, ERR_INTERNAL, "cannot create events");
     struct timeval quarter = {0, 250000}, second = {1, 0};
     event_add(s->poll_ev, &quarter);
@@ -1204,6 +1214,8 @@ server *server_new(engine *e, const server_config *cfg, err_t *err)
     }
     s->e = e;
     s->cfg = *cfg;
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
     if (!s->cfg.listen) s->cfg.listen = "127.0.0.1:7420";
     if (s->cfg.batch_max <= 0) s->cfg.batch_max = 512;
     if (s->cfg.batch_usec <= 0) s->cfg.batch_usec = 2000;
@@ -1287,7 +1299,10 @@ static void stop_workers(server *s)
     for (int k = 0; k < 2; k++)
         for (auth_job *j = lists[k], *next; j; j = next) {
             next = j->next;
-            j->c->waiting--;
+            if (--j->c->waiting == 0 && j->c->admin_wait) {
+                j->c->admin_wait = false;
+                console_abandon(s, j->c);
+            }
             conn_unref(j->c);
             free(j);
         }
@@ -1302,6 +1317,9 @@ void server_free(server *s)
     while (s->conns)
         conn_close(s->conns);
     stop_workers(s);
+    console_shutdown(s);
+    pthread_mutex_destroy(&s->cmu);
+    pthread_cond_destroy(&s->ccv);
     if (s->lis) evconnlistener_free(s->lis);
     if (s->admin_lis) evconnlistener_free(s->admin_lis);
     if (s->admin_path) {
@@ -1311,8 +1329,8 @@ void server_free(server *s)
             unlink(s->admin_path);
         free(s->admin_path);
     }
-    struct event *evs[] = {s->commit_ev,  s->done_ev,  s->poll_ev,   s->sync_ev, s->sigint_ev,
-                           s->sigterm_ev, s->drain_ev, s->accept_ev, s->sweep_ev};
+    struct event *evs[] = {s->commit_ev,  s->done_ev,  s->poll_ev,   s->sync_ev,  s->sigint_ev,
+                           s->sigterm_ev, s->drain_ev, s->accept_ev, s->sweep_ev, s->console_ev};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i]) event_free(evs[i]);
     if (s->base) event_base_free(s->base);
@@ -1364,7 +1382,42 @@ int server_admin_listen(server *s, const char *path, err_t *err)
     return 0;
 }
 
-/* ---- the support REPL: admin.eval on admin connections ---- */
+/* ---- the support REPL: admin.eval on admin connections ----
+ *
+ * A console chunk never runs on this loop (SPEC OP5): each admin
+ * connection's evaluator has a thread of its own (the bindings start it in
+ * admin.open), and the loop only hands it the chunk (admin.eval) and,
+ * later, sends the answer the thread posts back (CONSOLE_DONE). What the
+ * chunk asks of the engine comes back here as messages, one at a time per
+ * console, while its thread waits:
+ *
+ *   CONSOLE_CALL  a request under the console's session (its read-only
+ *                 support session, or the staff signed in with
+ *                 corder.login): PINs judged on the workers as for any
+ *                 client, then dispatch_run like any request
+ *   CONSOLE_EXEC  a function over the engine and the server (corder.stats)
+ *
+ * So a `while true do end` holds only its own thread (stopped by its budget
+ * after ADMIN_BUDGET_MS); every other client is served meanwhile, and the
+ * engine, its one SQLite connection and the policy host are only ever used
+ * from the loop. A request from a console first commits the open batch:
+ * its writes then commit on their own, before its answer. */
+
+enum { CONSOLE_CALL, CONSOLE_EXEC, CONSOLE_DONE };
+
+typedef struct console_msg {
+    struct console_msg *next;
+    int kind;
+    conn *c;
+    session *sess;                          /* CALL: the thread's session; a sign-in fills it */
+    json_t *req;                            /* CALL */
+    dispatch_req r;                         /* CALL: parsed here */
+    void (*fn)(server *, engine *, void *); /* EXEC */
+    void *arg;
+    json_t *resp; /* CALL: the answer; DONE: the chunk's result */
+    bool done;    /* CALL, EXEC: answered (under cmu) */
+    bool ran;     /* EXEC: fn ran */
+} console_msg;
 
 void server_set_admin(server *s, const server_admin_hooks *hooks)
 {
@@ -1389,50 +1442,239 @@ static json_t *admin_result(json_t *id, json_t *res)
                : error_response(id, "internal", "the evaluator failed");
 }
 
-/* The console chunk waits for PINs (corder.login, an approval): they are
- * checked on the workers like any client's, and the chunk resumes when
- * all are judged (admin_continue). The connection takes no more lines
- * meanwhile, and every other client is served. */
-static void admin_wait(conn *c)
+/* Gives a waiting console thread its answer. */
+static void console_reply(server *s, console_msg *m, json_t *resp)
 {
-    server *s = c->srv;
-    auth_pin *pins;
-    int n = s->admin.pending(c->admin_state, &pins), queued = 0;
-    for (int i = 0; i < n; i++) {
+    pthread_mutex_lock(&s->cmu);
+    m->resp = resp;
+    m->done = true;
+    pthread_cond_broadcast(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+static void console_abandon(server *s, conn *c)
+{
+    console_msg *m = c->console_call;
+    c->console_call = NULL;
+    if (!m) return;
+    dispatch_req_free(&m->r);
+    console_reply(s, m, error_response(NULL, "internal", "the server is stopping"));
+}
+
+/* The request's PINs are judged (or none needed judging): run it. */
+static void console_run(server *s, console_msg *m)
+{
+    if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+    bool is_write;
+    json_t *resp = dispatch_run(s->e, m->sess, &m->r, &is_write);
+    dispatch_req_free(&m->r);
+    console_reply(s, m, resp);
+}
+
+static void console_judged(conn *c)
+{
+    console_msg *m = c->console_call;
+    c->console_call = NULL;
+    if (m) console_run(c->srv, m);
+}
+
+/* A console request: its PINs (corder.login's, an approval's) go to the
+ * workers like any client's, and it runs when all are judged. */
+static void console_call(server *s, console_msg *m)
+{
+    conn *c = m->c;
+    dispatch_parse_value(&m->r, m->req);
+    json_decref(m->req);
+    m->req = NULL;
+    dispatch_req_pins(&m->r, m->sess);
+    int queued = 0;
+    for (int i = 0; i < m->r.npins; i++) {
+        auth_pin *p = &m->r.pins[i];
         auth_staff st;
         err_t err;
         err_clear(&err);
-        if (pins[i].verdict || auth_locked(s->e, pins[i].staff, NULL) ||
-            auth_lookup(s->e, pins[i].staff, &st, &err) != 0)
-            continue;
-        auth_enqueue(c, &pins[i], st.hash);
+        if (p->verdict || auth_locked(s->e, p->staff, NULL) ||
+            auth_lookup(s->e, p->staff, &st, &err) != 0)
+            continue; /* dispatch refuses it, unhashed */
+        if (auth_cached(s->e, p->staff, st.hash, p->pin)) {
+            p->verdict = 1;
+        } else {
+            auth_enqueue(c, p, st.hash);
+            queued++;
+        }
         sodium_memzero(&st, sizeof st);
-        queued++;
     }
     if (queued == 0) {
-        admin_continue(c);
+        console_run(s, m);
         return;
     }
+    c->console_call = m;
     c->admin_wait = true;
-    c->waiting = queued;
+    c->waiting += queued;
 }
 
-static void admin_continue(conn *c)
+/* A chunk ended on its thread: its answer goes out, the connection reads on. */
+static void console_done(server *s, console_msg *m)
 {
-    json_t *res = c->srv->admin.resume(c->admin_state);
-    if (!res) {
-        admin_wait(c);
-        return;
+    conn *c = m->c;
+    c->console_busy = false;
+    if (!c->dead) {
+        admin_answer(c, c->admin_id, admin_result(c->admin_id, m->resp));
+        conn_pump(c);
+        conn_maybe_close(c);
+    } else {
+        json_decref(m->resp);
     }
-    admin_answer(c, c->admin_id, admin_result(c->admin_id, res));
     json_decref(c->admin_id);
     c->admin_id = NULL;
+    conn_unref(c);
+    free(m);
+}
+
+/* One message; after the loop has ended (console_closed) nothing runs:
+ * requests are refused, chunks' ends only let their connections go. */
+static void console_handle(server *s, console_msg *m)
+{
+    bool closed = s->console_closed;
+    if (m->kind == CONSOLE_DONE) {
+        console_done(s, m);
+    } else if (m->kind == CONSOLE_EXEC) {
+        if (!closed) m->fn(s, s->e, m->arg);
+        pthread_mutex_lock(&s->cmu);
+        m->ran = !closed;
+        m->done = true;
+        pthread_cond_broadcast(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+    } else if (closed) {
+        json_decref(m->req);
+        m->req = NULL;
+        console_reply(s, m, error_response(NULL, "internal", "the server is stopping"));
+    } else {
+        console_call(s, m);
+    }
+}
+
+static console_msg *console_take(server *s)
+{
+    pthread_mutex_lock(&s->cmu);
+    console_msg *m = s->cq_head;
+    s->cq_head = s->cq_tail = NULL;
+    pthread_mutex_unlock(&s->cmu);
+    return m;
+}
+
+static void console_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    for (console_msg *m = console_take(s), *next; m; m = next) {
+        next = m->next;
+        console_handle(s, m);
+    }
+}
+
+/* Queues m for the loop; false (nothing queued) once the loop is gone. */
+static bool console_post(server *s, console_msg *m)
+{
+    pthread_mutex_lock(&s->cmu);
+    bool open = !s->console_closed || m->kind == CONSOLE_DONE;
+    if (open) {
+        m->next = NULL;
+        if (s->cq_tail)
+            s->cq_tail->next = m;
+        else
+            s->cq_head = m;
+        s->cq_tail = m;
+        pthread_cond_broadcast(&s->ccv); /* server_free may be waiting for it */
+    }
+    pthread_mutex_unlock(&s->cmu);
+    if (open && s->console_ev) event_active(s->console_ev, 0, 0);
+    return open;
+}
+
+static void console_wait(server *s, console_msg *m)
+{
+    pthread_mutex_lock(&s->cmu);
+    while (!m->done)
+        pthread_cond_wait(&s->ccv, &s->cmu);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+json_t *server_console_call(server *s, void *token, session *sess, json_t *req)
+{
+    console_msg m = {.kind = CONSOLE_CALL, .c = token, .sess = sess, .req = req};
+    if (!console_post(s, &m)) {
+        json_decref(req);
+        return error_response(NULL, "internal", "the server is stopping");
+    }
+    console_wait(s, &m);
+    return m.resp;
+}
+
+bool server_console_exec(server *s, void (*fn)(server *, engine *, void *), void *arg)
+{
+    console_msg m = {.kind = CONSOLE_EXEC, .fn = fn, .arg = arg};
+    if (!console_post(s, &m)) return false;
+    console_wait(s, &m);
+    return m.ran;
+}
+
+void server_console_done(server *s, void *token, json_t *result)
+{
+    console_msg *m = calloc(1, sizeof *m);
+    if (!m) abort();
+    m->kind = CONSOLE_DONE;
+    m->c = token;
+    m->resp = result;
+    console_post(s, m);
+}
+
+void server_console_gone(server *s)
+{
+    pthread_mutex_lock(&s->cmu);
+    s->consoles--;
+    pthread_cond_broadcast(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+/* At the end (server_free): no more requests run; waits for every console
+ * thread to finish its chunk (its budget bounds it) and go. */
+static void console_shutdown(server *s)
+{
+    pthread_mutex_lock(&s->cmu);
+    s->console_closed = true;
+    for (;;) {
+        console_msg *m = s->cq_head;
+        s->cq_head = s->cq_tail = NULL;
+        if (m) {
+            pthread_mutex_unlock(&s->cmu);
+            for (console_msg *next; m; m = next) {
+                next = m->next;
+                console_handle(s, m);
+            }
+            pthread_mutex_lock(&s->cmu);
+            continue;
+        }
+        if (s->consoles == 0) break;
+        pthread_cond_wait(&s->ccv, &s->cmu);
+    }
+    pthread_mutex_unlock(&s->cmu);
+}
+
+/* The connection's evaluator, its thread started: counted until the
+ * thread says it is gone (server_console_gone). */
+static void *console_open(server *s, conn *c, err_t *err)
+{
+    pthread_mutex_lock(&s->cmu);
+    s->consoles++;
+    pthread_mutex_unlock(&s->cmu);
+    void *st = s->admin.open(s, s->e, c, err);
+    if (!st) server_console_gone(s);
+    return st;
 }
 
 /* Takes the request if it is admin.eval (true), else leaves it to
- * dispatch. The open batch is committed first: the chunk's own writes then
- * commit one by one inside dispatch, and every earlier answer of this
- * connection goes out before this one. */
+ * dispatch. The chunk goes to the connection's console thread; the
+ * connection takes no more lines until its answer is out. */
 static bool admin_req(conn *c, dispatch_req *r)
 {
     if (!r->root || !json_is_object(r->root) || !json_is_string(json_object_get(r->root, "op")) ||
@@ -1449,18 +1691,15 @@ static bool admin_req(conn *c, dispatch_req *r)
         resp = error_response(id, "bad_request", "admin.eval wants args.lua, a string");
     } else if (!s->admin.eval) {
         resp = error_response(id, "unknown_op", "no evaluator in this build");
-    } else if (!c->admin_state && !(c->admin_state = s->admin.open(s, s->e, &err))) {
+    } else if (!c->admin_state && !(c->admin_state = console_open(s, c, &err))) {
         resp = error_response(id, "internal", err.message);
     } else {
-        json_t *res =
-            s->admin.eval(c->admin_state, json_string_value(chunk), json_string_length(chunk));
-        if (!res && s->admin.pending) {
-            req_free(r);
-            c->admin_id = id;
-            admin_wait(c);
-            return true;
-        }
-        resp = admin_result(id, res);
+        c->console_busy = true;
+        c->refs++; /* till the chunk's end comes back (console_done) */
+        c->admin_id = id;
+        s->admin.eval(c->admin_state, json_string_value(chunk), json_string_length(chunk));
+        req_free(r);
+        return true;
     }
     req_free(r);
     admin_answer(c, id, resp);

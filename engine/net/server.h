@@ -74,18 +74,20 @@ int server_admin_listen(server *s, const char *path, err_t *err);
  *   {"id":1,"op":"admin.eval","args":{"lua":"return 1 + 1"}}
  *   -> {"id":1,"ok":true,"result":{"output":"2"}}
  *   -> {"id":1,"ok":true,"result":{"output":"","error":"stdin:1: ..."}}
- * a Lua error being a result, not a failed request. Each connection gets its
- * own evaluator state (open on its first chunk, close when it goes). A chunk
- * runs on the loop with no batch open, so what it changes commits before its
- * answer, as for any request; on TCP "admin.eval" is an unknown op. */
+ * a Lua error being a result, not a failed request; on TCP "admin.eval" is
+ * an unknown op. Each connection gets its own evaluator (open on its first
+ * chunk, close when the connection goes), which runs its chunks on a thread
+ * of its own, never on the loop (SPEC OP5):
+ *   open   called on the loop; token names the connection in the calls below
+ *   eval   hands the chunk over and returns; the evaluator's thread runs it
+ *          and ends with server_console_done (one chunk at a time: the
+ *          connection reads nothing more until then)
+ *   close  called on the loop when the connection goes, maybe while a chunk
+ *          runs: the evaluator ends its thread after the chunk and calls
+ *          server_console_gone as the thread's last act. */
 typedef struct {
-    void *(*open)(server *s, engine *e, err_t *err);
-    /* {output, error?}; NULL: the chunk waits for PIN checks */
-    json_t *(*eval)(void *state, const char *chunk, size_t len);
-    /* The PINs a waiting chunk needs judged (the server fills in each
-     * verdict off its loop), then resume: as eval. */
-    int (*pending)(void *state, auth_pin **pins);
-    json_t *(*resume)(void *state);
+    void *(*open)(server *s, engine *e, void *token, err_t *err);
+    void (*eval)(void *state, const char *chunk, size_t len);
     void (*close)(void *state);
 } server_admin_hooks;
 void server_set_admin(server *s, const server_admin_hooks *hooks);
@@ -119,6 +121,20 @@ typedef struct {
     int pin_checks, held; /* now: PINs being verified, answers waiting for a commit */
 } server_metrics;
 void server_get_metrics(const server *s, server_metrics *out);
+
+/* For console threads (any thread but the loop's); each blocks until the
+ * loop has answered. server_console_call runs req (taken over) under sess
+ * as a request of the console's connection: its PINs judged on the
+ * workers, dispatched after the open batch is committed, so a write is
+ * durable when it returns; a sign-in fills in *sess. Returns the response
+ * ({"ok":…}); once the server is stopping, an `internal` one.
+ * server_console_exec runs fn on the loop (false: it did not run). */
+json_t *server_console_call(server *s, void *token, session *sess, json_t *req);
+bool server_console_exec(server *s, void (*fn)(server *s, engine *e, void *arg), void *arg);
+/* A chunk's end: its result ({output, error?}, taken over) for admin.eval. */
+void server_console_done(server *s, void *token, json_t *result);
+/* A console thread's last act; server_free waits for every one. */
+void server_console_gone(server *s);
 
 /* Counters for corder.stats(): connections, commit batch sizes, what is
  * queued (answers held for a commit, PIN checks, unsent bytes). */

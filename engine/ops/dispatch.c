@@ -8,6 +8,7 @@
  * the numbering are exactly as they were, and the requests that share the
  * same group commit are untouched. */
 #include "ops/dispatch.h"
+#include "ops/slowlog.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -610,11 +611,43 @@ static char *error_text(json_t *id, const err_t *err, size_t *len)
     return text;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The order a request was about: args.number, else the number its result
+ * begins with (an order written as text starts {"number":"…"). */
+static void slow_order(const dispatch_req *req, const dresult *r, char out[64])
+{
+    const char *n = json_string_value(json_object_get(req->args, "number"));
+    static const char lead[] = "{\"number\":\"";
+    out[0] = 0;
+    if (!n && r->text && r->len > sizeof lead && !memcmp(r->text, lead, sizeof lead - 1)) {
+        const char *b = r->text + sizeof lead - 1, *q = memchr(b, '"', r->len - (sizeof lead - 1));
+        if (q && q - b < 64) snprintf(out, 64, "%.*s", (int)(q - b), b);
+    } else if (!n && r->json) {
+        n = json_string_value(json_object_get(r->json, "number"));
+    }
+    if (n) snprintf(out, 64, "%s", n);
+}
+
 char *dispatch_run_text(engine *e, session *s, dispatch_req *req, bool *is_write, size_t *out_len)
 {
     err_t err = {0};
     dresult r = {0};
-    if (run_request(e, s, req, is_write, &r, &err) < 0) return error_text(req->id, &err, out_len);
+    int64_t t0 = mono_us();
+    int rc = run_request(e, s, req, is_write, &r, &err);
+    int64_t us = mono_us() - t0;
+    if (us >= slowlog_threshold() * 1000) {
+        char order[64];
+        slow_order(req, &r, order);
+        slowlog_note(req->op ? req->op : "?", rc < 0 ? err_code_name(err.code) : "ok", us, order,
+                     s ? s->store : NULL, s ? s->staff : NULL);
+    }
+    if (rc < 0) return error_text(req->id, &err, out_len);
     return ok_text(req->id, &r, out_len);
 }
 

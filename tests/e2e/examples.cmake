@@ -15,3 +15,9 @@ add_test(NAME examples/client_c COMMAND ${RUN_EXAMPLE} $<TARGET_FILE:example_cli
 add_test(NAME examples/client_lua
          COMMAND ${RUN_EXAMPLE} lua5.4 ${CMAKE_SOURCE_DIR}/examples/client.lua)
 set_tests_properties(examples/client_c examples/client_lua PROPERTIES TIMEOUT 120)
+
+# README.md's first session, run as written (with corder call).
+add_test(NAME examples/readme_session
+         COMMAND ${RUN_EXAMPLE} lua5.4 ${CMAKE_SOURCE_DIR}/tests/e2e/readme_session.lua
+                 ${CMAKE_SOURCE_DIR}/README.md $<TARGET_FILE:corder>)
+set_tests_properties(examples/readme_session PROPERTIES TIMEOUT 60)
