@@ -95,10 +95,22 @@ static int pcv_is_array(lua_State *L, int idx, lua_Integer *n)
     return count > 0 && only_int && max == count;
 }
 
+/* An empty table is an object, unless its metatable says __jsonarray: Lua
+ * has one kind of table, and a client must be able to send [] (the corder
+ * module's corder.empty_array). */
+static bool pcv_marked_array(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx)) return false;
+    lua_getfield(L, -1, "__jsonarray");
+    bool marked = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return marked;
+}
+
 static json_t *pcv_table(lua_State *L, int idx, int depth, char *why, size_t wl)
 {
     lua_Integer n;
-    if (pcv_is_array(L, idx, &n)) {
+    if (pcv_is_array(L, idx, &n) || (n == 0 && pcv_marked_array(L, idx))) {
         json_t *a = json_array();
         for (lua_Integer i = 1; a && i <= n; i++) {
             lua_rawgeti(L, idx, i);

@@ -24,6 +24,11 @@
 #include "host/policy_lua.h"
 
 #define ENGINE_MT "corder.engine"
+
+static int l_readonly(lua_State *L)
+{
+    return luaL_error(L, "%s", lua_tostring(L, lua_upvalueindex(1)));
+}
 #define SESSION_MT "corder.session"
 
 typedef struct {
@@ -278,5 +283,16 @@ int luaopen_corder(lua_State *L)
     lua_pushcfunction(L, l_open);
     lua_setfield(L, -2, "open");
     lapi_policy_open(L);
+    /* corder.empty_array: sent as [] where {} would be an object (an edit
+     * that clears pickup_contacts). Its metatable keeps it empty. */
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "__jsonarray");
+    lua_pushstring(L, "corder.empty_array is read-only");
+    lua_pushcclosure(L, l_readonly, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "empty_array");
     return 1;
 }
