@@ -1,6 +1,7 @@
 /* client.c: a corder client in C with libevent and jansson. Signs in and
  * walks one hybrid order through its life: create (ship + pickup + carry-out
- * lines), a partial pickup, a return, a cancel, printing each step. Each
+ * lines), a partial pickup by someone the customer sends (a pickup contact),
+ * a return, a cancel, printing each step. Each
  * answer triggers the next request, the way an event-driven till would work.
  *
  *   client PORT [HOST]
@@ -82,12 +83,14 @@ static json_t *hybrid_order(void)
     char ship[11], pickup[11];
     date_in(7, ship);
     date_in(2, pickup);
+    /* the customer's neighbour will collect the chairs (SPEC F9) */
     return json_pack("{s:s,s:s,s:[{s:s,s:i,s:{s:s,s:s,s:s}},{s:s,s:i,s:{s:s,s:s,s:s}},"
-                     "{s:s,s:i,s:{s:s}}]}",
+                     "{s:s,s:i,s:{s:s}}],s:[{s:s,s:s}]}",
                      "customer", "C0001", "type", "order", "lines", "item", "P100", "qty", 1,
                      "delivery", "mode", "ship", "address", "home", "date", ship, "item", "P200",
                      "qty", 2, "delivery", "mode", "pickup", "store", "S001", "date", pickup,
-                     "item", "P300", "qty", 1, "delivery", "mode", "carryout");
+                     "item", "P300", "qty", 1, "delivery", "mode", "carryout", "pickup_contacts",
+                     "name", "Fleur de Wit", "phone", "+31 6 5555 0101");
 }
 
 /* The next request of the walk, given the result of the previous one. */
@@ -106,12 +109,16 @@ static void advance(walk *w, json_t *result)
         snprintf(w->number, sizeof w->number, "%s",
                  json_string_value(json_object_get(result, "number")));
         w->step = PICKUP;
-        send_req(
-            w, "order.pickup",
-            json_pack("{s:s,s:[{s:i,s:i}]}", "number", w->number, "lines", "line", 2, "qty", 1));
+        send_req(w, "order.pickup",
+                 json_pack("{s:s,s:[{s:i,s:i}],s:{s:s,s:b,s:s}}", "number", w->number, "lines",
+                           "line", 2, "qty", 1, "collected_by", "name", "fleur de wit",
+                           "id_checked", 1, "id_ref", "passport 1234"));
         break;
     case PICKUP:
         show("pickup", json_object_get(result, "order"));
+        printf("           collected by %s\n",
+               json_string_value(json_object_get(
+                   json_object_get(json_object_get(result, "invoice"), "collected_by"), "name")));
         w->invoice = json_incref(json_object_get(json_object_get(result, "invoice"), "id"));
         w->step = RETURN;
         send_req(w, "order.return",

@@ -1,7 +1,8 @@
 #!/usr/bin/env lua5.4
 -- client.lua: a corder client in Lua (lua-socket + lua-cjson). Signs in and
 -- walks one hybrid order through its life: create (ship + pickup + carry-out
--- lines), a partial pickup, a return, a cancel, printing each step.
+-- lines), a partial pickup by someone the customer sends (a pickup contact),
+-- a return, a cancel, printing each step.
 --
 --   lua5.4 examples/client.lua PORT [HOST]
 local socket = require "socket"
@@ -60,12 +61,17 @@ local order = call_paying("order.create", {
         {item = "P200", qty = 2, delivery = {mode = "pickup", store = "S001", date = date(2)}},
         {item = "P300", qty = 1, delivery = {mode = "carryout"}},
     },
+    -- the customer's neighbour will collect the chairs (SPEC F9)
+    pickup_contacts = {{name = "Fleur de Wit", phone = "+31 6 5555 0101"}},
 })
 show("create", order)
 
-local picked = call_paying("order.pickup", {number = order.number, lines = {{line = 2, qty = 1}}})
+local picked = call_paying("order.pickup", {number = order.number, lines = {{line = 2, qty = 1}},
+    collected_by = {name = "fleur de wit", id_checked = true, id_ref = "passport 1234"}})
 show("pickup", picked.order)
-print(("           invoice %s  amount %d"):format(tostring(math.tointeger(picked.invoice.id) or picked.invoice.id), picked.invoice.amount))
+print(("           invoice %s  amount %d  collected by %s (ID checked: %s)"):format(
+    tostring(math.tointeger(picked.invoice.id) or picked.invoice.id), picked.invoice.amount,
+    picked.invoice.collected_by.name, tostring(picked.invoice.collected_by.id_checked)))
 
 local ret = call_paying("order.return", {number = order.number, invoice = picked.invoice.id,
     lines = {{line = 2, qty = 1, reason = "damaged"}}})

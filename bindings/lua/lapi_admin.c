@@ -7,6 +7,7 @@
  *   corder.login(store, staff, pin) corder.logout()          corder.whoami()
  *   corder.call(op [, args])        any op of the protocol (docs/protocol.md)
  *   corder.slowlog([{threshold=, clear=}])  corder.backup(path)
+ *   corder.hold(number, code [, note])      corder.release(number)
  *
  * Each function is one request through dispatch_request, exactly as a
  * client's over TCP: support never goes around the flows, the checks or
@@ -153,6 +154,22 @@ static int l_find(lua_State *L)
     admin_call(L, self(L), "order.find", args_at(L, 1), NULL);
     lua_getfield(L, -1, "orders");
     return 1;
+}
+
+/* corder.hold(number, code [, note]) / corder.release(number): F10 from
+ * the console, under the signed-in staff (order_hold or an approval). */
+static int l_hold(lua_State *L)
+{
+    json_t *args = one_arg("number", luaL_checkstring(L, 1));
+    json_object_set_new(args, "code", json_string(luaL_checkstring(L, 2)));
+    if (!lua_isnoneornil(L, 3))
+        json_object_set_new(args, "note", json_string(luaL_checkstring(L, 3)));
+    return admin_call(L, self(L), "order.hold", args, NULL);
+}
+
+static int l_release(lua_State *L)
+{
+    return admin_call(L, self(L), "order.release", one_arg("number", luaL_checkstring(L, 1)), NULL);
 }
 
 static int l_history(lua_State *L)
@@ -340,7 +357,7 @@ static const luaL_Reg admin_funcs[] = {
     {"order", l_order},   {"find", l_find},     {"history", l_history}, {"policy", l_policy},
     {"reload", l_reload}, {"sync", l_sync},     {"stats", l_stats},     {"login", l_login},
     {"logout", l_logout}, {"whoami", l_whoami}, {"call", l_call},       {"slowlog", l_slowlog},
-    {"backup", l_backup}, {NULL, NULL}};
+    {"backup", l_backup}, {"hold", l_hold},     {"release", l_release}, {NULL, NULL}};
 
 void admin_api_push(lua_State *L, admin_state *a)
 {

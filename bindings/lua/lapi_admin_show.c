@@ -170,6 +170,8 @@ static const char prelude[] =
     "local topics = {\n"
     "  {'corder.order(number)', 'one order, as a summary'},\n"
     "  {'corder.find{customer=, status=, store=}', 'orders, newest first (from=, to=, limit=)'},\n"
+    "  {'corder.hold(number, code [, note])', 'put an order on hold (needs login, order_hold)'},\n"
+    "  {'corder.release(number)', 'release a held order (needs login, order_hold)'},\n"
     "  {'corder.history(number)', 'the transaction log of an order'},\n"
     "  {'corder.policy([store])', 'name, file, version, parameters'},\n"
     "  {'corder.reload([store])', 'reload (needs login, policy_reload)'},\n"

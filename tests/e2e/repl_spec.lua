@@ -129,6 +129,17 @@ describe("corder repl --connect", function()
         assert.matches("order.return 1001\n$", out)
     end)
 
+    it("F10 from the console: corder.hold and corder.release under the signed-in manager", function()
+        local o = new_order(srv)
+        local code, out, err = attached(("corder.login('S001', '1002', '9999')\n"
+            .. "corder.hold(%q, 'CHECK', 'call the customer').hold.code\n"
+            .. "corder.order(%q).hold.note\n"
+            .. "corder.release(%q).hold == nil\n"):format(o.number, o.number, o.number))
+        assert.are.equal("", err)
+        assert.are.equal(0, code)
+        assert.matches("CHECK\ncall the customer\ntrue\n$", out)
+    end)
+
     it("reloads a policy: not read-only, needs the permission, sees the new file", function()
         local code, _, err = attached("corder.reload('S001')\n")
         assert.are.equal(1, code)
