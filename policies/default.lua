@@ -24,6 +24,8 @@ policy.parameters = {
   manual_shipping_charge               = true,     -- clerks may type the charge
   default_shipping_charge              = 0,        -- per shipment, when none is typed
   require_collector                    = false,    -- a pickup must say who collected (F9)
+  tax_pct                              = 0,        -- the default tax rate (T1)
+  prices_include_tax                   = false,    -- prices and charges are net of tax (T1)
 }
 
 -- What is still to be delivered of a line: ordered minus invoiced minus
@@ -99,6 +101,20 @@ function policy.shipping_refund(ret, order, ctx)
   if charged <= 0 or base <= 0 then return 0 end
   return corder.muldiv(charged, ret.value, base)
 end
+
+-- SPEC T1: tax is left to the engine's built-in rule, computed in C without
+-- a call into Lua for every line: tax_pct of a net amount, or the tax part
+-- of a gross one when prices_include_tax is on. Spelled out it would read:
+--
+--   function policy.tax(item, order, ctx)
+--     local pct = ctx.params.tax_pct
+--     if ctx.params.prices_include_tax then
+--       return item.amount - corder.muldiv(item.amount, 100, 100 + pct)
+--     end
+--     return corder.pct(item.amount, pct)
+--   end
+--
+-- (the engine rounds the tax part itself, half away from zero.)
 
 -- SPEC A2: a manager holds every permission, nobody else holds any.
 function policy.permits(staff, permission, ctx)

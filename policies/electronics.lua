@@ -15,6 +15,9 @@
 --   permits              managers everything; supervisors may override a
 --                        deposit and approve shipping refunds over the
 --                        limit; the warehouse ships
+--   tax                  prices exclude VAT: 21 % on top, 9 % for the
+--                        reduced-rate group (books and e-readers'
+--                        content); charges at the standard rate
 --
 -- Tested by tests/policies/electronics_spec.lua.
 
@@ -33,6 +36,10 @@ policy.parameters = {
   special_order_deposit_pct = 100,
   special_order_cancellation_pct = 25,
   free_shipping_from = 50000,
+  tax_pct = 21,
+  prices_include_tax = false,
+  reduced_rate_items = { "EBOOK-BUNDLE", "MANUAL-PRINT" },
+  reduced_tax_pct = 9,
 }
 
 -- A set from the list, made once per call (ctx.params is a fresh copy).
@@ -128,6 +135,18 @@ local grants = {
 function policy.permits(staff, permission, ctx)
   local g = grants[staff.role]
   return g == "*" or (type(g) == "table" and g[permission] == true)
+end
+
+-- VAT on top of the price: the reduced rate for the reduced-rate group,
+-- the standard rate for everything else, charges included.
+function policy.tax(item, order, ctx)
+  local pct = ctx.params.tax_pct
+  if item.kind == "line" then
+    for _, it in ipairs(ctx.params.reduced_rate_items) do
+      if it == item.item then pct = ctx.params.reduced_tax_pct end
+    end
+  end
+  return corder.pct(item.amount, pct)
 end
 
 return policy

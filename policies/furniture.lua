@@ -12,6 +12,9 @@
 --                        currency units (the van came anyway)
 --   permits              managers everything; a store lead may override the
 --                        deposit; the warehouse ships
+--   tax                  prices include Dutch VAT (21 %); a shipment to a
+--                        country in destination_vat is taxed at that
+--                        country's rate instead (distance selling in the EU)
 --
 -- Tested by tests/policies/furniture_spec.lua.
 
@@ -34,6 +37,9 @@ policy.parameters = {
     { pct = 30 },
   },
   free_shipping_from       = 150000, -- shipment value from which the van is free
+  tax_pct                  = 21,     -- NL VAT, included in every price
+  prices_include_tax       = true,
+  destination_vat          = { BE = 21, DE = 19, LU = 17 },
   cancellation_grace_hours = 24,
 }
 
@@ -144,6 +150,18 @@ local grants = {
 function policy.permits(staff, permission, ctx)
   local g = grants[staff.role]
   return g == "*" or (type(g) == "table" and g[permission] == true)
+end
+
+-- VAT by where the goods go: the rate of the destination country for a
+-- shipment abroad, the store's own rate otherwise. Prices include it, so
+-- the tax is the part of the amount that is VAT.
+function policy.tax(item, order, ctx)
+  local pct = ctx.params.tax_pct
+  local dest = item.destination or {}
+  if dest.mode == "ship" and dest.country and dest.country ~= "NL" then
+    pct = ctx.params.destination_vat[dest.country] or pct
+  end
+  return item.amount - corder.muldiv(item.amount, 100, 100 + pct)
 end
 
 return policy

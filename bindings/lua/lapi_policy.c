@@ -126,6 +126,11 @@ static int l_shipping_refund(lua_State *L)
     return l_amount(L, HOOK_SHIPPING_REFUND, 2);
 }
 
+static int l_tax(lua_State *L)
+{
+    return l_amount(L, HOOK_TAX, 2);
+}
+
 static int l_permits(lua_State *L)
 {
     policy *p = lpol_check(L);
@@ -207,6 +212,7 @@ static const luaL_Reg lpol_methods[] = {
     {"shipping_charge", l_shipping_charge},
     {"cancellation_charge", l_cancellation_charge},
     {"shipping_refund", l_shipping_refund},
+    {"tax", l_tax},
     {"permits", l_permits},
     {"params", l_params},
     {"version", l_version},

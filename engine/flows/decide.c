@@ -37,6 +37,8 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
         return p->refund_shipping_charges
                    ? json_integer_value(json_object_get(args[0], "proportional"))
                    : 0;
+    case HOOK_TAX: /* T1: tax_pct of a net amount, or the tax part of a gross one */
+        return decide_default_tax(p, json_integer_value(json_object_get(args[0], "amount")));
     default:
         return 0;
     }
@@ -105,6 +107,53 @@ static int64_t pct_of(int64_t amount, int64_t bp)
     int64_t out = 0;
     money_pct(amount, bp, &out);
     return out;
+}
+
+int64_t decide_default_tax(const policy_params *p, int64_t amount)
+{
+    int64_t out = 0;
+    if (p->tax_pct_bp > 0 && amount > 0) {
+        if (p->prices_include_tax)
+            money_tax_part(amount, p->tax_pct_bp, &out);
+        else
+            money_pct(amount, p->tax_pct_bp, &out);
+    }
+    return out;
+}
+
+int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_t amount,
+               int64_t *out, err_t *err)
+{
+    bool hook = policy_has_hook(c->pol, HOOK_TAX);
+    if (!hook) {
+        *out = decide_default_tax(c->params, amount);
+        /* A store with no tax at all asks nothing and logs nothing (most
+         * stores, and the fast path); the default rule needs only the item,
+         * so only the item is logged for it. */
+        if (c->params->tax_pct_bp > 0)
+            record(c, c->pol, c->rules_store, c->rules_today, HOOK_TAX, &item, &len, NULL, 1, *out,
+                   false, false);
+        return 0;
+    }
+    /* The order view once per pass (flow_decide_taxes): the order as it
+     * will be, before its taxes. */
+    if (!c->tax_view && !(c->tax_view = order_text(o, ORDER_POLICY, &c->tax_view_len)))
+        return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
+    const char *texts[2] = {item, c->tax_view};
+    size_t lens[2] = {len, c->tax_view_len};
+    if (ask_amount(c, HOOK_TAX, texts, lens, 2, 0, out, err) < 0) return -1;
+    if (o->tax_included && *out > amount)
+        return err_set(
+            err, ERR_POLICY_ERROR,
+            "policy %s: tax returned %lld, more than the gross amount %lld it is part of",
+            policy_name(c->pol), (long long)*out, (long long)amount);
+    return 0;
+}
+
+void decide_tax_done(flow_ctx *c)
+{
+    free(c->tax_view);
+    c->tax_view = NULL;
 }
 
 int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)

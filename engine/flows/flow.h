@@ -50,9 +50,11 @@ typedef struct {
     master_store store; /* the signed-in store */
     char today[11];     /* the signed-in store's today (dates in requests) */
     char now_iso[32];
-    jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
-    bool preview;         /* order.preview: compute, keep nothing */
-    int64_t due_now;      /* what create would take now (order.preview, F11) */
+    jsonw decisions; /* what the policy was asked and answered (F8): a JSON array */
+    bool preview;    /* order.preview: compute, keep nothing */
+    int64_t due_now; /* what create would take now (order.preview, F11) */
+    char *tax_view;  /* the order as the tax hook sees it, during one pass */
+    size_t tax_view_len;
     char approved_by[32]; /* who approved an override, if anyone */
     /* A5: the order belongs to another store than the signed-in one. */
     bool other_store;
@@ -81,6 +83,14 @@ int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_
 int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err);
 int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err);
 int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err);
+/* T1: the tax of one line or charge (item: the hook's first argument as
+ * JSON text; amount: its amount as entered); decide_tax_done ends a pass. */
+int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_t amount,
+               int64_t *out, err_t *err);
+void decide_tax_done(flow_ctx *c);
+int64_t decide_default_tax(const policy_params *p, int64_t amount);
+/* T1: decides the tax of every line and charge that has none yet (-1). */
+int flow_decide_taxes(flow_ctx *c, order *o, err_t *err);
 /* The defaults alone (also used by replay). */
 int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *const *args);
 

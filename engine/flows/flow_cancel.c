@@ -86,10 +86,13 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         inv->id = o->next_invoice++;
         snprintf(inv->kind, sizeof inv->kind, "cancellation");
         text_copy(inv->at, sizeof inv->at, c->now_iso);
-        inv->amount = inv->charges = charge;
         text_copy(ch->code, sizeof ch->code, c->params->cancellation_charge_code);
         snprintf(ch->kind, sizeof ch->kind, "cancellation");
         ch->amount = charge;
+        ch->tax = -1; /* T1: a charge made at this store */
+        if (flow_decide_taxes(c, o, err) < 0) goto done;
+        inv->amount = inv->charges = order_gross(o, charge, ch->tax);
+        inv->tax = ch->tax;
         ch->invoice = inv->id;
         ch->manual = ovr != NULL;
         if (flow_settle_invoice(c, o, inv, s1.on_account, paying, err) < 0) goto done;

@@ -45,6 +45,7 @@ void flow_end(flow_ctx *c)
     if (c->pol) policy_release(c->pol);
     if (c->perm_pol) policy_release(c->perm_pol);
     jw_discard(&c->decisions);
+    decide_tax_done(c);
     json_decref(c->approver);
     c->approver = c->approver_src = NULL;
     c->pol = c->perm_pol = NULL;
@@ -320,7 +321,7 @@ int flow_result_pair(flow_ctx *c, const order *o, const char *key, json_t *extra
     order_write(&w, o, ORDER_WIRE);
     jw_key(&w, key);
     if (inv)
-        order_write_invoice(&w, inv);
+        order_write_invoice(&w, inv, true);
     else
         jw_json(&w, extra);
     jw_end_obj(&w);

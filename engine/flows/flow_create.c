@@ -170,8 +170,11 @@ static order_invoice *invoice_carryout(flow_ctx *c, order *o, err_t *err)
         }
         il->line = l->line;
         il->qty = l->qty;
-        il->amount = l->unit_price * l->qty;
+        il->tax = l->tax;
+        il->amount = order_gross(o, l->unit_price * l->qty, l->tax);
         l->qty_invoiced = l->qty;
+        l->tax_invoiced = l->tax;
+        inv->tax += l->tax;
         if (!money_add(inv->amount, il->amount, &inv->amount)) {
             err_set(err, ERR_VALIDATION, "the carry-out amount overflows (SPEC M4)");
             return NULL;
@@ -241,6 +244,7 @@ static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
         return -1;
     text_copy(o->store, sizeof o->store, c->s->store);
     text_copy(o->type, sizeof o->type, a.type);
+    o->tax_included = c->params->prices_include_tax; /* T1: locked with the prices */
     text_copy(o->currency, sizeof o->currency, c->store.currency);
     text_copy(o->created_at, sizeof o->created_at, c->now_iso);
     text_copy(o->created_by, sizeof o->created_by, c->s->staff);
@@ -251,7 +255,7 @@ static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
             engine_date_add(c->today, (int)c->params->quote_validity_days, o->quote_expires);
     }
     if ((number_now && number_order(c, o, err) < 0) ||
-        flow_shipping_charges(c, o, a.shipping_charge, err) < 0)
+        flow_shipping_charges(c, o, a.shipping_charge, err) < 0 || flow_decide_taxes(c, o, err) < 0)
         return -1;
     if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) return -1;
     /* The size before the payments, so that a validation ranks before them;

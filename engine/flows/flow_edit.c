@@ -187,6 +187,8 @@ static int apply(flow_ctx *c, order *o, edit_args *a, err_t *err)
             goto out;
         }
         if (flow_validate_line(c, &next, p, err) < 0) goto out;
+        /* T1: a new quantity or delivery is decided again; else it stays */
+        if (next.qty != l->qty || json_object_get(j, "delivery")) next.tax = -1;
         *l = next;
     }
     json_array_foreach(a->remove, i, j)
@@ -300,7 +302,7 @@ int flow_edit(flow_ctx *c, json_t **result, err_t *err)
     }
     if (other_store_require(c, err) < 0 ||
         flow_shipping_charges(c, o, a.has_charge ? a.shipping_charge : -1, err) < 0 ||
-        settle(c, o, a.paying, a.override, err) < 0 ||
+        flow_decide_taxes(c, o, err) < 0 || settle(c, o, a.paying, a.override, err) < 0 ||
         flow_save(c, o, false, "order.edit", NULL, err) < 0)
         goto done;
     rc = flow_result_order(c, o, err);

@@ -57,6 +57,7 @@ int flow_parse_line(flow_ctx *c, json_t *j, const char *path, const char *custom
         args_obj(j, path, "delivery", true, &d, err) < 0)
         return -1;
     text_copy(l->item, sizeof l->item, item);
+    l->tax = -1; /* decided once the line is complete (flow_decide_taxes) */
     return flow_parse_delivery(c, d, args_path(dp, sizeof dp, path, "delivery"), customer, l, err);
 }
 
@@ -209,6 +210,12 @@ int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err)
         ch->manual = is_manual;
         text_copy(ch->address, sizeof ch->address, l->address);
         text_copy(ch->date, sizeof ch->date, l->date);
+        /* T1: a charge formed again as it was keeps its tax; else it is decided */
+        ch->tax = -1;
+        for (size_t k = 0; k < old.n; k++)
+            if (old.v[k].amount == amount && !strcmp(old.v[k].address, l->address) &&
+                !strcmp(old.v[k].date, l->date))
+                ch->tax = old.v[k].tax;
     }
     free(old.v);
     return rc;
@@ -275,9 +282,15 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, or
         if (!il) return err_set(err, ERR_INTERNAL, "out of memory");
         il->line = l->line;
         il->qty = qty;
-        il->amount = l->unit_price * qty;
+        /* T2: its share of the line's open tax; the last takes the rest */
+        int64_t open_tax = order_line_open_tax(l);
+        il->tax = open_tax;
+        if (qty < open) money_muldiv(open_tax, qty, open, &il->tax);
+        il->amount = order_gross(o, l->unit_price * qty, il->tax);
         l->qty_invoiced += qty;
+        l->tax_invoiced += il->tax;
         inv->amount += il->amount;
+        inv->tax += il->tax;
     }
     /* F5: the first invoice of a shipment carries its shipping charge. */
     if (mode == MODE_SHIP) {
@@ -285,9 +298,11 @@ int flow_invoice_lines(flow_ctx *c, order *o, json_t *lines, order_mode mode, or
             order_line *l = order_find_line(o, inv->lines.v[k].line);
             order_charge *ch = charge_for(o, l->address, l->date, false);
             if (ch) {
+                int64_t gross = order_gross(o, ch->amount, ch->tax);
                 ch->invoice = inv->id;
-                inv->charges += ch->amount;
-                inv->amount += ch->amount;
+                inv->charges += gross;
+                inv->amount += gross;
+                if (ch->tax > 0) inv->tax += ch->tax;
             }
         }
     }

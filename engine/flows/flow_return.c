@@ -81,8 +81,10 @@ static int64_t proportional(order *o, order_return *r, int64_t *charged)
         }
         if (returned == 0 || shipped == 0) continue;
         int64_t share;
-        if (money_muldiv(ch->amount, returned, shipped, &share)) total += share;
-        *charged += ch->amount;
+        /* what the customer paid for the shipment: its tax with it (T2) */
+        int64_t gross = order_gross(o, ch->amount, ch->tax);
+        if (money_muldiv(gross, returned, shipped, &share)) total += share;
+        *charged += gross;
     }
     return total;
 }
@@ -147,6 +149,15 @@ static int build(flow_ctx *c, order *o, return_args *a, order_return *r, order_i
         rl->line = il->line;
         rl->qty = qty;
         rl->amount = l->unit_price * qty;
+        /* T3: the returned quantity's share of what the line's invoices
+         * took in tax, never more than is left of it over all returns */
+        int64_t left = l->tax_invoiced - l->tax_returned;
+        rl->tax = left;
+        if (l->qty_returned + qty < l->qty_invoiced)
+            money_muldiv(l->tax_invoiced, qty, l->qty_invoiced, &rl->tax);
+        if (rl->tax > left) rl->tax = left;
+        if (rl->tax < 0) rl->tax = 0;
+        r->tax_refund += rl->tax;
         text_copy(rl->reason, sizeof rl->reason, reason);
         r->product_refund += rl->amount;
     }
@@ -205,7 +216,9 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
     text_copy(r.at, sizeof r.at, c->now_iso);
     for (size_t i = 0; i < r.lines.n; i++) {
         invoice_line(inv, r.lines.v[i].line)->qty_returned += r.lines.v[i].qty;
-        order_find_line(o, r.lines.v[i].line)->qty_returned += r.lines.v[i].qty;
+        order_line *l = order_find_line(o, r.lines.v[i].line);
+        l->qty_returned += r.lines.v[i].qty;
+        l->tax_returned += r.lines.v[i].tax;
     }
     order_return *slot = vec_push(o->returns);
     if (!slot) {
@@ -214,12 +227,13 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
     }
     *slot = r;
     r.lines.v = NULL; /* now owned by the order */
-    int64_t refund = slot->product_refund + slot->shipping_refund;
+    int64_t refund = order_return_refund(o, slot);
     order_sums s;
     if (flow_add_refund(c, o, "return", refund) < 0 || flow_sums(o, &s, err) < 0) goto done;
-    json_t *retj = json_pack("{s:i, s:i, s:I, s:I, s:I}", "id", slot->id, "invoice", slot->invoice,
-                             "product_refund", (json_int_t)slot->product_refund, "shipping_refund",
-                             (json_int_t)slot->shipping_refund, "refund", (json_int_t)refund);
+    json_t *retj = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "id", slot->id, "invoice",
+                             slot->invoice, "product_refund", (json_int_t)slot->product_refund,
+                             "shipping_refund", (json_int_t)slot->shipping_refund, "tax_refund",
+                             (json_int_t)slot->tax_refund, "refund", (json_int_t)refund);
     if (*slot->approved_by)
         json_object_set_new(retj, "approved_by", json_string(slot->approved_by));
     if (flow_save(c, o, false, "order.return", retj, err) < 0) {

@@ -38,6 +38,12 @@ bool money_pct(money_t a, int64_t pct_bp, money_t *out)
     return money_muldiv(a, pct_bp, 10000, out);
 }
 
+bool money_tax_part(money_t a, int64_t pct_bp, money_t *out)
+{
+    if (pct_bp < 0) return false;
+    return money_muldiv(a, pct_bp, 10000 + pct_bp, out);
+}
+
 bool money_round(money_t a, int64_t step, money_t *out)
 {
     if (step <= 0) return false;

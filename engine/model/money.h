@@ -21,6 +21,9 @@ bool money_mul(money_t a, int64_t b, money_t *out);
 bool money_muldiv(money_t a, int64_t num, int64_t den, money_t *out);
 /* pct_bp basis points (1/100 of a percent) of a, rounded half away from zero. */
 bool money_pct(money_t a, int64_t pct_bp, money_t *out);
+/* The tax part of a gross amount at pct_bp (T1): a − a / (1 + pct/100),
+ * i.e. a × pct_bp / (10000 + pct_bp), rounded half away from zero. */
+bool money_tax_part(money_t a, int64_t pct_bp, money_t *out);
 /* Rounds a to the nearest multiple of step (> 0), halves away from zero. */
 bool money_round(money_t a, int64_t step, money_t *out);
 /* Parses a percentage with up to two decimals ("12.5", "33.33") into basis

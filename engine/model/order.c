@@ -62,6 +62,38 @@ int64_t order_line_open(const order_line *l)
     return l->qty - l->qty_invoiced - l->qty_cancelled;
 }
 
+int64_t order_line_tax_for(const order_line *l, int64_t q)
+{
+    if (l->tax <= 0 || l->qty <= 0) return 0;
+    if (q >= l->qty) return l->tax;
+    int64_t t = 0;
+    money_muldiv(l->tax, q, l->qty, &t); /* tax ≤ 10^15, q ≤ 10^6: no overflow */
+    return t;
+}
+
+int64_t order_line_open_tax(const order_line *l)
+{
+    /* What is not cancelled, less what invoices already took: the last
+     * invoice of a line takes exactly the rest, so the parts add up. */
+    int64_t t = order_line_tax_for(l, l->qty - l->qty_cancelled) - l->tax_invoiced;
+    return t > 0 ? t : 0;
+}
+
+int64_t order_gross(const order *o, int64_t amount, int64_t tax)
+{
+    int64_t g = amount;
+    if (!o->tax_included && tax > 0 && !money_add(amount, tax, &g)) g = INT64_MAX;
+    return g;
+}
+
+int64_t order_return_refund(const order *o, const order_return *r)
+{
+    int64_t x = r->product_refund, out;
+    if (!money_add(x, r->shipping_refund, &x)) return INT64_MAX;
+    out = order_gross(o, x, r->tax_refund);
+    return out;
+}
+
 const char *order_line_status(const order_line *l)
 {
     if (l->qty_cancelled >= l->qty) return "cancelled";
@@ -103,14 +135,20 @@ const char *order_status(const order *o)
 bool order_sum(const order *o, order_sums *s)
 {
     memset(s, 0, sizeof *s);
+    /* T2: the order's tax is its lines' (not cancelled) and charges' tax
+     * less what returns gave back; it is added to what the customer owes
+     * only when prices exclude it. */
+    int64_t tax = 0;
     for (size_t i = 0; i < o->lines.n; i++) {
         const order_line *l = &o->lines.v[i];
         int64_t v, open;
         if (!money_mul(l->unit_price, l->qty - l->qty_cancelled, &v)) return false;
         ADD(s->lines, v);
+        ADD(tax, order_line_tax_for(l, l->qty - l->qty_cancelled));
         if (l->mode != MODE_CARRYOUT) {
             if (!money_mul(l->unit_price, order_line_open(l), &open)) return false;
             ADD(s->open_value, open);
+            ADD(s->open_tax, order_line_open_tax(l));
         }
     }
     int64_t uninvoiced_charges = 0;
@@ -118,13 +156,15 @@ bool order_sum(const order *o, order_sums *s)
         const order_charge *c = &o->charges.v[i];
         if (c->waived) continue;
         ADD(s->charges, c->amount);
-        if (!c->invoice) ADD(uninvoiced_charges, c->amount);
+        if (c->tax > 0) ADD(tax, c->tax);
+        if (!c->invoice) ADD(uninvoiced_charges, order_gross(o, c->amount, c->tax));
     }
     int64_t return_refunds = 0;
     for (size_t i = 0; i < o->returns.n; i++) {
-        ADD(s->returned, o->returns.v[i].product_refund);
-        ADD(s->returned, o->returns.v[i].shipping_refund);
+        ADD(s->returned, order_return_refund(o, &o->returns.v[i]));
+        if (!money_sub(tax, o->returns.v[i].tax_refund, &tax)) return false;
     }
+    s->tax = tax;
     return_refunds = s->returned;
     for (size_t i = 0; i < o->payments.n; i++)
         ADD(s->paid, o->payments.v[i].amount);
@@ -132,10 +172,16 @@ bool order_sum(const order *o, order_sums *s)
         ADD(s->refunded, o->refunds.v[i].amount);
     for (size_t i = 0; i < o->invoices.n; i++)
         ADD(s->invoiced, o->invoices.v[i].amount);
-    s->deposit_base = s->open_value;
+    s->deposit_base = order_gross(o, s->open_value, s->open_tax);
     ADD(s->deposit_base, uninvoiced_charges);
     s->order = s->lines;
     ADD(s->order, s->charges);
+    if (!o->tax_included) { /* the tax of everything sold, returns' tax given back below */
+        int64_t sold_tax = tax;
+        for (size_t i = 0; i < o->returns.n; i++)
+            ADD(sold_tax, o->returns.v[i].tax_refund);
+        ADD(s->order, sold_tax);
+    }
     if (!money_sub(s->order, s->returned, &s->order)) return false;
     /* O5: received, minus what went to invoices, minus what went back other
      * than as return refunds (those pay back goods already invoiced). */
@@ -184,6 +230,13 @@ static bool qty_ok(int64_t q)
     return q >= 0 && q <= ORDER_MAX_QTY;
 }
 
+/* A tax the engine could have written: 0..MONEY_MAX. Anything else would
+ * overflow the sums derived from it. */
+static bool amount_ok(int64_t a)
+{
+    return a >= 0 && a <= MONEY_MAX;
+}
+
 static bool read_lines(order *o, json_t *arr, bool *bad)
 {
     size_t i;
@@ -210,6 +263,11 @@ static bool read_lines(order *o, json_t *arr, bool *bad)
         get_str(d, "date", l->date, sizeof l->date);
         get_str(d, "method", l->method, sizeof l->method);
         get_str(d, "store", l->store, sizeof l->store);
+        l->tax = get_int(j, "tax");
+        l->tax_invoiced = get_int(j, "tax_invoiced");
+        l->tax_returned = get_int(j, "tax_returned");
+        if (!amount_ok(l->tax) || !amount_ok(l->tax_invoiced) || !amount_ok(l->tax_returned))
+            *bad = true;
         if (!qty_ok(l->qty) || !qty_ok(l->qty_invoiced) || !qty_ok(l->qty_returned) ||
             !qty_ok(l->qty_cancelled))
             *bad = true;
@@ -231,6 +289,7 @@ static bool read_charges(order *o, json_t *arr)
         c->invoice = (int)get_int(j, "invoice");
         c->waived = json_is_true(json_object_get(j, "waived"));
         c->manual = json_is_true(json_object_get(j, "manual"));
+        c->tax = get_int(j, "tax");
         json_t *sh = json_object_get(j, "shipment");
         get_str(sh, "address", c->address, sizeof c->address);
         get_str(sh, "date", c->date, sizeof c->date);
@@ -252,6 +311,7 @@ static bool read_invoices(order *o, json_t *arr, bool *bad)
         inv->amount = get_int(j, "amount");
         inv->deposit_applied = get_int(j, "deposit_applied");
         inv->paid = get_int(j, "paid");
+        inv->tax = get_int(j, "tax");
         get_str(j, "at", inv->at, sizeof inv->at);
         get_str(j, "tracking", inv->tracking, sizeof inv->tracking);
         json_t *cb = json_object_get(j, "collected_by");
@@ -266,6 +326,7 @@ static bool read_invoices(order *o, json_t *arr, bool *bad)
             il->qty = get_int(lj, "qty");
             il->amount = get_int(lj, "amount");
             il->qty_returned = get_int(lj, "qty_returned");
+            il->tax = get_int(lj, "tax");
             if (!qty_ok(il->qty) || !qty_ok(il->qty_returned)) *bad = true;
         }
     }
@@ -284,6 +345,7 @@ static bool read_returns(order *o, json_t *arr, bool *bad)
         r->invoice = (int)get_int(j, "invoice");
         r->product_refund = get_int(j, "product_refund");
         r->shipping_refund = get_int(j, "shipping_refund");
+        r->tax_refund = get_int(j, "tax_refund");
         get_str(j, "at", r->at, sizeof r->at);
         get_str(j, "approved_by", r->approved_by, sizeof r->approved_by);
         json_array_foreach(json_object_get(j, "lines"), k, lj)
@@ -293,6 +355,7 @@ static bool read_returns(order *o, json_t *arr, bool *bad)
             rl->line = (int)get_int(lj, "line");
             rl->qty = get_int(lj, "qty");
             rl->amount = get_int(lj, "amount");
+            rl->tax = get_int(lj, "tax");
             get_str(lj, "reason", rl->reason, sizeof rl->reason);
             if (!qty_ok(rl->qty)) *bad = true;
         }
@@ -355,6 +418,7 @@ order *order_from_json(json_t *doc, err_t *err)
     get_str(doc, "policy_version", o->policy_version, sizeof o->policy_version);
     o->version = get_int(doc, "version");
     o->cancelled = json_is_true(json_object_get(doc, "cancelled"));
+    o->tax_included = json_is_true(json_object_get(doc, "tax_included"));
     json_t *c = json_object_get(doc, "customer");
     if (json_is_object(c)) {
         get_str(c, "account", o->customer, sizeof o->customer);

@@ -67,6 +67,10 @@ typedef struct {
     char method[64];  /* ship, optional */
     char store[32];   /* pickup */
     int64_t qty_invoiced, qty_returned, qty_cancelled;
+    /* T1: the tax of the whole line (qty × unit_price), decided when the
+     * line is made and when its qty or delivery changes; -1 while not yet
+     * decided. What its invoices took and its returns gave back of it. */
+    int64_t tax, tax_invoiced, tax_returned;
 } order_line;
 
 typedef struct {
@@ -77,19 +81,22 @@ typedef struct {
     bool waived;                /* a shipping charge not owed after a cancel (F6) */
     bool manual;                /* typed by the clerk (F1) */
     char address[64], date[11]; /* the shipment of a shipping charge */
+    int64_t tax;                /* T1; -1 while not yet decided */
 } order_charge;
 
 typedef struct {
     int line;
-    int64_t qty, amount, qty_returned;
+    int64_t qty, amount, qty_returned; /* amount: what the customer pays, tax included (T2) */
+    int64_t tax;
 } order_inv_line;
 
 typedef struct {
     int id;
     char kind[16]; /* carryout, pickup, ship, cancellation */
     VEC(order_inv_line) lines;
-    int64_t charges; /* sum of the charges it carries */
+    int64_t charges; /* sum of the charges it carries, tax included */
     int64_t amount, deposit_applied, paid;
+    int64_t tax; /* of its lines and charges (T2) */
     char at[32];
     char tracking[64];
     /* F9: who collected a pickup, when recorded ("" = not recorded) */
@@ -100,7 +107,8 @@ typedef struct {
 
 typedef struct {
     int line;
-    int64_t qty, amount;
+    int64_t qty, amount; /* amount: unit_price × qty, as entered */
+    int64_t tax;         /* T3: the returned quantity's tax */
     char reason[128];
 } order_ret_line;
 
@@ -108,6 +116,7 @@ typedef struct {
     int id, invoice;
     VEC(order_ret_line) lines;
     int64_t product_refund, shipping_refund;
+    int64_t tax_refund; /* T3; part of the refund only when prices exclude tax */
     char at[32];
     char approved_by[32];
 } order_return;
@@ -158,6 +167,8 @@ typedef struct {
     bool deposit_overridden;
     char override_by[32];
     char policy_version[72];
+    /* T1: prices include tax; locked from the policy when the order is made */
+    bool tax_included;
     int next_line, next_invoice, next_return;
     VEC(order_line) lines;
     VEC(order_charge) charges;
@@ -174,16 +185,25 @@ typedef struct {
 
 /* Sums derived from the document (PROTOCOL.md "The order object"). */
 typedef struct {
-    int64_t lines, charges, returned, order; /* totals */
+    int64_t lines, charges, tax, returned, order; /* totals */
     int64_t paid, refunded, invoiced, on_account, balance;
     int64_t deposit_base; /* SPEC P1 */
-    int64_t open_value;   /* open quantities of ship and pickup lines */
+    int64_t open_value;   /* open quantities of ship and pickup lines, as entered */
+    int64_t open_tax;     /* their tax */
 } order_sums;
 
 order *order_new(void);
 void order_free(order *o);
 
 int64_t order_line_open(const order_line *l);
+/* T1–T3. The tax of q units of a line, in proportion to the line's tax
+ * (rounded per M2); the tax of its quantity not cancelled and not yet
+ * invoiced; what the customer pays for q units (tax on top when prices
+ * exclude it); a charge's gross amount; a return's refund. */
+int64_t order_line_tax_for(const order_line *l, int64_t q);
+int64_t order_line_open_tax(const order_line *l);
+int64_t order_gross(const order *o, int64_t amount, int64_t tax);
+int64_t order_return_refund(const order *o, const order_return *r);
 const char *order_line_status(const order_line *l);
 const char *order_status(const order *o);
 const char *order_mode_name(order_mode m);
@@ -201,7 +221,7 @@ json_t *order_to_json(const order *o, order_view view);
  * written into a larger text. */
 char *order_text(const order *o, order_view view, size_t *len);
 void order_write(jsonw *w, const order *o, order_view view);
-void order_write_invoice(jsonw *w, const order_invoice *inv);
+void order_write_invoice(jsonw *w, const order_invoice *inv, bool pub);
 /* The list of the stored document that takes the most bytes ("lines",
  * "charges", "invoices", "returns", "payments" or "refunds"), and how many
  * (*bytes): what to name when a document is over ORDER_MAX_DOC_BYTES. */

@@ -36,6 +36,14 @@ static void key_int(jsonw *w, const char *k, long long v)
     jw_int(w, v);
 }
 
+/* Tax amounts: always in the order object; in the stored document only
+ * when there is any (most stores charge none), never the -1 of a tax not
+ * yet decided. */
+static void key_tax(jsonw *w, const char *k, long long v, bool pub)
+{
+    if (pub || v > 0) key_int(w, k, v > 0 ? v : 0);
+}
+
 /* Derived amounts, saturated rather than overflowing: the engine never
  * stores values whose products or sums overflow (M4), but a document read
  * from disk is written again whatever it holds (fuzz_order.c). */
@@ -44,13 +52,6 @@ static long long sat_mul(int64_t a, int64_t b)
     int64_t r;
     if (!__builtin_mul_overflow(a, b, &r)) return r;
     return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
-}
-
-static long long sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (!__builtin_add_overflow(a, b, &r)) return r;
-    return a < 0 ? INT64_MIN : INT64_MAX;
 }
 
 static void write_delivery(jsonw *w, const order_line *l)
@@ -84,6 +85,11 @@ static void write_lines(jsonw *w, const order *o, bool pub)
         key_int(w, "qty_invoiced", l->qty_invoiced);
         key_int(w, "qty_returned", l->qty_returned);
         key_int(w, "qty_cancelled", l->qty_cancelled);
+        key_tax(w, "tax", l->tax, pub);
+        if (!pub) {
+            key_tax(w, "tax_invoiced", l->tax_invoiced, false);
+            key_tax(w, "tax_returned", l->tax_returned, false);
+        }
         if (pub) {
             key_int(w, "amount", sat_mul(l->unit_price, l->qty));
             key_str(w, "status", order_line_status(l));
@@ -98,7 +104,7 @@ static void write_doc_lines(jsonw *w, const order *o)
     write_lines(w, o, false);
 }
 
-static void write_charges(jsonw *w, const order *o)
+static void write_charges(jsonw *w, const order *o, bool pub)
 {
     jw_arr(w);
     for (size_t i = 0; i < o->charges.n; i++) {
@@ -107,6 +113,7 @@ static void write_charges(jsonw *w, const order *o)
         key_str(w, "code", c->code);
         key_str(w, "kind", c->kind);
         key_int(w, "amount", c->amount);
+        key_tax(w, "tax", c->tax, pub);
         jw_key(w, "invoiced");
         jw_bool(w, c->invoice != 0);
         if (c->invoice) key_int(w, "invoice", c->invoice);
@@ -130,7 +137,7 @@ static void write_charges(jsonw *w, const order *o)
     jw_end_arr(w);
 }
 
-void order_write_invoice(jsonw *w, const order_invoice *inv)
+void order_write_invoice(jsonw *w, const order_invoice *inv, bool pub)
 {
     {
         jw_obj(w);
@@ -145,6 +152,7 @@ void order_write_invoice(jsonw *w, const order_invoice *inv)
             key_int(w, "qty", il->qty);
             key_int(w, "amount", il->amount);
             key_int(w, "qty_returned", il->qty_returned);
+            key_tax(w, "tax", il->tax, pub);
             jw_end_obj(w);
         }
         jw_end_arr(w);
@@ -152,6 +160,7 @@ void order_write_invoice(jsonw *w, const order_invoice *inv)
         key_int(w, "amount", inv->amount);
         key_int(w, "deposit_applied", inv->deposit_applied);
         key_int(w, "paid", inv->paid);
+        key_tax(w, "tax", inv->tax, pub);
         key_str(w, "at", inv->at);
         key_opt(w, "tracking", inv->tracking);
         if (*inv->collector) {
@@ -167,15 +176,15 @@ void order_write_invoice(jsonw *w, const order_invoice *inv)
     }
 }
 
-static void write_invoices(jsonw *w, const order *o)
+static void write_invoices(jsonw *w, const order *o, bool pub)
 {
     jw_arr(w);
     for (size_t i = 0; i < o->invoices.n; i++)
-        order_write_invoice(w, &o->invoices.v[i]);
+        order_write_invoice(w, &o->invoices.v[i], pub);
     jw_end_arr(w);
 }
 
-static void write_returns(jsonw *w, const order *o)
+static void write_returns(jsonw *w, const order *o, bool pub)
 {
     jw_arr(w);
     for (size_t i = 0; i < o->returns.n; i++) {
@@ -191,13 +200,15 @@ static void write_returns(jsonw *w, const order *o)
             key_int(w, "line", rl->line);
             key_int(w, "qty", rl->qty);
             key_int(w, "amount", rl->amount);
+            key_tax(w, "tax", rl->tax, pub);
             key_str(w, "reason", rl->reason);
             jw_end_obj(w);
         }
         jw_end_arr(w);
         key_int(w, "product_refund", r->product_refund);
         key_int(w, "shipping_refund", r->shipping_refund);
-        key_int(w, "refund", sat_add(r->product_refund, r->shipping_refund));
+        key_tax(w, "tax_refund", r->tax_refund, pub);
+        key_int(w, "refund", order_return_refund(o, r));
         key_str(w, "at", r->at);
         key_opt(w, "approved_by", r->approved_by);
         jw_end_obj(w);
@@ -293,6 +304,7 @@ static void write_derived(jsonw *w, const order *o, const order_sums *sums)
         jw_obj(w);
         key_int(w, "lines", s.lines);
         key_int(w, "charges", s.charges);
+        key_int(w, "tax", s.tax);
         key_int(w, "returned", s.returned);
         key_int(w, "order", s.order);
         key_int(w, "open", s.open_value);
@@ -327,6 +339,10 @@ void order_write(jsonw *w, const order *o, order_view view)
     key_str(w, "policy_version", o->policy_version);
     key_opt(w, "created_by", o->created_by);
     key_opt(w, "quote_expires", o->quote_expires);
+    if (pub) {
+        jw_key(w, "prices_include_tax");
+        jw_bool(w, o->tax_included);
+    }
     write_customer(w, o, view);
     jw_key(w, "deposit");
     jw_obj(w);
@@ -339,11 +355,11 @@ void order_write(jsonw *w, const order *o, order_view view)
     jw_key(w, "lines");
     write_lines(w, o, pub);
     jw_key(w, "charges");
-    write_charges(w, o);
+    write_charges(w, o, pub);
     jw_key(w, "invoices");
-    write_invoices(w, o);
+    write_invoices(w, o, pub);
     jw_key(w, "returns");
-    write_returns(w, o);
+    write_returns(w, o, pub);
     jw_key(w, "payments");
     write_payments(w, o);
     jw_key(w, "refunds");
@@ -354,6 +370,10 @@ void order_write(jsonw *w, const order *o, order_view view)
     } else {
         jw_key(w, "cancelled");
         jw_bool(w, o->cancelled);
+        if (o->tax_included) {
+            jw_key(w, "tax_included");
+            jw_bool(w, true);
+        }
         jw_key(w, "next");
         jw_arr(w);
         jw_int(w, o->next_line);
@@ -365,13 +385,28 @@ void order_write(jsonw *w, const order *o, order_view view)
 }
 
 /* Each list written alone, as order_write writes it into the document. */
+static void doc_charges(jsonw *w, const order *o)
+{
+    write_charges(w, o, false);
+}
+
+static void doc_invoices(jsonw *w, const order *o)
+{
+    write_invoices(w, o, false);
+}
+
+static void doc_returns(jsonw *w, const order *o)
+{
+    write_returns(w, o, false);
+}
+
 const char *order_doc_largest(const order *o, size_t *bytes)
 {
     static const struct {
         const char *name;
         void (*write)(jsonw *, const order *);
-    } lists[] = {{"lines", write_doc_lines},   {"charges", write_charges},
-                 {"invoices", write_invoices}, {"returns", write_returns},
+    } lists[] = {{"lines", write_doc_lines},   {"charges", doc_charges},
+                 {"invoices", doc_invoices},   {"returns", doc_returns},
                  {"payments", write_payments}, {"refunds", write_refunds}};
     const char *best = "lines";
     *bytes = 0;

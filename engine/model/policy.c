@@ -17,7 +17,7 @@
 #include "model/text.h"
 
 static const char *const hook_names[HOOK_COUNT] = {
-    "deposit", "shipping_charge", "cancellation_charge", "shipping_refund", "permits",
+    "deposit", "shipping_charge", "cancellation_charge", "shipping_refund", "permits", "tax",
 };
 
 const char *policy_hook_name(policy_hook h)
@@ -56,6 +56,8 @@ const policy_param_desc policy_params_known[] = {
     PD(manual_shipping_charge, POLICY_BOOL),
     PD(default_shipping_charge, POLICY_AMOUNT),
     PD(require_collector, POLICY_BOOL),
+    {"tax_pct", POLICY_PCT, offsetof(policy_params, tax_pct_bp)},
+    PD(prices_include_tax, POLICY_BOOL),
 };
 const size_t policy_nparams = sizeof policy_params_known / sizeof policy_params_known[0];
 

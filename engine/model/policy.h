@@ -25,7 +25,9 @@ typedef struct {
     int64_t quote_validity_days;
     bool manual_shipping_charge;
     int64_t default_shipping_charge;
-    bool require_collector; /* F9: a pickup must say who collected */
+    bool require_collector;  /* F9: a pickup must say who collected */
+    int64_t tax_pct_bp;      /* T1: the default tax rate, basis points */
+    bool prices_include_tax; /* T1: prices and charges are gross */
 } policy_params;
 
 typedef enum {
@@ -34,6 +36,7 @@ typedef enum {
     HOOK_CANCELLATION_CHARGE,
     HOOK_SHIPPING_REFUND,
     HOOK_PERMITS,
+    HOOK_TAX,
     HOOK_COUNT
 } policy_hook;
 

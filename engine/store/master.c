@@ -81,6 +81,28 @@ bool master_address_exists(engine *e, const char *account, const char *address_i
     return ok;
 }
 
+int master_address_get(engine *e, const char *account, const char *id, master_address *out)
+{
+    err_t err;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = engine_stmt(
+        e, "SELECT country, zip, city FROM addresses WHERE account = ? AND id = ?", &err);
+    if (!st) return 0;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        const char *v;
+        if ((v = (const char *)sqlite3_column_text(st, 0)))
+            text_copy(out->country, sizeof out->country, v);
+        if ((v = (const char *)sqlite3_column_text(st, 1))) text_copy(out->zip, sizeof out->zip, v);
+        if ((v = (const char *)sqlite3_column_text(st, 2)))
+            text_copy(out->city, sizeof out->city, v);
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
 int master_next(engine *e, const char *counter, int64_t *out, err_t *err)
 {
     sqlite3_stmt *st = engine_stmt(e,

@@ -51,6 +51,12 @@ int master_customers_put_all(engine *e, const char *account, json_t *c, err_t *e
  * current transaction, so a rolled-back request leaves no gap. */
 int master_next(engine *e, const char *counter, int64_t *out, err_t *err);
 
+/* Where one of a customer's addresses is (T1's destination): 1 found, 0 not. */
+typedef struct {
+    char country[64], zip[64], city[128];
+} master_address;
+int master_address_get(engine *e, const char *account, const char *id, master_address *out);
+
 /* R4: whether code is allowed for kind ("return", "cancel", "hold"): 1 when
  * the master data lists no codes of that kind or lists this one, 0 when it
  * lists others only, -1 on a database error. */

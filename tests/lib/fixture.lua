@@ -114,7 +114,11 @@ function M.invariant_error(o)
   if o.balance ~= o.totals.order - (o.paid - o.refunded) then return bad("balance %d ~= order %d - (paid %d - refunded %d)", o.balance, o.totals.order, o.paid, o.refunded) end
   if o.balance < 0 then return bad("negative balance %d", o.balance) end
   if o.on_account < 0 then return bad("negative on_account %d", o.on_account) end
-  local ret = sum(o.returns, function(r) return r.product_refund + r.shipping_refund end)
+  local ret = sum(o.returns, function(r) return r.refund end)
+  for _, r in ipairs(o.returns) do
+    local want = r.product_refund + r.shipping_refund + (o.prices_include_tax and 0 or (r.tax_refund or 0))
+    if r.refund ~= want then return bad("return %d refund %d ~= goods + shipping (+ tax when on top) %d", r.id, r.refund, want) end
+  end
   local inv = sum(o.invoices, function(i) return i.amount end)
   if o.on_account ~= o.paid - o.refunded - inv + ret then return bad("on_account %d ~= paid - refunded - invoiced + returned", o.on_account) end
   for _, i in ipairs(o.invoices) do
@@ -135,6 +139,18 @@ function M.invariant_error(o)
       for _, il in ipairs(i.lines) do if il.line == l.line then invoiced = invoiced + il.qty end end
     end
     if invoiced ~= l.qty_invoiced then return bad("line %d invoices hold %d, line says %d", l.line, invoiced, l.qty_invoiced) end
+    -- T3: over all returns, a line never gives back more tax than its invoices took
+    local tax_in, tax_out = 0, 0
+    for _, i in ipairs(o.invoices) do
+      for _, il in ipairs(i.lines) do if il.line == l.line then tax_in = tax_in + (il.tax or 0) end end
+    end
+    for _, r in ipairs(o.returns) do
+      for _, rl in ipairs(r.lines) do if rl.line == l.line then tax_out = tax_out + (rl.tax or 0) end end
+    end
+    if tax_out > tax_in then return bad("line %d returned tax %d > invoiced tax %d", l.line, tax_out, tax_in) end
+    if l.status == "invoiced" and l.qty_cancelled == 0 and tax_in ~= (l.tax or 0) then
+      return bad("line %d fully invoiced: invoices' tax %d ~= line tax %d", l.line, tax_in, l.tax or 0)
+    end
   end
   return nil
 end

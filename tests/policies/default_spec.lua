@@ -12,7 +12,7 @@ describe("policies/default.lua", function()
       cancellation_charge_code = "CANCEL", shipping_charge_code = "SHIP",
       refund_shipping_charges = true, max_shipping_refund_without_approval = 2500,
       quote_validity_days = 30, manual_shipping_charge = true, default_shipping_charge = 0,
-      require_collector = false,
+      require_collector = false, tax_pct = 0, prices_include_tax = false,
     }, p:params())
     assert.matches("^%x+$", p:version())
     assert.equal(64, #p:version())

@@ -66,3 +66,19 @@ describe("policies/electronics.lua", function()
     assert.is_true(p:permits(F.manager, "policy_reload"))
   end)
 end)
+
+describe("policies/electronics.lua tax (T1)", function()
+  local p = corder.load_policy("policies/electronics.lua")
+  local order = F.order { lines = { F.line(1, "TV-55", 1, 99900, "pickup") } }
+
+  it("puts 21 % on top of a line and of a charge", function()
+    assert.equal(20979, p:tax({ kind = "line", item = "TV-55", qty = 1, amount = 99900,
+                                destination = { mode = "pickup", store = "S001" } }, order))
+    assert.equal(209, p:tax({ kind = "charge", code = "SHIP", amount = 995,
+                              destination = { mode = "ship", country = "NL" } }, order))
+  end)
+  it("takes the reduced 9 % for the reduced-rate group", function()
+    assert.equal(450, p:tax({ kind = "line", item = "EBOOK-BUNDLE", qty = 2, amount = 5000,
+                              destination = { mode = "carryout", store = "S001" } }, order))
+  end)
+end)

@@ -84,3 +84,20 @@ describe("policies/furniture.lua", function()
     assert.is_false(p:permits(F.cashier, "deposit_override"))
   end)
 end)
+
+describe("policies/furniture.lua tax (T1)", function()
+  local p = corder.load_policy("policies/furniture.lua")
+  local order = F.order { lines = { F.line(1, "SOFA", 1, 121000, "ship") } }
+  local function item(amount, dest) return { kind = "line", item = "SOFA", qty = 1, amount = amount, destination = dest } end
+
+  it("takes the 21 % VAT part of a gross price at home", function()
+    assert.equal(21000, p:tax(item(121000, { mode = "ship", country = "NL" }), order))
+    assert.equal(21000, p:tax(item(121000, { mode = "pickup", store = "S001" }), order))
+  end)
+  it("uses the destination country's rate for a shipment abroad", function()
+    assert.equal(19000, p:tax(item(119000, { mode = "ship", country = "DE" }), order))
+    assert.equal(17000, p:tax(item(117000, { mode = "ship", country = "LU" }), order))
+    -- a country without its own rate: the store's
+    assert.equal(21000, p:tax(item(121000, { mode = "ship", country = "FR" }), order))
+  end)
+end)

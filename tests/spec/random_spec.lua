@@ -29,10 +29,9 @@ local function random_lines(n, no_carry)
   return lines
 end
 
-describe("random flows (seed " .. seed .. ")", function()
-  it("keep every money and quantity invariant after every step", function()
-    local db = fx.open{params = {default_shipping_charge = 795, default_deposit_pct = 25,
-                                 cancellation_charge_pct = 7.5, max_shipping_refund_without_approval = 100000}}
+-- One random run on a store with these policy parameters.
+local function run(params, steps)
+    local db = fx.open{params = params}
     local ann = assert(db:login("S001", "1001", "1234"))
     local bram = assert(db:login("S001", "1002", "9999"))
     local cees = assert(db:login("S002", "1003", "5678"))
@@ -97,5 +96,26 @@ describe("random flows (seed " .. seed .. ")", function()
     -- the run did real work, not only refusals
     assert.truthy((counts["order.create"] or 0) > 20)
     assert.truthy((counts["order.pickup"] or 0) + (counts["order.ship"] or 0) > 5)
+    db:close()
+end
+
+local base = {default_shipping_charge = 795, default_deposit_pct = 25, cancellation_charge_pct = 7.5,
+              max_shipping_refund_without_approval = 100000}
+local function with(extra)
+  local t = {}
+  for k, v in pairs(base) do t[k] = v end
+  for k, v in pairs(extra) do t[k] = v end
+  return t
+end
+
+describe("random flows (seed " .. seed .. ")", function()
+  it("keep every money and quantity invariant after every step", function()
+    run(base, steps)
+  end)
+  it("T1-T3: and with 21 % tax on top of the prices, tax refunded <= tax invoiced per line", function()
+    run(with{tax_pct = 21}, steps // 2)
+  end)
+  it("T1-T3: and with 9 % tax included in the prices", function()
+    run(with{tax_pct = 9, prices_include_tax = true}, steps // 2)
   end)
 end)

@@ -505,8 +505,10 @@ static void test_shipped(void)
         err_clear(&e);
         policy *p = policy_load_file(path, NULL, &e);
         CHECK(p != NULL, "%s", e.message);
+        /* default.lua leaves tax to the engine's rule in C (no Lua call per line) */
         for (int h = 0; p && h < HOOK_COUNT; h++)
-            CHECK(policy_has_hook(p, h), "%s lacks %s", names[i], policy_hook_name(h));
+            CHECK(policy_has_hook(p, h) == !(i == 0 && h == HOOK_TAX), "%s and %s", names[i],
+                  policy_hook_name(h));
         if (p && i == 0) {
             int64_t v;
             CHECK(deposit(p, &v, &e) == 0 && v == 200, "default deposit %lld: %s", (long long)v,
