@@ -54,6 +54,24 @@ static const char sample_shipment[] =
     " \"lines\": [{\"line\": 1, \"item\": \"P100\", \"qty\": 1, \"unit_price\": 49900,"
     "   \"amount\": 49900}]}";
 
+/* T1: tax samples, one per kind of destination (run each through tax). */
+static const char *const sample_taxes[][2] = {
+    {"a line shipped home",
+     "{\"kind\": \"line\", \"line\": 1, \"item\": \"P100\", \"qty\": 1, \"amount\": 49900,"
+     " \"destination\": {\"mode\": \"ship\", \"address\": \"home\", \"country\": \"NL\","
+     " \"zip\": \"1012 LG\", \"city\": \"Amsterdam\"}}"},
+    {"a line shipped abroad",
+     "{\"kind\": \"line\", \"line\": 1, \"item\": \"P100\", \"qty\": 1, \"amount\": 49900,"
+     " \"destination\": {\"mode\": \"ship\", \"address\": \"be\", \"country\": \"BE\","
+     " \"zip\": \"1000\", \"city\": \"Brussel\"}}"},
+    {"a pickup line",
+     "{\"kind\": \"line\", \"line\": 2, \"item\": \"P200\", \"qty\": 4, \"amount\": 35800,"
+     " \"destination\": {\"mode\": \"pickup\", \"store\": \"S001\"}}"},
+    {"a shipping charge",
+     "{\"kind\": \"charge\", \"code\": \"SHIP\", \"charge\": \"shipping\", \"amount\": 4500,"
+     " \"destination\": {\"mode\": \"ship\", \"address\": \"home\", \"country\": \"NL\"}}"},
+};
+
 static const char sample_return[] =
     "{\"invoice\": \"S001-000042-2\", \"value\": 49900, \"shipping_charged\": 4500,"
     " \"shipping_refunded_so_far\": 0, \"proportional\": 4500,"
@@ -112,6 +130,24 @@ static int check_amounts(policy *p, json_t *order, json_t *shipment, json_t *ret
             continue;
         }
         printf("  %-22s %lld (on the %s)\n", name, (long long)v, calls[i].on);
+    }
+    if (!policy_has_hook(p, HOOK_TAX)) {
+        printf("  %-22s not defined: the engine's default rule applies\n", "tax");
+        return failed;
+    }
+    for (size_t i = 0; i < sizeof sample_taxes / sizeof sample_taxes[0]; i++) {
+        json_t *item = json_loads(sample_taxes[i][1], 0, NULL);
+        json_t *args[2] = {item, order};
+        int64_t v;
+        err_t e;
+        err_clear(&e);
+        if (policy_call_amount(p, HOOK_TAX, "S001", "2024-05-02", 0, args, 2, &v, &e) < 0) {
+            fprintf(stderr, "%s\n", e.message);
+            failed = 1;
+        } else {
+            printf("  %-22s %lld (on %s)\n", "tax", (long long)v, sample_taxes[i][0]);
+        }
+        json_decref(item);
     }
     return failed;
 }
