@@ -15,62 +15,186 @@
 
 #include <stdio.h>
 
-static const char *const migrations[] = {
-    /* 1: master data, orders, the log, the outbox, idempotency keys */
-    "CREATE TABLE stores(id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL,"
-    " timezone TEXT NOT NULL DEFAULT 'UTC', order_creation TEXT NOT NULL DEFAULT 'async',"
-    " policy TEXT NOT NULL DEFAULT 'default');"
-    "CREATE TABLE staff(id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
-    " pin_hash TEXT NOT NULL);"
-    "CREATE TABLE staff_stores(staff TEXT NOT NULL REFERENCES staff(id),"
-    " store TEXT NOT NULL REFERENCES stores(id), PRIMARY KEY(staff, store)) WITHOUT ROWID;"
-    "CREATE TABLE customers(account TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT,"
-    " phone TEXT, b2b INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE addresses(account TEXT NOT NULL REFERENCES customers(account),"
-    " id TEXT NOT NULL, street TEXT, city TEXT, zip TEXT, country TEXT,"
-    " PRIMARY KEY(account, id)) WITHOUT ROWID;"
-    "CREATE TABLE products(item TEXT PRIMARY KEY, name TEXT NOT NULL,"
-    " price INTEGER NOT NULL CHECK(price >= 0));"
-    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE orders(number TEXT PRIMARY KEY, store TEXT NOT NULL, customer TEXT,"
-    " type TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL,"
-    " created_date TEXT NOT NULL, version INTEGER NOT NULL, policy_version TEXT NOT NULL,"
-    " sync_state TEXT NOT NULL DEFAULT 'pending', hq_order TEXT, sync_error TEXT,"
-    " sync_attempts INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL);"
-    "CREATE INDEX orders_customer ON orders(customer, created_date);"
-    "CREATE INDEX orders_store_status ON orders(store, status, created_date);"
-    "CREATE INDEX orders_date ON orders(created_date);"
-    "CREATE TABLE txlog(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, store TEXT NOT NULL,"
-    " staff TEXT NOT NULL, op TEXT NOT NULL, order_number TEXT,"
-    " policy_version TEXT, request TEXT NOT NULL, decisions TEXT NOT NULL,"
-    " result TEXT NOT NULL);"
-    "CREATE INDEX txlog_order ON txlog(order_number, seq);"
-    "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, store TEXT NOT NULL,"
-    " order_number TEXT NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,"
-    " created_at TEXT NOT NULL);"
-    "CREATE TABLE idempotency(store TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,"
-    " args_hash TEXT NOT NULL, response TEXT NOT NULL, PRIMARY KEY(store, key)) WITHOUT ROWID;",
-    /* 2: the uploader's cursor (sync_queue.c): per store, the highest outbox
-     * seq HQ acknowledged; the outbox and orders indexes its queries use */
-    "CREATE TABLE sync_cursor(store TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL DEFAULT 0,"
-    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_ok_at TEXT) WITHOUT ROWID;"
-    "CREATE INDEX outbox_store ON outbox(store, seq);"
-    "CREATE INDEX orders_sync ON orders(store, sync_state);",
-    /* 3: the sign-in lockout, exact per staff id and kept across restarts
-     * (auth.c, SPEC A6). Idempotency rows written before this version
-     * hashed requests with their approval PINs in them: they go. */
-    "CREATE TABLE auth_lockout(staff TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
-    " locked_until INTEGER NOT NULL) WITHOUT ROWID;"
-    "DELETE FROM idempotency;",
-    /* 4: events the uploader set aside (sync_queue.c): they could not be
-     * sent (too big, unreadable) or HQ refused them for good, and the later
-     * events of the same order held behind them; sync.retry sends them
-     * again */
-    "CREATE TABLE sync_quarantine(seq INTEGER PRIMARY KEY, store TEXT NOT NULL,"
-    " order_number TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,"
-    " held_behind INTEGER, at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
-    " retry INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX sync_quarantine_order ON sync_quarantine(store, order_number, seq);",
+/* Migration 5's search text (SPEC F12), written once here because the FTS
+ * tables are contentless: a row can only be taken out of the index with
+ * exactly the text it went in with, so every trigger computes it the same
+ * way. A phone is indexed without its separators (" -.()+/"), so that
+ * "612 34" finds "+33 6 12 34 56 78"; orders.c and master.c check a match
+ * against the same key. */
+#define PHONE_KEY(p)                                                                               \
+    "replace(replace(replace(replace(replace(replace(replace(coalesce(" p                          \
+    ",''),' ',''),'-',''),'.',''),'(',''),')',''),'+',''),'/','')"
+#define ORDER_TEXT(number, c)                                                                      \
+    number " || ' ' || coalesce(" c ".name,'') || ' ' || coalesce(" c                              \
+           ".email,'') || ' ' || " PHONE_KEY(c ".phone")
+#define CUSTOMER_TEXT(c)                                                                           \
+    c ".account || ' ' || " c ".name || ' ' || coalesce(" c                                        \
+      ".email,'') || ' ' || " PHONE_KEY(c ".phone")
+#define ORDER_PICKUPS(o)                                                                           \
+    "INSERT OR IGNORE INTO order_pickups(store, date, number) SELECT json_extract(value, '$[0]')," \
+    " json_extract(value, '$[1]'), " o ".number FROM json_each(" o ".pickups);"
+
+static const char *const migrations[] =
+    {
+        /* 1: master data, orders, the log, the outbox, idempotency keys */
+        "CREATE TABLE stores(id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL,"
+        " timezone TEXT NOT NULL DEFAULT 'UTC', order_creation TEXT NOT NULL DEFAULT 'async',"
+        " policy TEXT NOT NULL DEFAULT 'default');"
+        "CREATE TABLE staff(id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
+        " pin_hash TEXT NOT NULL);"
+        "CREATE TABLE staff_stores(staff TEXT NOT NULL REFERENCES staff(id),"
+        " store TEXT NOT NULL REFERENCES stores(id), PRIMARY KEY(staff, store)) WITHOUT ROWID;"
+        "CREATE TABLE customers(account TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT,"
+        " phone TEXT, b2b INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE addresses(account TEXT NOT NULL REFERENCES customers(account),"
+        " id TEXT NOT NULL, street TEXT, city TEXT, zip TEXT, country TEXT,"
+        " PRIMARY KEY(account, id)) WITHOUT ROWID;"
+        "CREATE TABLE products(item TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " price INTEGER NOT NULL CHECK(price >= 0));"
+        "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE orders(number TEXT PRIMARY KEY, store TEXT NOT NULL, customer TEXT,"
+        " type TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " created_date TEXT NOT NULL, version INTEGER NOT NULL, policy_version TEXT NOT NULL,"
+        " sync_state TEXT NOT NULL DEFAULT 'pending', hq_order TEXT, sync_error TEXT,"
+        " sync_attempts INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL);"
+        "CREATE INDEX orders_customer ON orders(customer, created_date);"
+        "CREATE INDEX orders_store_status ON orders(store, status, created_date);"
+        "CREATE INDEX orders_date ON orders(created_date);"
+        "CREATE TABLE txlog(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, store TEXT NOT NULL,"
+        " staff TEXT NOT NULL, op TEXT NOT NULL, order_number TEXT,"
+        " policy_version TEXT, request TEXT NOT NULL, decisions TEXT NOT NULL,"
+        " result TEXT NOT NULL);"
+        "CREATE INDEX txlog_order ON txlog(order_number, seq);"
+        "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, store TEXT NOT NULL,"
+        " order_number TEXT NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,"
+        " created_at TEXT NOT NULL);"
+        "CREATE TABLE idempotency(store TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,"
+        " args_hash TEXT NOT NULL, response TEXT NOT NULL, PRIMARY KEY(store, key)) WITHOUT ROWID;",
+        /* 2: the uploader's cursor (sync_queue.c): per store, the highest outbox
+         * seq HQ acknowledged; the outbox and orders indexes its queries use */
+        "CREATE TABLE sync_cursor(store TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL DEFAULT 0,"
+        " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_ok_at TEXT) WITHOUT ROWID;"
+        "CREATE INDEX outbox_store ON outbox(store, seq);"
+        "CREATE INDEX orders_sync ON orders(store, sync_state);",
+        /* 3: the sign-in lockout, exact per staff id and kept across restarts
+         * (auth.c, SPEC A6). Idempotency rows written before this version
+         * hashed requests with their approval PINs in them: they go. */
+        "CREATE TABLE auth_lockout(staff TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+        " locked_until INTEGER NOT NULL) WITHOUT ROWID;"
+        "DELETE FROM idempotency;",
+        /* 4: events the uploader set aside (sync_queue.c): they could not be
+         * sent (too big, unreadable) or HQ refused them for good, and the later
+         * events of the same order held behind them; sync.retry sends them
+         * again */
+        "CREATE TABLE sync_quarantine(seq INTEGER PRIMARY KEY, store TEXT NOT NULL,"
+        " order_number TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL,"
+        " held_behind INTEGER, at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+        " retry INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX sync_quarantine_order ON sync_quarantine(store, order_number, seq);",
+        /* 5: finding (SPEC F12). order_search and customer_search are FTS5
+         * trigram indexes (any part of a text, case-insensitive), contentless
+         * and without positions (detail=none) to keep the bytes written per
+         * order small; kept by triggers, so every path that writes an order or
+         * a customer (flows, seed, prefill's SQL copies) keeps them. An order's
+         * text is its number and its customer's current name, email and phone
+         * key: a customer whose data changes is re-indexed with its orders.
+         * orders.pickups is the order's pickup (store, date) pairs as JSON,
+         * written by orders.c; order_pickups is its index. */
+        "ALTER TABLE orders ADD COLUMN pickups TEXT;"
+        "CREATE TABLE order_pickups(store TEXT NOT NULL, date TEXT NOT NULL, number TEXT NOT NULL,"
+        " PRIMARY KEY(store, date, number)) WITHOUT ROWID;"
+        "CREATE INDEX order_pickups_number ON order_pickups(number);"
+        "CREATE VIRTUAL TABLE order_search USING fts5(text, content='', tokenize='trigram',"
+        " detail=none, columnsize=0);"
+        "CREATE VIRTUAL TABLE customer_search USING fts5(text, content='', tokenize='trigram',"
+        " detail=none, columnsize=0);"
+        "CREATE TRIGGER orders_found_new AFTER INSERT ON orders BEGIN"
+        " INSERT INTO order_search(rowid, text) SELECT new.rowid, " ORDER_TEXT("new.number", "c") " FROM (SELECT 1) LEFT JOIN customers c ON c.account = new.customer; " ORDER_PICKUPS(
+            "new") " END;"
+                   "CREATE TRIGGER orders_found_customer AFTER UPDATE OF customer ON orders"
+                   " WHEN old.customer IS NOT new.customer BEGIN"
+                   " INSERT INTO order_search(order_search, rowid, text) SELECT 'delete', "
+                   "old.rowid, " ORDER_TEXT(
+                       "old.number",
+                       "c") " FROM (SELECT 1) LEFT JOIN customers c ON c.account ="
+                            " old.customer;"
+                            " INSERT INTO order_search(rowid, text) SELECT new.rowid, " ORDER_TEXT(
+                                "new.number",
+                                "c") " FROM (SELECT 1) LEFT JOIN customers c ON c.account = "
+                                     "new.customer; END;"
+                                     "CREATE TRIGGER orders_found_pickups AFTER UPDATE OF pickups "
+                                     "ON orders"
+                                     " WHEN old.pickups IS NOT new.pickups BEGIN"
+                                     " DELETE FROM order_pickups WHERE number = "
+                                     "old.number; " ORDER_PICKUPS(
+                                         "new") " END;"
+                                                "CREATE TRIGGER orders_found_gone AFTER DELETE ON "
+                                                "orders BEGIN"
+                                                " INSERT INTO order_search(order_search, rowid, "
+                                                "text) SELECT 'delete', old.rowid, " ORDER_TEXT(
+                                                    "old.number",
+                                                    "c") " FROM (SELECT 1) LEFT JOIN customers c "
+                                                         "ON c.account ="
+                                                         " old.customer;"
+                                                         " DELETE FROM order_pickups WHERE number "
+                                                         "= old.number; END;"
+                                                         "CREATE TRIGGER customers_found_new AFTER "
+                                                         "INSERT ON customers BEGIN"
+                                                         " INSERT INTO customer_search(rowid, "
+                                                         "text) VALUES(new.rowid, " CUSTOMER_TEXT(
+                                                             "new") "); END;"
+                                                                    "CREATE TRIGGER "
+                                                                    "customers_found_change AFTER "
+                                                                    "UPDATE OF account, name, "
+                                                                    "email, phone"
+                                                                    " ON customers BEGIN"
+                                                                    " INSERT INTO "
+                                                                    "customer_search(customer_"
+                                                                    "search, rowid, text) "
+                                                                    "VALUES('delete', "
+                                                                    "old.rowid, " CUSTOMER_TEXT(
+                                                                        "old") ");"
+                                                                               " INSERT INTO "
+                                                                               "customer_search("
+                                                                               "rowid, text) "
+                                                                               "VALUES(new.rowid,"
+                                                                               " " CUSTOMER_TEXT(
+                                                                                   "new") ");"
+                                                                                          " INSERT "
+                                                                                          "INTO "
+                                                                                          "order_"
+                                                                                          "search("
+                                                                                          "order_"
+                                                                                          "search, "
+                                                                                          "rowid, "
+                                                                                          "text) "
+                                                                                          "SELECT "
+                                                                                          "'delete'"
+                                                                                          ", "
+                                                                                          "o.rowid,"
+                                                                                          " " ORDER_TEXT(
+                                                                                              "o."
+                                                                                              "numb"
+                                                                                              "er",
+                                                                                              "old") " FROM orders o WHERE o.customer = old.account;"
+                                                                                                     " INSERT INTO order_search(rowid, text) SELECT o.rowid, " ORDER_TEXT(
+                                                                                                         "o.number",
+                                                                                                         "new") " FROM orders o WHERE o.customer = new.account; END;"
+                                                                                                                "CREATE TRIGGER customers_found_gone AFTER DELETE ON customers BEGIN"
+                                                                                                                " INSERT INTO customer_search(customer_search, rowid, text) VALUES('delete', old.rowid, " CUSTOMER_TEXT(
+                                                                                                                    "old") "); END;"
+                                                                                                                           /* the rows already there */
+                                                                                                                           "INSERT INTO customer_search(rowid, text) SELECT c.rowid, " CUSTOMER_TEXT(
+                                                                                                                               "c") " FROM customers c;"
+                                                                                                                                    "INSERT INTO order_search(rowid, text) SELECT o.rowid, " ORDER_TEXT(
+                                                                                                                                        "o.number",
+                                                                                                                                        "c") " FROM orders o LEFT JOIN customers c ON c.account = o.customer;"
+                                                                                                                                             "UPDATE orders SET pickups = (SELECT json_group_array(json_array(s, d)) FROM"
+                                                                                                                                             " (SELECT DISTINCT json_extract(value, '$.delivery.store') AS s,"
+                                                                                                                                             " json_extract(value, '$.delivery.date') AS d FROM json_each(orders.doc, '$.lines')"
+                                                                                                                                             " WHERE json_extract(value, '$.delivery.mode') = 'pickup'"
+                                                                                                                                             " AND json_extract(value, '$.qty_cancelled') < json_extract(value, '$.qty') ORDER BY s, d)"
+                                                                                                                                             " HAVING count(*) > 0);",
 };
 
 int schema_version(void)
