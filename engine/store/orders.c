@@ -92,7 +92,10 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
  * a pickup store (or, for pickup dates alone, per store of the chain); the
  * FTS5 index for q, walked newest row first. Parameters: ?1 customer,
  * ?2 status, ?3 store, ?4 from, ?5 to, ?6 limit, ?7 pickup_store,
- * ?8 pickup_from, ?9 pickup_to, ?10 open (1/0), ?11 the MATCH text. */
+ * ?8 pickup_from, ?9 pickup_to, ?10 open (1/0), ?11 the MATCH text.
+ * Newest first is by creation date, then by the order rows were stored in
+ * (rowid: within a store, the number's order), which orders_date serves
+ * without a sort however many orders share a date. */
 #define FIND_FILTERS                                                                               \
     " AND (?1 IS NULL OR o.customer = ?1) AND (?2 IS NULL OR o.status = ?2)"                       \
     " AND (?3 IS NULL OR o.store = ?3) AND (?4 IS NULL OR o.created_date >= ?4)"                   \
@@ -104,9 +107,13 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
 #define BY_PICKUP_DATE                                                                             \
     " AND o.number IN (SELECT p.number FROM stores s JOIN order_pickups p ON p.store = s.id"       \
     " WHERE p.date >= coalesce(?8, '') AND p.date <= coalesce(?9, '~'))"
+/* A pickup store without dates may hold most orders: walk the orders newest
+ * first and stop at the limit rather than sort every one of them. */
+#define BY_PICKUP_STORE_ONLY                                                                       \
+    " AND EXISTS (SELECT 1 FROM order_pickups p WHERE p.number = o.number AND p.store = ?7)"
 #define FIND_PLAIN(way, pick)                                                                      \
     "SELECT o.number FROM orders o WHERE " way pick FIND_FILTERS                                   \
-    " ORDER BY o.created_date DESC, o.number DESC LIMIT ?6"
+    " ORDER BY o.created_date DESC, o.rowid DESC LIMIT ?6"
 #define FIND_Q(way, pick)                                                                          \
     "SELECT o.number, c.name, c.email, c.phone FROM order_search s"                                \
     " JOIN orders o ON o.rowid = s.rowid LEFT JOIN customers c ON c.account = o.customer"          \
@@ -117,13 +124,15 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
     }
 #define FIND_PICKS(F)                                                                              \
     {                                                                                              \
-        FIND_WAYS(F, ""), FIND_WAYS(F, BY_PICKUP_STORE), FIND_WAYS(F, BY_PICKUP_DATE)              \
+        FIND_WAYS(F, ""), FIND_WAYS(F, BY_PICKUP_STORE), FIND_WAYS(F, BY_PICKUP_DATE),             \
+            FIND_WAYS(F, BY_PICKUP_STORE_ONLY)                                                     \
     }
-static const char *const find_sql[2][3][3] = {FIND_PICKS(FIND_PLAIN), FIND_PICKS(FIND_Q)};
+static const char *const find_sql[2][4][3] = {FIND_PICKS(FIND_PLAIN), FIND_PICKS(FIND_Q)};
 
 json_t *orders_find(engine *e, const orders_filter *f, err_t *err)
 {
-    int pick = f->pickup_store ? 1 : f->pickup_from || f->pickup_to ? 2 : 0;
+    bool dates = f->pickup_from || f->pickup_to;
+    int pick = f->pickup_store ? (dates ? 1 : 3) : dates ? 2 : 0;
     int way = f->customer ? 0 : f->store ? 1 : 2;
     sqlite3_stmt *st = engine_stmt(e, find_sql[f->q != NULL][pick][way], err);
     if (!st) return NULL;
