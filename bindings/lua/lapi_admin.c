@@ -1,7 +1,7 @@
 /* lapi_admin.c: the support API, the `corder` table of the console
  * (PROTOCOL.md "The support REPL"):
  *
- *   corder.order(number)            corder.find{customer=, status=, store=, ...}
+ *   corder.order(number)            corder.find{q=, customer=, status=, store=, ...}
  *   corder.history(number)          corder.policy([store])   corder.reload([store])
  *   corder.sync([store])            corder.stats()
  *   corder.login(store, staff, pin) corder.logout()          corder.whoami()

@@ -184,9 +184,41 @@ static json_t *request_for_log(json_t *args)
     return copy;
 }
 
+static int pickup_cmp(const void *a, const void *b)
+{
+    const order_line *x = *(const order_line *const *)a, *y = *(const order_line *const *)b;
+    int r = strcmp(x->store, y->store);
+    return r ? r : strcmp(x->date, y->date);
+}
+
+/* F12's pickup filters: the (store, date) pairs of the order's pickup
+ * lines not wholly cancelled, sorted and once each, as a JSON array
+ * (orders.h); NULL when there are none. malloc'd. */
+static char *pickups_json(const order *o)
+{
+    const order_line **v = malloc((o->lines.n + 1) * sizeof *v);
+    if (!v) return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < o->lines.n; i++) {
+        const order_line *l = &o->lines.v[i];
+        if (l->mode == MODE_PICKUP && l->qty_cancelled < l->qty) v[n++] = l;
+    }
+    qsort(v, n, sizeof *v, pickup_cmp);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || pickup_cmp(&v[i - 1], &v[i]))
+            json_array_append_new(a, json_pack("[s,s]", v[i]->store, v[i]->date));
+    free(v);
+    char *text = n ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return text;
+}
+
 static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t *err)
 {
-    orders_cols cols = {.number = o->number,
+    char *pickups = pickups_json(o);
+    orders_cols cols = {.pickups = pickups,
+                        .number = o->number,
                         .store = o->store,
                         .customer = o->customer,
                         .type = o->type,
@@ -195,7 +227,9 @@ static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t 
                         .policy_version = o->policy_version,
                         .version = o->version,
                         .doc = doc};
-    return orders_write(c->e, &cols, is_new, err);
+    int rc = orders_write(c->e, &cols, is_new, err);
+    free(pickups);
+    return rc;
 }
 
 int flow_doc_fits(const order *o, size_t len, err_t *err)

@@ -1,10 +1,12 @@
 /* flow_query.c: F3 find and get, F8 history: the read-only ops. */
 #include "flows/flow.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "model/args.h"
+#include "model/search.h"
 #include "store/txlog.h"
 #include "store/orders.h"
 
@@ -28,17 +30,38 @@ int flow_get(flow_ctx *c, json_t **result, err_t *err)
 static const char *const statuses[] = {"quote",    "open",      "partially_invoiced",
                                        "invoiced", "cancelled", NULL};
 
+/* A date filter: absent, or YYYY-MM-DD (validation on the field). */
+static int date_check(const char *key, const char *v, err_t *err)
+{
+    if (v && !engine_valid_date(v))
+        return err_field(err, ERR_VALIDATION, key, "%s: '%.32s' is not a date YYYY-MM-DD", key, v);
+    return 0;
+}
+
 int flow_find(flow_ctx *c, json_t **result, err_t *err)
 {
     const char *customer = NULL, *status = NULL, *store = NULL, *from = NULL, *to = NULL;
-    int64_t limit = 100;
-    if (args_str(c->args, "", "customer", false, 63, &customer, err) < 0 ||
+    const char *q = NULL, *pickup_store = NULL, *pickup_from = NULL, *pickup_to = NULL;
+    bool open = false;
+    int open_arg;
+    int64_t limit = 50;
+    search_query sq;
+    /* Every type and range first (bad_request ranks before validation);
+     * q and the dates are read at any length, so that a long one is
+     * validation on its field. */
+    if (args_str(c->args, "", "q", false, SIZE_MAX, &q, err) < 0 ||
+        args_str(c->args, "", "customer", false, 63, &customer, err) < 0 ||
         args_str(c->args, "", "status", false, 31, &status, err) < 0 ||
         args_str(c->args, "", "store", false, 31, &store, err) < 0 ||
-        args_str(c->args, "", "from", false, 10, &from, err) < 0 ||
-        args_str(c->args, "", "to", false, 10, &to, err) < 0 ||
-        args_int(c->args, "", "limit", false, 1, 1000, &limit, err) < 0)
+        args_str(c->args, "", "pickup_store", false, 31, &pickup_store, err) < 0 ||
+        args_str(c->args, "", "pickup_from", false, SIZE_MAX, &pickup_from, err) < 0 ||
+        args_str(c->args, "", "pickup_to", false, SIZE_MAX, &pickup_to, err) < 0 ||
+        (open_arg = args_bool(c->args, "", "open", false, &open, err)) < 0 ||
+        args_str(c->args, "", "from", false, SIZE_MAX, &from, err) < 0 ||
+        args_str(c->args, "", "to", false, SIZE_MAX, &to, err) < 0 ||
+        args_int(c->args, "", "limit", false, 1, 500, &limit, err) < 0)
         return -1;
+    if (q && search_query_make(q, "q", &sq, err) < 0) return -1;
     if (status) {
         bool ok = false;
         for (const char *const *s = statuses; *s; s++)
@@ -47,11 +70,14 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
             return err_field(err, ERR_VALIDATION, "status", "status: '%s' is not an order status",
                              status);
     }
-    if (from && !engine_valid_date(from))
-        return err_field(err, ERR_VALIDATION, "from", "from: '%s' is not a date YYYY-MM-DD", from);
-    if (to && !engine_valid_date(to))
-        return err_field(err, ERR_VALIDATION, "to", "to: '%s' is not a date YYYY-MM-DD", to);
-    orders_filter f = {customer, status, store, from, to, limit};
+    if (date_check("pickup_from", pickup_from, err) < 0 ||
+        date_check("pickup_to", pickup_to, err) < 0 || date_check("from", from, err) < 0 ||
+        date_check("to", to, err) < 0)
+        return -1;
+    orders_filter f = {
+        customer,      status,       store,       from,      to,
+        limit,         pickup_store, pickup_from, pickup_to, open_arg > 0 ? open : -1,
+        q ? &sq : NULL};
     json_t *numbers = orders_find(c->e, &f, err);
     if (!numbers) return -1;
     jsonw w = {0};

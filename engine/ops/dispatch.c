@@ -50,6 +50,7 @@ static int op_ping(engine *e, session *s, json_t *args, json_t **result, err_t *
 static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t *err);
 static int op_customer_create(engine *e, session *s, json_t *args, json_t **r, err_t *err);
 static int op_customer_get(engine *e, session *s, json_t *args, json_t **r, err_t *err);
+static int op_customer_find(engine *e, session *s, json_t *args, json_t **r, err_t *err);
 static int op_customer_address(engine *e, session *s, json_t *args, json_t **r, err_t *err);
 static int op_preview(flow_ctx *c, json_t **result, err_t *err);
 int op_policy_info(flow_ctx *c, json_t **result, err_t *err);
@@ -74,13 +75,16 @@ static op_entry ops[MAX_OPS] = {
     {"customer.create", NULL, op_customer_create, true, true, 0, 0,
      "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?", NULL},
     {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s", NULL},
+    {"customer.find", NULL, op_customer_find, false, true, 0, 0, "q:s limit:i?", NULL},
     {"customer.add_address", NULL, op_customer_address, true, true, 0, 0,
      "account:s address:o idempotency_key:s?", NULL},
     {"order.preview", op_preview, NULL, false, true, 0, 0, NEW_ORDER, NULL},
     {"order.create", flow_create, NULL, true, true, 0, 0, NEW_ORDER, NULL},
     {"order.get", flow_get, NULL, false, true, 0, 0, "number:s", NULL},
     {"order.find", flow_find, NULL, false, true, 0, 0,
-     "customer:s? status:s? store:s? from:s? to:s? limit:i?", NULL},
+     "q:s? customer:s? status:s? store:s? pickup_store:s? pickup_from:s? pickup_to:s? open:b? "
+     "from:s? to:s? limit:i?",
+     NULL},
     {"order.edit", flow_edit, NULL, true, true, 0, 0,
      "number:s version:i add_lines:[item:s qty:i delivery:" DELIVERY
      "]? update_lines:[line:i qty:i? delivery:" DELIVERY
@@ -274,6 +278,11 @@ static int op_customer_create(engine *e, session *s, json_t *args, json_t **r, e
 static int op_customer_get(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
     return master_customer_get(e, args, r, err);
+}
+
+static int op_customer_find(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    return master_customer_find(e, args, r, err);
 }
 
 static int op_customer_address(engine *e, session *s, json_t *args, json_t **r, err_t *err)

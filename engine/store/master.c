@@ -1,10 +1,12 @@
 /* master.c: master data reads and the customer ops. */
 #include "store/master.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "model/args.h"
+#include "model/search.h"
 #include "model/text.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
@@ -248,6 +250,44 @@ int master_customer_create(engine *e, const char *store, json_t *args, json_t **
     snprintf(account, sizeof account, "%s-C%06lld", store, (long long)n);
     if (customer_store(e, account, args, err) < 0) return -1;
     *result = json_pack("{s:s}", "account", account);
+    return 0;
+}
+
+int master_customer_find(engine *e, json_t *args, json_t **result, err_t *err)
+{
+    const char *q;
+    int64_t limit = 50;
+    search_query sq;
+    /* Any length is read so that a long q is validation on q, as for
+     * order.find; the search text's own limit is search.h's. */
+    if (args_str(args, "", "q", true, SIZE_MAX, &q, err) < 0 ||
+        args_int(args, "", "limit", false, 1, 500, &limit, err) < 0 ||
+        search_query_make(q, "q", &sq, err) < 0) /* after every bad_request */
+        return -1;
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "SELECT c.account, c.name, c.email, c.phone, c.b2b"
+                                   " FROM customer_search s JOIN customers c ON c.rowid = s.rowid"
+                                   " WHERE customer_search MATCH ? ORDER BY s.rowid DESC",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, sq.match, -1, SQLITE_STATIC);
+    json_t *list = json_array();
+    int rc = SQLITE_DONE;
+    while ((int64_t)json_array_size(list) < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t[4];
+        for (int i = 0; i < 4; i++)
+            t[i] = (const char *)sqlite3_column_text(st, i);
+        if (!search_hit(&sq, t, 3, t[3])) continue;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "account", t[0],
+                                              "name", t[1], "email", t[2], "phone", t[3], "b2b",
+                                              sqlite3_column_int(st, 4)));
+    }
+    sqlite3_reset(st);
+    if ((int64_t)json_array_size(list) < limit && rc != SQLITE_DONE) {
+        json_decref(list);
+        return engine_sqlerr(e, err, "customers");
+    }
+    *result = json_pack("{s:o}", "customers", list);
     return 0;
 }
 

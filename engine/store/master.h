@@ -38,6 +38,10 @@ bool master_address_exists(engine *e, const char *account, const char *address_i
 int master_customer_create(engine *e, const char *store, json_t *args, json_t **result, err_t *err);
 int master_customer_get(engine *e, json_t *args, json_t **result, err_t *err);
 int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t *err);
+/* customer.find (F12): {customers: [{account, name, email, phone, b2b}]},
+ * the customers q matches (search.h) in account, name, email or phone,
+ * the most recently added first. */
+int master_customer_find(engine *e, json_t *args, json_t **result, err_t *err);
 
 /* Validates an address object ("path" names it in errors) and upserts it. */
 int master_address_check(json_t *addr, const char *path, bool need_id, err_t *err);

@@ -47,10 +47,11 @@ void orders_row_free(orders_row *row)
 int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
 {
     const char *sql_insert = "INSERT INTO orders(number, store, customer, type, status, created_at,"
-                             " created_date, version, policy_version, doc)"
-                             " VALUES(?,?,?,?,?,?,?,?,?,?)";
-    const char *sql_update = "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
-                             " policy_version=?9, doc=?10 WHERE number=?1 AND version=?11";
+                             " created_date, version, policy_version, doc, pickups)"
+                             " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?12)";
+    const char *sql_update =
+        "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
+        " policy_version=?9, doc=?10, pickups=?12 WHERE number=?1 AND version=?11";
     sqlite3_stmt *st = engine_stmt(e, is_new ? sql_insert : sql_update, err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, c->number, -1, SQLITE_STATIC);
@@ -64,6 +65,7 @@ int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
     sqlite3_bind_text(st, 9, c->policy_version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, c->doc, -1, SQLITE_STATIC);
     if (!is_new) sqlite3_bind_int64(st, 11, c->version - 1);
+    if (c->pickups) sqlite3_bind_text(st, 12, c->pickups, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int changes = sqlite3_changes(engine_db(e));
     sqlite3_reset(st);
@@ -84,35 +86,81 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
     return found;
 }
 
+/* order.find's SQL: static texts (the statement cache is keyed by their
+ * address), one per way in, so that SQLite can pick the index the filter
+ * needs: the customer's or the store's index, or none; order_pickups for
+ * a pickup store (or, for pickup dates alone, per store of the chain); the
+ * FTS5 index for q, walked newest row first. Parameters: ?1 customer,
+ * ?2 status, ?3 store, ?4 from, ?5 to, ?6 limit, ?7 pickup_store,
+ * ?8 pickup_from, ?9 pickup_to, ?10 open (1/0), ?11 the MATCH text.
+ * Newest first is by creation date, then by the order rows were stored in
+ * (rowid: within a store, the number's order), which orders_date serves
+ * without a sort however many orders share a date. */
+#define FIND_FILTERS                                                                               \
+    " AND (?1 IS NULL OR o.customer = ?1) AND (?2 IS NULL OR o.status = ?2)"                       \
+    " AND (?3 IS NULL OR o.store = ?3) AND (?4 IS NULL OR o.created_date >= ?4)"                   \
+    " AND (?5 IS NULL OR o.created_date <= ?5)"                                                    \
+    " AND (?10 IS NULL OR (o.status IN ('open', 'partially_invoiced')) = ?10)"
+#define BY_PICKUP_STORE                                                                            \
+    " AND o.number IN (SELECT number FROM order_pickups WHERE store = ?7"                          \
+    " AND date >= coalesce(?8, '') AND date <= coalesce(?9, '~'))"
+#define BY_PICKUP_DATE                                                                             \
+    " AND o.number IN (SELECT p.number FROM stores s JOIN order_pickups p ON p.store = s.id"       \
+    " WHERE p.date >= coalesce(?8, '') AND p.date <= coalesce(?9, '~'))"
+/* A pickup store without dates may hold most orders: walk the orders newest
+ * first and stop at the limit rather than sort every one of them. */
+#define BY_PICKUP_STORE_ONLY                                                                       \
+    " AND EXISTS (SELECT 1 FROM order_pickups p WHERE p.number = o.number AND p.store = ?7)"
+#define FIND_PLAIN(way, pick)                                                                      \
+    "SELECT o.number FROM orders o WHERE " way pick FIND_FILTERS                                   \
+    " ORDER BY o.created_date DESC, o.rowid DESC LIMIT ?6"
+#define FIND_Q(way, pick)                                                                          \
+    "SELECT o.number, c.name, c.email, c.phone FROM order_search s"                                \
+    " JOIN orders o ON o.rowid = s.rowid LEFT JOIN customers c ON c.account = o.customer"          \
+    " WHERE order_search MATCH ?11 AND " way pick FIND_FILTERS " ORDER BY s.rowid DESC"
+#define FIND_WAYS(F, pick)                                                                         \
+    {                                                                                              \
+        F("o.customer = ?1", pick), F("o.store = ?3", pick), F("1", pick)                          \
+    }
+#define FIND_PICKS(F)                                                                              \
+    {                                                                                              \
+        FIND_WAYS(F, ""), FIND_WAYS(F, BY_PICKUP_STORE), FIND_WAYS(F, BY_PICKUP_DATE),             \
+            FIND_WAYS(F, BY_PICKUP_STORE_ONLY)                                                     \
+    }
+static const char *const find_sql[2][4][3] = {FIND_PICKS(FIND_PLAIN), FIND_PICKS(FIND_Q)};
+
 json_t *orders_find(engine *e, const orders_filter *f, err_t *err)
 {
-    /* Three texts so that SQLite can pick the index the filter needs. */
-    static const char *const by_customer =
-        "SELECT number FROM orders WHERE customer = ?1 AND (?2 IS NULL OR status = ?2)"
-        " AND (?3 IS NULL OR store = ?3) AND (?4 IS NULL OR created_date >= ?4)"
-        " AND (?5 IS NULL OR created_date <= ?5) ORDER BY created_date DESC, number DESC LIMIT ?6";
-    static const char *const by_store =
-        "SELECT number FROM orders WHERE store = ?3 AND (?1 IS NULL OR customer = ?1)"
-        " AND (?2 IS NULL OR status = ?2) AND (?4 IS NULL OR created_date >= ?4)"
-        " AND (?5 IS NULL OR created_date <= ?5) ORDER BY created_date DESC, number DESC LIMIT ?6";
-    static const char *const by_any =
-        "SELECT number FROM orders WHERE (?1 IS NULL OR customer = ?1)"
-        " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR store = ?3)"
-        " AND (?4 IS NULL OR created_date >= ?4) AND (?5 IS NULL OR created_date <= ?5)"
-        " ORDER BY created_date DESC, number DESC LIMIT ?6";
-    sqlite3_stmt *st = engine_stmt(e,
-                                   f->customer ? by_customer
-                                   : f->store  ? by_store
-                                               : by_any,
-                                   err);
+    bool dates = f->pickup_from || f->pickup_to;
+    int pick = f->pickup_store ? (dates ? 1 : 3) : dates ? 2 : 0;
+    int way = f->customer ? 0 : f->store ? 1 : 2;
+    sqlite3_stmt *st = engine_stmt(e, find_sql[f->q != NULL][pick][way], err);
     if (!st) return NULL;
-    const char *vals[] = {f->customer, f->status, f->store, f->from, f->to};
-    for (int i = 0; i < 5; i++)
+    const char *vals[] = {f->customer, f->status,       f->store,       f->from,     f->to,
+                          NULL,        f->pickup_store, f->pickup_from, f->pickup_to};
+    for (int i = 0; i < 9; i++)
         if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, f->limit);
+    if (!f->q) sqlite3_bind_int64(st, 6, f->limit);
+    if (f->open >= 0) sqlite3_bind_int(st, 10, f->open);
+    if (f->q) sqlite3_bind_text(st, 11, f->q->match, -1, SQLITE_STATIC);
     json_t *numbers = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(numbers, json_string((const char *)sqlite3_column_text(st, 0)));
+    int rc = SQLITE_DONE;
+    while ((int64_t)json_array_size(numbers) < f->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *number = (const char *)sqlite3_column_text(st, 0);
+        /* The index narrows (its trigrams are all there); the model
+         * decides (they are there in order, in one field). */
+        if (f->q) {
+            const char *texts[] = {number, (const char *)sqlite3_column_text(st, 1),
+                                   (const char *)sqlite3_column_text(st, 2)};
+            if (!search_hit(f->q, texts, 3, (const char *)sqlite3_column_text(st, 3))) continue;
+        }
+        json_array_append_new(numbers, json_string(number));
+    }
+    if ((int64_t)json_array_size(numbers) < f->limit && rc != SQLITE_DONE) {
+        json_decref(numbers);
+        numbers = NULL;
+        engine_sqlerr(e, err, "orders");
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return numbers;

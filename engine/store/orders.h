@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/search.h"
 #include "store/engine.h"
 
 /* One stored row, as read. doc is malloc'd (free it). */
@@ -30,6 +31,9 @@ typedef struct {
     const char *type, *status, *created_at, *policy_version;
     int64_t version; /* the new version; an update expects version - 1 stored */
     const char *doc;
+    /* The order's pickups as a JSON array of [store, date] pairs (F12's
+     * pickup_store and pickup dates), NULL when it has none. */
+    const char *pickups;
 } orders_cols;
 
 /* Inserts (is_new) or updates the row; conflict when the stored version is
@@ -39,10 +43,15 @@ int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err);
 /* The store an order belongs to: 1 found, 0 no such order. */
 int orders_store_of(engine *e, const char *number, char store[32], err_t *err);
 
-/* order.find's filters (any may be NULL); the numbers, newest first. */
+/* order.find's filters (any may be NULL; open: -1 any, 1 open lines, 0
+ * none); the numbers, newest first. With q, the orders q matches
+ * (search.h), newest made first. */
 typedef struct {
     const char *customer, *status, *store, *from, *to;
     int64_t limit;
+    const char *pickup_store, *pickup_from, *pickup_to;
+    int open;
+    const search_query *q;
 } orders_filter;
 json_t *orders_find(engine *e, const orders_filter *f, err_t *err);
 

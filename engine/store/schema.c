@@ -15,6 +15,27 @@
 
 #include <stdio.h>
 
+/* Migration 5's search text (SPEC F12), written once here because the FTS
+ * tables are contentless: a row can only be taken out of the index with
+ * exactly the text it went in with, so every trigger computes it the same
+ * way. A phone is indexed without its separators (" -.()+/"), so that
+ * "612 34" finds "+33 6 12 34 56 78"; orders.c and master.c check a match
+ * against the same key. */
+#define PHONE_KEY(p)                                                                               \
+    "replace(replace(replace(replace(replace(replace(replace(coalesce(" p                          \
+    ",''),' ',''),'-',''),'.',''),'(',''),')',''),'+',''),'/','')"
+#define ORDER_TEXT(number, c)                                                                      \
+    number " || ' ' || coalesce(" c ".name,'') || ' ' || coalesce(" c                              \
+           ".email,'') || ' ' || " PHONE_KEY(c ".phone")
+#define CUSTOMER_TEXT(c)                                                                           \
+    c ".account || ' ' || " c ".name || ' ' || coalesce(" c                                        \
+      ".email,'') || ' ' || " PHONE_KEY(c ".phone")
+#define ORDER_PICKUPS(o)                                                                           \
+    "INSERT OR IGNORE INTO order_pickups(store, date, number) SELECT json_extract(value, '$[0]')," \
+    " json_extract(value, '$[1]'), " o ".number FROM json_each(" o ".pickups);"
+
+/* The migrations read best as SQL laid out by hand. */
+// clang-format off
 static const char *const migrations[] = {
     /* 1: master data, orders, the log, the outbox, idempotency keys */
     "CREATE TABLE stores(id TEXT PRIMARY KEY, name TEXT NOT NULL, currency TEXT NOT NULL,"
@@ -75,7 +96,69 @@ static const char *const migrations[] = {
      * with rows accepts only those codes; a kind without any, any code. */
     "CREATE TABLE reason_codes(kind TEXT NOT NULL, code TEXT NOT NULL,"
     " PRIMARY KEY(kind, code)) WITHOUT ROWID;",
+    /* 6: finding (SPEC F12). order_search and customer_search are FTS5
+     * trigram indexes (any part of a text, case-insensitive), contentless
+     * and without positions (detail=none) to keep the bytes written per
+     * order small; kept by triggers, so every path that writes an order or
+     * a customer (flows, seed, prefill's SQL copies) keeps them. An order's
+     * text is its number and its customer's current name, email and phone
+     * key: a customer whose data changes is re-indexed with its orders.
+     * orders.pickups is the order's pickup (store, date) pairs as JSON,
+     * written by orders.c; order_pickups is its index. */
+    "ALTER TABLE orders ADD COLUMN pickups TEXT;"
+    "CREATE TABLE order_pickups(store TEXT NOT NULL, date TEXT NOT NULL, number TEXT NOT NULL,"
+    " PRIMARY KEY(store, date, number)) WITHOUT ROWID;"
+    "CREATE INDEX order_pickups_number ON order_pickups(number);"
+    "CREATE VIRTUAL TABLE order_search USING fts5(text, content='', tokenize='trigram',"
+    " detail=none, columnsize=0);"
+    "CREATE VIRTUAL TABLE customer_search USING fts5(text, content='', tokenize='trigram',"
+    " detail=none, columnsize=0);"
+    "CREATE TRIGGER orders_found_new AFTER INSERT ON orders BEGIN"
+    " INSERT INTO order_search(rowid, text) SELECT new.rowid, " ORDER_TEXT("new.number", "c")
+    " FROM (SELECT 1) LEFT JOIN customers c ON c.account = new.customer; "
+    ORDER_PICKUPS("new") " END;"
+    "CREATE TRIGGER orders_found_customer AFTER UPDATE OF customer ON orders"
+    " WHEN old.customer IS NOT new.customer BEGIN"
+    " INSERT INTO order_search(order_search, rowid, text) SELECT 'delete', old.rowid, "
+    ORDER_TEXT("old.number", "c") " FROM (SELECT 1) LEFT JOIN customers c ON c.account ="
+    " old.customer;"
+    " INSERT INTO order_search(rowid, text) SELECT new.rowid, " ORDER_TEXT("new.number", "c")
+    " FROM (SELECT 1) LEFT JOIN customers c ON c.account = new.customer; END;"
+    "CREATE TRIGGER orders_found_pickups AFTER UPDATE OF pickups ON orders"
+    " WHEN old.pickups IS NOT new.pickups BEGIN"
+    " DELETE FROM order_pickups WHERE number = old.number; " ORDER_PICKUPS("new") " END;"
+    "CREATE TRIGGER orders_found_gone AFTER DELETE ON orders BEGIN"
+    " INSERT INTO order_search(order_search, rowid, text) SELECT 'delete', old.rowid, "
+    ORDER_TEXT("old.number", "c") " FROM (SELECT 1) LEFT JOIN customers c ON c.account ="
+    " old.customer;"
+    " DELETE FROM order_pickups WHERE number = old.number; END;"
+    "CREATE TRIGGER customers_found_new AFTER INSERT ON customers BEGIN"
+    " INSERT INTO customer_search(rowid, text) VALUES(new.rowid, " CUSTOMER_TEXT("new") "); END;"
+    "CREATE TRIGGER customers_found_change AFTER UPDATE OF account, name, email, phone"
+    " ON customers BEGIN"
+    " INSERT INTO customer_search(customer_search, rowid, text) VALUES('delete', old.rowid, "
+    CUSTOMER_TEXT("old") ");"
+    " INSERT INTO customer_search(rowid, text) VALUES(new.rowid, " CUSTOMER_TEXT("new") ");"
+    " INSERT INTO order_search(order_search, rowid, text) SELECT 'delete', o.rowid, "
+    ORDER_TEXT("o.number", "old") " FROM orders o WHERE o.customer = old.account;"
+    " INSERT INTO order_search(rowid, text) SELECT o.rowid, " ORDER_TEXT("o.number", "new")
+    " FROM orders o WHERE o.customer = new.account; END;"
+    "CREATE TRIGGER customers_found_gone AFTER DELETE ON customers BEGIN"
+    " INSERT INTO customer_search(customer_search, rowid, text) VALUES('delete', old.rowid, "
+    CUSTOMER_TEXT("old") "); END;"
+    /* the rows already there */
+    "INSERT INTO customer_search(rowid, text) SELECT c.rowid, " CUSTOMER_TEXT("c")
+    " FROM customers c;"
+    "INSERT INTO order_search(rowid, text) SELECT o.rowid, " ORDER_TEXT("o.number", "c")
+    " FROM orders o LEFT JOIN customers c ON c.account = o.customer;"
+    "UPDATE orders SET pickups = (SELECT json_group_array(json_array(s, d)) FROM"
+    " (SELECT DISTINCT json_extract(value, '$.delivery.store') AS s,"
+    " json_extract(value, '$.delivery.date') AS d FROM json_each(orders.doc, '$.lines')"
+    " WHERE json_extract(value, '$.delivery.mode') = 'pickup'"
+    " AND json_extract(value, '$.qty_cancelled') < json_extract(value, '$.qty') ORDER BY s, d)"
+    " HAVING count(*) > 0);",
 };
+// clang-format on
 
 int schema_version(void)
 {

@@ -16,3 +16,7 @@ target_link_libraries(sqlite_limit PRIVATE corder_core PkgConfig::LUA)
 # Fills a store with N orders (one real, the rest copied by SQL).
 add_executable(prefill ${CMAKE_SOURCE_DIR}/tests/bench/prefill.c)
 target_link_libraries(prefill PRIVATE corder_core PkgConfig::LUA)
+
+# F12: order.find / customer.find timings on a store made by prefill --customers.
+add_executable(find_bench ${CMAKE_SOURCE_DIR}/tests/bench/find_bench.c)
+target_link_libraries(find_bench PRIVATE corder_core PkgConfig::LUA)

@@ -9,7 +9,12 @@
  * With --engine all N go through dispatch_line, 500 per transaction, and
  * the CPU cost of one order.create in the engine is printed (us_per_order):
  * the figure to profile (perf record / valgrind --tool=callgrind prefill …).
- * Usage: prefill DB N POLICIES_DIR [--engine]   (DB made by `corder init`) */
+ * With --customers K, K customers B000000… are added first (made-up names,
+ * emails and phones; see find_bench.c) and the copies are spread over them,
+ * for the search figure (F12): a store of 1,000,000 orders and 100,000
+ * customers.
+ * Usage: prefill DB N POLICIES_DIR [--engine | --customers K]
+ * (DB made by `corder init`) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,8 @@ static json_t *run(engine *e, session *s, const char *op, int64_t pay)
     return r;
 }
 
+static long n_customers;
+
 static void exec(sqlite3 *db, const char *sql, long a, long b, const char *num)
 {
     sqlite3_stmt *st;
@@ -58,14 +65,20 @@ static void exec(sqlite3 *db, const char *sql, long a, long b, const char *num)
     sqlite3_bind_int64(st, 1, a);
     sqlite3_bind_int64(st, 2, b);
     if (num) sqlite3_bind_text(st, 3, num, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 4) sqlite3_bind_int64(st, 4, n_customers);
     if (sqlite3_step(st) != SQLITE_DONE) fail(sql, sqlite3_errmsg(db));
     sqlite3_finalize(st);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "--engine"))) {
-        fprintf(stderr, "usage: prefill DB N POLICIES_DIR [--engine]\n");
+    long customers = 0;
+    if (argc == 6 && !strcmp(argv[4], "--customers")) {
+        customers = atol(argv[5]);
+        argc = 4;
+    }
+    if ((argc != 4 && !(argc == 5 && !strcmp(argv[4], "--engine"))) || customers < 0) {
+        fprintf(stderr, "usage: prefill DB N POLICIES_DIR [--engine | --customers K]\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -108,14 +121,32 @@ int main(int argc, char **argv)
         engine_close(e);
         return 0;
     }
+    /* Customer k: "Klant k <surname>", klant<k>@mail<k%7>.example and a
+     * phone that looks random; find_bench.c searches for them. */
+    static const char make_customers[] =
+        "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < ?2 - 1)"
+        " INSERT INTO customers(account, name, email, phone, b2b)"
+        " SELECT printf('B%06d', n), printf('Klant%06d %s', n, CASE n % 5 WHEN 0 THEN 'de Vries'"
+        " WHEN 1 THEN 'Jansen' WHEN 2 THEN 'Bakker' WHEN 3 THEN 'Visser' ELSE 'Smit' END),"
+        " printf('klant%06d@mail%d.example', n, n % 7),"
+        " printf('+31 6 %04d %04d', (n * 48271) % 10000, (n * 69621 + 17) % 10000), 0 FROM k";
+    n_customers = customers;
+    if (customers > 0) {
+        exec(db, "BEGIN IMMEDIATE", 0, 0, NULL);
+        exec(db, make_customers, 0, customers, NULL);
+        exec(db, "COMMIT", 0, 0, NULL);
+    }
+    /* With customers, order n belongs to customer n % K (column and
+     * document). */
     static const char copy_orders[] =
         "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
         " INSERT INTO orders(number, store, customer, type, status, created_at, created_date,"
-        " version, policy_version, sync_state, hq_order, sync_error, sync_attempts, doc)"
-        " SELECT printf('S001-%06d', n), store, customer, type, status, created_at,"
-        " created_date, version, policy_version, sync_state, hq_order, sync_error,"
-        " sync_attempts, replace(doc, ?3, printf('S001-%06d', n)) FROM orders, k"
-        " WHERE number = ?3";
+        " version, policy_version, sync_state, hq_order, sync_error, sync_attempts, doc, pickups)"
+        " SELECT printf('S001-%06d', n), store, iif(?4 > 0, printf('B%06d', n % ?4), customer),"
+        " type, status, created_at, created_date, version, policy_version, sync_state, hq_order,"
+        " sync_error, sync_attempts, iif(?4 > 0, replace(replace(doc, ?3, printf('S001-%06d', n)),"
+        " '\"C0001\"', printf('\"B%06d\"', n % ?4)), replace(doc, ?3, printf('S001-%06d', n))),"
+        " pickups FROM orders, k WHERE number = ?3";
     static const char copy_txlog[] =
         "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
         " INSERT INTO txlog(at, store, staff, op, order_number, policy_version, request,"

@@ -8,9 +8,11 @@
 #   policy   hook_ns / reload_us (policy_bench)
 # plus a scaling table (1, 8, 32, 128 connections) on a store that already holds
 # 10,000 orders, and with BENCH_FULL=1 the same on 1,000,000 orders plus 1,000
-# connections (the RSS target). The last line is the summary:
+# connections (the RSS target); and finding (F12): order.find with q on a store
+# of 1,000,000 orders and 100,000 customers (find_bench; BENCH_FIND=0 skips it,
+# BENCH_FIND_ORDERS sets the size). The last line is the summary:
 #   orders_per_s=… p50_ms=… p99_ms=… ping_per_s=… ping_vs_redis=…
-#   create_vs_sqlite_limit=… hook_ns=… reload_us=… rss_mb=…
+#   create_vs_sqlite_limit=… hook_ns=… reload_us=… rss_mb=… find_q_ms=…
 # Env: BENCH_SECS (10, the main run), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
 #      BENCH_DEPTH (2), BENCH_FULL (0), BENCH_KEEP (0: remove the temp dir).
 set -euo pipefail
@@ -32,7 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in corder loadgen sqlite_limit prefill policy_bench; do
+for t in corder loadgen sqlite_limit prefill policy_bench find_bench; do
     [ -x "$BUILD/$t" ] || { echo "bench: $BUILD/$t missing; run make first" >&2; exit 1; }
 done
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -149,6 +151,20 @@ log "redis ping_mbulk -c 32: $REDIS requests/s"
 POL=$(CORDER_ROOT="$ROOT" "$BUILD/policy_bench" 2>/dev/null)
 log "$POL"
 
+# ---- finding (F12): a q search on 1,000,000 orders and 100,000 customers ----
+FINDQ=-
+if [ "${BENCH_FIND:-1}" = 1 ]; then
+    FN=${BENCH_FIND_ORDERS:-1000000}
+    log "prefilling $FN orders over 100000 customers for find_bench"
+    rm -f "$TMP/find.db" "$TMP/find.db-wal" "$TMP/find.db-shm"
+    "$BUILD/corder" init --db "$TMP/find.db" --seed "$ROOT/examples/seed.json" >/dev/null
+    "$BUILD/prefill" "$TMP/find.db" "$FN" "$ROOT/policies" --customers 100000 >/dev/null
+    FIND=$("$BUILD/find_bench" "$TMP/find.db" "$ROOT/policies" 100000)
+    while IFS= read -r l; do log "$l"; done <<<"$FIND"
+    FINDQ=$(value find_q_ms "$(tail -1 <<<"$FIND")")
+    rm -f "$TMP/find.db" "$TMP/find.db-wal" "$TMP/find.db-shm"
+fi
+
 # ---- scaling ----
 scale 10k 10000
 if [ "$FULL" = 1 ]; then scale 1M 1000000; fi
@@ -169,4 +185,5 @@ PINGS=$(value ops_per_s "$PING")
 echo "orders_per_s=$OPS p50_ms=$(value p50_ms "$MAIN") p99_ms=$(value p99_ms "$MAIN")" \
     "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}")" \
     "create_vs_sqlite_limit=$(ratio "$OPS" "$(value limit_orders_per_s "$LIMIT")")" \
-    "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL") rss_mb=$RSS"
+    "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL") rss_mb=$RSS" \
+    "find_q_ms=$FINDQ"

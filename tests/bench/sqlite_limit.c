@@ -7,8 +7,12 @@
  * commit shares one fsync. The rows are copies of one that corder wrote
  * (taken from SRC_DB), so sizes match. No JSON, no policy, no network: the
  * rate is what the disk and SQLite allow, the ceiling for corder.
- * Prints: limit_orders_per_s=... batch=... n=...
- * Usage: sqlite_limit SRC_DB DST_DB N BATCH */
+ * Prints: limit_orders_per_s=... batch=... n=... wal_bytes_per_order=...
+ * (WAL frames written per order, counted by a WAL hook that also does the
+ * default auto-checkpoint's job). --no-find-index drops the triggers that
+ * keep F12's search indexes, for the cost of those alone.
+ * Usage: sqlite_limit SRC_DB DST_DB N BATCH [--no-find-index] */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,19 @@
 
 #include "model/err.h"
 #include "store/schema.h"
+
+/* WAL frames appended, summed over commits; a checkpoint at 1000 pages,
+ * as SQLite's default hook would. */
+static long long wal_frames;
+static int wal_last;
+static int wal_count(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)arg;
+    wal_frames += pages >= wal_last ? pages - wal_last : pages;
+    wal_last = pages;
+    if (pages >= 1000) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
 
 static void fail(sqlite3 *db, const char *what)
 {
@@ -48,7 +65,8 @@ static char *col(sqlite3_stmt *st, int i)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
+    bool no_find = argc == 6 && !strcmp(argv[5], "--no-find-index");
+    if (argc != 5 && !no_find) {
         fprintf(stderr, "usage: sqlite_limit SRC_DB DST_DB N BATCH\n");
         return 2;
     }
@@ -56,12 +74,15 @@ int main(int argc, char **argv)
     sqlite3 *src, *db;
     if (sqlite3_open_v2(argv[1], &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) fail(src, argv[1]);
     sqlite3_stmt *q = prep(src, "SELECT o.doc, o.policy_version, t.request, t.decisions,"
-                                " t.result, x.payload FROM orders o JOIN txlog t ON"
+                                " t.result, x.payload, o.pickups, c.name, c.email, c.phone"
+                                " FROM orders o LEFT JOIN customers c ON c.account = o.customer"
+                                " JOIN txlog t ON"
                                 " t.order_number = o.number JOIN outbox x ON"
                                 " x.order_number = o.number ORDER BY o.number DESC LIMIT 1");
     if (sqlite3_step(q) != SQLITE_ROW) fail(src, "no order in the source database");
     char *doc = col(q, 0), *pv = col(q, 1), *req = col(q, 2), *dec = col(q, 3), *res = col(q, 4),
-         *payload = col(q, 5);
+         *payload = col(q, 5), *pickups = col(q, 6), *cname = col(q, 7), *cmail = col(q, 8),
+         *cphone = col(q, 9);
     sqlite3_finalize(q);
     sqlite3_close(src);
 
@@ -72,13 +93,27 @@ int main(int argc, char **argv)
             SQLITE_OK ||
         schema_migrate(db, &err) < 0)
         fail(db, err.message[0] ? err.message : "setup");
+    if (no_find && sqlite3_exec(db,
+                                "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;"
+                                " DROP TRIGGER orders_found_customer;",
+                                NULL, NULL, NULL) != SQLITE_OK)
+        fail(db, "drop the find triggers");
+    /* the order's customer, so that its search text is the real one */
+    sqlite3_stmt *cust = prep(db, "INSERT INTO customers(account, name, email, phone)"
+                                  " VALUES('C0001', ?, ?, ?)");
+    sqlite3_bind_text(cust, 1, cname ? cname : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(cust, 2, cmail, -1, SQLITE_STATIC);
+    sqlite3_bind_text(cust, 3, cphone, -1, SQLITE_STATIC);
+    step(db, cust);
+    sqlite3_finalize(cust);
+    sqlite3_wal_hook(db, wal_count, NULL);
     sqlite3_stmt *begin = prep(db, "BEGIN IMMEDIATE"), *commit = prep(db, "COMMIT");
     sqlite3_stmt *ctr = prep(db, "INSERT INTO counters(name, value) VALUES('order:S001', 1)"
                                  " ON CONFLICT(name) DO UPDATE SET value = value + 1");
     sqlite3_stmt *ord = prep(db, "INSERT INTO orders(number, store, customer, type, status,"
-                                 " created_at, created_date, version, policy_version, doc)"
-                                 " VALUES(?, 'S001', 'C0001', 'order', 'open',"
-                                 " '2030-01-01T10:00:00Z', '2030-01-01', 1, ?, ?)");
+                                 " created_at, created_date, version, policy_version, doc,"
+                                 " pickups) VALUES(?, 'S001', 'C0001', 'order', 'open',"
+                                 " '2030-01-01T10:00:00Z', '2030-01-01', 1, ?, ?, ?)");
     sqlite3_stmt *box = prep(db, "INSERT INTO outbox(store, order_number, type, payload,"
                                  " created_at) VALUES('S001', ?, 'order.create', ?,"
                                  " '2030-01-01T10:00:00Z')");
@@ -97,6 +132,7 @@ int main(int argc, char **argv)
             sqlite3_bind_text(ord, 1, num, -1, SQLITE_STATIC);
             sqlite3_bind_text(ord, 2, pv, -1, SQLITE_STATIC);
             sqlite3_bind_text(ord, 3, doc, -1, SQLITE_STATIC);
+            sqlite3_bind_text(ord, 4, *pickups ? pickups : NULL, -1, SQLITE_STATIC);
             step(db, ord);
             sqlite3_bind_text(box, 1, num, -1, SQLITE_STATIC);
             sqlite3_bind_text(box, 2, payload, -1, SQLITE_STATIC);
@@ -112,11 +148,13 @@ int main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("limit_orders_per_s=%.0f batch=%ld n=%ld\n", (double)n / secs, batch, n);
+    printf("limit_orders_per_s=%.0f batch=%ld n=%ld wal_bytes_per_order=%.0f\n", (double)n / secs,
+           batch, n, (double)wal_frames * (4096 + 24) / (double)n);
     sqlite3_stmt *all[] = {begin, commit, ctr, ord, box, log};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(db);
-    free(doc), free(pv), free(req), free(dec), free(res), free(payload);
+    free(doc), free(pv), free(req), free(dec), free(res), free(payload), free(pickups);
+    free(cname), free(cmail), free(cphone);
     return 0;
 }

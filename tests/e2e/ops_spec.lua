@@ -135,6 +135,20 @@ describe("ops", function()
             assert.are.equal("order.create", h.events[1].op)
         end)
 
+        it("F12: finds the order by part of the phone number, and the customer", function()
+            local f = cashier:ok("order.find", {q = "1234 56", open = true})
+            local seen = false
+            for _, x in ipairs(f.orders) do
+                seen = seen or x.number == number
+                assert.are.equal("C0001", x.customer)
+            end
+            assert.is_true(seen)
+            local c = cashier:ok("customer.find", {q = "234 5678"})
+            assert.are.equal("C0001", c.customers[1].account)
+            local e = err(cashier:call("order.find", {q = "12"}), "validation")
+            assert.are.equal("q", e.details.field)
+        end)
+
         it("not_found for an unknown order", function()
             err(cashier:call("order.get", {number = "S001-999999"}), "not_found")
         end)

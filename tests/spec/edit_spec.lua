@@ -122,7 +122,7 @@ describe("order.edit", function()
     for _, x in ipairs(r.orders) do seen = seen or x.number == o.number end
     assert.is_true(seen)
     r = assert(ann:call("order.find", {customer = "C0001", status = "open", store = "S001",
-      from = fx.date(-1), to = fx.date(1), limit = 1000}))
+      from = fx.date(-1), to = fx.date(1), limit = 500}))
     for _, x in ipairs(r.orders) do assert.equal("open", x.status) end
     r = assert(ann:call("order.find", {customer = "C0003"}))
     assert.equal(0, #r.orders)
