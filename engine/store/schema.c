@@ -15,7 +15,7 @@
 
 #include <stdio.h>
 
-/* Migration 5's search text (SPEC F12), written once here because the FTS
+/* Migration 6's search text (SPEC F12), written once here because the FTS
  * tables are contentless: a row can only be taken out of the index with
  * exactly the text it went in with, so every trigger computes it the same
  * way. A phone is indexed without its separators (" -.()+/"), so that
