@@ -47,7 +47,9 @@ describe("OP3: corder backup", function()
         assert.are.equal("0", (e2e.read_file(rc):gsub("%s", "")), e2e.read_file(srv.dir .. "/backup.out"))
         assert.matches("integrity ok", e2e.read_file(srv.dir .. "/backup.out"))
         assert.is_true(during > 0, "no request ran while the backup did")
-        assert.is_true(worst < 0.2, ("a till waited %.0f ms during the backup"):format(worst * 1000))
+        -- generous for a shared CI machine; more under the sanitizers' slowdown
+        local bound = os.getenv("CORDER_SANITIZED") == "1" and 0.5 or 0.2
+        assert.is_true(worst < bound, ("a till waited %.0f ms during the backup"):format(worst * 1000))
 
         local function q(sql)
             local p = io.popen("sqlite3 " .. e2e.q(copy) .. " " .. e2e.q(sql) .. " 2>&1")
