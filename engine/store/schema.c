@@ -75,6 +75,12 @@ static const char *const migrations[] = {
      * with rows accepts only those codes; a kind without any, any code. */
     "CREATE TABLE reason_codes(kind TEXT NOT NULL, code TEXT NOT NULL,"
     " PRIMARY KEY(kind, code)) WITHOUT ROWID;",
+    /* 6: the till's day (SPEC R3, till.c): per store, business day and
+     * tender, money received and refunded with counts */
+    "CREATE TABLE till(store TEXT NOT NULL, day TEXT NOT NULL, tender TEXT NOT NULL,"
+    " received INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0,"
+    " payments INTEGER NOT NULL DEFAULT 0, refunds INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(store, day, tender)) WITHOUT ROWID;",
 };
 
 int schema_version(void)
