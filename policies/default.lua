@@ -24,6 +24,8 @@ policy.parameters = {
   manual_shipping_charge               = true,     -- clerks may type the charge
   default_shipping_charge              = 0,        -- per shipment, when none is typed
   require_collector                    = false,    -- a pickup must say who collected (F9)
+  refund_tenders                       = nil,      -- R2: nil = the order's tenders + store_credit;
+                                                   -- or a list, e.g. { "cash", "card", "store_credit" }
 }
 
 -- What is still to be delivered of a line: ordered minus invoiced minus
