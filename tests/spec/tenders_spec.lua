@@ -13,9 +13,9 @@ end
 local PARAMS = {cancellation_charge_pct = 0, default_shipping_charge = 0}
 
 describe("R1: refunds name their tenders", function()
-  local db, ann
+  local db, ann, dbdir
   setup(function()
-    db = fx.open{params = PARAMS}
+    db, dbdir = fx.open{params = PARAMS}
     ann = assert(db:login("S001", "1001", "1234"))
   end)
 
@@ -64,6 +64,19 @@ describe("R1: refunds name their tenders", function()
     assert.equal(3, #r.order.refunds)
     assert.same({card = 40000, cash = 20000}, by_tender(r.order.refunds))
     assert.is_nil(fx.invariant_error(r.order))
+  end)
+
+  it("R1: an order stored before tenders were recorded reads its refunds with tender \"\"", function()
+    local o = make{{tender = "card", amount = 20000}}
+    local r = assert(ann:call("order.cancel", {number = o.number}))
+    assert.equal("card", r.order.refunds[1].tender)
+    -- as an older corder wrote it: the refund without a tender
+    assert(os.execute(string.format("sqlite3 %s \"UPDATE orders SET doc = json_remove(doc, '$.refunds[0].tender')"
+      .. " WHERE number = '%s'\"", dbdir .. "/t.db", o.number)))
+    local g = assert(ann:call("order.get", {number = o.number}))
+    assert.equal("", g.refunds[1].tender)
+    assert.equal(20000, g.refunds[1].amount)
+    assert.equal(20000, g.refunded)
   end)
 
   it("R1: what the order's tenders cannot take back goes to store_credit", function()
