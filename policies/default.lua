@@ -26,6 +26,8 @@ policy.parameters = {
   require_collector                    = false,    -- a pickup must say who collected (F9)
   tax_pct                              = 0,        -- the default tax rate (T1)
   prices_include_tax                   = false,    -- prices and charges are net of tax (T1)
+  refund_tenders                       = nil,      -- R2: nil = the order's tenders + store_credit;
+                                                   -- or a list, e.g. { "cash", "card", "store_credit" }
 }
 
 -- What is still to be delivered of a line: ordered minus invoiced minus

@@ -70,6 +70,36 @@ static void param_check(lua_State *L, const char *file, const policy_param_desc 
         *(int64_t *)base = v;
         break;
     }
+    case POLICY_TENDERS: {
+        /* nil never gets here (a table holds no nil): a list of names */
+        policy_tenders *t = (policy_tenders *)(void *)base;
+        lua_Integer n = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : -1;
+        size_t keys = 0;
+        if (n >= 0) {
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                keys++;
+                lua_pop(L, 1);
+            }
+        }
+        if (n < 0 || n > POLICY_MAX_TENDERS || keys != (size_t)n)
+            luaL_error(L, "%s: parameter %s must be nil or a list of at most %d tender names", file,
+                       d->name, POLICY_MAX_TENDERS);
+        for (lua_Integer i = 1; i <= n; i++) {
+            size_t len = 0;
+            lua_rawgeti(L, -1, i);
+            const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+            if (!policy_tender_ok(s, len))
+                luaL_error(L,
+                           "%s: parameter %s[%I] must be a tender name (1 to 31 bytes of UTF-8, "
+                           "no control characters)",
+                           file, d->name, i);
+            memcpy(t->v[i - 1], s, len + 1);
+            lua_pop(L, 1);
+        }
+        t->n = (int)n;
+        break;
+    }
     }
 }
 

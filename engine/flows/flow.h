@@ -69,6 +69,9 @@ typedef struct {
         char staff[32];
     } approvals[FLOW_MAX_APPROVALS];
     int n_approvals;
+    /* How many payments and refunds the order had when loaded: those past
+     * them are this request's, for the till (R3) and the log. */
+    size_t pay_seen, ref_seen;
     char *result_text; /* a flow's result as JSON text (flow_result_*), or NULL */
     size_t result_len;
 } flow_ctx;
@@ -139,7 +142,24 @@ int flow_deposit_override(flow_ctx *c, order *o, json_t *ovr, int64_t total, int
 int flow_parse_payments(json_t *args, int64_t *sum, err_t *err);
 /* Appends the payments of args to the order, tagged with the op. */
 int flow_add_payments(flow_ctx *c, order *o, json_t *args);
-int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount);
+
+/* Refunds (flow_tenders.c, SPEC R1, R2). flow_parse_refunds checks
+ * args.refunds ([{tender, amount, ref?}]) with the payments: an empty or
+ * malformed tender, an amount not above 0, is validation.
+ * flow_refund_tenders_check runs once the request is known to be valid,
+ * before the money: a tender outside refund_tenders needs
+ * refund_tender_override or `approval` (approval_required, forbidden).
+ * flow_refund records a refund of amount (kind: cancellation, return,
+ * excess): to the request's refunds, which must add up to it exactly
+ * (payment_mismatch with details.refund, also when amount is 0), or, left
+ * out, to the order's own payments, the last paid first, each tender at
+ * most what it paid net of earlier refunds, the rest to store_credit. */
+int flow_parse_refunds(json_t *args, err_t *err);
+int flow_refund_tenders_check(flow_ctx *c, const order *o, json_t *approval, err_t *err);
+int flow_refund(flow_ctx *c, order *o, const char *kind, int64_t amount, err_t *err);
+/* R3: adds this request's payments and refunds (those past pay_seen and
+ * ref_seen) to the signed-in store's till for its today (flow_save). */
+int flow_till_record(flow_ctx *c, const order *o, err_t *err);
 
 /* A flow's result as text, written straight from the order (no jansson
  * tree): the order object, or {"order": …, key: extra} where extra is the
@@ -224,5 +244,6 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err);
 int flow_get(flow_ctx *c, json_t **result, err_t *err);
 int flow_find(flow_ctx *c, json_t **result, err_t *err);
 int flow_history(flow_ctx *c, json_t **result, err_t *err);
+int flow_store_tenders(flow_ctx *c, json_t **result, err_t *err);
 
 #endif

@@ -25,7 +25,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         args_str(c->args, "", "reason", false, 255, &reason, err) < 0 ||
         args_obj(c->args, "", "approval", false, &store_approval, err) < 0 ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
-        flow_parse_payments(c->args, &paying, err) < 0)
+        flow_parse_payments(c->args, &paying, err) < 0 || flow_parse_refunds(c->args, err) < 0)
         return -1;
     if (ovr && (args_int(ovr, "charge_override", "amount", true, INT64_MIN, INT64_MAX, &ovr_amount,
                          err) < 0 ||
@@ -68,6 +68,7 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         if (approval_require(c, approval, "cancellation_charge_override", err) < 0) goto done;
         charge = ovr_amount;
     }
+    if (flow_refund_tenders_check(c, o, store_approval, err) < 0) goto done;
     for (size_t i = 0; i < o->lines.n; i++)
         o->lines.v[i].qty_cancelled += order_line_open(&o->lines.v[i]);
     for (size_t i = 0; i < o->charges.n; i++)
@@ -103,10 +104,11 @@ int flow_cancel(flow_ctx *c, json_t **result, err_t *err)
         err->due = 0;
         goto done;
     }
-    if (flow_add_payments(c, o, c->args) < 0 || flow_add_refund(c, o, "cancellation", refund) < 0) {
+    if (flow_add_payments(c, o, c->args) < 0) {
         err_set(err, ERR_INTERNAL, "out of memory");
         goto done;
     }
+    if (flow_refund(c, o, "cancellation", refund, err) < 0) goto done;
     json_t *canc = json_pack("{s:I, s:s, s:I}", "charge", (json_int_t)charge, "code",
                              c->params->cancellation_charge_code, "refund", (json_int_t)refund);
     if (reason) json_object_set_new(canc, "reason", json_string(reason));

@@ -103,17 +103,6 @@ int flow_add_payments(flow_ctx *c, order *o, json_t *args)
     return 0;
 }
 
-int flow_add_refund(flow_ctx *c, order *o, const char *kind, int64_t amount)
-{
-    if (amount <= 0) return 0; /* M3: only real money movements are entries */
-    order_refund *r = vec_push(o->refunds);
-    if (!r) return -1;
-    text_copy(r->kind, sizeof r->kind, kind);
-    r->amount = amount;
-    text_copy(r->at, sizeof r->at, c->now_iso);
-    return 0;
-}
-
 order *flow_load(flow_ctx *c, const char *number, err_t *err)
 {
     orders_row row;
@@ -130,6 +119,8 @@ order *flow_load(flow_ctx *c, const char *number, err_t *err)
         text_copy(o->sync_error, sizeof o->sync_error, row.sync_error);
         o->sync_attempts = row.sync_attempts;
         o->version = row.version;
+        c->pay_seen = o->payments.n;
+        c->ref_seen = o->refunds.n;
     }
     return o;
 }
@@ -254,6 +245,7 @@ int flow_check_size(const order *o, err_t *err)
 
 int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *result, err_t *err)
 {
+    if (is_new) c->pay_seen = c->ref_seen = 0; /* every payment is this request's */
     o->version++;
     text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
     size_t len;
@@ -275,6 +267,18 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                   order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
                   "refunded", (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
     if (result) json_object_set(summary, "detail", result);
+    /* R3: the money this request moved, per tender, as the till counts it */
+    json_t *moved[2] = {json_array(), json_array()};
+    for (size_t i = c->pay_seen; i < o->payments.n; i++)
+        json_array_append_new(moved[0], json_pack("{s:s, s:I}", "tender", o->payments.v[i].tender,
+                                                  "amount", (json_int_t)o->payments.v[i].amount));
+    for (size_t i = c->ref_seen; i < o->refunds.n; i++)
+        json_array_append_new(moved[1], json_pack("{s:s, s:I}", "tender", o->refunds.v[i].tender,
+                                                  "amount", (json_int_t)o->refunds.v[i].amount));
+    if (json_array_size(moved[0])) json_object_set(summary, "payments", moved[0]);
+    if (json_array_size(moved[1])) json_object_set(summary, "refunds", moved[1]);
+    json_decref(moved[0]);
+    json_decref(moved[1]);
     if (c->n_approvals > 0) { /* who vouched for what (A2, A5) */
         json_t *ap = json_array();
         for (int i = 0; i < c->n_approvals; i++)
@@ -301,6 +305,7 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                      .decisions = decisions,
                      .result = summary};
     rc = txlog_append(c->e, &t, err);
+    if (rc == 0) rc = flow_till_record(c, o, err);
     free(decisions);
     json_decref(req);
     json_decref(summary);

@@ -44,7 +44,7 @@ static int parse(flow_ctx *c, edit_args *a, err_t *err)
         (a->override &&
          args_obj(a->override, "deposit_override", "approval", false, &a->ovr_approval, err) < 0) ||
         args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
-        flow_parse_payments(c->args, &a->paying, err) < 0)
+        flow_parse_payments(c->args, &a->paying, err) < 0 || flow_parse_refunds(c->args, err) < 0)
         return -1;
     a->has_charge = has == 1;
     size_t i;
@@ -273,10 +273,9 @@ static int settle(flow_ctx *c, order *o, int64_t paying, json_t *override, err_t
                         "than the balance",
                         paying, due);
     if (flow_add_payments(c, o, c->args) < 0) return err_set(err, ERR_INTERNAL, "out of memory");
-    /* Lines removed below what was paid: the money beyond the total goes back. */
-    if (net + paying > s.order && flow_add_refund(c, o, "excess", net + paying - s.order) < 0)
-        return err_set(err, ERR_INTERNAL, "out of memory");
-    return 0;
+    /* Lines removed below what was paid: the money beyond the total goes
+     * back (R1: refunds given when nothing goes back are a mismatch too). */
+    return flow_refund(c, o, "excess", net + paying > s.order ? net + paying - s.order : 0, err);
 }
 
 int flow_edit(flow_ctx *c, json_t **result, err_t *err)
@@ -300,7 +299,7 @@ int flow_edit(flow_ctx *c, json_t **result, err_t *err)
                 o->number, (long long)o->version, (long long)a.version);
         goto done;
     }
-    if (other_store_require(c, err) < 0 ||
+    if (other_store_require(c, err) < 0 || flow_refund_tenders_check(c, o, a.approval, err) < 0 ||
         flow_shipping_charges(c, o, a.has_charge ? a.shipping_charge : -1, err) < 0 ||
         flow_decide_taxes(c, o, err) < 0 || settle(c, o, a.paying, a.override, err) < 0 ||
         flow_save(c, o, false, "order.edit", NULL, err) < 0)

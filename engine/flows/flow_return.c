@@ -33,7 +33,8 @@ static int parse(flow_ctx *c, return_args *a, err_t *err)
         (has = args_int(c->args, "", "shipping_refund", false, INT64_MIN, INT64_MAX,
                         &a->shipping_refund, err)) < 0 ||
         args_obj(c->args, "", "approval", false, &a->approval, err) < 0 ||
-        args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0)
+        args_str(c->args, "", "idempotency_key", false, 128, &s, err) < 0 ||
+        flow_parse_refunds(c->args, err) < 0)
         return -1;
     a->has_refund = has == 1;
     size_t i;
@@ -211,6 +212,7 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
         if (approval_require(c, a.approval, "shipping_refund_over_limit", err) < 0) goto done;
         text_copy(r.approved_by, sizeof r.approved_by, c->approved_by);
     }
+    if (flow_refund_tenders_check(c, o, a.approval, err) < 0) goto done;
     r.shipping_refund = ship;
     r.id = o->next_return++;
     text_copy(r.at, sizeof r.at, c->now_iso);
@@ -229,7 +231,7 @@ int flow_return(flow_ctx *c, json_t **result, err_t *err)
     r.lines.v = NULL; /* now owned by the order */
     int64_t refund = order_return_refund(o, slot);
     order_sums s;
-    if (flow_add_refund(c, o, "return", refund) < 0 || flow_sums(o, &s, err) < 0) goto done;
+    if (flow_refund(c, o, "return", refund, err) < 0 || flow_sums(o, &s, err) < 0) goto done;
     json_t *retj = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "id", slot->id, "invoice",
                              slot->invoice, "product_refund", (json_int_t)slot->product_refund,
                              "shipping_refund", (json_int_t)slot->shipping_refund, "tax_refund",

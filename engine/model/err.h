@@ -30,6 +30,8 @@ typedef struct {
     char permission[64]; /* details.permission for approval_required, or "" */
     int64_t due;         /* details.due for payment_mismatch */
     int has_due;
+    int64_t refund; /* details.refund for payment_mismatch of refunds (R1) */
+    int has_refund;
     char extra[192]; /* more members of details, as a JSON object's text, or "" */
 } err_t;
 

@@ -382,7 +382,9 @@ static bool read_money_lists(order *o, json_t *doc)
         order_refund *r = vec_push(o->refunds);
         if (!r) return false;
         get_str(j, "kind", r->kind, sizeof r->kind);
+        get_str(j, "tender", r->tender, sizeof r->tender);
         r->amount = get_int(j, "amount");
+        get_str(j, "ref", r->ref, sizeof r->ref);
         get_str(j, "at", r->at, sizeof r->at);
     }
     json_array_foreach(json_object_get(doc, "pickup_contacts"), i, j)

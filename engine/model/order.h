@@ -144,9 +144,13 @@ typedef struct {
     char at[32];
 } order_hold;
 
+/* R1: money paid back, to one tender. Documents written before R1 have no
+ * tender: they read as "" (the tender was not recorded). */
 typedef struct {
     char kind[16]; /* cancellation, return, excess */
+    char tender[32];
     int64_t amount;
+    char ref[64];
     char at[32];
 } order_refund;
 

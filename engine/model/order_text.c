@@ -239,8 +239,10 @@ static void write_refunds(jsonw *w, const order *o)
         const order_refund *r = &o->refunds.v[i];
         jw_obj(w);
         key_str(w, "kind", r->kind);
+        key_str(w, "tender", r->tender);
         key_int(w, "amount", r->amount);
         key_str(w, "at", r->at);
+        key_opt(w, "ref", r->ref);
         jw_end_obj(w);
     }
     jw_end_arr(w);

@@ -37,6 +37,7 @@ void policy_default_params(policy_params *p)
     p->quote_validity_days = 30;
     p->manual_shipping_charge = true;
     p->default_shipping_charge = 0;
+    p->refund_tenders.n = -1;
 }
 
 /* ---- the parameters: name, kind, where they go ---- */
@@ -58,8 +59,17 @@ const policy_param_desc policy_params_known[] = {
     PD(require_collector, POLICY_BOOL),
     {"tax_pct", POLICY_PCT, offsetof(policy_params, tax_pct_bp)},
     PD(prices_include_tax, POLICY_BOOL),
+    PD(refund_tenders, POLICY_TENDERS),
 };
 const size_t policy_nparams = sizeof policy_params_known / sizeof policy_params_known[0];
+
+bool policy_tender_ok(const char *s, size_t len)
+{
+    if (!s || len == 0 || len > 31 || !text_utf8_ok(s, len)) return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
+    return true;
+}
 
 static json_t *pct_json(int64_t bp)
 {
@@ -76,6 +86,14 @@ json_t *policy_param_json(const policy_params *p, const policy_param_desc *d)
         return json_string(base);
     case POLICY_BOOL:
         return json_boolean(*(const bool *)base);
+    case POLICY_TENDERS: {
+        const policy_tenders *t = (const policy_tenders *)(const void *)base;
+        if (t->n < 0) return json_null();
+        json_t *a = json_array();
+        for (int i = 0; a && i < t->n; i++)
+            json_array_append_new(a, json_string(t->v[i]));
+        return a;
+    }
     default:
         return json_integer(*(const int64_t *)base);
     }

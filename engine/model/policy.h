@@ -14,6 +14,14 @@
 typedef struct policy_host policy_host;
 typedef struct policy policy;
 
+/* A parameter that is a list of tender names, or nil (R2's refund_tenders).
+ * Fixed-size so that policy_params stays a plain value. */
+#define POLICY_MAX_TENDERS 16
+typedef struct {
+    int n; /* -1: nil (the parameter's default rule); else how many in v */
+    char v[POLICY_MAX_TENDERS][32];
+} policy_tenders;
+
 /* POLICY.md's parameters, merged over the defaults and type-checked at load. */
 typedef struct {
     int64_t default_deposit_pct_bp; /* basis points: 10 % = 1000 */
@@ -25,9 +33,10 @@ typedef struct {
     int64_t quote_validity_days;
     bool manual_shipping_charge;
     int64_t default_shipping_charge;
-    bool require_collector;  /* F9: a pickup must say who collected */
-    int64_t tax_pct_bp;      /* T1: the default tax rate, basis points */
-    bool prices_include_tax; /* T1: prices and charges are gross */
+    bool require_collector;        /* F9: a pickup must say who collected */
+    int64_t tax_pct_bp;            /* T1: the default tax rate, basis points */
+    bool prices_include_tax;       /* T1: prices and charges are gross */
+    policy_tenders refund_tenders; /* R2: nil = the order's tenders + store_credit */
 } policy_params;
 
 typedef enum {
@@ -51,13 +60,23 @@ void policy_default_params(policy_params *p);
 const char *policy_hook_name(policy_hook h);
 
 /* The parameters by name: how each is checked and where it goes. */
-typedef enum { POLICY_PCT, POLICY_CODE, POLICY_BOOL, POLICY_AMOUNT, POLICY_DAYS } policy_param_kind;
+typedef enum {
+    POLICY_PCT,
+    POLICY_CODE,
+    POLICY_BOOL,
+    POLICY_AMOUNT,
+    POLICY_DAYS,
+    POLICY_TENDERS /* nil or a list of tender names (policy_tenders) */
+} policy_param_kind;
 typedef struct {
     const char *name;
     policy_param_kind kind;
     size_t off; /* in policy_params */
 } policy_param_desc;
 extern const policy_param_desc policy_params_known[];
+/* A tender name as refunds (R2) and refund_tenders take it: 1 to 31 bytes
+ * of UTF-8 without control characters. */
+bool policy_tender_ok(const char *s, size_t len);
 extern const size_t policy_nparams;
 /* One parameter, or all of them, as JSON (what ctx.params and info show). */
 json_t *policy_param_json(const policy_params *p, const policy_param_desc *d);

@@ -62,6 +62,7 @@ int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
 #define DELIVERY                                                                                   \
     "{mode:s=ship address:s date:s method:s? | mode:s=pickup store:s date:s | mode:s=carryout}"
 #define PAYMENTS "payments:[tender:s amount:i ref:s?]?"
+#define REFUNDS "refunds:[tender:s amount:i ref:s?]?"
 #define CONTACTS "pickup_contacts:[name:s phone:s?]?"
 #define DEPOSIT_OVERRIDE "deposit_override:{amount:i approval:" APPROVAL "?}?"
 #define NEW_ORDER                                                                                  \
@@ -88,8 +89,8 @@ static op_entry ops[MAX_OPS] = {
     {"order.edit", flow_edit, NULL, true, true, 0, 0,
      "number:s version:i add_lines:[item:s qty:i delivery:" DELIVERY
      "]? update_lines:[line:i qty:i? delivery:" DELIVERY
-     "?]? remove_lines:a? shipping_charge:i? " PAYMENTS " " CONTACTS " " DEPOSIT_OVERRIDE
-     " approval:" APPROVAL "? idempotency_key:s?",
+     "?]? remove_lines:a? shipping_charge:i? " PAYMENTS " " REFUNDS " " CONTACTS
+     " " DEPOSIT_OVERRIDE " approval:" APPROVAL "? idempotency_key:s?",
      NULL},
     {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0,
      "number:s " PAYMENTS " " DEPOSIT_OVERRIDE " approval:" APPROVAL "? idempotency_key:s?", NULL},
@@ -106,18 +107,19 @@ static op_entry ops[MAX_OPS] = {
      "? idempotency_key:s?",
      NULL},
     {"order.cancel", flow_cancel, NULL, true, true, 0, 0,
-     "number:s version:i? charge_override:{amount:i approval:" APPROVAL "?}? " PAYMENTS
+     "number:s version:i? charge_override:{amount:i approval:" APPROVAL "?}? " PAYMENTS " " REFUNDS
      " reason:s? approval:" APPROVAL "? idempotency_key:s?",
      NULL},
     {"order.return", flow_return, NULL, true, true, 0, 0,
      "number:s invoice:i lines:[line:i qty:i reason:s] shipping_refund:i? approval:" APPROVAL
-     "? idempotency_key:s?",
+     "? " REFUNDS " idempotency_key:s?",
      NULL},
     {"order.history", flow_history, NULL, false, true, 0, 0, "number:s", NULL},
     {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?", NULL},
     {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:" APPROVAL "?",
      NULL},
     {"sync.status", op_sync_status, NULL, false, true, 0, 0, "", NULL},
+    {"store.tenders", flow_store_tenders, NULL, false, true, 0, 0, "date:s?", NULL},
 };
 
 /* The built-in entries' shapes are compiled before the first request; a
@@ -226,6 +228,7 @@ json_t *dispatch_error(json_t *id, const err_t *err)
     if (e.field[0]) json_object_set_new(details, "field", json_string(e.field));
     if (e.permission[0]) json_object_set_new(details, "permission", json_string(e.permission));
     if (e.has_due) json_object_set_new(details, "due", json_integer(e.due));
+    if (e.has_refund) json_object_set_new(details, "refund", json_integer(e.refund));
     json_t *extra = e.extra[0] ? json_loads(e.extra, 0, NULL) : NULL;
     if (json_is_object(extra)) json_object_update_missing(details, extra);
     json_decref(extra);

@@ -157,6 +157,12 @@ static const char *const migrations[] = {
     " WHERE json_extract(value, '$.delivery.mode') = 'pickup'"
     " AND json_extract(value, '$.qty_cancelled') < json_extract(value, '$.qty') ORDER BY s, d)"
     " HAVING count(*) > 0);",
+    /* 7: the till's day (SPEC R3, till.c): per store, business day and
+     * tender, money received and refunded with counts */
+    "CREATE TABLE till(store TEXT NOT NULL, day TEXT NOT NULL, tender TEXT NOT NULL,"
+    " received INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0,"
+    " payments INTEGER NOT NULL DEFAULT 0, refunds INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(store, day, tender)) WITHOUT ROWID;",
 };
 // clang-format on
 

@@ -24,7 +24,9 @@
  *   result         JSON summary: {version, status, totals.order, balance, …,
  *                  approvals?: [{permission, approver}]}: each permission
  *                  the signed-in staff lacked and another staff member's
- *                  approval gave (A2, A5)
+ *                  approval gave (A2, A5); payments?, refunds?: [{tender,
+ *                  amount}] the money this change took and paid back, as
+ *                  the till's day (till.c, R3) counts it
  */
 #include "store/txlog.h"
 

@@ -13,7 +13,9 @@ describe("policies/default.lua", function()
       refund_shipping_charges = true, max_shipping_refund_without_approval = 2500,
       quote_validity_days = 30, manual_shipping_charge = true, default_shipping_charge = 0,
       require_collector = false, tax_pct = 0, prices_include_tax = false,
+      -- refund_tenders = nil (R2): the order's own tenders and store_credit
     }, p:params())
+    assert.is_nil(p:params().refund_tenders)
     assert.matches("^%x+$", p:version())
     assert.equal(64, #p:version())
     -- a loaded policy prints as its name, file and the version's first 12 digits

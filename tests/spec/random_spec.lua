@@ -2,7 +2,10 @@
 -- every step the money and quantity invariants must hold (issue 2, item 8):
 -- balance == totals.order - (paid - refunded), balance >= 0, on_account >= 0,
 -- invoice amounts add up, invoiced + cancelled + open == qty, returned <=
--- invoiced. CORDER_SEED replays a run; CORDER_STEPS makes it longer.
+-- invoiced; R1: every refund names a tender, and no tender gets back more
+-- than it paid except store_credit; R3: the till's day adds up to every
+-- order's payments and refunds. CORDER_SEED replays a run; CORDER_STEPS
+-- makes it longer.
 local fx = require "fixture"
 
 local seed = tonumber(os.getenv("CORDER_SEED") or "") or os.time()
@@ -29,6 +32,57 @@ local function random_lines(n, no_carry)
   return lines
 end
 
+-- R1: per tender, refunds <= payments (store_credit aside: it takes what the
+-- order's own tenders cannot).
+local function tender_error(o)
+  local paid, back = {}, {}
+  for _, p in ipairs(o.payments) do paid[p.tender] = (paid[p.tender] or 0) + p.amount end
+  for _, r in ipairs(o.refunds) do
+    if type(r.tender) ~= "string" or r.tender == "" then return o.number .. ": a refund without a tender" end
+    back[r.tender] = (back[r.tender] or 0) + r.amount
+  end
+  for t, v in pairs(back) do
+    if t ~= "store_credit" and v > (paid[t] or 0) then
+      return string.format("%s: %s got back %d of the %d it paid", o.number, t, v, paid[t] or 0)
+    end
+  end
+  return nil
+end
+
+-- fx.paying with a random tender; for a cancel or return, half the time the
+-- refund is named: first a wrong sum (payment_mismatch tells the refund),
+-- then split between the order's first tender (at most what it may take
+-- back) and store_credit.
+local function paying(s, op, args, o)
+  local named = (op == "order.cancel" or op == "order.return") and math.random(2) == 1
+  if named then args.refunds = {{tender = "store_credit", amount = 1}} end
+  local r, err = s:call(op, args)
+  if not r and err.code == "payment_mismatch" and err.details.due then
+    args.payments = err.details.due > 0 and {{tender = pick{"card", "cash"}, amount = err.details.due}} or nil
+    r, err = s:call(op, args)
+  end
+  if not r and named and err.code == "payment_mismatch" and err.details.refund then
+    local refund, list = err.details.refund, {}
+    local p = o.payments[1]
+    if p and refund > 0 then
+      local room = 0
+      for _, x in ipairs(o.payments) do if x.tender == p.tender then room = room + x.amount end end
+      for _, x in ipairs(o.refunds) do if x.tender == p.tender then room = room - x.amount end end
+      local part = math.min(refund // 2, room)
+      if part > 0 then list[#list + 1] = {tender = p.tender, amount = part} end
+      refund = refund - math.max(part, 0)
+    end
+    if refund > 0 then list[#list + 1] = {tender = "store_credit", amount = refund} end
+    args.refunds = #list > 0 and list or nil
+    r, err = s:call(op, args)
+    if not r and err.code == "payment_mismatch" and err.details.due then
+      args.payments = err.details.due > 0 and {{tender = "cash", amount = err.details.due}} or nil
+      r, err = s:call(op, args)
+    end
+  end
+  return r, err
+end
+
 -- One random run on a store with these policy parameters.
 local function run(params, steps)
     local db = fx.open{params = params}
@@ -36,6 +90,7 @@ local function run(params, steps)
     local bram = assert(db:login("S001", "1002", "9999"))
     local cees = assert(db:login("S002", "1003", "5678"))
     local numbers, counts = {}, {}
+    db:set_now(os.time()) -- one business day, whatever the run's length
     for step = 1, steps do
       local op, args, who
       local n = #numbers > 0 and pick(numbers) or nil
@@ -80,7 +135,7 @@ local function run(params, steps)
         op, who = "order.get", ann
         args = {number = n}
       end
-      local res, err = fx.paying(who, op, args)
+      local res, err = paying(who, op, args, o)
       if res then
         local ord = res.order or res
         if op == "order.create" then numbers[#numbers + 1] = ord.number end
@@ -88,11 +143,30 @@ local function run(params, steps)
         local fresh = assert(ann:call("order.get", {number = ord.number}))
         local bad = fx.invariant_error(fresh)
         assert(bad == nil, string.format("step %d %s (seed %d): %s", step, op, seed, tostring(bad)))
+        bad = tender_error(fresh)
+        assert(bad == nil, string.format("step %d %s (seed %d): %s", step, op, seed, tostring(bad)))
       else
         assert(err.code ~= "internal" and err.code ~= "bad_request",
                string.format("step %d %s (seed %d): %s %s", step, op, seed, err.code, err.message))
       end
     end
+    -- R3: the two stores' tills of the day hold every order's money
+    local want, got = {}, {}
+    local function add(t, tender, k, v) t[tender] = t[tender] or {0, 0, 0, 0}; t[tender][k] = t[tender][k] + v end
+    for _, n in ipairs(numbers) do
+      local o = assert(ann:call("order.get", {number = n}))
+      for _, p in ipairs(o.payments) do add(want, p.tender, 1, p.amount); add(want, p.tender, 3, 1) end
+      for _, r in ipairs(o.refunds) do add(want, r.tender, 2, r.amount); add(want, r.tender, 4, 1) end
+    end
+    for _, s in ipairs{ann, cees} do
+      for _, t in ipairs(assert(s:call("store.tenders", {})).tenders) do
+        assert.equal(t.received - t.refunded, t.net)
+        add(got, t.tender, 1, t.received); add(got, t.tender, 2, t.refunded)
+        add(got, t.tender, 3, t.payments); add(got, t.tender, 4, t.refunds)
+      end
+    end
+    assert.same(want, got)
+    db:set_now(0)
     -- the run did real work, not only refusals
     assert.truthy((counts["order.create"] or 0) > 20)
     assert.truthy((counts["order.pickup"] or 0) + (counts["order.ship"] or 0) > 5)
