@@ -10,5 +10,6 @@
 int cli_init_main(int argc, char **argv);  /* cli_init.c */
 int cli_serve_main(int argc, char **argv); /* cli_serve.c */
 int cli_sync_main(int argc, char **argv);  /* cli_sync.c */
+int cli_hq_main(int argc, char **argv);    /* cli_hq.c: `corder hq token` */
 
 #endif

@@ -13,13 +13,15 @@
 #include "hqstore/hq_store.h"
 
 /* Registers session.login_store and the hq.* ops with dispatch; token is
- * the shared secret stores sign in with (--hq-token). */
+ * the shared secret of a single-store setup (--hq-token), NULL or "" for
+ * none: then only per-store tokens (hq_store token_add) sign in. */
 /* -1 when an op cannot be registered (the server then does not start). */
 int hq_ops_register(hq_store *h, const char *token);
 
-/* Whether token (len bytes) is the HQ token; constant time, and the time
- * does not depend on the real token's length (hashes are compared). */
-bool hq_token_ok(const char *token, size_t len);
+/* Whether token (len bytes) signs store in: the shared token or one of
+ * the store's own live tokens; constant time, and the time does not depend
+ * on the real tokens' lengths (hashes are compared). */
+bool hq_login_ok(const char *store, const char *token, size_t len);
 
 /* A refused upload rolls back, so its conflict is recorded afterwards:
  * fn is called when one is queued (the server then runs hq_ops_flush in a

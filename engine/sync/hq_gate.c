@@ -4,7 +4,8 @@
  *
  * The server shows a gate every request, parsed, before it runs (server.h).
  * This gate looks only at session.login_store: it checks the token itself
- * (hq_token_ok: hashes compared in constant time) and hands the verdict to
+ * (hq_login_ok: the shared token or the store's own, hashes compared in
+ * constant time) and hands the verdict to
  * the server's slow-down per source address (server_wait_signin, the same
  * curve and table as wrong PINs: the first few answered at once, then held
  * 0.1 s doubling, never more than 2 s for one answer; a right token starts
@@ -61,8 +62,11 @@ static bool gate_cb(void *arg, server_wait *w, session *sess, const dispatch_req
     hq_gate *g = arg;
     if (req->err.code != ERR_NONE || !dispatch_req_is(req, "session.login_store")) return false;
     json_t *token = json_object_get(req->args, "token");
-    if (!json_is_string(token)) return false; /* dispatch refuses it as malformed */
-    bool ok = hq_token_ok(json_string_value(token), json_string_length(token));
+    json_t *store = json_object_get(req->args, "store");
+    if (!json_is_string(token) || !json_is_string(store))
+        return false; /* dispatch refuses it as malformed */
+    bool ok = hq_login_ok(json_string_value(store), json_string_value(token),
+                          json_string_length(token));
     int64_t us = server_wait_signin(w, ok);
     if (us == 0) return false;
     held *h = calloc(1, sizeof *h);

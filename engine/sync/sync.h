@@ -60,9 +60,15 @@ int sync_register_ops(void); /* -1: an op could not be registered */
 
 /* serve's wiring of section 6 by role (sync_role.c): hq: the HQ store and
  * the hq.* ops; store: sync.run and, with --hq, sync_start. */
+typedef struct {
+    bool hq_role;
+    const char *hq;    /* store: "HOST:PORT[,HOST:PORT…]" (--hq) or NULL */
+    const char *token; /* --hq-token (store: its credential; hq: the shared one) */
+    const char *hq_db; /* hq: a PostgreSQL URL (--hq-db); NULL: SQLite in the engine's db */
+    const char *hq_ca; /* store: CA file; set: TLS to HQ, certificate and host checked */
+} sync_role_config;
 typedef struct sync_role sync_role;
-sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, const char *token,
-                           err_t *err);
+sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, err_t *err);
 void sync_role_stop(sync_role *r);
 
 #endif
