@@ -11,6 +11,7 @@
 #include "store/engine.h"
 #include "lua/lapi_admin.h"
 #include "net/server.h"
+#include "net/tls.h"
 #include "sync/sync.h"
 #include "host/policy_lua.h"
 
@@ -181,9 +182,15 @@ int cli_serve_main(int argc, char **argv)
                           .idle_timeout = idle_to == -2000 ? 0
                                           : idle_to == 0   ? -1
                                                            : (int)idle_to};
+    if (tls_cert && !(scfg.tls = tls_server_ctx(tls_cert, tls_key, &err))) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        engine_close(e);
+        return 1;
+    }
     server *s = server_new(e, &scfg, &err);
     if (!s) {
         fprintf(stderr, "corder: serve: %s\n", err.message);
+        tls_ctx_free(scfg.tls);
         engine_close(e);
         return 1;
     }
@@ -195,12 +202,14 @@ int cli_serve_main(int argc, char **argv)
     if (!sr) {
         fprintf(stderr, "corder: serve: %s\n", err.message);
         server_free(s);
+        tls_ctx_free(scfg.tls);
         engine_close(e);
         return 1;
     }
     rc = server_run(s, &err);
     sync_role_stop(sr);
     server_free(s);
+    tls_ctx_free(scfg.tls);
     engine_close(e);
     if (rc) {
         fprintf(stderr, "corder: serve: %s\n", err.message);

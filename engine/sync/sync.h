@@ -34,8 +34,9 @@ typedef void (*sync_done_fn)(void *arg, const sync_round *r);
 typedef struct {
     engine *e;
     struct event_base *base;
-    const char *hq;    /* HOST:PORT */
+    const char *hq;    /* HOST:PORT[,HOST:PORT…] (uplink.h: tried in turn) */
     const char *token; /* --hq-token */
+    const char *hq_ca; /* --hq-ca: TLS to HQ (SPEC C3); NULL: plain TCP */
     sync_write_fn write;
     void *write_ctx;
     bool background; /* serve: upload by itself, back off, poll HQ's verdicts */
@@ -52,7 +53,8 @@ void sync_agent_run(sync_agent *a, sync_done_fn done, void *arg);
 /* `serve --hq`: the uploader in the background, the real-time create gate
  * and sync.run, on the server's loop. */
 typedef struct sync_svc sync_svc;
-sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, err_t *err);
+sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, const char *hq_ca,
+                     err_t *err);
 void sync_stop(sync_svc *s);
 /* Registers sync.run (without sync_start it says no HQ is configured),
  * sync.retry and sync.quarantine. */

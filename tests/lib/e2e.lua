@@ -418,9 +418,11 @@ function Server:hq_token(store, revoke)
 end
 
 -- A store server uploading to HQ at hq_port. opts: seed, policies, token, args, no_start.
+-- hq_port: a port on 127.0.0.1 (or opts.host), or a whole --hq value ("A,B").
 function M.store(hq_port, opts)
     opts = opts or {}
-    local args = "--hq 127.0.0.1:" .. hq_port .. " --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
+    local hq = type(hq_port) == "string" and hq_port or ((opts.host or "127.0.0.1") .. ":" .. hq_port)
+    local args = "--hq " .. M.q(hq) .. " --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
         .. " " .. (opts.args or "")
     return M.server({seed = opts.seed, policies = opts.policies, args = args, no_start = opts.no_start})
 end
