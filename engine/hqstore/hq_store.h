@@ -79,6 +79,13 @@ typedef struct {
      * A (store, seq) already kept with other content: ERR_CONFLICT, with
      * details {store, seq}, nothing changed. */
     int (*put_event)(hq_store *h, const hq_event *ev, bool *fresh, err_t *err);
+    /* put_event for n events in order, with the same result (fresh[i]
+     * for each); on ERR_CONFLICT *bad is the index of the event refused
+     * (what was kept before it in the call is the caller's to roll back).
+     * NULL when the backend has nothing better than a loop of put_event;
+     * PostgreSQL sends them in one round trip (pipeline mode). */
+    int (*put_events)(hq_store *h, const hq_event *ev, size_t n, bool *fresh, size_t *bad,
+                      err_t *err);
     /* Records a refused event (a conflict) in HQ's list, one row per
      * (store, seq): the first and last time and how often it was offered. */
     int (*put_conflict)(hq_store *h, const hq_event *ev, err_t *err);

@@ -23,6 +23,7 @@
  *   hq_orders(store, id, number, hq_order, state, error, attempts, retries,
  *             doc jsonb, last_seq, synced_seq, updated_at)
  *             PRIMARY KEY(store, id), UNIQUE(store, number), UNIQUE(store, hq_order)
+ *             (partial: where set), and the uploaded ones by id (the job's queue)
  *   hq_conflicts(store, seq, …)        PRIMARY KEY(store, seq)
  *   hq_tokens(store, hash, created_at, revoked_at) PRIMARY KEY(store, hash)
  * Columns mean what they mean in hq_store_sqlite.c. Applying one event is
@@ -64,9 +65,12 @@ static const char *const migrations[] = {
     " attempts bigint NOT NULL DEFAULT 0, retries bigint NOT NULL DEFAULT 0,"
     " doc jsonb NOT NULL, last_seq bigint NOT NULL DEFAULT 0,"
     " synced_seq bigint NOT NULL DEFAULT 0, updated_at text NOT NULL,"
-    " PRIMARY KEY(store, id), UNIQUE(store, number), UNIQUE(store, hq_order));"
+    " PRIMARY KEY(store, id), UNIQUE(store, number));"
+    /* Partial: most orders never had a real-time id, and every index
+     * costs each upload an insert. */
+    "CREATE UNIQUE INDEX hq_orders_hq_order ON hq_orders(store, hq_order)"
+    " WHERE hq_order IS NOT NULL;"
     "CREATE INDEX hq_orders_uploaded ON hq_orders(id) WHERE state = 'uploaded';"
-    "CREATE INDEX hq_orders_state ON hq_orders(store, state, id);"
     "CREATE TABLE hq_conflicts(store text NOT NULL, seq bigint NOT NULL,"
     " order_number text NOT NULL, type text NOT NULL, payload text NOT NULL,"
     " hash bytea NOT NULL, count bigint NOT NULL DEFAULT 1, first_at text NOT NULL,"
@@ -332,35 +336,37 @@ static int pg_end(hq_store *h, bool commit, err_t *err)
                        : 0;
 }
 
-static int pg_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err)
-{
-    hqpg *p = P(h);
+/* The parameters of hq_put_event for ev (buffers of the caller's). */
+typedef struct {
     char now[32], seq[24], hash[2 + 2 * HQ_HASH_BYTES + 1];
+    const char *v[8];
+} put_args;
+
+static void put_args_fill(put_args *a, const hq_event *ev, const char *now)
+{
     uint8_t bin[HQ_HASH_BYTES];
-    iso_now(now);
+    text_copy(a->now, sizeof a->now, now);
     hq_event_hash(ev, bin);
-    hex_bytea(hash, bin);
-    snprintf(seq, sizeof seq, "%lld", (long long)ev->seq);
-    const char *v[8] = {ev->store,   seq,  ev->number, ev->type, ev->payload,
-                        hash,        ev->hq_order && *ev->hq_order ? ev->hq_order : NULL,
-                        now};
-    PGresult *res = run(p, S_PUT, 8, v, PGRES_TUPLES_OK, err);
-    if (!res) return -1;
-    const char *out = PQgetvalue(res, 0, 0);
+    hex_bytea(a->hash, bin);
+    snprintf(a->seq, sizeof a->seq, "%lld", (long long)ev->seq);
+    const char *v[8] = {ev->store, a->seq, ev->number, ev->type, ev->payload, a->hash,
+                        ev->hq_order && *ev->hq_order ? ev->hq_order : NULL, a->now};
+    memcpy(a->v, v, sizeof v);
+}
+
+/* hq_put_event's answer for ev: fresh, duplicate, or the conflict. */
+static int put_verdict(const hq_event *ev, const char *out, bool *fresh, err_t *err)
+{
     *fresh = !strcmp(out, "fresh");
-    if (*fresh || !strcmp(out, "duplicate")) {
-        PQclear(res);
-        return 0;
-    }
+    if (*fresh || !strcmp(out, "duplicate")) return 0;
     /* conflict\nTYPE\nNUMBER */
     char kept[200], *ktype = kept, *knumber = "";
-    text_copy(kept, sizeof kept, out + strlen("conflict\n"));
+    text_copy(kept, sizeof kept, strncmp(out, "conflict\n", 9) ? out : out + 9);
     char *nl = strchr(kept, '\n');
     if (nl) {
         *nl = '\0';
         knumber = nl + 1;
     }
-    PQclear(res);
     err_set(err, ERR_CONFLICT,
             "store %s seq %lld is at HQ already with other content (HQ keeps %s of %s; this is"
             " %s of %s): refused, nothing kept",
@@ -371,6 +377,73 @@ static int pg_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
     free(text);
     json_decref(d);
     return -1;
+}
+
+static int pg_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err)
+{
+    put_args a;
+    char now[32];
+    iso_now(now);
+    put_args_fill(&a, ev, now);
+    PGresult *res = run(P(h), S_PUT, 8, a.v, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    int rc = put_verdict(ev, PQgetvalue(res, 0, 0), fresh, err);
+    PQclear(res);
+    return rc;
+}
+
+#define HQPG_PIPELINE 256 /* events per round trip: bounded so that, with a
+                           * blocking connection, the answers waiting to be
+                           * read never fill the socket while we still send */
+
+/* One chunk of events in one round trip (libpq pipeline mode). */
+static int put_chunk(hqpg *p, const hq_event *ev, size_t n, bool *fresh, size_t *bad,
+                     err_t *err)
+{
+    char now[32];
+    iso_now(now);
+    if (PQenterPipelineMode(p->conn) != 1) return pg_fail(p, NULL, "pipeline", err);
+    int rc = 0;
+    size_t sent = 0;
+    for (; sent < n; sent++) {
+        put_args a;
+        put_args_fill(&a, &ev[sent], now);
+        if (PQsendQueryPrepared(p->conn, "s0", 8, a.v, NULL, NULL, 0) != 1) break;
+    }
+    if (PQpipelineSync(p->conn) != 1 && rc == 0) rc = pg_fail(p, NULL, "pipeline", err);
+    /* Every answer is read, whatever happened, to leave the pipeline. */
+    for (size_t i = 0; i < sent; i++) {
+        PGresult *res = PQgetResult(p->conn);
+        if (rc == 0 && (!res || PQresultStatus(res) != PGRES_TUPLES_OK)) {
+            rc = pg_fail(p, res, "hq_put_event", err);
+            res = NULL;
+        } else if (rc == 0 && put_verdict(&ev[i], PQgetvalue(res, 0, 0), &fresh[i], err) < 0) {
+            *bad = i;
+            rc = -1;
+        }
+        if (res) PQclear(res);
+        PGresult *end = PQgetResult(p->conn); /* NULL after each query's results */
+        if (end) PQclear(end);
+    }
+    PGresult *sync = PQgetResult(p->conn);
+    if (sync) PQclear(sync);
+    PQexitPipelineMode(p->conn);
+    if (rc == 0 && sent < n) rc = pg_fail(p, NULL, "pipeline send", err);
+    return rc;
+}
+
+static int pg_put_events(hq_store *h, const hq_event *ev, size_t n, bool *fresh, size_t *bad,
+                         err_t *err)
+{
+    *bad = 0;
+    for (size_t at = 0; at < n; at += HQPG_PIPELINE) {
+        size_t k = n - at < HQPG_PIPELINE ? n - at : HQPG_PIPELINE;
+        if (put_chunk(P(h), ev + at, k, fresh + at, bad, err) < 0) {
+            *bad += at;
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int pg_acked_through(hq_store *h, const char *store, int64_t *out, err_t *err)
@@ -588,6 +661,7 @@ static void pg_free(hq_store *h)
 
 static const hq_store_vt pg_vt = {
     .put_event = pg_put_event,
+    .put_events = pg_put_events,
     .put_conflict = pg_put_conflict,
     .conflicts = pg_conflicts,
     .acked_through = pg_acked_through,

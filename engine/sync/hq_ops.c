@@ -198,26 +198,41 @@ static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err
         args_arr(args, "", "events", true, HQ_MAX_EVENTS, &events, err) < 0 ||
         need_peer(s, store, err) < 0)
         return -1;
+    size_t n = json_array_size(events), i, bad = 0;
     int64_t last = 0, fresh_n = 0, acked;
-    size_t i;
-    json_t *ev;
-    if (H->vt->begin(H, err) < 0) return -1;
-    json_array_foreach(events, i, ev)
-    {
-        hq_event he = {0};
-        char *payload = NULL;
-        bool fresh;
-        int rc = event_parse(ev, i, store, last, &he, &payload, err);
-        if (rc == 0) rc = H->vt->put_event(H, &he, &fresh, err);
-        if (rc < 0 && err->code == ERR_CONFLICT) conflict_queue(&he);
-        free(payload);
-        if (rc < 0) return tx_end(-1, err);
-        last = he.seq;
-        fresh_n += fresh;
+    /* Every event is read and checked before any is stored: a batch is
+     * refused whole, and the backend may store it in one go. */
+    hq_event *evs = calloc(n ? n : 1, sizeof *evs);
+    char **payloads = calloc(n ? n : 1, sizeof *payloads);
+    bool *fresh = calloc(n ? n : 1, sizeof *fresh);
+    int rc = evs && payloads && fresh ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
+    for (i = 0; rc == 0 && i < n; i++) {
+        rc = event_parse(json_array_get(events, i), i, store, last, &evs[i], &payloads[i], err);
+        last = evs[i].seq;
     }
-    if (tx_end(H->vt->acked_through(H, store, &acked, err), err) < 0) return -1;
+    if (rc == 0) rc = H->vt->begin(H, err);
+    if (rc == 0) {
+        if (H->vt->put_events) {
+            rc = H->vt->put_events(H, evs, n, fresh, &bad, err);
+        } else {
+            for (bad = 0; rc == 0 && bad < n; bad++)
+                rc = H->vt->put_event(H, &evs[bad], &fresh[bad], err);
+            bad--;
+        }
+        if (rc < 0 && err->code == ERR_CONFLICT) conflict_queue(&evs[bad]);
+        if (rc == 0) rc = H->vt->acked_through(H, store, &acked, err);
+        rc = tx_end(rc, err);
+    }
+    for (i = 0; i < n && payloads; i++) {
+        fresh_n += fresh && fresh[i];
+        free(payloads[i]);
+    }
+    free(evs);
+    free(payloads);
+    free(fresh);
+    if (rc < 0) return -1;
     *r = json_pack("{s:I, s:I, s:I}", "acked_through", (json_int_t)acked, "accepted",
-                   (json_int_t)fresh_n, "duplicates", (json_int_t)((int64_t)i - fresh_n));
+                   (json_int_t)fresh_n, "duplicates", (json_int_t)((int64_t)n - fresh_n));
     return 0;
 }
 

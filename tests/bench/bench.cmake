@@ -16,3 +16,7 @@ target_link_libraries(sqlite_limit PRIVATE corder_core PkgConfig::LUA)
 # Fills a store with N orders (one real, the rest copied by SQL).
 add_executable(prefill ${CMAKE_SOURCE_DIR}/tests/bench/prefill.c)
 target_link_libraries(prefill PRIVATE corder_core PkgConfig::LUA)
+
+# HQ ingest: many stores uploading to one or several HQ processes at once.
+add_executable(hq_ingest ${CMAKE_SOURCE_DIR}/tests/bench/hq_ingest.c)
+target_link_libraries(hq_ingest PRIVATE Threads::Threads)
