@@ -25,7 +25,8 @@ static int init_pg(const char *url, json_t *seed)
 int cli_init_main(int argc, char **argv)
 {
     static const char *const allowed[] = {"--db", "--hq-db", "--seed", NULL};
-    static const char usage[] = "corder init (--db FILE | --hq-db postgresql://...) --seed FILE.json";
+    static const char usage[] =
+        "corder init (--db FILE | --hq-db postgresql://...) --seed FILE.json";
     if (cli_check(argc, argv, allowed, usage)) return 2;
     const char *db = cli_opt(argc, argv, "--db"), *seed_path = cli_opt(argc, argv, "--seed");
     const char *hq_db = cli_opt(argc, argv, "--hq-db");

@@ -130,9 +130,11 @@ int cli_serve_main(int argc, char **argv)
     }
     if (listen && !valid_hostport(listen))
         return bad_usage("--listen wants HOST:PORT, not", listen);
-    if (hq && !valid_hostports(hq)) return bad_usage("--hq wants HOST:PORT[,HOST:PORT...], not", hq);
+    if (hq && !valid_hostports(hq))
+        return bad_usage("--hq wants HOST:PORT[,HOST:PORT...], not", hq);
     if (!tls_cert != !tls_key)
-        return bad_usage("--tls-cert and --tls-key go together, got only", tls_cert ? tls_cert : tls_key);
+        return bad_usage("--tls-cert and --tls-key go together, got only",
+                         tls_cert ? tls_cert : tls_key);
     long secs = 0;
     if (interval) {
         char *end;

@@ -49,8 +49,8 @@ static void done_cb(void *arg, const sync_round *r)
 
 int cli_sync_main(int argc, char **argv)
 {
-    static const char *const allowed[] = {"--db",           "--hq",    "--hq-token",
-                                          "--hq-token-file", "--hq-ca", NULL};
+    static const char *const allowed[] = {"--db",    "--hq", "--hq-token", "--hq-token-file",
+                                          "--hq-ca", NULL};
     int rc = cli_check(argc, argv, allowed, usage);
     if (rc) return rc;
     const char *token;

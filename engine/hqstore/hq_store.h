@@ -125,11 +125,10 @@ typedef struct {
      * token_add keeps a new one; token_revoke ends every token of the
      * store (*n: how many); token_check says whether hash is a live token
      * of the store (compared in constant time). */
-    int (*token_add)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES],
-                     err_t *err);
+    int (*token_add)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES], err_t *err);
     int (*token_revoke)(hq_store *h, const char *store, int64_t *n, err_t *err);
-    int (*token_check)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES],
-                       bool *ok, err_t *err);
+    int (*token_check)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES], bool *ok,
+                       err_t *err);
     void (*free)(hq_store *h);
 } hq_store_vt;
 

@@ -284,9 +284,7 @@ fail:;
 }
 
 /* Quiet: NOTICEs (IF NOT EXISTS …) are not the operator's business. */
-static void no_notice(void *arg, const char *msg)
-{
-}
+static void no_notice(void *arg, const char *msg) {}
 
 static int session_setup(hqpg *p, err_t *err)
 {
@@ -349,8 +347,14 @@ static void put_args_fill(put_args *a, const hq_event *ev, const char *now)
     hq_event_hash(ev, bin);
     hex_bytea(a->hash, bin);
     snprintf(a->seq, sizeof a->seq, "%lld", (long long)ev->seq);
-    const char *v[8] = {ev->store, a->seq, ev->number, ev->type, ev->payload, a->hash,
-                        ev->hq_order && *ev->hq_order ? ev->hq_order : NULL, a->now};
+    const char *v[8] = {ev->store,
+                        a->seq,
+                        ev->number,
+                        ev->type,
+                        ev->payload,
+                        a->hash,
+                        ev->hq_order && *ev->hq_order ? ev->hq_order : NULL,
+                        a->now};
     memcpy(a->v, v, sizeof v);
 }
 
@@ -392,13 +396,13 @@ static int pg_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
     return rc;
 }
 
-#define HQPG_PIPELINE 256 /* events per round trip: bounded so that, with a
-                           * blocking connection, the answers waiting to be
-                           * read never fill the socket while we still send */
+#define HQPG_PIPELINE                                                                              \
+    256 /* events per round trip: bounded so that, with a                                          \
+         * blocking connection, the answers waiting to be                                          \
+         * read never fill the socket while we still send */
 
 /* One chunk of events in one round trip (libpq pipeline mode). */
-static int put_chunk(hqpg *p, const hq_event *ev, size_t n, bool *fresh, size_t *bad,
-                     err_t *err)
+static int put_chunk(hqpg *p, const hq_event *ev, size_t n, bool *fresh, size_t *bad, err_t *err)
 {
     char now[32];
     iso_now(now);
@@ -508,8 +512,8 @@ static int recs(PGresult *res, hq_order_rec **out, size_t *n, err_t *err)
     return 0;
 }
 
-static int pg_list(hq_store *h, const char *store, const char *state, int limit,
-                   hq_order_rec **out, size_t *n, err_t *err)
+static int pg_list(hq_store *h, const char *store, const char *state, int limit, hq_order_rec **out,
+                   size_t *n, err_t *err)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
@@ -587,23 +591,21 @@ static int pg_conflicts(hq_store *h, const char *store, int limit, json_t **out,
     *out = json_array();
     for (int i = 0; i < PQntuples(res); i++)
         json_array_append_new(
-            *out,
-            json_pack("{s:s, s:I, s:{s:s, s:s}, s:{s:s, s:s}, s:I, s:s, s:s}", "store",
-                      PQgetvalue(res, i, 0), "seq",
-                      (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10), "kept", "type",
-                      PQgetvalue(res, i, 2), "number", PQgetvalue(res, i, 3), "offered", "type",
-                      PQgetvalue(res, i, 4), "number", PQgetvalue(res, i, 5), "count",
-                      (json_int_t)strtoll(PQgetvalue(res, i, 6), NULL, 10), "first_at",
-                      PQgetvalue(res, i, 7), "last_at", PQgetvalue(res, i, 8)));
+            *out, json_pack("{s:s, s:I, s:{s:s, s:s}, s:{s:s, s:s}, s:I, s:s, s:s}", "store",
+                            PQgetvalue(res, i, 0), "seq",
+                            (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10), "kept", "type",
+                            PQgetvalue(res, i, 2), "number", PQgetvalue(res, i, 3), "offered",
+                            "type", PQgetvalue(res, i, 4), "number", PQgetvalue(res, i, 5), "count",
+                            (json_int_t)strtoll(PQgetvalue(res, i, 6), NULL, 10), "first_at",
+                            PQgetvalue(res, i, 7), "last_at", PQgetvalue(res, i, 8)));
     PQclear(res);
     return 0;
 }
 
 static bool pg_has(hq_store *h, hq_kind kind, const char *id)
 {
-    static const int idx[] = {[HQ_STORE] = S_HAS_STORE,
-                              [HQ_CUSTOMER] = S_HAS_CUSTOMER,
-                              [HQ_PRODUCT] = S_HAS_PRODUCT};
+    static const int idx[] = {
+        [HQ_STORE] = S_HAS_STORE, [HQ_CUSTOMER] = S_HAS_CUSTOMER, [HQ_PRODUCT] = S_HAS_PRODUCT};
     err_t err;
     PGresult *res = run(P(h), idx[kind], 1, &id, PGRES_TUPLES_OK, &err);
     if (!res) return false;

@@ -440,9 +440,8 @@ static int sq_token_add(hq_store *h, const char *store, const uint8_t hash[HQ_HA
 {
     char now[32];
     engine_iso_now(E(h), now);
-    sqlite3_stmt *st = engine_stmt(E(h),
-                                   "INSERT INTO hq_tokens(store, hash, created_at) VALUES(?,?,?)",
-                                   err);
+    sqlite3_stmt *st =
+        engine_stmt(E(h), "INSERT INTO hq_tokens(store, hash, created_at) VALUES(?,?,?)", err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, hash, HQ_HASH_BYTES, SQLITE_STATIC);
@@ -470,8 +469,8 @@ static int sq_token_revoke(hq_store *h, const char *store, int64_t *n, err_t *er
 static int sq_token_check(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES],
                           bool *ok, err_t *err)
 {
-    sqlite3_stmt *st = engine_stmt(
-        E(h), "SELECT hash FROM hq_tokens WHERE store = ? AND revoked_at IS NULL", err);
+    sqlite3_stmt *st =
+        engine_stmt(E(h), "SELECT hash FROM hq_tokens WHERE store = ? AND revoked_at IS NULL", err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     *ok = false;

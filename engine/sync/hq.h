@@ -30,11 +30,42 @@ bool hq_login_ok(const char *store, const char *token, size_t len);
 void hq_ops_on_conflict(void (*fn)(void *arg), void *arg);
 int hq_ops_flush(engine *e, err_t *err);
 
+/* One hq.upload against h (any backend; thread-safe for a store of its
+ * own): the events checked, stored in one transaction, the answer's
+ * numbers in out. A conflict is described in out (c_payload malloc'd)
+ * for the caller to record on the loop. */
+typedef struct {
+    int64_t acked, accepted, duplicates;
+    bool conflict;
+    char c_store[32], c_type[65], c_number[64];
+    int64_t c_seq;
+    char *c_payload;
+} hq_upload_out;
+int hq_upload_run(hq_store *h, const char *store, json_t *events, hq_upload_out *out, err_t *err);
+/* The outcome of an upload run on a worker (hq_pool.c), for the op that
+ * runs next on the loop (the released line): it answers with it. */
+void hq_ops_preset_upload(const json_t *events, int rc, const hq_upload_out *out, const err_t *err);
+
 /* `serve --role hq`: slows down repeated wrong tokens per source
- * (hq_gate.c). NULL when the server has no room for a gate. */
+ * (hq_gate.c) and, for an HQ on PostgreSQL (hq_db set), runs uploads on
+ * worker threads with connections of their own (hq_pool.c), the loop
+ * answering when they are done. NULL when the server has no room for a
+ * gate. */
 typedef struct hq_gate hq_gate;
 struct server;
-hq_gate *hq_gate_start(struct server *s, err_t *err);
+hq_gate *hq_gate_start(struct server *s, const char *hq_db, err_t *err);
+
+/* The upload workers of an HQ on PostgreSQL (hq_pool.c): each thread has
+ * its own connection to url. submit runs one upload (events borrowed
+ * from the held request) and releases w with its outcome, on the loop of
+ * base; stop finishes and answers what was taken. */
+#define HQ_POOL_THREADS 4
+typedef struct hq_pool hq_pool;
+struct event_base;
+struct server_wait;
+hq_pool *hq_pool_start(struct event_base *base, const char *url, err_t *err);
+void hq_pool_submit(hq_pool *p, struct server_wait *w, const char *store, json_t *events);
+void hq_pool_stop(hq_pool *p);
 void hq_gate_stop(hq_gate *g);
 
 /* Checks an order document against HQ's own master data (store, customer,

@@ -190,16 +190,11 @@ static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq
     return *payload ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
 }
 
-static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+int hq_upload_run(hq_store *h, const char *store, json_t *events, hq_upload_out *out, err_t *err)
 {
-    const char *store;
-    json_t *events;
-    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
-        args_arr(args, "", "events", true, HQ_MAX_EVENTS, &events, err) < 0 ||
-        need_peer(s, store, err) < 0)
-        return -1;
     size_t n = json_array_size(events), i, bad = 0;
-    int64_t last = 0, fresh_n = 0, acked;
+    int64_t last = 0;
+    *out = (hq_upload_out){0};
     /* Every event is read and checked before any is stored: a batch is
      * refused whole, and the backend may store it in one go. */
     hq_event *evs = calloc(n ? n : 1, sizeof *evs);
@@ -210,29 +205,86 @@ static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err
         rc = event_parse(json_array_get(events, i), i, store, last, &evs[i], &payloads[i], err);
         last = evs[i].seq;
     }
-    if (rc == 0) rc = H->vt->begin(H, err);
+    if (rc == 0) rc = h->vt->begin(h, err);
     if (rc == 0) {
-        if (H->vt->put_events) {
-            rc = H->vt->put_events(H, evs, n, fresh, &bad, err);
+        if (h->vt->put_events) {
+            rc = h->vt->put_events(h, evs, n, fresh, &bad, err);
         } else {
             for (bad = 0; rc == 0 && bad < n; bad++)
-                rc = H->vt->put_event(H, &evs[bad], &fresh[bad], err);
+                rc = h->vt->put_event(h, &evs[bad], &fresh[bad], err);
             bad--;
         }
-        if (rc < 0 && err->code == ERR_CONFLICT) conflict_queue(&evs[bad]);
-        if (rc == 0) rc = H->vt->acked_through(H, store, &acked, err);
-        rc = tx_end(rc, err);
+        if (rc < 0 && err->code == ERR_CONFLICT) {
+            /* Recorded by the caller, after the rollback (hq_ops_flush). */
+            const hq_event *ev = &evs[bad];
+            out->conflict = true;
+            text_copy(out->c_store, sizeof out->c_store, ev->store);
+            text_copy(out->c_type, sizeof out->c_type, ev->type);
+            text_copy(out->c_number, sizeof out->c_number, ev->number);
+            out->c_seq = ev->seq;
+            out->c_payload = strdup(ev->payload);
+        }
+        if (rc == 0) rc = h->vt->acked_through(h, store, &out->acked, err);
+        err_t e2 = {0};
+        if (h->vt->end(h, rc == 0, rc == 0 ? err : &e2) < 0) rc = -1;
     }
     for (i = 0; i < n && payloads; i++) {
-        fresh_n += fresh && fresh[i];
+        out->accepted += fresh && fresh[i];
         free(payloads[i]);
     }
+    out->duplicates = (int64_t)n - out->accepted;
     free(evs);
     free(payloads);
     free(fresh);
+    return rc;
+}
+
+/* An upload done elsewhere (a worker thread, hq_pool.c), handed to the
+ * op when its line is released: taken by the next op_upload. */
+static const json_t *preset_for; /* the events array of the request it answers */
+static int preset_rc;
+static hq_upload_out preset_out;
+static err_t preset_err;
+
+void hq_ops_preset_upload(const json_t *events, int rc, const hq_upload_out *out, const err_t *err)
+{
+    if (preset_for) free(preset_out.c_payload); /* never taken */
+    preset_for = events;
+    preset_rc = rc;
+    preset_out = *out;
+    preset_err = *err;
+}
+
+static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    const char *store;
+    json_t *events = json_object_get(args, "events");
+    bool preset = preset_for && preset_for == events;
+    hq_upload_out out = preset ? preset_out : (hq_upload_out){0};
+    int rc = preset ? preset_rc : 0;
+    if (preset) {
+        *err = preset_err;
+        preset_for = NULL;
+    }
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_arr(args, "", "events", true, HQ_MAX_EVENTS, &events, err) < 0 ||
+        need_peer(s, store, err) < 0) {
+        if (preset) free(out.c_payload);
+        return -1;
+    }
+    if (!preset) rc = hq_upload_run(H, store, events, &out, err);
+    if (out.conflict && out.c_payload) {
+        hq_event ev = {.store = out.c_store,
+                       .seq = out.c_seq,
+                       .type = out.c_type,
+                       .number = out.c_number,
+                       .payload = out.c_payload};
+        conflict_queue(&ev);
+    }
+    free(out.c_payload);
     if (rc < 0) return -1;
-    *r = json_pack("{s:I, s:I, s:I}", "acked_through", (json_int_t)acked, "accepted",
-                   (json_int_t)fresh_n, "duplicates", (json_int_t)((int64_t)n - fresh_n));
+    *r = json_pack("{s:I, s:I, s:I}", "acked_through", (json_int_t)out.acked, "accepted",
+                   (json_int_t)out.accepted, "duplicates", (json_int_t)out.duplicates);
     return 0;
 }
 
@@ -303,7 +355,8 @@ static int op_order_list(engine *e, session *s, json_t *args, json_t **r, err_t 
     size_t n;
     if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_str(args, "", "state", false, 15, &state, err) < 0 ||
-        need_hq_user(s, &store, err) < 0 || H->vt->list(H, store, state, HQ_LIST_MAX, &v, &n, err) < 0)
+        need_hq_user(s, &store, err) < 0 ||
+        H->vt->list(H, store, state, HQ_LIST_MAX, &v, &n, err) < 0)
         return -1;
     *r = json_pack("{s:o}", "orders", recs_json(v, n));
     free(v);

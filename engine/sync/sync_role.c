@@ -60,7 +60,7 @@ sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, er
             goto fail;
         }
         hq_ops_on_conflict(conflict_notify, r);
-        if (!(r->gate = hq_gate_start(s, err))) goto fail;
+        if (!(r->gate = hq_gate_start(s, cfg->hq_db, err))) goto fail;
         return r;
     }
     if (sync_register_ops() < 0) {

@@ -213,8 +213,7 @@ static int resolve_all(uplink *u, const char *hostports, err_t *err)
     if (strlen(hostports) >= sizeof buf)
         return err_set(err, ERR_BAD_REQUEST, "HQ addresses too long");
     text_copy(buf, sizeof buf, hostports);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         if (resolve(u, tok, err) < 0) return -1;
     return u->naddrs ? 0 : err_set(err, ERR_BAD_REQUEST, "no HQ address in '%s'", hostports);
 }
@@ -232,8 +231,9 @@ uplink *uplink_new(struct event_base *base, const char *hostports, const char *t
     u->tick = event_new(base, -1, EV_PERSIST, tick_cb, u);
     u->fail_ev = event_new(base, -1, 0, fail_cb, u);
     struct timeval tv = {0, 100000};
-    if (resolve_all(u, hostports, err) < 0 || (ca_file && !(u->tls = tls_client_ctx(ca_file, err))) ||
-        !u->tick || !u->fail_ev || event_add(u->tick, &tv) < 0) {
+    if (resolve_all(u, hostports, err) < 0 ||
+        (ca_file && !(u->tls = tls_client_ctx(ca_file, err))) || !u->tick || !u->fail_ev ||
+        event_add(u->tick, &tv) < 0) {
         if (!err->code) err_set(err, ERR_INTERNAL, "cannot create the HQ client");
         uplink_free(u);
         return NULL;

@@ -164,8 +164,7 @@ int main(int argc, char **argv)
     qsort(all, n, sizeof *all, cmp);
     long events = (long)nstores * nbatches * nevents;
     printf("events=%ld secs=%.2f events_per_s=%.0f batch_p50_ms=%.1f batch_p99_ms=%.1f errors=%d\n",
-           events, secs, events / secs, all[n / 2] / 1000.0, all[(n * 99) / 100] / 1000.0,
-           errors);
+           events, secs, events / secs, all[n / 2] / 1000.0, all[(n * 99) / 100] / 1000.0, errors);
     free(all);
     free(w);
     free(th);
