@@ -203,6 +203,8 @@ static int pg_fail(hqpg *p, PGresult *res, const char *what, err_t *err)
     return err_set(err, ERR_INTERNAL, "HQ database (%s): %s", what, msg);
 }
 
+static int ensure_conn(hqpg *p, err_t *err);
+
 /* Runs prepared statement i; the result when its status is want, else NULL
  * with err set. */
 static PGresult *run(hqpg *p, int i, int n, const char *const *vals, ExecStatusType want,
@@ -210,9 +212,11 @@ static PGresult *run(hqpg *p, int i, int n, const char *const *vals, ExecStatusT
 {
     char name[8];
     snprintf(name, sizeof name, "s%d", i);
+    /* A read outside a transaction brings a lost connection back too. */
+    if (!p->in_tx && PQstatus(p->conn) != CONNECTION_OK && ensure_conn(p, err) < 0) return NULL;
     PGresult *res = PQexecPrepared(p->conn, name, n, vals, NULL, NULL, 0);
     if (!res || PQresultStatus(res) != want) {
-        pg_fail(p, res, stmts[i] + 0, err);
+        pg_fail(p, res, name, err);
         return NULL;
     }
     return res;
