@@ -20,12 +20,13 @@ PIDS=()
 log() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*" >&2; }
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    PIDS=()
     bash "$ROOT/tests/lib/pg.sh" stop "$TMP/pg" >/dev/null 2>&1 || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-serve() { # OUT ARGS...: starts an HQ, prints its port
+serve() { # OUT ARGS...: starts an HQ; its port in $PORT (not a subshell: PIDS must stay)
     local out=$1
     shift
     "$BUILD/corder" serve --role hq --hq-token bench --listen 127.0.0.1:0 \
@@ -35,7 +36,8 @@ serve() { # OUT ARGS...: starts an HQ, prints its port
         grep -q listening "$out" 2>/dev/null && break
         sleep 0.1
     done
-    sed -n 's/^corder listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out"
+    PORT=$(sed -n 's/^corder listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out")
+    [ -n "$PORT" ] || { cat "$out.err" >&2; exit 1; }
 }
 
 run() { # LABEL ADDRS
@@ -46,19 +48,21 @@ run() { # LABEL ADDRS
 }
 
 "$BUILD/corder" init --db "$TMP/hq.db" --seed "$ROOT/examples/seed.json" >/dev/null
-p=$(serve "$TMP/sqlite.out" --db "$TMP/hq.db")
-run sqlite "127.0.0.1:$p"
+serve "$TMP/sqlite.out" --db "$TMP/hq.db"
+run sqlite "127.0.0.1:$PORT"
 
 bash "$ROOT/tests/lib/pg.sh" start "$TMP/pg" >/dev/null
 url=$(bash "$ROOT/tests/lib/pg.sh" createdb "$TMP/pg" hq1)
 "$BUILD/corder" init --hq-db "$url" --seed "$ROOT/examples/seed.json" >/dev/null
-p=$(serve "$TMP/pg1.out" --hq-db "$url")
-run pg "127.0.0.1:$p"
+serve "$TMP/pg1.out" --hq-db "$url"
+run pg "127.0.0.1:$PORT"
 
 url=$(bash "$ROOT/tests/lib/pg.sh" createdb "$TMP/pg" hq2)
 "$BUILD/corder" init --hq-db "$url" --seed "$ROOT/examples/seed.json" >/dev/null
-p1=$(serve "$TMP/pg2a.out" --hq-db "$url")
-p2=$(serve "$TMP/pg2b.out" --hq-db "$url")
-run "pg x2" "127.0.0.1:$p1,127.0.0.1:$p2"
+serve "$TMP/pg2a.out" --hq-db "$url"
+p1=$PORT
+serve "$TMP/pg2b.out" --hq-db "$url"
+run "pg x2" "127.0.0.1:$p1,127.0.0.1:$PORT"
 kept=$(psql -X -At "$url" -c "SELECT count(*) FROM hq_events")
+# (the HQs are stopped before their cluster, by cleanup)
 log "pg x2: $kept events kept (expected $((STORES * BATCHES * EVENTS)))"
