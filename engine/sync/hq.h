@@ -22,6 +22,10 @@ int hq_ops_register(hq_store *h, const char *token);
  * the store's own live tokens; constant time, and the time does not depend
  * on the real tokens' lengths (hashes are compared). */
 bool hq_login_ok(const char *store, const char *token, size_t len);
+/* The same, from HQ's gate: the verdict is also kept for the sign-in op
+ * that runs next with the same store and token (one database look-up per
+ * sign-in, not two). */
+bool hq_login_judge(const char *store, const char *token, size_t len);
 
 /* A refused upload rolls back, so its conflict is recorded afterwards:
  * fn is called when one is queued (the server then runs hq_ops_flush in a

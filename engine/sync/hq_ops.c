@@ -64,17 +64,44 @@ typedef struct {
 static pending_conflict pending[HQ_PENDING_MAX];
 static int npending;
 
+/* The gate's verdict on the sign-in it just saw (hq_gate.c checks every
+ * session.login_store before it runs): the op reuses it instead of asking
+ * the database a second time. Loop thread only. */
+static struct {
+    bool set, ok;
+    char store[32];
+    uint8_t hash[HQ_HASH_BYTES];
+} verdict;
+
 bool hq_login_ok(const char *store, const char *token, size_t len)
 {
     uint8_t h[HQ_HASH_BYTES];
     bool ok = false;
     hq_token_hash(token, len, h);
+    if (verdict.set && store && !strcmp(verdict.store, store) &&
+        sodium_memcmp(verdict.hash, h, sizeof h) == 0) {
+        verdict.set = false;
+        return verdict.ok;
+    }
     bool shared = shared_set && sodium_memcmp(h, shared_hash, sizeof h) == 0;
     err_t err = {0};
     /* The store's own tokens are looked at even when the shared one
      * matched: the time taken does not say which kind a token is. */
     if (H && store && H->vt->token_check(H, store, h, &ok, &err) < 0) ok = false;
     return shared || ok;
+}
+
+bool hq_login_judge(const char *store, const char *token, size_t len)
+{
+    verdict.set = false;
+    bool ok = hq_login_ok(store, token, len);
+    if (strlen(store) < sizeof verdict.store) {
+        text_copy(verdict.store, sizeof verdict.store, store);
+        hq_token_hash(token, len, verdict.hash);
+        verdict.ok = ok;
+        verdict.set = true;
+    }
+    return ok;
 }
 
 /* Runs an op's storage calls as one transaction (hq_store.h). */
