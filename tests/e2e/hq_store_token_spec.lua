@@ -96,6 +96,16 @@ describe("C2: a credential per store", function()
         c:close()
     end)
 
+    it("corder hq token: bad usage exits 2 with one line", function()
+        for _, args in ipairs({"hq token --store S001", "hq token --db x.db", "hq nope",
+                               "hq token --db x.db --hq-db postgresql://x --store S001"}) do
+            local code, out, err = e2e.run(args)
+            assert.are.equal(2, code, args)
+            assert.are.equal("", out)
+            assert.is_truthy(err:match("^corder: [^\n]+\n$"), "not one line: " .. err)
+        end
+    end)
+
     it("C2: a store server uploads with its own token", function()
         local fresh = e2e.hq({token = false}) -- (the events above used S002's first seqs)
         local st = e2e.store(fresh.port, {token = fresh:hq_token("S002")})
