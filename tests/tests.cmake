@@ -34,13 +34,36 @@ if(CORDER_SANITIZE)
        "ASAN_OPTIONS=detect_leaks=0" "CORDER_SANITIZED=1")
 endif()
 
+# The private PostgreSQL cluster of the @pg entries (SPEC C1).
+# In /tmp: the user postgres must reach it (PostgreSQL does not run as root).
+string(MD5 PG_TEST_TAG "${CMAKE_BINARY_DIR}")
+string(SUBSTRING "${PG_TEST_TAG}" 0 10 PG_TEST_TAG)
+set(PG_TEST_DIR /tmp/corder-pg-${PG_TEST_TAG})
+add_test(NAME pg/start COMMAND bash ${CMAKE_SOURCE_DIR}/tests/lib/pg.sh start ${PG_TEST_DIR})
+add_test(NAME pg/stop COMMAND bash ${CMAKE_SOURCE_DIR}/tests/lib/pg.sh stop ${PG_TEST_DIR})
+set_tests_properties(pg/start PROPERTIES FIXTURES_SETUP pg TIMEOUT 600)
+set_tests_properties(pg/stop PROPERTIES FIXTURES_CLEANUP pg)
+
 foreach(dir spec e2e policies)
   file(GLOB SPECS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${dir}/*_spec.lua)
   foreach(spec ${SPECS})
     get_filename_component(name ${spec} NAME_WE)
-    add_test(NAME ${dir}/${name}
-             COMMAND ${BUSTED} --output=TAP ${spec}
-             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-    set_tests_properties(${dir}/${name} PROPERTIES ENVIRONMENT "${SPEC_ENV}" TIMEOUT 600)
+    if(NOT name MATCHES "^pg_")
+      add_test(NAME ${dir}/${name}
+               COMMAND ${BUSTED} --output=TAP ${spec}
+               WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+      set_tests_properties(${dir}/${name} PROPERTIES ENVIRONMENT "${SPEC_ENV}" TIMEOUT 600)
+    endif()
+    # SPEC C1: the HQ and sync specs run again with HQ on PostgreSQL, in a
+    # private cluster (tests/lib/pg.sh) that the fixture starts once and
+    # stops at the end. Specs named pg_* need PostgreSQL and run only so.
+    if(dir STREQUAL "e2e" AND name MATCHES "^(hq|sync|pg)_")
+      add_test(NAME ${dir}/${name}@pg
+               COMMAND ${BUSTED} --output=TAP ${spec}
+               WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+      set_tests_properties(${dir}/${name}@pg PROPERTIES
+        ENVIRONMENT "${SPEC_ENV};CORDER_HQ_BACKEND=pg;CORDER_PG_DIR=${PG_TEST_DIR}"
+        FIXTURES_REQUIRED pg TIMEOUT 600)
+    endif()
   endforeach()
 endforeach()

@@ -12,5 +12,6 @@ int cli_serve_main(int argc, char **argv);  /* cli_serve.c */
 int cli_sync_main(int argc, char **argv);   /* cli_sync.c */
 int cli_backup_main(int argc, char **argv); /* cli_backup.c */
 int cli_call_main(int argc, char **argv);   /* cli_call.c */
+int cli_hq_main(int argc, char **argv);     /* cli_hq.c: `corder hq token` */
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -14,20 +15,38 @@
 #include "net/http.h"
 #include "net/server.h"
 #include "ops/slowlog.h"
+#include "net/tls.h"
 #include "sync/sync.h"
 #include "host/policy_lua.h"
 
 static const char usage[] =
     "corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR] "
-    "[--role store|hq] [--hq HOST:PORT] [--hq-token TOKEN | --hq-token-file FILE] "
+    "[--role store|hq] [--hq HOST:PORT[,HOST:PORT...]] [--hq-ca FILE] "
+    "[--hq-token TOKEN | --hq-token-file FILE] [--hq-db postgresql://...] "
+    "[--tls-cert FILE --tls-key FILE] "
     "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
-    "[--idle-timeout SECONDS] [--http HOST:PORT] [--slowlog-ms MS] (the token may also come from "
-    "$CORDER_HQ_TOKEN)";
+    "[--idle-timeout SECONDS] [--http HOST:PORT] [--slowlog-ms MS] (the token may also come "
+    "from $CORDER_HQ_TOKEN; an HQ given --hq-db needs no --db)";
 
-static const char *const allowed[] = {
-    "--db",           "--listen",       "--admin-socket",  "--policies",      "--role",
-    "--hq",           "--hq-token",     "--hq-token-file", "--sync-interval", "--max-connections",
-    "--auth-timeout", "--idle-timeout", "--http",          "--slowlog-ms",    NULL};
+static const char *const allowed[] = {"--db",
+                                      "--listen",
+                                      "--admin-socket",
+                                      "--policies",
+                                      "--role",
+                                      "--hq",
+                                      "--hq-token",
+                                      "--hq-token-file",
+                                      "--sync-interval",
+                                      "--max-connections",
+                                      "--auth-timeout",
+                                      "--idle-timeout",
+                                      "--http",
+                                      "--slowlog-ms",
+                                      "--hq-db",
+                                      "--hq-ca",
+                                      "--tls-cert",
+                                      "--tls-key",
+                                      NULL};
 
 static int bad_usage(const char *what, const char *value)
 {
@@ -43,6 +62,38 @@ static int valid_hostport(const char *s)
     char *end;
     long port = strtol(colon + 1, &end, 10);
     return *end == 0 && port >= 0 && port <= 65535;
+}
+
+/* A comma-separated list of HOST:PORT (--hq A,B). */
+static int valid_hostports(const char *s)
+{
+    char buf[1024];
+    if (strlen(s) >= sizeof buf) return 0;
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save), n++)
+        if (!valid_hostport(tok)) return 0;
+    return n > 0 && s[strlen(s) - 1] != ',';
+}
+
+/* An HQ on PostgreSQL with no --db of its own: the engine (sessions,
+ * idempotency keys of the HQ ops) lives in a private scratch database,
+ * removed at exit. */
+static char scratch_dir[64];
+
+static void scratch_remove(void)
+{
+    if (!*scratch_dir) return;
+    static const char *const files[] = {"/hq-local.db", "/hq-local.db-wal", "/hq-local.db-shm",
+                                        "/hq-local.db-journal"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s%s", scratch_dir, files[i]);
+        unlink(p);
+    }
+    rmdir(scratch_dir);
+    *scratch_dir = '\0';
 }
 
 /* A whole number in lo..hi from option name, or def when absent; -1 after
@@ -77,7 +128,15 @@ int cli_serve_main(int argc, char **argv)
     const char *role = cli_opt(argc, argv, "--role");
     const char *hq = cli_opt(argc, argv, "--hq");
     const char *interval = cli_opt(argc, argv, "--sync-interval");
-    if (!db) {
+    const char *hq_db = cli_opt(argc, argv, "--hq-db");
+    const char *hq_ca = cli_opt(argc, argv, "--hq-ca");
+    const char *tls_cert = cli_opt(argc, argv, "--tls-cert");
+    const char *tls_key = cli_opt(argc, argv, "--tls-key");
+    bool hq_role = role && !strcmp(role, "hq");
+    if (role && strcmp(role, "store") && strcmp(role, "hq"))
+        return bad_usage("--role is store or hq, not", role);
+    if (hq_db && !hq_role) return bad_usage("--hq-db is for --role hq, not", role ? role : "store");
+    if (!db && !hq_db) {
         fprintf(stderr, "corder: serve: --db is required; usage: %s\n", usage);
         return 2;
     }
@@ -85,9 +144,11 @@ int cli_serve_main(int argc, char **argv)
         return bad_usage("--listen wants HOST:PORT, not", listen);
     const char *http = cli_opt(argc, argv, "--http");
     if (http && !valid_hostport(http)) return bad_usage("--http wants HOST:PORT, not", http);
-    if (hq && !valid_hostport(hq)) return bad_usage("--hq wants HOST:PORT, not", hq);
-    if (role && strcmp(role, "store") && strcmp(role, "hq"))
-        return bad_usage("--role is store or hq, not", role);
+    if (hq && !valid_hostports(hq))
+        return bad_usage("--hq wants HOST:PORT[,HOST:PORT...], not", hq);
+    if (!tls_cert != !tls_key)
+        return bad_usage("--tls-cert and --tls-key go together, got only",
+                         tls_cert ? tls_cert : tls_key);
     long secs = 0;
     if (interval) {
         char *end;
@@ -101,15 +162,19 @@ int cli_serve_main(int argc, char **argv)
     long slow_ms = number_opt(argc, argv, "--slowlog-ms", 0, 3600000, SLOWLOG_DEFAULT_MS);
     if (max_conn == -2 || auth_to == -2 || idle_to == -2 || slow_ms == -2) return 2;
     slowlog_set_threshold(slow_ms);
-    bool hq_role = role && !strcmp(role, "hq");
     const char *token;
     if ((rc = cli_hq_token(argc, argv, "serve", usage, &token))) return rc;
-    if (hq_role && (!token || !*token)) {
-        fprintf(stderr,
-                "corder: serve: --role hq needs the stores' shared secret: --hq-token,"
-                " --hq-token-file or $CORDER_HQ_TOKEN; usage: %s\n",
-                usage);
-        return 2;
+    if (!db) {
+        snprintf(scratch_dir, sizeof scratch_dir, "/tmp/corder-hq.XXXXXX");
+        if (!mkdtemp(scratch_dir)) {
+            *scratch_dir = '\0';
+            fprintf(stderr, "corder: serve: cannot make a scratch directory in /tmp\n");
+            return 1;
+        }
+        atexit(scratch_remove);
+        static char local[96];
+        snprintf(local, sizeof local, "%s/hq-local.db", scratch_dir);
+        db = local;
     }
     engine_config ecfg = {.db_path = db,
                           .policy_impl = &policy_lua,
@@ -135,18 +200,27 @@ int cli_serve_main(int argc, char **argv)
                           .idle_timeout = idle_to == -2000 ? 0
                                           : idle_to == 0   ? -1
                                                            : (int)idle_to};
+    if (tls_cert && !(scfg.tls = tls_server_ctx(tls_cert, tls_key, &err))) {
+        fprintf(stderr, "corder: serve: %s\n", err.message);
+        engine_close(e);
+        return 1;
+    }
     server *s = server_new(e, &scfg, &err);
     if (!s) {
         fprintf(stderr, "corder: serve: %s\n", err.message);
+        tls_ctx_free(scfg.tls);
         engine_close(e);
         return 1;
     }
     server_set_admin(s, admin_hooks()); /* the support REPL (bindings/lapi_admin.h) */
     /* SPEC section 6: the uploader and gate (store), or the hq.* ops (hq). */
-    sync_role *sr = sync_role_start(s, e, hq_role, hq, token, &err);
+    sync_role_config rcfg = {
+        .hq_role = hq_role, .hq = hq, .token = token, .hq_db = hq_db, .hq_ca = hq_ca};
+    sync_role *sr = sync_role_start(s, e, &rcfg, &err);
     if (!sr) {
         fprintf(stderr, "corder: serve: %s\n", err.message);
         server_free(s);
+        tls_ctx_free(scfg.tls);
         engine_close(e);
         return 1;
     }
@@ -167,6 +241,7 @@ int cli_serve_main(int argc, char **argv)
     sync_role_stop(sr);
     http_free(hs);
     server_free(s);
+    tls_ctx_free(scfg.tls);
     engine_close(e);
     if (rc) {
         fprintf(stderr, "corder: serve: %s\n", err.message);

@@ -17,7 +17,7 @@
 #include "sync/sync.h"
 
 static const char usage[] =
-    "corder sync --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file"
+    "corder sync --db FILE --hq HOST:PORT [--hq-ca FILE] [--hq-token TOKEN | --hq-token-file"
     " FILE] (the token may also come from $CORDER_HQ_TOKEN)";
 
 typedef struct {
@@ -49,7 +49,8 @@ static void done_cb(void *arg, const sync_round *r)
 
 int cli_sync_main(int argc, char **argv)
 {
-    static const char *const allowed[] = {"--db", "--hq", "--hq-token", "--hq-token-file", NULL};
+    static const char *const allowed[] = {"--db",    "--hq", "--hq-token", "--hq-token-file",
+                                          "--hq-ca", NULL};
     int rc = cli_check(argc, argv, allowed, usage);
     if (rc) return rc;
     const char *token;
@@ -74,6 +75,7 @@ int cli_sync_main(int argc, char **argv)
         sync_agent_config cfg = {.e = e,
                                  .base = o.base,
                                  .hq = hq,
+                                 .hq_ca = cli_opt(argc, argv, "--hq-ca"),
                                  .token = token,
                                  .write = direct_write,
                                  .write_ctx = e};

@@ -6,9 +6,10 @@
 #include "lua/lcli.h"
 
 static const char usage[] =
-    "usage: corder init  --db FILE --seed FILE.json\n"
+    "usage: corder init  (--db FILE | --hq-db postgresql://...) --seed FILE.json\n"
     "       corder serve --db FILE [--listen HOST:PORT] [--admin-socket PATH] [--policies DIR]\n"
-    "                    [--role store|hq] [--hq HOST:PORT]\n"
+    "                    [--role store|hq] [--hq HOST:PORT[,HOST:PORT...]] [--hq-ca FILE]\n"
+    "                    [--hq-db postgresql://...] [--tls-cert FILE --tls-key FILE]\n"
     "                    [--hq-token TOKEN | --hq-token-file FILE] [--sync-interval SECONDS]\n"
     "                    [--max-connections N] [--auth-timeout SECONDS] [--idle-timeout SECONDS]\n"
     "                    [--slowlog-ms MS]\n"
@@ -16,6 +17,7 @@ static const char usage[] =
     "       corder sync  --db FILE --hq HOST:PORT [--hq-token TOKEN | --hq-token-file FILE]\n"
     "       corder backup --db FILE --to FILE\n"
     "       corder call  [--connect HOST:PORT] [--login STORE:STAFF] [OP [ARGS-JSON]]\n"
+    "       corder hq token (--db FILE | --hq-db postgresql://...) --store ID [--revoke]\n"
     "       corder policy check FILE\n"
     "       corder policy replay --db FILE --policy FILE [--store S] [--since YYYY-MM-DD]\n"
     "The HQ token may also come from the environment: CORDER_HQ_TOKEN.\n";
@@ -32,6 +34,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "sync")) return cli_sync_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "backup")) return cli_backup_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "call")) return cli_call_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "hq")) return cli_hq_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "policy")) return cli_policy_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "repl")) return cli_repl_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {

@@ -2,9 +2,10 @@
  *
  * The HQ protocol (hq_ops.c) and the synchronize job (hq_jobs.c) only call
  * the functions of hq_store_vt; hq_store_sqlite.c is the implementation that
- * lives in the HQ's own corder database. A PostgreSQL backend would be one
- * more file filling the same table, picked at start-up; protocol, uploader
- * and jobs would not change. Two rules every backend keeps:
+ * lives in the HQ's own corder database, hq_store_pg.c the one for a chain
+ * (SPEC C1: any number of HQ processes on one PostgreSQL database), picked
+ * at start-up by --hq-db; protocol, uploader and jobs do not change. Rules
+ * every backend keeps:
  *   - put_event is idempotent by (store, seq), and what it accepted is
  *     durable before the caller answers the upload (the SQLite backend
  *     writes in the server's group-commit transaction, so the batch's
@@ -17,7 +18,15 @@
  *     the event;
  *   - the kept order document is the one of the highest seq applied: an
  *     older event arriving late (a store retrying a quarantined event)
- *     never replaces a newer document. */
+ *     never replaces a newer document;
+ *   - between begin and end, every call is one transaction: the SQLite
+ *     backend is inside the server's batch already (both are no-ops), the
+ *     PostgreSQL backend opens its own and commits it (durably) in end, so
+ *     an op's answer follows a commit on both;
+ *   - claim hands each uploaded order to one caller at a time (until its
+ *     end): several HQ processes may run the synchronize job at once and
+ *     each sales order is still made once;
+ *   - sales-order ids are unique across every process using the store. */
 #ifndef CORDER_HQ_STORE_H
 #define CORDER_HQ_STORE_H
 
@@ -70,6 +79,13 @@ typedef struct {
      * A (store, seq) already kept with other content: ERR_CONFLICT, with
      * details {store, seq}, nothing changed. */
     int (*put_event)(hq_store *h, const hq_event *ev, bool *fresh, err_t *err);
+    /* put_event for n events in order, with the same result (fresh[i]
+     * for each); on ERR_CONFLICT *bad is the index of the event refused
+     * (what was kept before it in the call is the caller's to roll back).
+     * NULL when the backend has nothing better than a loop of put_event;
+     * PostgreSQL sends them in one round trip (pipeline mode). */
+    int (*put_events)(hq_store *h, const hq_event *ev, size_t n, bool *fresh, size_t *bad,
+                      err_t *err);
     /* Records a refused event (a conflict) in HQ's list, one row per
      * (store, seq): the first and last time and how often it was offered. */
     int (*put_conflict)(hq_store *h, const hq_event *ev, err_t *err);
@@ -97,6 +113,22 @@ typedef struct {
     /* A new sales-order id ("HQ-000001"). */
     int (*next_id)(hq_store *h, char out[64], err_t *err);
     bool (*has)(hq_store *h, hq_kind kind, const char *id);
+    /* One transaction around the calls between them (see above); end
+     * commits when commit, else rolls back. Not nested. */
+    int (*begin)(hq_store *h, err_t *err);
+    int (*end)(hq_store *h, bool commit, err_t *err);
+    /* Up to limit uploaded orders (store NULL: every store), oldest first,
+     * that no other caller has claimed; held until end. */
+    int (*claim)(hq_store *h, const char *store, int limit, hq_order_rec **out, size_t *n,
+                 err_t *err);
+    /* Per-store credentials (SPEC C2): only the hash of a token is kept.
+     * token_add keeps a new one; token_revoke ends every token of the
+     * store (*n: how many); token_check says whether hash is a live token
+     * of the store (compared in constant time). */
+    int (*token_add)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES], err_t *err);
+    int (*token_revoke)(hq_store *h, const char *store, int64_t *n, err_t *err);
+    int (*token_check)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES], bool *ok,
+                       err_t *err);
     void (*free)(hq_store *h);
 } hq_store_vt;
 
@@ -108,6 +140,19 @@ struct hq_store {
  * so writes join the server's transactions). */
 struct engine;
 hq_store *hq_store_sqlite_new(struct engine *e, err_t *err);
+
+/* The PostgreSQL backend (hq_store_pg.c): connects to url (postgresql://…
+ * or key=value), brings its schema up to date (migrations, one process at
+ * a time) and prepares its statements. Its calls block the calling thread
+ * for one round trip each (docs/architecture.md says why that is the
+ * design: an HQ process is one worker, a chain runs several). */
+hq_store *hq_store_pg_new(const char *url, err_t *err);
+/* `corder init --hq-db URL --seed FILE`: upserts the master data HQ checks
+ * orders against (stores, customers, products) from a seed file's JSON. */
+int hq_store_pg_seed(hq_store *h, json_t *seed, err_t *err);
+
+/* A token's hash as kept (BLAKE2b-256 of its bytes). */
+void hq_token_hash(const char *token, size_t len, uint8_t out[HQ_HASH_BYTES]);
 
 /* A record as JSON: {store, number, state, hq_order?, error?, attempts, retries}. */
 json_t *hq_order_rec_json(const hq_order_rec *r);

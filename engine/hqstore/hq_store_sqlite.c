@@ -28,6 +28,9 @@
  *                 event with a lower seq, arriving late, leaves doc alone)
  *     synced_seq  the event the sales order was last made or updated from
  *     updated_at
+ *   hq_tokens   per-store credentials (SPEC C2): store, hash (BLAKE2b-256
+ *               of the token; the token itself is never kept), created_at,
+ *               revoked_at (NULL while live)
  * Every statement runs on the engine's connection, inside whatever
  * transaction the server has open, so an upload is durable when its
  * batch commits and not before. */
@@ -61,7 +64,14 @@ static const char ddl[] =
     "CREATE TABLE IF NOT EXISTS hq_conflicts(store TEXT NOT NULL, seq INTEGER NOT NULL,"
     " order_number TEXT NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,"
     " hash BLOB NOT NULL, count INTEGER NOT NULL DEFAULT 1, first_at TEXT NOT NULL,"
-    " last_at TEXT NOT NULL, PRIMARY KEY(store, seq)) WITHOUT ROWID;";
+    " last_at TEXT NOT NULL, PRIMARY KEY(store, seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS hq_tokens(store TEXT NOT NULL, hash BLOB NOT NULL,"
+    " created_at TEXT NOT NULL, revoked_at TEXT, PRIMARY KEY(store, hash)) WITHOUT ROWID;";
+
+void hq_token_hash(const char *token, size_t len, uint8_t out[HQ_HASH_BYTES])
+{
+    crypto_generichash(out, HQ_HASH_BYTES, (const uint8_t *)token, len, NULL, 0);
+}
 
 void hq_event_hash(const hq_event *ev, uint8_t out[HQ_HASH_BYTES])
 {
@@ -407,6 +417,72 @@ static bool sq_has(hq_store *h, hq_kind kind, const char *id)
     return found;
 }
 
+/* Inside the server's batch (or autocommit for the command line). */
+static int sq_begin(hq_store *h, err_t *err)
+{
+    return 0;
+}
+
+static int sq_end(hq_store *h, bool commit, err_t *err)
+{
+    return 0;
+}
+
+/* One writer: nobody else can claim at the same time. */
+static int sq_claim(hq_store *h, const char *store, int limit, hq_order_rec **out, size_t *n,
+                    err_t *err)
+{
+    return sq_list(h, store, "uploaded", limit, out, n, err);
+}
+
+static int sq_token_add(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES],
+                        err_t *err)
+{
+    char now[32];
+    engine_iso_now(E(h), now);
+    sqlite3_stmt *st =
+        engine_stmt(E(h), "INSERT INTO hq_tokens(store, hash, created_at) VALUES(?,?,?)", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, hash, HQ_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+    return engine_step_done(E(h), st, "hq_tokens", err);
+}
+
+static int sq_token_revoke(hq_store *h, const char *store, int64_t *n, err_t *err)
+{
+    char now[32];
+    engine_iso_now(E(h), now);
+    sqlite3_stmt *st = engine_stmt(E(h),
+                                   "UPDATE hq_tokens SET revoked_at = ? WHERE store = ?"
+                                   " AND revoked_at IS NULL",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
+    if (engine_step_done(E(h), st, "hq_tokens", err) < 0) return -1;
+    *n = sqlite3_changes(engine_db(E(h)));
+    return 0;
+}
+
+/* Every live hash of the store is compared, each in constant time. */
+static int sq_token_check(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES],
+                          bool *ok, err_t *err)
+{
+    sqlite3_stmt *st =
+        engine_stmt(E(h), "SELECT hash FROM hq_tokens WHERE store = ? AND revoked_at IS NULL", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    *ok = false;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 0) == HQ_HASH_BYTES &&
+            sodium_memcmp(sqlite3_column_blob(st, 0), hash, HQ_HASH_BYTES) == 0)
+            *ok = true;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(E(h), err, "hq_tokens");
+}
+
 static void sq_free(hq_store *h)
 {
     free(h);
@@ -423,6 +499,12 @@ static const hq_store_vt sqlite_vt = {
     .set_result = sq_set_result,
     .next_id = sq_next_id,
     .has = sq_has,
+    .begin = sq_begin,
+    .end = sq_end,
+    .claim = sq_claim,
+    .token_add = sq_token_add,
+    .token_revoke = sq_token_revoke,
+    .token_check = sq_token_check,
     .free = sq_free,
 };
 

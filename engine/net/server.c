@@ -73,10 +73,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <malloc.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include "store/auth.h"
@@ -967,7 +969,17 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     conn *c = calloc(1, sizeof *c);
-    struct bufferevent *bev = c ? bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    struct bufferevent *bev = NULL;
+    if (c && s->cfg.tls && !admin) { /* SPEC C3: TLS or nothing */
+        SSL *ssl = SSL_new(s->cfg.tls);
+        bev = ssl ? bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE)
+                  : NULL;
+        if (bev) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        if (!bev && ssl) SSL_free(ssl);
+    } else if (c) {
+        bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!bev) {
         free(c);
         evutil_closesocket(fd);

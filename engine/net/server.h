@@ -29,6 +29,10 @@ typedef struct {
     int auth_timeout;     /* seconds a connection may stay unauthenticated; 0 = 60, -1 never */
     int idle_timeout;     /* seconds a connection may stay silent; 0 = 3600, -1 never */
     size_t unauth_in_max; /* input all unauthenticated connections may buffer; 0 = 32 MiB */
+    /* SPEC C3: TCP connections speak TLS with this context (net/tls.h;
+     * the caller owns it); a plain client fails the handshake and is
+     * closed. NULL: plain TCP. The admin socket is never TLS. */
+    struct ssl_ctx_st *tls;
 } server_config;
 
 /* Binds the listener (and the admin socket) and prints the listening line. */

@@ -4,7 +4,8 @@
  *
  * The server shows a gate every request, parsed, before it runs (server.h).
  * This gate looks only at session.login_store: it checks the token itself
- * (hq_token_ok: hashes compared in constant time) and hands the verdict to
+ * (hq_login_ok: the shared token or the store's own, hashes compared in
+ * constant time) and hands the verdict to
  * the server's slow-down per source address (server_wait_signin, the same
  * curve and table as wrong PINs: the first few answered at once, then held
  * 0.1 s doubling, never more than 2 s for one answer; a right token starts
@@ -15,7 +16,12 @@
  *
  * This bounds guessing to about one try per 2 s per connection after the
  * first few; the real defence is a long random token (32 random bytes, as
- * `openssl rand -hex 32` makes, leave nothing to guess). */
+ * `openssl rand -hex 32` makes, leave nothing to guess).
+ *
+ * On PostgreSQL the gate also takes hq.upload lines of a store session
+ * for its own store and hands them to the upload workers (hq_pool.c);
+ * anything else (another store's, malformed, not signed in) runs on the
+ * loop as usual and gets its error there. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +41,7 @@ typedef struct held {
 struct hq_gate {
     server *srv;
     held *held;
+    hq_pool *pool; /* PostgreSQL: the upload workers */
 };
 
 static void unlink_held(held *h)
@@ -59,10 +66,23 @@ static void release_cb(evutil_socket_t fd, short what, void *arg)
 static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
 {
     hq_gate *g = arg;
-    if (req->err.code != ERR_NONE || !dispatch_req_is(req, "session.login_store")) return false;
+    if (req->err.code != ERR_NONE) return false;
+    if (g->pool && dispatch_req_is(req, "hq.upload")) {
+        const char *store = json_string_value(json_object_get(req->args, "store"));
+        json_t *events = json_object_get(req->args, "events");
+        if (!sess->hq_peer || sess->signed_in || !store || strcmp(store, sess->store) ||
+            !json_is_array(events) || json_object_get(req->args, "idempotency_key"))
+            return false;
+        hq_pool_submit(g->pool, w, store, events);
+        return true;
+    }
+    if (!dispatch_req_is(req, "session.login_store")) return false;
     json_t *token = json_object_get(req->args, "token");
-    if (!json_is_string(token)) return false; /* dispatch refuses it as malformed */
-    bool ok = hq_token_ok(json_string_value(token), json_string_length(token));
+    json_t *store = json_object_get(req->args, "store");
+    if (!json_is_string(token) || !json_is_string(store))
+        return false; /* dispatch refuses it as malformed */
+    bool ok =
+        hq_login_ok(json_string_value(store), json_string_value(token), json_string_length(token));
     int64_t us = server_wait_signin(w, ok);
     if (us == 0) return false;
     held *h = calloc(1, sizeof *h);
@@ -82,7 +102,7 @@ static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
     return true;
 }
 
-hq_gate *hq_gate_start(server *s, err_t *err)
+hq_gate *hq_gate_start(server *s, const char *hq_db, err_t *err)
 {
     hq_gate *g = calloc(1, sizeof *g);
     if (!g) {
@@ -90,6 +110,10 @@ hq_gate *hq_gate_start(server *s, err_t *err)
         return NULL;
     }
     g->srv = s;
+    if (hq_db && !(g->pool = hq_pool_start(server_base(s), hq_db, err))) {
+        free(g);
+        return NULL;
+    }
     server_set_gate(s, gate_cb, g);
     return g;
 }
@@ -98,6 +122,7 @@ hq_gate *hq_gate_start(server *s, err_t *err)
 void hq_gate_stop(hq_gate *g)
 {
     if (!g) return;
+    hq_pool_stop(g->pool); /* uploads taken are finished and answered */
     server_set_gate(g->srv, NULL, NULL);
     while (g->held) {
         held *h = g->held;

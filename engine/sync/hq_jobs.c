@@ -57,22 +57,35 @@ int hq_sync_one(hq_store *h, const char *store, const char *number, bool retry, 
     return h->vt->set_result(h, store, number, *ok ? id : NULL, *ok ? NULL : why, retry, err);
 }
 
+/* Each chunk is one transaction that claims its orders (hq_store claim:
+ * FOR UPDATE SKIP LOCKED on PostgreSQL), so HQ processes running the job
+ * at the same time share the work and make each sales order once. */
 int hq_synchronize(hq_store *h, const char *store, int64_t *created, int64_t *failed, err_t *err)
 {
     *created = *failed = 0;
     for (int64_t done = 0; done < HQ_SYNC_MAX;) {
         hq_order_rec *v = NULL;
         size_t n = 0;
-        if (h->vt->list(h, store, "uploaded", HQ_SYNC_CHUNK, &v, &n, err) < 0) return -1;
+        int64_t c = 0, f = 0;
+        err_t e2 = {0};
+        if (h->vt->begin(h, err) < 0) return -1;
+        if (h->vt->claim(h, store, HQ_SYNC_CHUNK, &v, &n, err) < 0) {
+            h->vt->end(h, false, &e2);
+            return -1;
+        }
         for (size_t i = 0; i < n; i++) {
             bool ok;
             if (hq_sync_one(h, v[i].store, v[i].number, false, &ok, err) < 0) {
                 free(v);
+                h->vt->end(h, false, &e2);
                 return -1;
             }
-            ++*(ok ? created : failed);
+            ++*(ok ? &c : &f);
         }
         free(v);
+        if (h->vt->end(h, true, err) < 0) return -1;
+        *created += c;
+        *failed += f;
         done += (int64_t)n;
         if (n < HQ_SYNC_CHUNK) break;
     }

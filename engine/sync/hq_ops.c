@@ -1,12 +1,17 @@
 /* hq_ops.c: the ops of the HQ role (PROTOCOL.md "HQ role").
  *
  * Two kinds of callers. A store server signs in with session.login_store
- * {store, token} (the token of --hq-token, shared by the chain) and may then
- * upload its events and create orders in real time, for that store only.
- * The other ops (synchronize, order get/list/status, failures, retry) are
- * HQ's own view: open to a signed-in store peer or to HQ staff signed in
- * with session.login. A peer session is not a staff session: the store ops
- * of PROTOCOL.md stay closed to it.
+ * {store, token}: its own token (SPEC C2: `corder hq token --store S`
+ * issued it, HQ keeps only its hash), or the shared --hq-token of a
+ * single-store setup. Either way the session is the store's and sees only
+ * that store (SPEC C2): it uploads, creates in real time, reads and
+ * retries its own orders, and another store's are `forbidden`. HQ staff
+ * signed in with session.login see every store. A peer session is not a
+ * staff session: the store ops of PROTOCOL.md stay closed to it.
+ *
+ * Each op's storage calls run between hq_store begin and end: one
+ * transaction of the PostgreSQL backend, committed before the answer (the
+ * SQLite backend is in the server's batch already).
  *
  * hq.upload is idempotent by (store, seq), and duplicates are compared:
  * the hq_store keeps a hash of each event's content (type, order number,
@@ -25,8 +30,8 @@
  * has; it is released only after the group commit that made the batch
  * durable (the ops are registered as writes).
  *
- * The token is compared in constant time and without leaking its length:
- * both sides are hashed to BLAKE2b-256 first (hq_token_ok). Repeated wrong
+ * Tokens are compared in constant time and without leaking their length:
+ * both sides are hashed to BLAKE2b-256 first (hq_login_ok). Repeated wrong
  * tokens from one source are slowed down by the HQ's gate (hq_gate.c). */
 #include <sodium.h>
 #include <stdio.h>
@@ -45,7 +50,8 @@
 #define HQ_PENDING_MAX 64 /* conflicts waiting for hq_ops_flush */
 
 static hq_store *H;
-static uint8_t hq_token_hash[crypto_generichash_BYTES];
+static bool shared_set; /* a --hq-token was given */
+static uint8_t shared_hash[HQ_HASH_BYTES];
 static void (*notify_fn)(void *arg);
 static void *notify_arg;
 
@@ -58,16 +64,52 @@ typedef struct {
 static pending_conflict pending[HQ_PENDING_MAX];
 static int npending;
 
-static void token_hash(const char *token, size_t len, uint8_t out[crypto_generichash_BYTES])
+/* The gate's verdict on the sign-in it just saw (hq_gate.c checks every
+ * session.login_store before it runs): the op reuses it instead of asking
+ * the database a second time. Loop thread only. */
+static struct {
+    bool set, ok;
+    char store[32];
+    uint8_t hash[HQ_HASH_BYTES];
+} verdict;
+
+bool hq_login_ok(const char *store, const char *token, size_t len)
 {
-    crypto_generichash(out, crypto_generichash_BYTES, (const uint8_t *)token, len, NULL, 0);
+    uint8_t h[HQ_HASH_BYTES];
+    bool ok = false;
+    hq_token_hash(token, len, h);
+    if (verdict.set && store && !strcmp(verdict.store, store) &&
+        sodium_memcmp(verdict.hash, h, sizeof h) == 0) {
+        verdict.set = false;
+        return verdict.ok;
+    }
+    bool shared = shared_set && sodium_memcmp(h, shared_hash, sizeof h) == 0;
+    err_t err = {0};
+    /* The store's own tokens are looked at even when the shared one
+     * matched: the time taken does not say which kind a token is. */
+    if (H && store && H->vt->token_check(H, store, h, &ok, &err) < 0) ok = false;
+    return shared || ok;
 }
 
-bool hq_token_ok(const char *token, size_t len)
+bool hq_login_judge(const char *store, const char *token, size_t len)
 {
-    uint8_t h[crypto_generichash_BYTES];
-    token_hash(token, len, h);
-    return sodium_memcmp(h, hq_token_hash, sizeof h) == 0;
+    verdict.set = false;
+    bool ok = hq_login_ok(store, token, len);
+    if (strlen(store) < sizeof verdict.store) {
+        text_copy(verdict.store, sizeof verdict.store, store);
+        hq_token_hash(token, len, verdict.hash);
+        verdict.ok = ok;
+        verdict.set = true;
+    }
+    return ok;
+}
+
+/* Runs an op's storage calls as one transaction (hq_store.h). */
+static int tx_end(int rc, err_t *err)
+{
+    err_t e2 = {0};
+    if (H->vt->end(H, rc == 0, rc == 0 ? err : &e2) < 0) return -1;
+    return rc;
 }
 
 static void conflict_queue(const hq_event *ev)
@@ -117,11 +159,21 @@ static int need_peer(session *s, const char *store, err_t *err)
     return 0;
 }
 
-/* A store peer or HQ staff. */
-static int need_hq_user(session *s, err_t *err)
+/* A store peer or HQ staff; a peer (hq_peer without signed_in) only for
+ * its own store (SPEC C2). A peer asking about every store (store NULL)
+ * gets its own: *store is set. */
+static int need_hq_user(session *s, const char **store, err_t *err)
 {
     if (!s->hq_peer && !s->signed_in)
         return err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login_store)");
+    if (s->signed_in) return 0; /* HQ staff, or the server's own synchronize job */
+    if (!*store) {
+        *store = s->store;
+        return 0;
+    }
+    if (strcmp(s->store, *store))
+        return err_field(err, ERR_FORBIDDEN, "store", "signed in for store %s, not %s", s->store,
+                         *store);
     return 0;
 }
 
@@ -131,8 +183,8 @@ static int op_login_store(engine *e, session *s, json_t *args, json_t **r, err_t
     if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_str(args, "", "token", true, 255, &token, err) < 0)
         return -1;
-    if (!hq_token_ok(token, strlen(token))) /* args_str refuses NULs */
-        return err_set(err, ERR_UNAUTHENTICATED, "wrong HQ token");
+    if (!hq_login_ok(store, token, strlen(token))) /* args_str refuses NULs */
+        return err_set(err, ERR_UNAUTHENTICATED, "wrong, revoked or another store's HQ token");
     *s = (session){.hq_peer = true};
     text_copy(s->store, sizeof s->store, store);
     *r = json_pack("{s:s, s:s}", "store", store, "role", "hq");
@@ -163,33 +215,101 @@ static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq
     return *payload ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
 }
 
+int hq_upload_run(hq_store *h, const char *store, json_t *events, hq_upload_out *out, err_t *err)
+{
+    size_t n = json_array_size(events), i, bad = 0;
+    int64_t last = 0;
+    *out = (hq_upload_out){0};
+    /* Every event is read and checked before any is stored: a batch is
+     * refused whole, and the backend may store it in one go. */
+    hq_event *evs = calloc(n ? n : 1, sizeof *evs);
+    char **payloads = calloc(n ? n : 1, sizeof *payloads);
+    bool *fresh = calloc(n ? n : 1, sizeof *fresh);
+    int rc = evs && payloads && fresh ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
+    for (i = 0; rc == 0 && i < n; i++) {
+        rc = event_parse(json_array_get(events, i), i, store, last, &evs[i], &payloads[i], err);
+        last = evs[i].seq;
+    }
+    if (rc == 0) rc = h->vt->begin(h, err);
+    if (rc == 0) {
+        if (h->vt->put_events) {
+            rc = h->vt->put_events(h, evs, n, fresh, &bad, err);
+        } else {
+            for (bad = 0; rc == 0 && bad < n; bad++)
+                rc = h->vt->put_event(h, &evs[bad], &fresh[bad], err);
+            bad--;
+        }
+        if (rc < 0 && err->code == ERR_CONFLICT) {
+            /* Recorded by the caller, after the rollback (hq_ops_flush). */
+            const hq_event *ev = &evs[bad];
+            out->conflict = true;
+            text_copy(out->c_store, sizeof out->c_store, ev->store);
+            text_copy(out->c_type, sizeof out->c_type, ev->type);
+            text_copy(out->c_number, sizeof out->c_number, ev->number);
+            out->c_seq = ev->seq;
+            out->c_payload = strdup(ev->payload);
+        }
+        if (rc == 0) rc = h->vt->acked_through(h, store, &out->acked, err);
+        err_t e2 = {0};
+        if (h->vt->end(h, rc == 0, rc == 0 ? err : &e2) < 0) rc = -1;
+    }
+    for (i = 0; i < n && payloads; i++) {
+        out->accepted += fresh && fresh[i];
+        free(payloads[i]);
+    }
+    out->duplicates = (int64_t)n - out->accepted;
+    free(evs);
+    free(payloads);
+    free(fresh);
+    return rc;
+}
+
+/* An upload done elsewhere (a worker thread, hq_pool.c), handed to the
+ * op when its line is released: taken by the next op_upload. */
+static const json_t *preset_for; /* the events array of the request it answers */
+static int preset_rc;
+static hq_upload_out preset_out;
+static err_t preset_err;
+
+void hq_ops_preset_upload(const json_t *events, int rc, const hq_upload_out *out, const err_t *err)
+{
+    if (preset_for) free(preset_out.c_payload); /* never taken */
+    preset_for = events;
+    preset_rc = rc;
+    preset_out = *out;
+    preset_err = *err;
+}
+
 static int op_upload(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
     const char *store;
-    json_t *events;
+    json_t *events = json_object_get(args, "events");
+    bool preset = preset_for && preset_for == events;
+    hq_upload_out out = preset ? preset_out : (hq_upload_out){0};
+    int rc = preset ? preset_rc : 0;
+    if (preset) {
+        *err = preset_err;
+        preset_for = NULL;
+    }
     if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_arr(args, "", "events", true, HQ_MAX_EVENTS, &events, err) < 0 ||
-        need_peer(s, store, err) < 0)
+        need_peer(s, store, err) < 0) {
+        if (preset) free(out.c_payload);
         return -1;
-    int64_t last = 0, fresh_n = 0, acked;
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
-    {
-        hq_event he = {0};
-        char *payload = NULL;
-        bool fresh;
-        int rc = event_parse(ev, i, store, last, &he, &payload, err);
-        if (rc == 0) rc = H->vt->put_event(H, &he, &fresh, err);
-        if (rc < 0 && err->code == ERR_CONFLICT) conflict_queue(&he);
-        free(payload);
-        if (rc < 0) return -1;
-        last = he.seq;
-        fresh_n += fresh;
     }
-    if (H->vt->acked_through(H, store, &acked, err) < 0) return -1;
-    *r = json_pack("{s:I, s:I, s:I}", "acked_through", (json_int_t)acked, "accepted",
-                   (json_int_t)fresh_n, "duplicates", (json_int_t)((int64_t)i - fresh_n));
+    if (!preset) rc = hq_upload_run(H, store, events, &out, err);
+    if (out.conflict && out.c_payload) {
+        hq_event ev = {.store = out.c_store,
+                       .seq = out.c_seq,
+                       .type = out.c_type,
+                       .number = out.c_number,
+                       .payload = out.c_payload};
+        conflict_queue(&ev);
+    }
+    free(out.c_payload);
+    if (rc < 0) return -1;
+    *r = json_pack("{s:I, s:I, s:I}", "acked_through", (json_int_t)out.acked, "accepted",
+                   (json_int_t)out.accepted, "duplicates", (json_int_t)out.duplicates);
     return 0;
 }
 
@@ -205,7 +325,8 @@ static int op_create_order(engine *e, session *s, json_t *args, json_t **r, err_
         return err_field(err, ERR_VALIDATION, "order", "HQ refused the order: %s", why);
     char *doc = json_dumps(order, JSON_COMPACT);
     if (!doc) return err_set(err, ERR_INTERNAL, "out of memory");
-    int rc = H->vt->create_realtime(H, store, doc, id, err);
+    int rc = H->vt->begin(H, err);
+    if (rc == 0) rc = tx_end(H->vt->create_realtime(H, store, doc, id, err), err);
     free(doc);
     if (rc < 0) return -1;
     *r = json_pack("{s:s}", "hq_order", id);
@@ -216,8 +337,8 @@ static int op_synchronize(engine *e, session *s, json_t *args, json_t **r, err_t
 {
     const char *store = NULL;
     int64_t created, failed;
-    if (args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
-        hq_synchronize(H, store, &created, &failed, err) < 0)
+    if (args_str(args, "", "store", false, 31, &store, err) < 0 ||
+        need_hq_user(s, &store, err) < 0 || hq_synchronize(H, store, &created, &failed, err) < 0)
         return -1;
     *r = json_pack("{s:I, s:I}", "created", (json_int_t)created, "failed", (json_int_t)failed);
     return 0;
@@ -236,7 +357,7 @@ static int op_order_get(engine *e, session *s, json_t *args, json_t **r, err_t *
     const char *store, *number;
     hq_order_rec rec;
     json_t *doc;
-    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, err) < 0 ||
+    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, &store, err) < 0 ||
         H->vt->get(H, store, number, &rec, &doc, err) < 0)
         return -1;
     *r = hq_order_rec_json(&rec);
@@ -258,7 +379,8 @@ static int op_order_list(engine *e, session *s, json_t *args, json_t **r, err_t 
     hq_order_rec *v;
     size_t n;
     if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
-        args_str(args, "", "state", false, 15, &state, err) < 0 || need_hq_user(s, err) < 0 ||
+        args_str(args, "", "state", false, 15, &state, err) < 0 ||
+        need_hq_user(s, &store, err) < 0 ||
         H->vt->list(H, store, state, HQ_LIST_MAX, &v, &n, err) < 0)
         return -1;
     *r = json_pack("{s:o}", "orders", recs_json(v, n));
@@ -280,8 +402,8 @@ static int op_failures(engine *e, session *s, json_t *args, json_t **r, err_t *e
     hq_order_rec *v;
     size_t n;
     json_t *conflicts;
-    if (args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
-        conflicts_json(e, store, &conflicts, err) < 0)
+    if (args_str(args, "", "store", false, 31, &store, err) < 0 ||
+        need_hq_user(s, &store, err) < 0 || conflicts_json(e, store, &conflicts, err) < 0)
         return -1;
     if (H->vt->list(H, store, "failed", HQ_LIST_MAX, &v, &n, err) < 0) {
         json_decref(conflicts);
@@ -297,8 +419,8 @@ static int op_conflicts(engine *e, session *s, json_t *args, json_t **r, err_t *
 {
     const char *store = NULL;
     json_t *conflicts;
-    if (args_str(args, "", "store", false, 31, &store, err) < 0 || need_hq_user(s, err) < 0 ||
-        conflicts_json(e, store, &conflicts, err) < 0)
+    if (args_str(args, "", "store", false, 31, &store, err) < 0 ||
+        need_hq_user(s, &store, err) < 0 || conflicts_json(e, store, &conflicts, err) < 0)
         return -1;
     *r = json_pack("{s:o}", "conflicts", conflicts);
     return 0;
@@ -311,7 +433,7 @@ static int op_order_status(engine *e, session *s, json_t *args, json_t **r, err_
     json_t *numbers;
     if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
         args_arr(args, "", "numbers", true, HQ_MAX_NUMBERS, &numbers, err) < 0 ||
-        need_hq_user(s, err) < 0)
+        need_hq_user(s, &store, err) < 0)
         return -1;
     json_t *out = json_array();
     size_t i;
@@ -346,14 +468,19 @@ static int op_retry(engine *e, session *s, json_t *args, json_t **r, err_t *err)
     const char *store, *number;
     hq_order_rec rec;
     bool ok;
-    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, err) < 0 ||
-        H->vt->get(H, store, number, &rec, NULL, err) < 0)
+    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, &store, err) < 0 ||
+        H->vt->begin(H, err) < 0)
         return -1;
-    if (strcmp(rec.state, "failed"))
-        return err_set(err, ERR_INVALID_STATE, "order %s is %s at HQ, not failed", number,
-                       rec.state);
-    if (hq_sync_one(H, store, number, true, &ok, err) < 0 ||
-        H->vt->get(H, store, number, &rec, NULL, err) < 0)
+    if (H->vt->get(H, store, number, &rec, NULL, err) < 0) return tx_end(-1, err);
+    if (strcmp(rec.state, "failed")) {
+        err_set(err, ERR_INVALID_STATE, "order %s is %s at HQ, not failed", number, rec.state);
+        return tx_end(-1, err);
+    }
+    if (tx_end(hq_sync_one(H, store, number, true, &ok, err) < 0 ||
+                       H->vt->get(H, store, number, &rec, NULL, err) < 0
+                   ? -1
+                   : 0,
+               err) < 0)
         return -1;
     *r = hq_order_rec_json(&rec);
     return 0;
@@ -363,8 +490,8 @@ int hq_ops_register(hq_store *h, const char *token)
 {
     int rc = 0;
     H = h;
-    token = token ? token : "";
-    token_hash(token, strlen(token), hq_token_hash);
+    shared_set = token && *token;
+    if (shared_set) hq_token_hash(token, strlen(token), shared_hash);
     rc |= dispatch_register("session.login_store", op_login_store, false, false, "store:s token:s");
     rc |= dispatch_register("hq.upload", op_upload, true, false,
                             "store:s events:[seq:i type:s payload:o hq_order:s?]");

@@ -34,8 +34,9 @@ typedef void (*sync_done_fn)(void *arg, const sync_round *r);
 typedef struct {
     engine *e;
     struct event_base *base;
-    const char *hq;    /* HOST:PORT */
+    const char *hq;    /* HOST:PORT[,HOST:PORT…] (uplink.h: tried in turn) */
     const char *token; /* --hq-token */
+    const char *hq_ca; /* --hq-ca: TLS to HQ (SPEC C3); NULL: plain TCP */
     sync_write_fn write;
     void *write_ctx;
     bool background; /* serve: upload by itself, back off, poll HQ's verdicts */
@@ -52,7 +53,8 @@ void sync_agent_run(sync_agent *a, sync_done_fn done, void *arg);
 /* `serve --hq`: the uploader in the background, the real-time create gate
  * and sync.run, on the server's loop. */
 typedef struct sync_svc sync_svc;
-sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, err_t *err);
+sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, const char *hq_ca,
+                     err_t *err);
 void sync_stop(sync_svc *s);
 /* Registers sync.run (without sync_start it says no HQ is configured),
  * sync.retry and sync.quarantine. */
@@ -60,9 +62,15 @@ int sync_register_ops(void); /* -1: an op could not be registered */
 
 /* serve's wiring of section 6 by role (sync_role.c): hq: the HQ store and
  * the hq.* ops; store: sync.run and, with --hq, sync_start. */
+typedef struct {
+    bool hq_role;
+    const char *hq;    /* store: "HOST:PORT[,HOST:PORT…]" (--hq) or NULL */
+    const char *token; /* --hq-token (store: its credential; hq: the shared one) */
+    const char *hq_db; /* hq: a PostgreSQL URL (--hq-db); NULL: SQLite in the engine's db */
+    const char *hq_ca; /* store: CA file; set: TLS to HQ, certificate and host checked */
+} sync_role_config;
 typedef struct sync_role sync_role;
-sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, const char *token,
-                           err_t *err);
+sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, err_t *err);
 void sync_role_stop(sync_role *r);
 
 #endif

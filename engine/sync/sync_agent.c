@@ -600,7 +600,7 @@ sync_agent *sync_agent_new(const sync_agent_config *cfg, err_t *err)
     }
     a->cfg = *cfg;
     a->rd = sync_reader_open(cfg->e, err);
-    a->link = a->rd ? uplink_new(cfg->base, cfg->hq, cfg->token, err) : NULL;
+    a->link = a->rd ? uplink_new(cfg->base, cfg->hq, cfg->token, cfg->hq_ca, err) : NULL;
     a->done_ev = event_new(cfg->base, -1, 0, done_cb, a);
     if (!a->link || !a->done_ev) {
         if (!err->code) err_set(err, ERR_INTERNAL, "cannot create the uploader");

@@ -227,7 +227,8 @@ static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
     return taken;
 }
 
-sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, err_t *err)
+sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, const char *hq_ca,
+                     err_t *err)
 {
     sync_svc *g = calloc(1, sizeof *g);
     if (!g) {
@@ -240,11 +241,12 @@ sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, 
                              .base = server_base(srv),
                              .hq = hq,
                              .token = token,
+                             .hq_ca = hq_ca,
                              .write = server_write_fn,
                              .write_ctx = srv,
                              .background = true};
     g->agent = sync_agent_new(&cfg, err);
-    g->rt = g->agent ? uplink_new(server_base(srv), hq, token, err) : NULL;
+    g->rt = g->agent ? uplink_new(server_base(srv), hq, token, hq_ca, err) : NULL;
     if (!g->rt) {
         sync_stop(g);
         return NULL;

@@ -1,7 +1,7 @@
 /* sync_role.c: what `corder serve` starts for SPEC section 6, by role. A
  * store server registers sync.run and, given --hq, runs the uploader and
  * the real-time create gate on its loop; an HQ server opens its storage
- * (SQLite, in its own database: hq_store.h), registers the hq.* ops,
+ * (hq_store.h: SQLite in its own database, or PostgreSQL given --hq-db), registers the hq.* ops,
  * records refused uploads (conflicts) from the loop once their request
  * has rolled back, and slows down wrong tokens (hq_gate.c). */
 #include <stdio.h>
@@ -39,8 +39,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         fprintf(stderr, "corder: hq: cannot record a conflict: %s\n", err.message);
 }
 
-sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, const char *token,
-                           err_t *err)
+sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, err_t *err)
 {
     sync_role *r = calloc(1, sizeof *r);
     if (!r) {
@@ -48,10 +47,10 @@ sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, c
         return NULL;
     }
     r->srv = s;
-    if (hq_role) {
-        r->hq = hq_store_sqlite_new(e, err);
+    if (cfg->hq_role) {
+        r->hq = cfg->hq_db ? hq_store_pg_new(cfg->hq_db, err) : hq_store_sqlite_new(e, err);
         if (!r->hq) goto fail;
-        if (hq_ops_register(r->hq, token) < 0) {
+        if (hq_ops_register(r->hq, cfg->token) < 0) {
             err_set(err, ERR_INTERNAL, "the HQ ops could not be registered");
             goto fail;
         }
@@ -61,14 +60,14 @@ sync_role *sync_role_start(server *s, engine *e, bool hq_role, const char *hq, c
             goto fail;
         }
         hq_ops_on_conflict(conflict_notify, r);
-        if (!(r->gate = hq_gate_start(s, err))) goto fail;
+        if (!(r->gate = hq_gate_start(s, cfg->hq_db, err))) goto fail;
         return r;
     }
     if (sync_register_ops() < 0) {
         err_set(err, ERR_INTERNAL, "the sync ops could not be registered");
         goto fail;
     }
-    if (hq && !(r->svc = sync_start(s, e, hq, token, err))) goto fail;
+    if (cfg->hq && !(r->svc = sync_start(s, e, cfg->hq, cfg->token, cfg->hq_ca, err))) goto fail;
     return r;
 fail:
     sync_role_stop(r);

@@ -23,8 +23,22 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+
+#include "net/tls.h"
 
 #define UPLINK_MAX_LINE (64u << 20)
+#define UPLINK_MAX_ADDRS 16
+
+/* One address HQ may be reached at, with the name its certificate must
+ * carry. */
+typedef struct {
+    struct sockaddr_storage sa;
+    int len;
+    char host[128];
+    char hostport[160];
+} hq_addr;
 
 typedef struct call {
     struct call *next;
@@ -36,9 +50,10 @@ typedef struct call {
 
 struct uplink {
     struct event_base *base;
-    struct sockaddr_storage addr;
-    int addrlen;
-    char hostport[128];
+    hq_addr addrs[UPLINK_MAX_ADDRS];
+    int naddrs, cur;
+    struct ssl_ctx_st *tls;
+    bool connected;
     char token[256];
     struct bufferevent *bev;
     call *head, *tail;
@@ -74,11 +89,17 @@ static void fail_cb(evutil_socket_t fd, short what, void *arg)
 /* Drops the connection; every outstanding call fails with msg (soon). */
 static void uplink_drop(uplink *u, const char *msg)
 {
+    char tls_why[256] = "";
+    if (u->bev && u->tls) tls_error(u->bev, tls_why, sizeof tls_why);
     if (u->bev) bufferevent_free(u->bev);
     u->bev = NULL;
     u->store[0] = '\0';
+    u->connected = false;
+    const char *where = u->addrs[u->cur].hostport;
+    /* The next connection tries the next HQ address (SPEC C1). */
+    u->cur = (u->cur + 1) % u->naddrs;
     if (!u->head) return;
-    snprintf(u->fail_msg, sizeof u->fail_msg, "HQ %s: %s", u->hostport, msg);
+    snprintf(u->fail_msg, sizeof u->fail_msg, "HQ %s: %s", where, *tls_why ? tls_why : msg);
     call **end = &u->failed;
     while (*end)
         end = &(*end)->next;
@@ -134,6 +155,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     uplink *u = arg;
     if (what & BEV_EVENT_CONNECTED) {
+        u->connected = true;
         int one = 1;
         setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         return;
@@ -153,11 +175,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (u->head && now_us() > u->head->deadline_us) uplink_drop(u, "no answer in time");
 }
 
+/* Every address hostport's name resolves to, appended to u->addrs. */
 static int resolve(uplink *u, const char *hostport, err_t *err)
 {
     const char *colon = strrchr(hostport, ':');
     char host[128];
-    if (!colon || (size_t)(colon - hostport) >= sizeof host)
+    if (!colon || (size_t)(colon - hostport) >= sizeof host || strlen(hostport) >= 160)
         return err_set(err, ERR_BAD_REQUEST, "bad HQ address '%s'", hostport);
     snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
     char *h = host;
@@ -173,13 +196,30 @@ static int resolve(uplink *u, const char *hostport, err_t *err)
     int rc = getaddrinfo(*h ? h : "127.0.0.1", colon + 1, &hints, &res);
     if (rc != 0 || !res)
         return err_set(err, ERR_INTERNAL, "cannot resolve HQ '%s': %s", hostport, gai_strerror(rc));
-    memcpy(&u->addr, res->ai_addr, res->ai_addrlen);
-    u->addrlen = (int)res->ai_addrlen;
+    for (struct addrinfo *ai = res; ai && u->naddrs < UPLINK_MAX_ADDRS; ai = ai->ai_next) {
+        hq_addr *a = &u->addrs[u->naddrs++];
+        memcpy(&a->sa, ai->ai_addr, ai->ai_addrlen);
+        a->len = (int)ai->ai_addrlen;
+        text_copy(a->host, sizeof a->host, *h ? h : "127.0.0.1");
+        text_copy(a->hostport, sizeof a->hostport, hostport);
+    }
     freeaddrinfo(res);
     return 0;
 }
 
-uplink *uplink_new(struct event_base *base, const char *hostport, const char *token, err_t *err)
+static int resolve_all(uplink *u, const char *hostports, err_t *err)
+{
+    char buf[1024];
+    if (strlen(hostports) >= sizeof buf)
+        return err_set(err, ERR_BAD_REQUEST, "HQ addresses too long");
+    text_copy(buf, sizeof buf, hostports);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        if (resolve(u, tok, err) < 0) return -1;
+    return u->naddrs ? 0 : err_set(err, ERR_BAD_REQUEST, "no HQ address in '%s'", hostports);
+}
+
+uplink *uplink_new(struct event_base *base, const char *hostports, const char *token,
+                   const char *ca_file, err_t *err)
 {
     uplink *u = calloc(1, sizeof *u);
     if (!u) {
@@ -187,12 +227,13 @@ uplink *uplink_new(struct event_base *base, const char *hostport, const char *to
         return NULL;
     }
     u->base = base;
-    text_copy(u->hostport, sizeof u->hostport, hostport);
     text_copy(u->token, sizeof u->token, token ? token : "");
     u->tick = event_new(base, -1, EV_PERSIST, tick_cb, u);
     u->fail_ev = event_new(base, -1, 0, fail_cb, u);
     struct timeval tv = {0, 100000};
-    if (resolve(u, hostport, err) < 0 || !u->tick || !u->fail_ev || event_add(u->tick, &tv) < 0) {
+    if (resolve_all(u, hostports, err) < 0 ||
+        (ca_file && !(u->tls = tls_client_ctx(ca_file, err))) || !u->tick || !u->fail_ev ||
+        event_add(u->tick, &tv) < 0) {
         if (!err->code) err_set(err, ERR_INTERNAL, "cannot create the HQ client");
         uplink_free(u);
         return NULL;
@@ -212,17 +253,28 @@ void uplink_free(uplink *u)
         }
     if (u->tick) event_free(u->tick);
     if (u->fail_ev) event_free(u->fail_ev);
+    if (u->tls) tls_ctx_free(u->tls);
     free(u);
 }
 
 static bool ensure_connected(uplink *u)
 {
     if (u->bev) return true;
-    u->bev = bufferevent_socket_new(u->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    hq_addr *a = &u->addrs[u->cur];
+    if (u->tls) {
+        SSL *ssl = tls_client_new(u->tls, a->host);
+        u->bev = ssl ? bufferevent_openssl_socket_new(u->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                      BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (!u->bev && ssl) SSL_free(ssl);
+        if (u->bev) bufferevent_openssl_set_allow_dirty_shutdown(u->bev, 1);
+    } else {
+        u->bev = bufferevent_socket_new(u->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!u->bev) return false;
     bufferevent_setcb(u->bev, read_cb, NULL, event_cb, u);
     bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&u->addr, u->addrlen) < 0) {
+    if (bufferevent_socket_connect(u->bev, (struct sockaddr *)&a->sa, a->len) < 0) {
         bufferevent_free(u->bev);
         u->bev = NULL;
         return false;

@@ -20,3 +20,6 @@ target_link_libraries(prefill PRIVATE corder_core PkgConfig::LUA)
 # F12: order.find / customer.find timings on a store made by prefill --customers.
 add_executable(find_bench ${CMAKE_SOURCE_DIR}/tests/bench/find_bench.c)
 target_link_libraries(find_bench PRIVATE corder_core PkgConfig::LUA)
+# HQ ingest: many stores uploading to one or several HQ processes at once.
+add_executable(hq_ingest ${CMAKE_SOURCE_DIR}/tests/bench/hq_ingest.c)
+target_link_libraries(hq_ingest PRIVATE Threads::Threads)

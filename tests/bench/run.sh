@@ -8,9 +8,11 @@
 #   policy   hook_ns / reload_us (policy_bench)
 # plus a scaling table (1, 8, 32, 128 connections) on a store that already holds
 # 10,000 orders, and with BENCH_FULL=1 the same on 1,000,000 orders plus 1,000
-# connections (the RSS target); and finding (F12): order.find with q on a store
+# connections (the RSS target); finding (F12): order.find with q on a store
 # of 1,000,000 orders and 100,000 customers (find_bench; BENCH_FIND=0 skips it,
-# BENCH_FIND_ORDERS sets the size). The last line is the summary:
+# BENCH_FIND_ORDERS sets the size); then HQ ingest (tests/bench/hq_ingest.sh: 50
+# stores uploading at once to HQ on SQLite, on PostgreSQL, and to two HQ
+# processes on one PostgreSQL; BENCH_HQ=0 skips it). The last line is the summary:
 #   orders_per_s=… p50_ms=… p99_ms=… ping_per_s=… ping_vs_redis=…
 #   create_vs_sqlite_limit=… hook_ns=… reload_us=… rss_mb=… find_q_ms=…
 # Env: BENCH_SECS (10, the main run), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
@@ -34,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in corder loadgen sqlite_limit prefill policy_bench find_bench; do
+for t in corder loadgen sqlite_limit prefill policy_bench find_bench hq_ingest; do
     [ -x "$BUILD/$t" ] || { echo "bench: $BUILD/$t missing; run make first" >&2; exit 1; }
 done
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -179,6 +181,15 @@ if [ "$FULL" = 1 ]; then scale 1M 1000000; fi
     [ "$FULL" = 1 ] && echo "rss with 1M orders and 1000 connections: ${RSS_1M} MiB"
     echo
 } >&2
+
+# ---- HQ ingest (SPEC C1): 50 stores uploading at once; BENCH_HQ=0 skips ----
+if [ "${BENCH_HQ:-1}" = 1 ]; then
+    {
+        echo "HQ ingest, 50 stores at once, batches of ${BENCH_HQ_EVENTS:-100} events:"
+        bash "$ROOT/tests/bench/hq_ingest.sh" "$BUILD"
+        echo
+    } >&2
+fi
 
 OPS=$(value ops_per_s "$MAIN")
 PINGS=$(value ops_per_s "$PING")

@@ -55,7 +55,7 @@ describe("HQ conflicts", function()
         local ho = h:ok("hq.order.get", {store = "S001", number = "S001-7"})
         assert.are.equal("S001-7", ho.order.number)
         assert.are.equal("not_found", h:call("hq.order.get", {store = "S001", number = "S001-8"}).error.code)
-        assert.are.equal("1", (hq:sql("SELECT count(*) FROM hq_events WHERE store = 'S001' AND seq = 7"):gsub("%s", "")))
+        assert.are.equal("1", (hq:hq_sql("SELECT count(*) FROM hq_events WHERE store = 'S001' AND seq = 7"):gsub("%s", "")))
 
         -- listed at HQ, by store
         local c = h:ok("hq.conflicts", {store = "S001"}).conflicts
@@ -65,7 +65,8 @@ describe("HQ conflicts", function()
         assert.are.same({type = "order.create", number = "S001-7"}, c[1].kept)
         assert.are.same({type = "order.create", number = "S001-8"}, c[1].offered)
         assert.are.equal(1, c[1].count)
-        assert.are.equal(0, #h:ok("hq.conflicts", {store = "S002"}).conflicts)
+        -- C2: a store's session reads only its own store
+        assert.are.equal("forbidden", h:call("hq.conflicts", {store = "S002"}).error.code)
         assert.are.equal(1, #h:ok("hq.failures", {}).conflicts)
 
         -- the same content again: a duplicate, acked
@@ -79,7 +80,7 @@ describe("HQ conflicts", function()
         local x = h:call("hq.upload", {store = "S001", events = {A2, fresh}})
         assert.are.equal("conflict", x.error.code)
         assert.are.equal(7, x.error.details.seq)
-        assert.are.equal("0", (hq:sql("SELECT count(*) FROM hq_events WHERE seq = 9"):gsub("%s", "")))
+        assert.are.equal("0", (hq:hq_sql("SELECT count(*) FROM hq_events WHERE seq = 9"):gsub("%s", "")))
         local c = h:ok("hq.conflicts", {}).conflicts
         assert.are.equal(1, #c)
         assert.are.equal(2, c[1].count) -- one row per (store, seq), counted

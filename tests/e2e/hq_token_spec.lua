@@ -165,10 +165,5 @@ describe("the HQ token from a file or the environment", function()
             assert.is_truthy(err:match("^corder: [^\n]+\n$"), "not one line: " .. err)
             assert.matches(case[2], err, 1, true)
         end
-        -- HQ without any token says where one may come from
-        local code, _, err = e2e.run("serve --db x.db --role hq")
-        assert.are.equal(2, code)
-        assert.matches("CORDER_HQ_TOKEN", err, 1, true)
-        assert.matches("hq-token-file", err, 1, true)
     end)
 end)

@@ -36,7 +36,7 @@ local function padded(n)
 end
 
 local function hq_has(hq, seq)
-    return tonumber(hq:sql("SELECT count(*) FROM hq_events WHERE store = 'S001' AND seq = " .. seq)) == 1
+    return tonumber(hq:hq_sql("SELECT count(*) FROM hq_events WHERE store = 'S001' AND seq = " .. seq)) == 1
 end
 
 describe("the quarantine", function()
@@ -167,7 +167,7 @@ describe("the quarantine", function()
         assert.is_true(hq_has(hq, refused_seq))
         assert.is_true(hq_has(hq, held_seq))
         -- in seq order, so HQ's document is the newest: the cancel
-        local ids = hq:sql("SELECT seq FROM hq_events WHERE seq IN (" .. refused_seq .. "," .. held_seq
+        local ids = hq:hq_sql("SELECT seq FROM hq_events WHERE seq IN (" .. refused_seq .. "," .. held_seq
             .. ") ORDER BY id")
         assert.are.equal(refused_seq .. "\n" .. held_seq .. "\n", ids)
         local ho = h:ok("hq.order.get", {store = "S001", number = refused})

@@ -15,7 +15,7 @@ end
 -- HQ holds the store's outbox exactly once, in the store's order.
 local function assert_exactly_once(st, hq, store)
     local sent = ints(st:sql("SELECT seq FROM outbox WHERE store = '" .. store .. "' ORDER BY seq"))
-    local got = ints(hq:sql("SELECT seq FROM hq_events WHERE store = '" .. store .. "' ORDER BY id"))
+    local got = ints(hq:hq_sql("SELECT seq FROM hq_events WHERE store = '" .. store .. "' ORDER BY id"))
     assert.is_true(#sent > 0)
     assert.are.same(sent, got)
 end
@@ -126,7 +126,7 @@ describe("the uploader", function()
     it("HQ keeps a batch sent twice once", function()
         local h = hq:connect()
         h:login_store("S001")
-        local before = hq:sql("SELECT count(*) FROM hq_events")
+        local before = hq:hq_sql("SELECT count(*) FROM hq_events")
         -- the very same event, its payload as the store has it (decoding and
         -- re-encoding it in Lua would turn empty arrays into objects: other
         -- content, which HQ refuses as a conflict, hq_conflict_spec.lua)
@@ -139,7 +139,7 @@ describe("the uploader", function()
         assert.are.equal(0, r.accepted)
         assert.are.equal(1, r.duplicates)
         local batch = {store = "S001", events = {{seq = 1, type = "order.create", payload = cjson.decode(raw)}}}
-        assert.are.equal(before, hq:sql("SELECT count(*) FROM hq_events"))
+        assert.are.equal(before, hq:hq_sql("SELECT count(*) FROM hq_events"))
         local e = h:call("hq.upload", {store = "S002", events = batch.events})
         assert.are.equal("forbidden", e.error.code)
         local x = hq:connect()
@@ -160,11 +160,11 @@ describe("the uploader", function()
     it("kill -9 of the store in the middle of a big upload loses and repeats nothing", function()
         hq:stop()
         bulk_create(c, 1500)
-        local before = tonumber(hq:sql("SELECT count(*) FROM hq_events WHERE store = 'S001'"))
+        local before = tonumber(hq:hq_sql("SELECT count(*) FROM hq_events WHERE store = 'S001'"))
         hq:start()
         c:send("sync.run") -- no waiting for the back-off
         e2e.wait_for(function()
-            return tonumber(hq:sql("SELECT count(*) FROM hq_events WHERE store = 'S001'")) > before
+            return tonumber(hq:hq_sql("SELECT count(*) FROM hq_events WHERE store = 'S001'")) > before
         end, 15, "the first batch")
         st:kill9()
         st:start()

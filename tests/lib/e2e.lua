@@ -372,6 +372,40 @@ end
 --   local h = hq:connect(); h:login_store("S001")
 M.HQ_TOKEN = "e2e-hq-token"
 
+-- HQ's storage backend for this run (SPEC C1: the same specs on both):
+-- CORDER_HQ_BACKEND=pg makes e2e.hq() use a fresh database of its own in
+-- the private PostgreSQL cluster that ctest started (tests/lib/pg.sh,
+-- directory CORDER_PG_DIR); otherwise SQLite in HQ's own --db.
+M.hq_backend = os.getenv("CORDER_HQ_BACKEND") or "sqlite"
+M.pg_dir = os.getenv("CORDER_PG_DIR")
+M.pg_sh = M.root .. "/tests/lib/pg.sh"
+
+local function capture(cmd)
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    local ok = p:close()
+    return out, ok
+end
+
+-- PostgreSQL's own tools run without the sanitizer runtime that
+-- `make test-asan` preloads into everything busted starts (psql hangs
+-- with it).
+local PLAIN = "env -u LD_PRELOAD -u ASAN_OPTIONS "
+
+-- A new, empty database in the test cluster; returns its URL.
+function M.pg_database()
+    assert(M.pg_dir, "CORDER_PG_DIR is not set: run this spec through ctest")
+    local name = string.format("hq_%d_%d", os.time(), math.random(1, 1e9))
+    local out, ok = capture(PLAIN .. "bash " .. M.q(M.pg_sh) .. " createdb " .. M.q(M.pg_dir) .. " " .. name .. " 2>&1")
+    assert(ok, "createdb failed: " .. out)
+    return (out:gsub("%s+$", ""))
+end
+
+-- Query on a PostgreSQL URL, output as the sqlite3 CLI prints it (| between columns).
+function M.psql(url, query)
+    return (capture(PLAIN .. "psql -X -q -At ".. M.q(url) .. " -c " .. M.q(query) .. " 2>&1"))
+end
+
 -- A port nobody listens on right now.
 function M.free_port()
     local s = assert(socket.bind("127.0.0.1", 0))
@@ -399,22 +433,61 @@ function Server:listen_on(port)
     return self
 end
 
--- opts: seed, policies, port, token, sync_interval, no_start.
+-- opts: seed, policies, port, token (false: no shared token), sync_interval,
+-- args, no_start, backend ("sqlite" or "pg"; default M.hq_backend), hq_db (a
+-- PostgreSQL URL to share: several HQ processes on one database).
 function M.hq(opts)
     opts = opts or {}
-    local args = "--role hq --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
+    local args = "--role hq"
+    if opts.token ~= false then args = args .. " --hq-token " .. M.q(opts.token or M.HQ_TOKEN) end
     if opts.sync_interval then args = args .. " --sync-interval " .. opts.sync_interval end
+    local backend = opts.backend or (opts.hq_db and "pg") or M.hq_backend
+    local url
+    if backend == "pg" then
+        url = opts.hq_db
+        if not url then
+            url = M.pg_database()
+            local code, out, err = M.run("init --hq-db " .. M.q(url) .. " --seed " .. M.q(opts.seed or M.seed))
+            if code ~= 0 then error("corder init --hq-db failed (" .. code .. "): " .. tostring(err) .. tostring(out)) end
+        end
+        args = args .. " --hq-db " .. M.q(url)
+    end
+    args = args .. " " .. (opts.args or "")
     local srv = M.server({seed = opts.seed, policies = opts.policies, args = args, no_start = true})
+    srv.hq_db = url
     srv:listen_on(opts.port or M.free_port())
     srv.port = srv.fixed_port
     if not opts.no_start then srv:start() end
     return srv
 end
 
+-- HQ's storage, whichever backend: SQL on it (the columns the specs read
+-- are the same in both), and master data re-seeded while it runs.
+function Server:hq_sql(query)
+    if self.hq_db then return M.psql(self.hq_db, query) end
+    return self:sql(query)
+end
+
+function Server:hq_seed(seed)
+    if self.hq_db then return M.run("init --hq-db " .. M.q(self.hq_db) .. " --seed " .. M.q(seed)) end
+    return M.run("init --db " .. M.q(self.db) .. " --seed " .. M.q(seed))
+end
+
+-- `corder hq token` for this HQ; returns the new token (revoke: nil).
+function Server:hq_token(store, revoke)
+    local where = self.hq_db and ("--hq-db " .. M.q(self.hq_db)) or ("--db " .. M.q(self.db))
+    local code, out, err = M.run("hq token " .. where .. " --store " .. M.q(store) .. (revoke and " --revoke" or ""))
+    assert(code == 0, "corder hq token failed: " .. tostring(err))
+    if revoke then return nil end
+    return (out:gsub("%s+$", ""))
+end
+
 -- A store server uploading to HQ at hq_port. opts: seed, policies, token, args, no_start.
+-- hq_port: a port on 127.0.0.1 (or opts.host), or a whole --hq value ("A,B").
 function M.store(hq_port, opts)
     opts = opts or {}
-    local args = "--hq 127.0.0.1:" .. hq_port .. " --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
+    local hq = type(hq_port) == "string" and hq_port or ((opts.host or "127.0.0.1") .. ":" .. hq_port)
+    local args = "--hq " .. M.q(hq) .. " --hq-token " .. M.q(opts.token or M.HQ_TOKEN)
         .. " " .. (opts.args or "")
     return M.server({seed = opts.seed, policies = opts.policies, args = args, no_start = opts.no_start})
 end
