@@ -94,8 +94,7 @@ int main(int argc, char **argv)
         schema_migrate(db, &err) < 0)
         fail(db, err.message[0] ? err.message : "setup");
     if (no_find && sqlite3_exec(db,
-                                "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;"
-                                " DROP TRIGGER orders_found_customer;",
+                                "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;",
                                 NULL, NULL, NULL) != SQLITE_OK)
         fail(db, "drop the find triggers");
     /* the order's customer, so that its search text is the real one */
