@@ -23,7 +23,7 @@ int fts_match(engine *e, const char *probe_sql, const search_query *sq, bool wit
               size_t n, err_t *err);
 
 /* Rows counted per trigram, at most: enough to tell rare from common. */
-#define FTS_PROBE_CAP 256
+#define FTS_PROBE_CAP 4096
 /* Trigrams asked for per group: more narrows little and costs a list each. */
 #define FTS_PICK 3
 

@@ -140,14 +140,14 @@ static const char *const find_sql[4][3] = FIND_PICKS(FIND_PLAIN);
  *   phone): when so many customers match that the matching orders are
  *   dense among the newest. */
 #define FIND_BY_CUSTOMER(pick)                                                                     \
-    "SELECT o.rowid, o.number FROM orders o WHERE o.customer = ?12" pick FIND_FILTERS             \
+    "SELECT o.rowid, o.number FROM orders o WHERE o.customer = ?12" pick FIND_FILTERS              \
     " ORDER BY o.rowid DESC LIMIT ?6"
 #define FIND_BY_NUMBER(pick)                                                                       \
-    "SELECT o.rowid, o.number FROM order_numbers s JOIN orders o ON o.rowid = s.rowid"            \
+    "SELECT o.rowid, o.number FROM order_numbers s JOIN orders o ON o.rowid = s.rowid"             \
     " WHERE order_numbers MATCH ?11" pick FIND_FILTERS " ORDER BY s.rowid DESC"
 #define FIND_BY_SCAN(pick)                                                                         \
-    "SELECT o.rowid, o.number, c.name, c.email, c.phone FROM orders o"                            \
-    " LEFT JOIN customers c ON c.account = o.customer WHERE 1" pick FIND_FILTERS                  \
+    "SELECT o.rowid, o.number, c.name, c.email, c.phone FROM orders o"                             \
+    " LEFT JOIN customers c ON c.account = o.customer WHERE 1" pick FIND_FILTERS                   \
     " ORDER BY o.rowid DESC"
 static const char *const find_by_customer[4] = FIND_PICK_VARIANTS(FIND_BY_CUSTOMER);
 static const char *const find_by_number[4] = FIND_PICK_VARIANTS(FIND_BY_NUMBER);
@@ -285,11 +285,10 @@ static json_t *find_q(engine *e, const orders_filter *f, int pick, err_t *err)
     /* the numbers that hold q (the text of q: a phone key is no number) */
     char match[SEARCH_MATCH_MAX];
     int found = 0;
-    if (f->q->n_text > 0 &&
-        (found = fts_match(e,
-                           "SELECT count(*) FROM (SELECT 1 FROM order_numbers"
-                           " WHERE order_numbers MATCH ?1 LIMIT ?2)",
-                           f->q, false, match, sizeof match, err)) < 0)
+    if (f->q->n_text > 0 && (found = fts_match(e,
+                                               "SELECT count(*) FROM (SELECT 1 FROM order_numbers"
+                                               " WHERE order_numbers MATCH ?1 LIMIT ?2)",
+                                               f->q, false, match, sizeof match, err)) < 0)
         goto out;
     if (found) {
         if (n + (size_t)f->limit > cap) {

@@ -92,8 +92,7 @@ int main(int argc, char **argv)
     /* F11: preview answers the order and due_now (older engines: a
      * payment_mismatch carrying details.due) */
     json_t *due = json_object_get(json_object_get(r, "result"), "due_now");
-    if (!due)
-        due = json_object_get(json_object_get(json_object_get(r, "error"), "details"), "due");
+    if (!due) due = json_object_get(json_object_get(json_object_get(r, "error"), "details"), "due");
     if (!json_is_integer(due)) fail("preview", "no amount due");
     int64_t pay = json_integer_value(due);
     json_decref(r);
