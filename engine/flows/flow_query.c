@@ -38,6 +38,8 @@ static int date_check(const char *key, const char *v, err_t *err)
     return 0;
 }
 
+static int find_answer(flow_ctx *c, const orders_filter *f, err_t *err);
+
 int flow_find(flow_ctx *c, json_t **result, err_t *err)
 {
     const char *customer = NULL, *status = NULL, *store = NULL, *from = NULL, *to = NULL;
@@ -78,7 +80,18 @@ int flow_find(flow_ctx *c, json_t **result, err_t *err)
         customer,      status,       store,       from,      to,
         limit,         pickup_store, pickup_from, pickup_to, open_arg > 0 ? open : -1,
         q ? &sq : NULL};
-    json_t *numbers = orders_find(c->e, &f, err);
+    /* one snapshot and one lock for the search and every order it loads */
+    int read = engine_read_begin(c->e, err);
+    if (read < 0) return -1;
+    int rc = find_answer(c, &f, err);
+    engine_read_end(c->e, read);
+    return rc;
+}
+
+/* The orders f finds, written as the answer. */
+static int find_answer(flow_ctx *c, const orders_filter *f, err_t *err)
+{
+    json_t *numbers = orders_find(c->e, f, err);
     if (!numbers) return -1;
     jsonw w = {0};
     jw_obj(&w);

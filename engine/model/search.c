@@ -105,28 +105,49 @@ static bool put(char *buf, size_t n, size_t *o, const char *s, size_t len)
     return true;
 }
 
-/* "t1" AND "t2" …: trigrams of s that cover it (non-overlapping, and the
- * last three characters), each a quoted FTS5 string ('"' doubled, so any
- * text is literal: no operator, column filter or prefix survives). The
- * trigrams narrow; search_hit checks the order of the characters. */
-static bool trigrams(const char *s, char *buf, size_t n, size_t *o)
+/* Adds the distinct trigrams of s (overlapping: every one, so that the
+ * store can pick the rarest) to sq->grams. */
+static void trigrams(const char *s, search_query *sq)
 {
-    size_t starts[SEARCH_Q_MAX + 1], chars = 0, len;
+    size_t starts[SEARCH_Q_MAX * 2 + 2], chars = 0, len;
     for (size_t i = 0; s[i]; i += len) {
         decode((const unsigned char *)s + i, &len);
         starts[chars++] = i;
     }
     starts[chars] = strlen(s);
-    if (chars < 3) return true;
-    for (size_t k = 0;; k = k + 6 <= chars ? k + 3 : chars - 3) {
-        if (k > 0 && !put(buf, n, o, " AND ", 5)) return false;
-        if (!put(buf, n, o, "\"", 1)) return false;
-        for (size_t b = starts[k]; b < starts[k + 3]; b++)
-            if (!put(buf, n, o, s[b] == '"' ? "\"\"" : s + b, 1 + (s[b] == '"'))) return false;
-        if (!put(buf, n, o, "\"", 1)) return false;
-        if (k + 3 == chars) break;
+    for (size_t k = 0; k + 3 <= chars && sq->n_grams < SEARCH_GRAMS_MAX; k++) {
+        size_t b = starts[k], l = starts[k + 3] - b;
+        char g[13];
+        memcpy(g, s + b, l);
+        g[l] = 0;
+        bool seen = false;
+        for (size_t i = s == sq->phone ? sq->n_text : 0; i < sq->n_grams && !seen; i++)
+            seen = !strcmp(sq->grams[i], g);
+        if (!seen) memcpy(sq->grams[sq->n_grams++], g, l + 1);
     }
-    return true;
+}
+
+bool search_match(const search_query *sq, const bool *use, bool with_phone, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = 0;
+    size_t ends[2] = {sq->n_text, with_phone ? sq->n_grams : sq->n_text};
+    for (size_t grp = 0, i = 0; grp < 2; grp++) {
+        bool first = true;
+        for (; i < ends[grp]; i++) {
+            if (!use[i]) continue;
+            if (first && o > 0 && !put(out, n, &o, ") OR ", 5)) return false;
+            if (first && !put(out, n, &o, "(", 1)) return false;
+            if (!first && !put(out, n, &o, " AND ", 5)) return false;
+            first = false;
+            if (!put(out, n, &o, "\"", 1)) return false;
+            for (const char *c = sq->grams[i]; *c; c++)
+                if (!put(out, n, &o, *c == '"' ? "\"\"" : c, 1 + (*c == '"'))) return false;
+            if (!put(out, n, &o, "\"", 1)) return false;
+        }
+        i = ends[grp];
+    }
+    return o > 0 && put(out, n, &o, ")", 1);
 }
 
 static size_t chars_of(const char *s)
@@ -153,16 +174,10 @@ int search_query_make(const char *q, const char *field, search_query *sq, err_t 
         return err_field(err, ERR_VALIDATION, field,
                          "%s: at least %d characters (or digits of a phone number)", field,
                          SEARCH_Q_MIN);
-    size_t o = 0, n = sizeof sq->match;
-    bool ok = true;
-    if (text_ok)
-        ok = put(sq->match, n, &o, "(", 1) && trigrams(sq->text, sq->match, n, &o) &&
-             put(sq->match, n, &o, ")", 1);
-    if (ok && sq->phone[0])
-        ok = (!text_ok || put(sq->match, n, &o, " OR ", 4)) && put(sq->match, n, &o, "(", 1) &&
-             trigrams(sq->phone, sq->match, n, &o) && put(sq->match, n, &o, ")", 1);
-    if (!ok) return err_set(err, ERR_INTERNAL, "%s: search expression too long", field);
     if (!text_ok) sq->text[0] = 0;
+    if (text_ok) trigrams(sq->text, sq);
+    sq->n_text = sq->n_grams;
+    if (sq->phone[0]) trigrams(sq->phone, sq);
     return 0;
 }
 

@@ -233,6 +233,24 @@ void engine_rollback(engine *e)
     e->in_txn = false;
 }
 
+int engine_read_begin(engine *e, err_t *err)
+{
+    if (e->in_txn || !sqlite3_get_autocommit(e->db)) return 0;
+    sqlite3_stmt *st = engine_stmt(e, "BEGIN", err);
+    if (!st) return -1;
+    if (sqlite3_step(st) != SQLITE_DONE) return engine_sqlerr(e, err, "begin");
+    sqlite3_reset(st);
+    return 1;
+}
+
+void engine_read_end(engine *e, int began)
+{
+    if (began != 1 || sqlite3_get_autocommit(e->db)) return;
+    sqlite3_stmt *st = engine_stmt(e, "COMMIT", &(err_t){0});
+    if (!st || sqlite3_step(st) != SQLITE_DONE) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    if (st) sqlite3_reset(st);
+}
+
 bool engine_in_txn(engine *e)
 {
     return e->in_txn;

@@ -56,6 +56,12 @@ int engine_begin(engine *e, err_t *err);
 int engine_commit(engine *e, err_t *err);
 void engine_rollback(engine *e);
 bool engine_in_txn(engine *e);
+/* A read of many statements (order.find and its orders) in one snapshot,
+ * taking SQLite's locks once instead of per statement: 1 when it began a
+ * read transaction (end it with engine_read_end), 0 when one is open
+ * already (the server's batch), -1 on error. */
+int engine_read_begin(engine *e, err_t *err);
+void engine_read_end(engine *e, int began);
 
 /* Prepared statements are cached per engine by their SQL text's address. */
 sqlite3_stmt *engine_stmt(engine *e, const char *sql, err_t *err);

@@ -8,6 +8,7 @@
 #include "model/args.h"
 #include "model/search.h"
 #include "model/text.h"
+#include "store/fts.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
@@ -253,6 +254,14 @@ int master_customer_create(engine *e, const char *store, json_t *args, json_t **
     return 0;
 }
 
+int master_customer_match(engine *e, const search_query *sq, char *out, size_t n, err_t *err)
+{
+    return fts_match(e,
+                     "SELECT count(*) FROM (SELECT 1 FROM customer_search"
+                     " WHERE customer_search MATCH ?1 LIMIT ?2)",
+                     sq, true, out, n, err);
+}
+
 int master_customer_find(engine *e, json_t *args, json_t **result, err_t *err)
 {
     const char *q;
@@ -264,16 +273,20 @@ int master_customer_find(engine *e, json_t *args, json_t **result, err_t *err)
         args_int(args, "", "limit", false, 1, 500, &limit, err) < 0 ||
         search_query_make(q, "q", &sq, err) < 0) /* after every bad_request */
         return -1;
+    char match[SEARCH_MATCH_MAX];
+    int found = master_customer_match(e, &sq, match, sizeof match, err);
+    if (found < 0) return -1;
     sqlite3_stmt *st = engine_stmt(e,
                                    "SELECT c.account, c.name, c.email, c.phone, c.b2b"
                                    " FROM customer_search s JOIN customers c ON c.rowid = s.rowid"
                                    " WHERE customer_search MATCH ? ORDER BY s.rowid DESC",
                                    err);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, sq.match, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
     json_t *list = json_array();
     int rc = SQLITE_DONE;
-    while ((int64_t)json_array_size(list) < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (found && (int64_t)json_array_size(list) < limit &&
+           (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *t[4];
         for (int i = 0; i < 4; i++)
             t[i] = (const char *)sqlite3_column_text(st, i);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/search.h"
 #include "store/engine.h"
 
 typedef struct {
@@ -42,6 +43,10 @@ int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t 
  * the customers q matches (search.h) in account, name, email or phone,
  * the most recently added first. */
 int master_customer_find(engine *e, json_t *args, json_t **result, err_t *err);
+
+/* customer_search's MATCH expression for sq (its rarest trigrams, fts.h)
+ * into out (size n): 1, or 0 when no customer can match, -1 on error. */
+int master_customer_match(engine *e, const search_query *sq, char *out, size_t n, err_t *err);
 
 /* Validates an address object ("path" names it in errors) and upserts it. */
 int master_address_check(json_t *addr, const char *path, bool need_id, err_t *err);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "model/text.h"
+#include "store/fts.h"
+#include "store/master.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col, const char *def)
 {
@@ -89,10 +91,10 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
 /* order.find's SQL: static texts (the statement cache is keyed by their
  * address), one per way in, so that SQLite can pick the index the filter
  * needs: the customer's or the store's index, or none; order_pickups for
- * a pickup store (or, for pickup dates alone, per store of the chain); the
- * FTS5 index for q, walked newest row first. Parameters: ?1 customer,
- * ?2 status, ?3 store, ?4 from, ?5 to, ?6 limit, ?7 pickup_store,
- * ?8 pickup_from, ?9 pickup_to, ?10 open (1/0), ?11 the MATCH text.
+ * a pickup store (or, for pickup dates alone, per store of the chain); for
+ * q, see find_q below. Parameters: ?1 customer, ?2 status, ?3 store,
+ * ?4 from, ?5 to, ?6 limit, ?7 pickup_store, ?8 pickup_from, ?9 pickup_to,
+ * ?10 open (1/0), ?11 the MATCH text, ?12 one matching customer.
  * Newest first is by creation date, then by the order rows were stored in
  * (rowid: within a store, the number's order), which orders_date serves
  * without a sort however many orders share a date. */
@@ -114,10 +116,10 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
 #define FIND_PLAIN(way, pick)                                                                      \
     "SELECT o.number FROM orders o WHERE " way pick FIND_FILTERS                                   \
     " ORDER BY o.created_date DESC, o.rowid DESC LIMIT ?6"
-#define FIND_Q(way, pick)                                                                          \
-    "SELECT o.number, c.name, c.email, c.phone FROM order_search s"                                \
-    " JOIN orders o ON o.rowid = s.rowid LEFT JOIN customers c ON c.account = o.customer"          \
-    " WHERE order_search MATCH ?11 AND " way pick FIND_FILTERS " ORDER BY s.rowid DESC"
+#define FIND_PICK_VARIANTS(F)                                                                      \
+    {                                                                                              \
+        F(""), F(BY_PICKUP_STORE), F(BY_PICKUP_DATE), F(BY_PICKUP_STORE_ONLY)                      \
+    }
 #define FIND_WAYS(F, pick)                                                                         \
     {                                                                                              \
         F("o.customer = ?1", pick), F("o.store = ?3", pick), F("1", pick)                          \
@@ -127,42 +129,205 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
         FIND_WAYS(F, ""), FIND_WAYS(F, BY_PICKUP_STORE), FIND_WAYS(F, BY_PICKUP_DATE),             \
             FIND_WAYS(F, BY_PICKUP_STORE_ONLY)                                                     \
     }
-static const char *const find_sql[2][4][3] = {FIND_PICKS(FIND_PLAIN), FIND_PICKS(FIND_Q)};
+static const char *const find_sql[4][3] = FIND_PICKS(FIND_PLAIN);
+
+/* With q, "newest first" is the order rows were stored in (rowid). Three
+ * ways in:
+ * - one customer's orders (?12 the account), by orders_customer: a
+ *   customer has few orders, sorted by rowid after the seek;
+ * - orders whose number holds q's trigrams (order_numbers, ?11);
+ * - every order, newest first, each checked in C (number, name, email,
+ *   phone): when so many customers match that the matching orders are
+ *   dense among the newest. */
+#define FIND_BY_CUSTOMER(pick)                                                                     \
+    "SELECT o.rowid, o.number FROM orders o WHERE o.customer = ?12" pick FIND_FILTERS              \
+    " ORDER BY o.rowid DESC LIMIT ?6"
+#define FIND_BY_NUMBER(pick)                                                                       \
+    "SELECT o.rowid, o.number FROM order_numbers s JOIN orders o ON o.rowid = s.rowid"             \
+    " WHERE order_numbers MATCH ?11" pick FIND_FILTERS " ORDER BY s.rowid DESC"
+#define FIND_BY_SCAN(pick)                                                                         \
+    "SELECT o.rowid, o.number, c.name, c.email, c.phone FROM orders o"                             \
+    " LEFT JOIN customers c ON c.account = o.customer WHERE 1" pick FIND_FILTERS                   \
+    " ORDER BY o.rowid DESC"
+static const char *const find_by_customer[4] = FIND_PICK_VARIANTS(FIND_BY_CUSTOMER);
+static const char *const find_by_number[4] = FIND_PICK_VARIANTS(FIND_BY_NUMBER);
+static const char *const find_by_scan[4] = FIND_PICK_VARIANTS(FIND_BY_SCAN);
+
+/* Customers matched at most before a q search walks the newest orders
+ * instead of each customer's: with more, the matching orders are dense
+ * enough among the newest (500 of 100,000 customers: one order in 200)
+ * that the walk is the shorter way. */
+#define FIND_ACCOUNTS_MAX 500
+
+typedef struct {
+    int64_t rowid;
+    char number[48];
+} find_hit;
+
+static int hit_newer(const void *a, const void *b)
+{
+    int64_t x = ((const find_hit *)a)->rowid, y = ((const find_hit *)b)->rowid;
+    return (x < y) - (x > y);
+}
+
+/* Binds the filters every order.find statement shares (see above). */
+static void bind_filters(sqlite3_stmt *st, const orders_filter *f)
+{
+    const char *vals[] = {f->customer, f->status,       f->store,       f->from,     f->to,
+                          NULL,        f->pickup_store, f->pickup_from, f->pickup_to};
+    for (int i = 0; i < 9; i++)
+        if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, f->limit);
+    if (f->open >= 0) sqlite3_bind_int(st, 10, f->open);
+}
+
+static int done(engine *e, sqlite3_stmt *st, int rc, err_t *err)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : engine_sqlerr(e, err, "orders");
+}
+
+/* Appends up to f->limit rows of st (rowid, number) to hits; with
+ * check_number, only those whose number q matches. */
+static int collect(engine *e, sqlite3_stmt *st, const orders_filter *f, bool check_number,
+                   find_hit *hits, size_t *n, size_t cap, err_t *err)
+{
+    int rc = SQLITE_DONE;
+    for (int64_t got = 0; got < f->limit && *n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW;) {
+        const char *number = (const char *)sqlite3_column_text(st, 1);
+        if (check_number && !search_hit(f->q, &number, 1, NULL)) continue;
+        hits[*n].rowid = sqlite3_column_int64(st, 0);
+        text_copy(hits[*n].number, sizeof hits[*n].number, number);
+        (*n)++;
+        got++;
+    }
+    return done(e, st, rc, err);
+}
+
+/* The accounts whose name, email or phone q matches (f->customer's alone
+ * when given), at most FIND_ACCOUNTS_MAX + 1: *n past the max means "many". */
+static int matching_accounts(engine *e, const orders_filter *f, char (*acc)[64], size_t *n,
+                             err_t *err)
+{
+    char match[SEARCH_MATCH_MAX];
+    int found = master_customer_match(e, f->q, match, sizeof match, err);
+    if (found <= 0) return found;
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "SELECT c.account, c.name, c.email, c.phone"
+                                   " FROM customer_search s JOIN customers c ON c.rowid = s.rowid"
+                                   " WHERE customer_search MATCH ? ORDER BY s.rowid DESC",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    int rc = SQLITE_DONE;
+    while (*n <= FIND_ACCOUNTS_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t[4];
+        for (int i = 0; i < 4; i++)
+            t[i] = (const char *)sqlite3_column_text(st, i);
+        if (f->customer && strcmp(f->customer, t[0])) continue;
+        if (!search_hit(f->q, t + 1, 2, t[3])) continue;
+        text_copy(acc[(*n)++], 64, t[0]);
+    }
+    return done(e, st, rc, err);
+}
+
+/* Every order, newest first, checked one by one (many customers match). */
+static json_t *find_by_walk(engine *e, const orders_filter *f, int pick, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e, find_by_scan[pick], err);
+    if (!st) return NULL;
+    bind_filters(st, f);
+    json_t *numbers = json_array();
+    int rc = SQLITE_DONE;
+    while ((int64_t)json_array_size(numbers) < f->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t[5];
+        for (int i = 1; i < 5; i++)
+            t[i] = (const char *)sqlite3_column_text(st, i);
+        if (search_hit(f->q, t + 1, 3, t[4])) json_array_append_new(numbers, json_string(t[1]));
+    }
+    if (done(e, st, rc, err) < 0) {
+        json_decref(numbers);
+        return NULL;
+    }
+    return numbers;
+}
+
+/* q: the orders of the matching customers and the orders whose number
+ * matches, merged newest first. */
+static json_t *find_q(engine *e, const orders_filter *f, int pick, err_t *err)
+{
+    char(*acc)[64] = malloc((FIND_ACCOUNTS_MAX + 1) * sizeof *acc);
+    size_t n_acc = 0, n = 0, cap = (size_t)f->limit * 2;
+    find_hit *hits = malloc(cap * sizeof *hits);
+    json_t *numbers = NULL;
+    if (!acc || !hits) {
+        err_set(err, ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (matching_accounts(e, f, acc, &n_acc, err) < 0) goto out;
+    if (n_acc > FIND_ACCOUNTS_MAX) {
+        numbers = find_by_walk(e, f, pick, err);
+        goto out;
+    }
+    /* each customer's newest (at most limit), kept to the newest limit */
+    sqlite3_stmt *st = engine_stmt(e, find_by_customer[pick], err);
+    if (!st) goto out;
+    for (size_t i = 0; i < n_acc; i++) {
+        bind_filters(st, f);
+        sqlite3_bind_text(st, 12, acc[i], -1, SQLITE_STATIC);
+        if (collect(e, st, f, false, hits, &n, cap, err) < 0) goto out;
+        if (n + (size_t)f->limit > cap) {
+            qsort(hits, n, sizeof *hits, hit_newer);
+            n = (size_t)f->limit;
+        }
+    }
+    /* the numbers that hold q (the text of q: a phone key is no number) */
+    char match[SEARCH_MATCH_MAX];
+    int found = 0;
+    if (f->q->n_text > 0 && (found = fts_match(e,
+                                               "SELECT count(*) FROM (SELECT 1 FROM order_numbers"
+                                               " WHERE order_numbers MATCH ?1 LIMIT ?2)",
+                                               f->q, false, match, sizeof match, err)) < 0)
+        goto out;
+    if (found) {
+        if (n + (size_t)f->limit > cap) {
+            qsort(hits, n, sizeof *hits, hit_newer);
+            n = (size_t)f->limit;
+        }
+        if (!(st = engine_stmt(e, find_by_number[pick], err))) goto out;
+        bind_filters(st, f);
+        sqlite3_bind_text(st, 11, match, -1, SQLITE_STATIC);
+        if (collect(e, st, f, true, hits, &n, cap, err) < 0) goto out;
+    }
+    qsort(hits, n, sizeof *hits, hit_newer);
+    numbers = json_array();
+    for (size_t i = 0; i < n && (int64_t)json_array_size(numbers) < f->limit; i++)
+        if (i == 0 || hits[i].rowid != hits[i - 1].rowid) /* by number and by customer */
+            json_array_append_new(numbers, json_string(hits[i].number));
+out:
+    free(acc);
+    free(hits);
+    return numbers;
+}
 
 json_t *orders_find(engine *e, const orders_filter *f, err_t *err)
 {
     bool dates = f->pickup_from || f->pickup_to;
     int pick = f->pickup_store ? (dates ? 1 : 3) : dates ? 2 : 0;
+    if (f->q) return find_q(e, f, pick, err);
     int way = f->customer ? 0 : f->store ? 1 : 2;
-    sqlite3_stmt *st = engine_stmt(e, find_sql[f->q != NULL][pick][way], err);
+    sqlite3_stmt *st = engine_stmt(e, find_sql[pick][way], err);
     if (!st) return NULL;
-    const char *vals[] = {f->customer, f->status,       f->store,       f->from,     f->to,
-                          NULL,        f->pickup_store, f->pickup_from, f->pickup_to};
-    for (int i = 0; i < 9; i++)
-        if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
-    if (!f->q) sqlite3_bind_int64(st, 6, f->limit);
-    if (f->open >= 0) sqlite3_bind_int(st, 10, f->open);
-    if (f->q) sqlite3_bind_text(st, 11, f->q->match, -1, SQLITE_STATIC);
+    bind_filters(st, f);
     json_t *numbers = json_array();
     int rc = SQLITE_DONE;
-    while ((int64_t)json_array_size(numbers) < f->limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *number = (const char *)sqlite3_column_text(st, 0);
-        /* The index narrows (its trigrams are all there); the model
-         * decides (they are there in order, in one field). */
-        if (f->q) {
-            const char *texts[] = {number, (const char *)sqlite3_column_text(st, 1),
-                                   (const char *)sqlite3_column_text(st, 2)};
-            if (!search_hit(f->q, texts, 3, (const char *)sqlite3_column_text(st, 3))) continue;
-        }
-        json_array_append_new(numbers, json_string(number));
-    }
-    if ((int64_t)json_array_size(numbers) < f->limit && rc != SQLITE_DONE) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(numbers, json_string((const char *)sqlite3_column_text(st, 0)));
+    if (done(e, st, rc, err) < 0) {
         json_decref(numbers);
-        numbers = NULL;
-        engine_sqlerr(e, err, "orders");
+        return NULL;
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return numbers;
 }
 

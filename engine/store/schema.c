@@ -15,7 +15,7 @@
 
 #include <stdio.h>
 
-/* Migration 6's search text (SPEC F12), written once here because the FTS
+/* The search text of migrations 6 and 7 (SPEC F12), written once here because the FTS
  * tables are contentless: a row can only be taken out of the index with
  * exactly the text it went in with, so every trigger computes it the same
  * way. A phone is indexed without its separators (" -.()+/"), so that
@@ -163,6 +163,40 @@ static const char *const migrations[] = {
     " received INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0,"
     " payments INTEGER NOT NULL DEFAULT 0, refunds INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(store, day, tender)) WITHOUT ROWID;",
+    /* 8: finding, cheap to keep (SPEC F12). An order indexes only what is
+     * its own: its number, in order_numbers (FTS5 trigram, contentless,
+     * detail=none), a dozen trigrams that a batch of consecutive numbers
+     * mostly shares. Orders are found by name, email or phone through
+     * customer_search (customers are few and change rarely), then by
+     * orders_customer (orders.c), so a customer's change re-indexes no
+     * order and order_search, with its triggers, goes. */
+    "DROP TRIGGER orders_found_new;"
+    "DROP TRIGGER orders_found_customer;"
+    "DROP TRIGGER orders_found_gone;"
+    "DROP TRIGGER customers_found_change;"
+    "DROP TABLE order_search;"
+    "CREATE VIRTUAL TABLE order_numbers USING fts5(number, content='', tokenize='trigram',"
+    " detail=none, columnsize=0);"
+    "CREATE TRIGGER orders_found_new AFTER INSERT ON orders BEGIN"
+    " INSERT INTO order_numbers(rowid, number) VALUES(new.rowid, new.number); "
+    ORDER_PICKUPS("new") " END;"
+    /* numbers never change; should one ever, the index follows */
+    "CREATE TRIGGER orders_found_renumber AFTER UPDATE OF number ON orders"
+    " WHEN old.number IS NOT new.number BEGIN"
+    " INSERT INTO order_numbers(order_numbers, rowid, number) VALUES('delete', old.rowid,"
+    " old.number);"
+    " INSERT INTO order_numbers(rowid, number) VALUES(new.rowid, new.number); END;"
+    "CREATE TRIGGER orders_found_gone AFTER DELETE ON orders BEGIN"
+    " INSERT INTO order_numbers(order_numbers, rowid, number) VALUES('delete', old.rowid,"
+    " old.number);"
+    " DELETE FROM order_pickups WHERE number = old.number; END;"
+    "CREATE TRIGGER customers_found_change AFTER UPDATE OF account, name, email, phone"
+    " ON customers BEGIN"
+    " INSERT INTO customer_search(customer_search, rowid, text) VALUES('delete', old.rowid, "
+    CUSTOMER_TEXT("old") ");"
+    " INSERT INTO customer_search(rowid, text) VALUES(new.rowid, " CUSTOMER_TEXT("new") "); END;"
+    /* the orders already there */
+    "INSERT INTO order_numbers(rowid, number) SELECT rowid, number FROM orders;",
 };
 // clang-format on
 

@@ -14,7 +14,10 @@
 # stores uploading at once to HQ on SQLite, on PostgreSQL, and to two HQ
 # processes on one PostgreSQL; BENCH_HQ=0 skips it). The last line is the summary:
 #   orders_per_s=… p50_ms=… p99_ms=… ping_per_s=… ping_vs_redis=…
-#   create_vs_sqlite_limit=… hook_ns=… reload_us=… rss_mb=… find_q_ms=…
+#   create_vs_sqlite_limit=… hook_ns=… reload_us=… rss_mb=…
+#   wal_bytes_per_order=… (sqlite_limit) find_wal_bytes_per_order=… (what
+#   F12's per-order indexes add: sqlite_limit less its --no-find-index run)
+#   find_q_ms=… find_made_up_ms=… find_answer50_ms=… (find_bench.c)
 # Env: BENCH_SECS (10, the main run), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
 #      BENCH_DEPTH (2), BENCH_FULL (0), BENCH_KEEP (0: remove the temp dir).
 set -euo pipefail
@@ -133,6 +136,12 @@ stop_server
 BATCH=$((CONNS * DEPTH))
 LIMIT=$("$BUILD/sqlite_limit" "$TMP/main.db" "$TMP/limit.db" 100000 "$BATCH")
 log "$LIMIT"
+# what F12's indexes (order_numbers, order_pickups) add to every order's WAL
+NOFIND=$("$BUILD/sqlite_limit" "$TMP/main.db" "$TMP/limit.db" 20000 "$BATCH" --no-find-index)
+log "without the find indexes: $NOFIND"
+WALO=$(value wal_bytes_per_order "$LIMIT")
+FINDWAL=$((WALO - $(value wal_bytes_per_order "$NOFIND")))
+log "find indexes: $FINDWAL WAL bytes per order"
 
 # ---- network baseline: Redis ping_mbulk on loopback ----
 RPORT=$(free_port 56379)
@@ -154,7 +163,7 @@ POL=$(CORDER_ROOT="$ROOT" "$BUILD/policy_bench" 2>/dev/null)
 log "$POL"
 
 # ---- finding (F12): a q search on 1,000,000 orders and 100,000 customers ----
-FINDQ=-
+FINDQ=- FINDMADE=- FINDANS=-
 if [ "${BENCH_FIND:-1}" = 1 ]; then
     FN=${BENCH_FIND_ORDERS:-1000000}
     log "prefilling $FN orders over 100000 customers for find_bench"
@@ -164,6 +173,8 @@ if [ "${BENCH_FIND:-1}" = 1 ]; then
     FIND=$("$BUILD/find_bench" "$TMP/find.db" "$ROOT/policies" 100000)
     while IFS= read -r l; do log "$l"; done <<<"$FIND"
     FINDQ=$(value find_q_ms "$(tail -1 <<<"$FIND")")
+    FINDMADE=$(value find_made_up_ms "$(tail -1 <<<"$FIND")")
+    FINDANS=$(value find_answer50_ms "$(tail -1 <<<"$FIND")")
     rm -f "$TMP/find.db" "$TMP/find.db-wal" "$TMP/find.db-shm"
 fi
 
@@ -197,4 +208,5 @@ echo "orders_per_s=$OPS p50_ms=$(value p50_ms "$MAIN") p99_ms=$(value p99_ms "$M
     "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}")" \
     "create_vs_sqlite_limit=$(ratio "$OPS" "$(value limit_orders_per_s "$LIMIT")")" \
     "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL") rss_mb=$RSS" \
-    "find_q_ms=$FINDQ"
+    "wal_bytes_per_order=$WALO find_wal_bytes_per_order=$FINDWAL find_q_ms=$FINDQ" \
+    "find_made_up_ms=$FINDMADE find_answer50_ms=$FINDANS"

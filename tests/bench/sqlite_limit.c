@@ -93,10 +93,9 @@ int main(int argc, char **argv)
             SQLITE_OK ||
         schema_migrate(db, &err) < 0)
         fail(db, err.message[0] ? err.message : "setup");
-    if (no_find && sqlite3_exec(db,
-                                "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;"
-                                " DROP TRIGGER orders_found_customer;",
-                                NULL, NULL, NULL) != SQLITE_OK)
+    if (no_find &&
+        sqlite3_exec(db, "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;", NULL,
+                     NULL, NULL) != SQLITE_OK)
         fail(db, "drop the find triggers");
     /* the order's customer, so that its search text is the real one */
     sqlite3_stmt *cust = prep(db, "INSERT INTO customers(account, name, email, phone)"
