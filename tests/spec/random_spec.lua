@@ -83,6 +83,15 @@ local function paying(s, op, args, o)
   return r, err
 end
 
+-- Mostly a line of the mode the op wants (so pickups and ships happen
+-- often enough to matter), sometimes any line (so the refusals are tried).
+local function pick_line(o, mode)
+  local fit = {}
+  for _, l in ipairs(o.lines) do if l.delivery.mode == mode then fit[#fit + 1] = l end end
+  if #fit > 0 and math.random(4) > 1 then return pick(fit) end
+  return pick(o.lines)
+end
+
 -- One random run on a store with these policy parameters.
 local function run(params, steps)
     local db = fx.open{params = params}
@@ -113,11 +122,11 @@ local function run(params, steps)
         else args.remove_lines = {math.random(#o.lines)} end
       elseif r == 5 then
         op, who = "order.pickup", pick{ann, cees}
-        local l = pick(o.lines)
+        local l = pick_line(o, "pickup")
         args = {number = n, lines = {{line = l.line, qty = math.random(1, 2)}}}
       elseif r == 6 then
         op, who = "order.ship", bram
-        local l = pick(o.lines)
+        local l = pick_line(o, "ship")
         args = {number = n, lines = {{line = l.line, qty = math.random(1, 3)}}}
       elseif r == 7 then
         op, who = "order.cancel", ann
