@@ -395,7 +395,12 @@ local PLAIN = "env -u LD_PRELOAD -u ASAN_OPTIONS "
 -- A new, empty database in the test cluster; returns its URL.
 function M.pg_database()
     assert(M.pg_dir, "CORDER_PG_DIR is not set: run this spec through ctest")
-    local name = string.format("hq_%d_%d", os.time(), math.random(1, 1e9))
+    -- A name no other spec can draw: busted seeds math.random with the
+    -- time, so two specs started in the same second drew the same numbers
+    -- (and CREATE DATABASE failed on the duplicate name).
+    local f = assert(io.open("/dev/urandom", "rb"))
+    local name = "hq_" .. f:read(8):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+    f:close()
     local out, ok = capture(PLAIN .. "bash " .. M.q(M.pg_sh) .. " createdb " .. M.q(M.pg_dir) .. " " .. name .. " 2>&1")
     assert(ok, "createdb failed: " .. out)
     return (out:gsub("%s+$", ""))
