@@ -172,8 +172,10 @@ static void on_answer(lconn *c, const char *line, size_t len)
         return;
     case ST_PREVIEW: {
         json_t *r = json_loadb(line, len, 0, NULL);
-        json_t *due =
-            json_object_get(json_object_get(json_object_get(r, "error"), "details"), "due");
+        /* F11: a preview answers due_now (an older server: payment_mismatch's due) */
+        json_t *due = json_object_get(json_object_get(r, "result"), "due_now");
+        if (!due)
+            due = json_object_get(json_object_get(json_object_get(r, "error"), "details"), "due");
         if (!json_is_integer(due)) die("preview gave no amount due", line);
         build_request(json_integer_value(due));
         json_decref(r);
