@@ -41,7 +41,6 @@ typedef struct {
     dispatch_fn fn; /* a plain handler */
     bool writes;
     bool needs_session;
-    uint64_t calls, errors;
     const char *schema_text; /* the arguments' shape (model/schema.h) */
     schema *shape;           /* compiled once, before the first request */
 } op_entry;
@@ -71,55 +70,54 @@ int op_sync_status(flow_ctx *c, json_t **result, err_t *err);
 
 #define MAX_OPS 64
 static op_entry ops[MAX_OPS] = {
-    {"ping", NULL, op_ping, false, false, 0, 0, "", NULL},
-    {"session.login", NULL, op_login, false, false, 0, 0, "store:s staff:s pin:s", NULL},
-    {"customer.create", NULL, op_customer_create, true, true, 0, 0,
+    {"ping", NULL, op_ping, false, false, "", NULL},
+    {"session.login", NULL, op_login, false, false, "store:s staff:s pin:s", NULL},
+    {"customer.create", NULL, op_customer_create, true, true,
      "name:s email:s? phone:s? b2b:b? addresses:a? idempotency_key:s?", NULL},
-    {"customer.get", NULL, op_customer_get, false, true, 0, 0, "account:s", NULL},
-    {"customer.find", NULL, op_customer_find, false, true, 0, 0, "q:s limit:i?", NULL},
-    {"customer.add_address", NULL, op_customer_address, true, true, 0, 0,
+    {"customer.get", NULL, op_customer_get, false, true, "account:s", NULL},
+    {"customer.find", NULL, op_customer_find, false, true, "q:s limit:i?", NULL},
+    {"customer.add_address", NULL, op_customer_address, true, true,
      "account:s address:o idempotency_key:s?", NULL},
-    {"order.preview", op_preview, NULL, false, true, 0, 0, NEW_ORDER, NULL},
-    {"order.create", flow_create, NULL, true, true, 0, 0, NEW_ORDER, NULL},
-    {"order.get", flow_get, NULL, false, true, 0, 0, "number:s", NULL},
-    {"order.find", flow_find, NULL, false, true, 0, 0,
+    {"order.preview", op_preview, NULL, false, true, NEW_ORDER, NULL},
+    {"order.create", flow_create, NULL, true, true, NEW_ORDER, NULL},
+    {"order.get", flow_get, NULL, false, true, "number:s", NULL},
+    {"order.find", flow_find, NULL, false, true,
      "q:s? customer:s? status:s? store:s? pickup_store:s? pickup_from:s? pickup_to:s? open:b? "
      "from:s? to:s? limit:i?",
      NULL},
-    {"order.edit", flow_edit, NULL, true, true, 0, 0,
+    {"order.edit", flow_edit, NULL, true, true,
      "number:s version:i add_lines:[item:s qty:i delivery:" DELIVERY
      "]? update_lines:[line:i qty:i? delivery:" DELIVERY
      "?]? remove_lines:a? shipping_charge:i? " PAYMENTS " " REFUNDS " " CONTACTS
      " " DEPOSIT_OVERRIDE " approval:" APPROVAL "? idempotency_key:s?",
      NULL},
-    {"order.confirm_quote", flow_confirm_quote, NULL, true, true, 0, 0,
+    {"order.confirm_quote", flow_confirm_quote, NULL, true, true,
      "number:s " PAYMENTS " " DEPOSIT_OVERRIDE " approval:" APPROVAL "? idempotency_key:s?", NULL},
-    {"order.pickup", flow_pickup, NULL, true, true, 0, 0,
+    {"order.pickup", flow_pickup, NULL, true, true,
      "number:s lines:[line:i qty:i] " PAYMENTS " collected_by:{name:s id_checked:b? id_ref:s?}? "
      "approval:" APPROVAL "? idempotency_key:s?",
      NULL},
-    {"order.hold", flow_hold, NULL, true, true, 0, 0,
+    {"order.hold", flow_hold, NULL, true, true,
      "number:s code:s note:s? approval:" APPROVAL "? idempotency_key:s?", NULL},
-    {"order.release", flow_release, NULL, true, true, 0, 0,
+    {"order.release", flow_release, NULL, true, true,
      "number:s approval:" APPROVAL "? idempotency_key:s?", NULL},
-    {"order.ship", flow_ship, NULL, true, true, 0, 0,
+    {"order.ship", flow_ship, NULL, true, true,
      "number:s lines:[line:i qty:i] " PAYMENTS " tracking:s? approval:" APPROVAL
      "? idempotency_key:s?",
      NULL},
-    {"order.cancel", flow_cancel, NULL, true, true, 0, 0,
+    {"order.cancel", flow_cancel, NULL, true, true,
      "number:s version:i? charge_override:{amount:i approval:" APPROVAL "?}? " PAYMENTS " " REFUNDS
      " reason:s? approval:" APPROVAL "? idempotency_key:s?",
      NULL},
-    {"order.return", flow_return, NULL, true, true, 0, 0,
+    {"order.return", flow_return, NULL, true, true,
      "number:s invoice:i lines:[line:i qty:i reason:s] shipping_refund:i? approval:" APPROVAL
      "? " REFUNDS " idempotency_key:s?",
      NULL},
-    {"order.history", flow_history, NULL, false, true, 0, 0, "number:s", NULL},
-    {"policy.info", op_policy_info, NULL, false, true, 0, 0, "store:s?", NULL},
-    {"policy.reload", op_policy_reload, NULL, false, true, 0, 0, "store:s? approval:" APPROVAL "?",
-     NULL},
-    {"sync.status", op_sync_status, NULL, false, true, 0, 0, "", NULL},
-    {"store.tenders", flow_store_tenders, NULL, false, true, 0, 0, "date:s?", NULL},
+    {"order.history", flow_history, NULL, false, true, "number:s", NULL},
+    {"policy.info", op_policy_info, NULL, false, true, "store:s?", NULL},
+    {"policy.reload", op_policy_reload, NULL, false, true, "store:s? approval:" APPROVAL "?", NULL},
+    {"sync.status", op_sync_status, NULL, false, true, "", NULL},
+    {"store.tenders", flow_store_tenders, NULL, false, true, "date:s?", NULL},
 };
 
 /* The built-in entries' shapes are compiled before the first request; a
@@ -164,7 +162,7 @@ int dispatch_register(const char *op, dispatch_fn fn, bool writes, bool needs_se
         return -1;
     }
     schema_free(e->shape);
-    *e = (op_entry){op, NULL, fn, writes, needs_session, 0, 0, schema_text, shape};
+    *e = (op_entry){op, NULL, fn, writes, needs_session, schema_text, shape};
     return 0;
 }
 
@@ -172,17 +170,6 @@ bool dispatch_op_writes(const char *op)
 {
     op_entry *e = find_op(op);
     return e && e->writes;
-}
-
-json_t *dispatch_stats(void)
-{
-    json_t *o = json_object();
-    for (int i = 0; i < MAX_OPS && ops[i].op; i++)
-        if (ops[i].calls)
-            json_object_set_new(o, ops[i].op,
-                                json_pack("{s:I, s:I}", "calls", (json_int_t)ops[i].calls, "errors",
-                                          (json_int_t)ops[i].errors));
-    return o;
 }
 
 const double dispatch_lat_bounds[DISPATCH_LAT_BUCKETS] = {
@@ -201,6 +188,20 @@ static void metrics_count(dispatch_op_metrics *m, err_code code, double secs)
     m->lat[b]++;
     m->lat_sum += secs;
     m->count++;
+}
+
+/* The console's per-op counts, read off the metrics (one count per answer). */
+json_t *dispatch_stats(void)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < MAX_OPS && ops[i].op; i++) {
+        const dispatch_op_metrics *m = &op_metrics[i];
+        if (m->count)
+            json_object_set_new(o, ops[i].op,
+                                json_pack("{s:I, s:I}", "calls", (json_int_t)m->count, "errors",
+                                          (json_int_t)(m->count - m->by_code[ERR_NONE])));
+    }
+    return o;
 }
 
 void dispatch_metrics_each(void (*fn)(void *arg, const char *op, const dispatch_op_metrics *m),
@@ -529,15 +530,10 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
     op_entry *op = (op_entry *)req->entry;
     double t0 = mono_secs();
     if (req->err.code != ERR_NONE) {
-        if (op) { /* refused by its schema, or a prepared create refused */
-            op->calls++;
-            op->errors++;
-        }
-        *err = req->err;
+        *err = req->err; /* counted below: refused by its schema, or a prepared create refused */
         metrics_count(op ? &op_metrics[op - ops] : &no_op_metrics, err->code, mono_secs() - t0);
         return -1;
     }
-    op->calls++;
     auth_use_verdicts(e, req->pins, req->npins);
     int rc;
     if (op->needs_session && !s->signed_in) {
@@ -559,7 +555,6 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
     }
     auth_use_verdicts(e, NULL, 0);
     if (rc < 0) {
-        op->errors++;
         if (err->code == ERR_NONE)
             err_set(err, ERR_INTERNAL, "%s failed without saying why", op->op);
     }
