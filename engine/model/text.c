@@ -69,18 +69,6 @@ bool text_utf8_ok(const char *s, size_t len)
 
 static const char *const SPACE = " \t\r\n\v\f";
 
-bool text_copy_trimmed(char *dst, size_t n, const char *s)
-{
-    s += strspn(s, SPACE);
-    size_t len = strlen(s);
-    while (len > 0 && strchr(SPACE, s[len - 1]))
-        len--;
-    size_t cut = text_cut(s, len, n - 1);
-    memmove(dst, s, cut);
-    dst[cut] = 0;
-    return cut == len;
-}
-
 /* The next code point of s[*i..end), or -1 when the bytes are not UTF-8. */
 static long next_cp(const unsigned char *s, size_t *i, size_t end)
 {
@@ -124,6 +112,16 @@ static void trim_span(const char *s, size_t *b, size_t *e)
     *e = strlen(s);
     while (*e > *b && strchr(SPACE, s[*e - 1]))
         (*e)--;
+}
+
+bool text_copy_trimmed(char *dst, size_t n, const char *s)
+{
+    size_t b, e;
+    trim_span(s, &b, &e);
+    size_t cut = text_cut(s + b, e - b, n - 1);
+    memmove(dst, s + b, cut);
+    dst[cut] = 0;
+    return cut == e - b;
 }
 
 bool text_same_name(const char *a, const char *b)
