@@ -256,7 +256,7 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
         return -1;
     }
     int rc = write_row(c, o, is_new, doc, err);
-    if (rc == 0) rc = outbox_append(c->e, o->store, o->number, event, doc, c->now_iso, err);
+    if (rc == 0) rc = outbox_append(c->e, o->store, o->number, event, o->version, c->now_iso, err);
     free(doc);
     if (rc < 0) return -1;
     order_sums s;

@@ -54,6 +54,23 @@ int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
     const char *sql_update =
         "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
         " policy_version=?9, doc=?10, pickups=?12 WHERE number=?1 AND version=?11";
+    /* The version being replaced stays readable (outbox.h: an event not yet
+     * sent, a log entry, replay name it); a stale version copies nothing
+     * and the update below then reports the conflict. */
+    if (!is_new) {
+        sqlite3_stmt *keep = engine_stmt(e,
+                                         "INSERT INTO order_docs(number, version, doc)"
+                                         " SELECT number, version, doc FROM orders"
+                                         " WHERE number = ?1 AND version = ?2",
+                                         err);
+        if (!keep) return -1;
+        sqlite3_bind_text(keep, 1, c->number, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(keep, 2, c->version - 1);
+        int krc = sqlite3_step(keep);
+        sqlite3_reset(keep);
+        sqlite3_clear_bindings(keep);
+        if (krc != SQLITE_DONE) return engine_sqlerr(e, err, "order_docs");
+    }
     sqlite3_stmt *st = engine_stmt(e, is_new ? sql_insert : sql_update, err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, c->number, -1, SQLITE_STATIC);

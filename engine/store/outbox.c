@@ -11,25 +11,29 @@
  *                 travels behind its creation (S3)
  *   type          order.create, order.edit, order.pickup, order.ship,
  *                 order.cancel, order.return, order.confirm_quote
- *   payload       JSON: the whole order document after the change, so HQ
- *                 never needs to replay deltas to know the order
+ *   version       the order's version after the change: the event is sent
+ *                 with the whole document of that version (orders.doc, or
+ *                 order_docs once superseded), so HQ never replays deltas
+ *                 and the store writes the document once, not twice
+ *   payload       NULL; events written before migration 11 carry the
+ *                 document here instead
  *   created_at    ISO-8601 UTC
  * The uploader (sync issue) reads rows past the acknowledged seq; nothing
  * else reads this table. */
 #include "store/outbox.h"
 
 int outbox_append(engine *e, const char *store, const char *number, const char *type,
-                  const char *payload, const char *at, err_t *err)
+                  int64_t version, const char *at, err_t *err)
 {
     sqlite3_stmt *st = engine_stmt(e,
-                                   "INSERT INTO outbox(store, order_number, type, payload,"
+                                   "INSERT INTO outbox(store, order_number, type, version,"
                                    " created_at) VALUES(?,?,?,?,?)",
                                    err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, payload, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, version);
     sqlite3_bind_text(st, 5, at, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);

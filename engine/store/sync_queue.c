@@ -43,6 +43,7 @@
 #include <time.h>
 
 #include "model/text.h"
+#include "store/outbox.h"
 
 #define SYNC_SCAN_MAX 2000 /* outbox rows one batch looks at */
 
@@ -81,9 +82,10 @@ sync_reader *sync_reader_open(engine *e, err_t *err)
              " FROM stores s LEFT JOIN sync_cursor c ON c.store = s.id ORDER BY s.id",
              &r->stores, err) < 0 ||
         prep(r,
-             "SELECT o.seq, o.type, o.order_number, o.payload, CASE o.type WHEN 'order.create'"
-             " THEN (SELECT hq_order FROM orders WHERE number = o.order_number) END"
-             " FROM outbox o WHERE o.store = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
+             "SELECT o.seq, o.type, o.order_number, " OUTBOX_PAYLOAD(
+                 "o") ", CASE o.type WHEN 'order.create'"
+                      " THEN (SELECT hq_order FROM orders WHERE number = o.order_number) END"
+                      " FROM outbox o WHERE o.store = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
              &r->batch, err) < 0 ||
         prep(r,
              "SELECT number FROM orders o WHERE store = ?1 AND sync_state IN ('uploaded', 'failed')"
@@ -335,12 +337,13 @@ int sync_queue_retry_batch(engine *e, const char *store, int64_t after, int max,
 {
     sqlite3_stmt *st = engine_stmt(
         e,
-        "SELECT q.seq, o.type, q.order_number, o.payload, CASE o.type WHEN 'order.create'"
-        " THEN (SELECT hq_order FROM orders WHERE number = q.order_number) END,"
-        " (SELECT min(p.seq) FROM sync_quarantine p WHERE p.store = q.store"
-        " AND p.order_number = q.order_number AND p.seq < q.seq AND NOT p.retry)"
-        " FROM sync_quarantine q LEFT JOIN outbox o ON o.seq = q.seq"
-        " WHERE q.store = ?1 AND q.retry AND q.seq > ?2 ORDER BY q.seq LIMIT ?3",
+        "SELECT q.seq, o.type, q.order_number, " OUTBOX_PAYLOAD(
+            "o") ", CASE o.type WHEN 'order.create'"
+                 " THEN (SELECT hq_order FROM orders WHERE number = q.order_number) END,"
+                 " (SELECT min(p.seq) FROM sync_quarantine p WHERE p.store = q.store"
+                 " AND p.order_number = q.order_number AND p.seq < q.seq AND NOT p.retry)"
+                 " FROM sync_quarantine q LEFT JOIN outbox o ON o.seq = q.seq"
+                 " WHERE q.store = ?1 AND q.retry AND q.seq > ?2 ORDER BY q.seq LIMIT ?3",
         err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);

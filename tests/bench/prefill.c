@@ -157,9 +157,9 @@ int main(int argc, char **argv)
         " policy_version, request, decisions, result FROM txlog, k WHERE order_number = ?3";
     static const char copy_outbox[] =
         "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
-        " INSERT INTO outbox(store, order_number, type, payload, created_at)"
-        " SELECT store, printf('S001-%06d', n), type, replace(payload, ?3,"
-        " printf('S001-%06d', n)), created_at FROM outbox, k WHERE order_number = ?3";
+        " INSERT INTO outbox(store, order_number, type, version, created_at)"
+        " SELECT store, printf('S001-%06d', n), type, version, created_at"
+        " FROM outbox, k WHERE order_number = ?3";
     for (long from = base + 1; from < base + n; from += CHUNK) {
         long to = from + CHUNK - 1 < base + n - 1 ? from + CHUNK - 1 : base + n - 1;
         exec(db, "BEGIN IMMEDIATE", 0, 0, NULL);

@@ -73,16 +73,20 @@ int main(int argc, char **argv)
     long n = atol(argv[3]), batch = atol(argv[4]);
     sqlite3 *src, *db;
     if (sqlite3_open_v2(argv[1], &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) fail(src, argv[1]);
-    sqlite3_stmt *q = prep(src, "SELECT o.doc, o.policy_version, t.request, t.decisions,"
-                                " t.result, x.payload, o.pickups, c.name, c.email, c.phone"
-                                " FROM orders o LEFT JOIN customers c ON c.account = o.customer"
-                                " JOIN txlog t ON"
-                                " t.order_number = o.number JOIN outbox x ON"
-                                " x.order_number = o.number ORDER BY o.number DESC LIMIT 1");
+    sqlite3_stmt *q =
+        prep(src, "SELECT o.doc, o.policy_version, t.request, t.decisions,"
+                  " t.result, x.payload, o.pickups, c.name, c.email, c.phone, x.version"
+                  " FROM orders o LEFT JOIN customers c ON c.account = o.customer"
+                  " JOIN txlog t ON"
+                  " t.order_number = o.number JOIN outbox x ON"
+                  " x.order_number = o.number ORDER BY o.number DESC LIMIT 1");
     if (sqlite3_step(q) != SQLITE_ROW) fail(src, "no order in the source database");
     char *doc = col(q, 0), *pv = col(q, 1), *req = col(q, 2), *dec = col(q, 3), *res = col(q, 4),
          *payload = col(q, 5), *pickups = col(q, 6), *cname = col(q, 7), *cmail = col(q, 8),
          *cphone = col(q, 9);
+    /* the event names its order's version (payload NULL) or, from an older
+     * store, carries the document */
+    sqlite3_int64 version = sqlite3_column_int64(q, 10);
     sqlite3_finalize(q);
     sqlite3_close(src);
 
@@ -114,8 +118,8 @@ int main(int argc, char **argv)
                                  " pickups) VALUES(?, 'S001', 'C0001', 'order', 'open',"
                                  " '2030-01-01T10:00:00Z', '2030-01-01', 1, ?, ?, ?)");
     sqlite3_stmt *box = prep(db, "INSERT INTO outbox(store, order_number, type, payload,"
-                                 " created_at) VALUES('S001', ?, 'order.create', ?,"
-                                 " '2030-01-01T10:00:00Z')");
+                                 " version, created_at) VALUES('S001', ?, 'order.create', ?,"
+                                 " ?, '2030-01-01T10:00:00Z')");
     sqlite3_stmt *log = prep(db, "INSERT INTO txlog(at, store, staff, op, order_number,"
                                  " policy_version, request, decisions, result)"
                                  " VALUES('2030-01-01T10:00:00Z', 'S001', '1001',"
@@ -134,7 +138,8 @@ int main(int argc, char **argv)
             sqlite3_bind_text(ord, 4, *pickups ? pickups : NULL, -1, SQLITE_STATIC);
             step(db, ord);
             sqlite3_bind_text(box, 1, num, -1, SQLITE_STATIC);
-            sqlite3_bind_text(box, 2, payload, -1, SQLITE_STATIC);
+            sqlite3_bind_text(box, 2, *payload ? payload : NULL, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(box, 3, version);
             step(db, box);
             sqlite3_bind_text(log, 1, num, -1, SQLITE_STATIC);
             sqlite3_bind_text(log, 2, pv, -1, SQLITE_STATIC);

@@ -13,7 +13,7 @@ describe("a batch rolled back by SQLite", function()
         local pages = tonumber(srv:sql("PRAGMA page_count"):match("%d+"))
         local serve = srv.serve_command
         srv.serve_command = function(self)
-            return "CORDER_DB_MAX_PAGES=" .. (pages + 8) .. " " .. serve(self)
+            return "CORDER_DB_MAX_PAGES=" .. (pages + 4) .. " " .. serve(self)
         end
         srv:start()
         local c = srv:connect()

@@ -23,7 +23,7 @@ end
 -- document changed by `set` (an SQL expression of `payload`); returns its seq.
 local function append(srv, number, type, set)
     local out = sql(srv, "INSERT INTO outbox(store, order_number, type, payload, created_at)"
-        .. " SELECT store, order_number, '" .. type .. "', " .. set .. ", created_at FROM outbox"
+        .. " SELECT store, order_number, '" .. type .. "', " .. set .. ", created_at FROM outbox_events"
         .. " WHERE order_number = '" .. number .. "' ORDER BY seq DESC LIMIT 1;"
         .. " SELECT last_insert_rowid();")
     return assert(tonumber(out), out)

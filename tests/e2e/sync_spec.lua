@@ -130,7 +130,7 @@ describe("the uploader", function()
         -- the very same event, its payload as the store has it (decoding and
         -- re-encoding it in Lua would turn empty arrays into objects: other
         -- content, which HQ refuses as a conflict, hq_conflict_spec.lua)
-        local raw = st:sql("SELECT payload FROM outbox WHERE seq = 1"):gsub("%s+$", "")
+        local raw = st:sql("SELECT payload FROM outbox_events WHERE seq = 1"):gsub("%s+$", "")
         assert(h:send_raw('{"id":"dup","op":"hq.upload","args":{"store":"S001","events":'
             .. '[{"seq":1,"type":"order.create","payload":' .. raw .. '}]}}\n'))
         local r = assert(h:recv())

@@ -92,7 +92,7 @@ function M.snapshot(db)
     "SELECT count(*), max(seq) FROM txlog", "SELECT count(*), max(seq) FROM outbox",
     "SELECT name, value FROM counters ORDER BY name",
     "SELECT count(*) FROM customers", "SELECT count(*) FROM addresses",
-    "SELECT count(*) FROM idempotency"} do
+    "SELECT count(*) FROM idempotency", "SELECT count(*), max(version) FROM order_docs"} do
     for _, row in ipairs(db:query(q)) do
       for i = 1, #row do parts[#parts + 1] = tostring(row[i]) end
     end

@@ -33,7 +33,7 @@ local function row(db, number)
 end
 
 local function outbox_max(db, number)
-  return db:query("SELECT max(length(payload)), count(*) FROM outbox WHERE order_number = ?", number)[1]
+  return db:query("SELECT max(length(payload)), count(*) FROM outbox_events WHERE order_number = ?", number)[1]
 end
 
 describe("limits of an order", function()

@@ -29,7 +29,7 @@ local function reads_back(db, s, o)
   for _, x in ipairs(f.orders) do found = found or x.number == o.number end
   assert.is_true(found)
   assert(s:call("order.history", {number = o.number}))
-  for _, r in ipairs(db:query("SELECT payload FROM outbox WHERE order_number = ?", o.number)) do
+  for _, r in ipairs(db:query("SELECT payload FROM outbox_events WHERE order_number = ?", o.number)) do
     assert.equal(o.number, cjson.decode(r[1]).number)
   end
   return g, doc(db, o.number)
