@@ -34,6 +34,7 @@
 #include "lua/cli_replay.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #include "lua/lcli.h"
 #include "store/engine.h"
 #include "flows/flow.h"
+#include "model/order.h"
 #include "model/policy.h"
 #include "host/policy_lua.h"
 
@@ -132,10 +134,56 @@ static void print_change(const char *number, const char *op, policy_hook hook, j
     free(o);
 }
 
-/* Replays the decisions of one log entry. */
-static void replay_entry(replay *r, const char *store, const char *op, const char *number,
-                         json_t *decisions)
+/* The order argument of a logged question: the policy's view of the
+ * order as the log entry saved it (DECIDE_ORDER_REF), from the document
+ * of that version; NULL if the store no longer has it. */
+static json_t *order_view_of(const char *doc)
 {
+    json_t *j = doc ? json_loads(doc, 0, NULL) : NULL;
+    err_t e;
+    err_clear(&e);
+    order *o = j ? order_from_json(j, &e) : NULL;
+    json_decref(j);
+    if (!o) return NULL;
+    json_t *view = order_to_json(o, ORDER_POLICY);
+    order_free(o);
+    return view;
+}
+
+/* args with every DECIDE_ORDER_REF replaced by view[0] and every
+ * DECIDE_ORDER_BEFORE by view[1] (new references); NULL when one is there
+ * whose view is NULL. */
+static json_t *args_resolved(json_t *args, json_t *const view[2])
+{
+    json_t *out = json_array(), *a;
+    size_t i;
+    json_array_foreach(args, i, a)
+    {
+        const char *ref = json_string_value(a);
+        int k = !ref                                ? -1
+                : !strcmp(ref, DECIDE_ORDER_REF)    ? 0
+                : !strcmp(ref, DECIDE_ORDER_BEFORE) ? 1
+                                                    : -1;
+        if (k >= 0) {
+            if (!view[k]) {
+                json_decref(out);
+                return NULL;
+            }
+            json_array_append(out, view[k]);
+        } else {
+            json_array_append(out, a);
+        }
+    }
+    return out;
+}
+
+/* Replays the decisions of one log entry; docs are the order's documents
+ * as the entry saved it and as it was before. */
+static void replay_entry(replay *r, const char *store, const char *op, const char *number,
+                         json_t *decisions, const char *const docs[2])
+{
+    json_t *view[2] = {NULL, NULL};
+    bool view_made = false;
     size_t i;
     json_t *d;
     json_array_foreach(decisions, i, d)
@@ -149,20 +197,28 @@ static void replay_entry(replay *r, const char *store, const char *op, const cha
         const char *dstore = json_string_value(json_object_get(d, "store"));
         if (!dstore) dstore = store;
         if (r->store && strcmp(dstore, r->store)) continue;
-        json_t *args = json_object_get(d, "args"), *old = json_object_get(d, "answer");
+        json_t *logged = json_object_get(d, "args"), *old = json_object_get(d, "answer");
+        if (!view_made) {
+            view[0] = order_view_of(docs[0]);
+            view[1] = order_view_of(docs[1]);
+            view_made = true;
+        }
+        json_t *args = json_is_array(logged) ? args_resolved(logged, view) : NULL;
         err_t e;
         err_clear(&e);
         json_t *answer = NULL;
-        if (hook < 0 || !today || !json_is_array(args) || !old ||
+        if (hook < 0 || !today || !args || !old ||
             (!(answer = ask(r, (policy_hook)hook, dstore, today, args, &e)) &&
              e.code == ERR_BAD_REQUEST)) {
             r->skipped++;
+            json_decref(args);
             continue;
         }
         r->decisions++;
         json_object_set_new(r->seen, number, json_true());
         if (answer && json_equal(old, answer)) {
             json_decref(answer);
+            json_decref(args);
             continue;
         }
         r->changed++;
@@ -170,7 +226,10 @@ static void replay_entry(replay *r, const char *store, const char *op, const cha
         if (!answer) r->errors++;
         print_change(number, op, (policy_hook)hook, args, old, answer, &e);
         json_decref(answer);
+        json_decref(args);
     }
+    json_decref(view[0]);
+    json_decref(view[1]);
 }
 
 static void print_summary(const replay *r)
@@ -205,14 +264,27 @@ static sqlite3 *open_readonly(const char *path)
     return db;
 }
 
+/* SQL: the document of t's order at version v, current or superseded. */
+#define DOC_AT(v)                                                                                  \
+    "coalesce((SELECT doc FROM orders o WHERE o.number = t.order_number AND o.version = " v "),"   \
+    " (SELECT doc FROM order_docs d WHERE d.number = t.order_number AND d.version = " v "))"
+
 static int replay_log(replay *r, sqlite3 *db, const char *path, const char *store,
                       const char *since)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT at, store, op, order_number, decisions FROM txlog"
-                           " WHERE (?2 IS NULL OR at >= ?2) ORDER BY seq",
-                           -1, &st, NULL) != SQLITE_OK) {
+    /* each entry with its order's document at the version it saved: the
+     * current one, or a superseded one (order_docs, from migration 11) */
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT t.at, t.store, t.op, t.order_number, t.decisions,"
+            " " DOC_AT(
+                "json_extract(t.result, '$.version')") ","
+                                                       " " DOC_AT(
+                                                           "json_extract(t.result, '$.version') - "
+                                                           "1") " FROM txlog t WHERE (?2 IS NULL "
+                                                                "OR t.at >= ?2) ORDER BY t.seq",
+            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "corder: policy replay: %s is not a corder database: %s\n", path,
                 sqlite3_errmsg(db));
         return 1;
@@ -230,9 +302,12 @@ static int replay_log(replay *r, sqlite3 *db, const char *path, const char *stor
             continue;
         }
         const char *number = (const char *)sqlite3_column_text(st, 3);
+        const char *docs[2] = {(const char *)sqlite3_column_text(st, 5),
+                               (const char *)sqlite3_column_text(st, 6)};
         policy_set_now(parse_at(at)); /* ctx.now as it was when logged */
         replay_entry(r, (const char *)sqlite3_column_text(st, 1),
-                     (const char *)sqlite3_column_text(st, 2), number ? number : "-", decisions);
+                     (const char *)sqlite3_column_text(st, 2), number ? number : "-", decisions,
+                     docs);
         json_decref(decisions);
     }
     policy_set_now(0);

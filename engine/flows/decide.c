@@ -47,10 +47,16 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
 /* One question and its answer, appended to the request's decisions:
  * {"hook", "args": [...], "today", "store", "policy_version", "answer",
  * "by"} (txlog.c). Arguments are JSON text, or a jansson value where texts
- * is NULL. */
+ * is NULL. With a view_ref the last argument is the order as the policy
+ * saw it, logged by reference instead (flow.h): DECIDE_ORDER_REF, the
+ * order as this log entry saved it, or DECIDE_ORDER_BEFORE, as it was
+ * before (what a cancellation or a return asks about). The store keeps
+ * every version's document (orders.c), so the log need not carry a second
+ * and third copy of it; replay reads it back. */
 static void record(flow_ctx *c, const policy *pol, const char *store, const char *today,
                    policy_hook hook, const char *const *texts, const size_t *lens,
-                   json_t *const *values, int nargs, int64_t answer, bool boolean, bool by_policy)
+                   json_t *const *values, int nargs, const char *view_ref, int64_t answer,
+                   bool boolean, bool by_policy)
 {
     jsonw *w = &c->decisions;
     jw_obj(w);
@@ -59,7 +65,9 @@ static void record(flow_ctx *c, const policy *pol, const char *store, const char
     jw_key(w, "args");
     jw_arr(w);
     for (int i = 0; i < nargs; i++) {
-        if (texts)
+        if (view_ref && i == nargs - 1)
+            jw_str(w, view_ref);
+        else if (texts)
             jw_raw(w, texts[i], lens[i]);
         else
             jw_json(w, values[i]);
@@ -84,7 +92,7 @@ static void record(flow_ctx *c, const policy *pol, const char *store, const char
 /* Asks an amount hook with its arguments as JSON text; dflt is the SPEC
  * default, used when the policy leaves the hook out. */
 static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, const size_t *lens,
-                      int nargs, int64_t dflt, int64_t *out, err_t *err)
+                      int nargs, const char *view_ref, int64_t dflt, int64_t *out, err_t *err)
 {
     for (int i = 0; i < nargs; i++)
         if (!texts[i]) return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
@@ -97,8 +105,8 @@ static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, c
     } else {
         *out = dflt;
     }
-    record(c, c->pol, c->rules_store, c->rules_today, hook, texts, lens, NULL, nargs, *out, false,
-           by_policy);
+    record(c, c->pol, c->rules_store, c->rules_today, hook, texts, lens, NULL, nargs, view_ref,
+           *out, false, by_policy);
     return 0;
 }
 
@@ -131,8 +139,8 @@ int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_
          * stores, and the fast path); the default rule needs only the item,
          * so only the item is logged for it. */
         if (c->params->tax_pct_bp > 0)
-            record(c, c->pol, c->rules_store, c->rules_today, HOOK_TAX, &item, &len, NULL, 1, *out,
-                   false, false);
+            record(c, c->pol, c->rules_store, c->rules_today, HOOK_TAX, &item, &len, NULL, 1, NULL,
+                   *out, false, false);
         return 0;
     }
     /* The order view once per pass (flow_decide_taxes): the order as it
@@ -141,7 +149,7 @@ int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_
         return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
     const char *texts[2] = {item, c->tax_view};
     size_t lens[2] = {len, c->tax_view_len};
-    if (ask_amount(c, HOOK_TAX, texts, lens, 2, 0, out, err) < 0) return -1;
+    if (ask_amount(c, HOOK_TAX, texts, lens, 2, DECIDE_ORDER_REF, 0, out, err) < 0) return -1;
     if (o->tax_included && *out > amount)
         return err_set(
             err, ERR_POLICY_ERROR,
@@ -164,7 +172,7 @@ int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
     char *view = order_text(o, ORDER_POLICY, &len);
     const char *texts[1] = {view};
     int64_t dflt = o->b2b ? 0 : pct_of(s.deposit_base, c->params->default_deposit_pct_bp);
-    int rc = ask_amount(c, HOOK_DEPOSIT, texts, &len, 1, dflt, out, err);
+    int rc = ask_amount(c, HOOK_DEPOSIT, texts, &len, 1, DECIDE_ORDER_REF, dflt, out, err);
     free(view);
     return rc;
 }
@@ -174,7 +182,7 @@ int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_
     size_t lens[2];
     char *texts[2] = {jsonw_dumps(shipment, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
     int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, (const char *const *)texts, lens, 2,
-                        c->params->default_shipping_charge, out, err);
+                        DECIDE_ORDER_REF, c->params->default_shipping_charge, out, err);
     free(texts[0]);
     free(texts[1]);
     return rc;
@@ -187,7 +195,7 @@ int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t 
     size_t len;
     char *view = order_text(o, ORDER_POLICY, &len);
     const char *texts[1] = {view};
-    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, texts, &len, 1,
+    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, texts, &len, 1, DECIDE_ORDER_BEFORE,
                         pct_of(s.open_value, c->params->cancellation_charge_pct_bp), out, err);
     free(view);
     return rc;
@@ -200,8 +208,8 @@ int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *ou
     int64_t dflt = c->params->refund_shipping_charges
                        ? json_integer_value(json_object_get(ret, "proportional"))
                        : 0;
-    int rc =
-        ask_amount(c, HOOK_SHIPPING_REFUND, (const char *const *)texts, lens, 2, dflt, out, err);
+    int rc = ask_amount(c, HOOK_SHIPPING_REFUND, (const char *const *)texts, lens, 2,
+                        DECIDE_ORDER_BEFORE, dflt, out, err);
     free(texts[0]);
     free(texts[1]);
     return rc;
@@ -220,8 +228,8 @@ int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out
         *out = role && !strcmp(role, "manager"); /* A2 default */
     }
     json_t *args[2] = {staff, json_string(permission)};
-    record(c, c->perm_pol, c->s->store, c->today, HOOK_PERMITS, NULL, NULL, args, 2, *out, true,
-           by_policy);
+    record(c, c->perm_pol, c->s->store, c->today, HOOK_PERMITS, NULL, NULL, args, 2, NULL, *out,
+           true, by_policy);
     json_decref(args[1]);
     return 0;
 }

@@ -94,6 +94,12 @@ void decide_tax_done(flow_ctx *c);
 int64_t decide_default_tax(const policy_params *p, int64_t amount);
 /* T1: decides the tax of every line and charge that has none yet (-1). */
 int flow_decide_taxes(flow_ctx *c, order *o, err_t *err);
+/* How a decision's log names its order argument: the order as the log
+ * entry saved it (the document of the entry's result.version), or as it
+ * was before (result.version - 1: a cancellation's or a return's
+ * questions are about the order they change). */
+#define DECIDE_ORDER_REF "$order"
+#define DECIDE_ORDER_BEFORE "$order_before"
 /* The defaults alone (also used by replay). */
 int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *const *args);
 

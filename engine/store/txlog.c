@@ -18,9 +18,12 @@
  *                   "answer": 1234 | true | false, "by": "policy"|"default"}
  *                  store and policy_version name the policy asked: the
  *                  order's store's for money, the signed-in store's for
- *                  permits (A5). args are exactly what the hook got (ctx
- *                  aside), so `corder policy replay` can ask a new policy
- *                  the same questions and show where its answers differ.
+ *                  permits (A5). args are what the hook got (ctx aside),
+ *                  the order by reference: "$order" (the order as this
+ *                  entry saved it) or "$order_before" (as it was before),
+ *                  read back from the versions the store keeps (orders.c),
+ *                  so `corder policy replay` can ask a new policy the same
+ *                  questions and show where its answers differ.
  *   result         JSON summary: {version, status, totals.order, balance, …,
  *                  approvals?: [{permission, approver}]}: each permission
  *                  the signed-in staff lacked and another staff member's

@@ -3,6 +3,7 @@
 -- answered), atomic failure (a failed request leaves the store, the log
 -- and the numbering exactly as they were) and idempotency keys.
 local fx = require "fixture"
+local cjson = require "cjson"
 
 local broken_deposit = [[
 local p = { parameters = { default_shipping_charge = 500 } }
@@ -49,7 +50,13 @@ describe("transaction log (F8)", function()
     for _, x in ipairs(d) do hooks[x.hook] = x end
     assert.equal("policy", hooks.deposit.by)
     assert.equal(o.deposit.required, hooks.deposit.answer)
-    assert.equal(o.number, hooks.deposit.args[1].number)
+    -- the order argument by reference: the order as this entry saved it
+    -- (its document is kept per version), not a copy in every decision
+    assert.equal("$order", hooks.deposit.args[1])
+    local cancel = {}
+    for _, x in ipairs(h.events[4].decisions) do cancel[x.hook] = x end
+    assert.equal("$order_before", cancel.cancellation_charge.args[1])  -- the order it cancelled
+    assert.truthy(#cjson.encode(d) < 1024, "the create's decisions carry no order copies")
     assert.equal("default", hooks.shipping_charge.by)   -- hook left out: SPEC default
     assert.equal(500, hooks.shipping_charge.answer)
     -- the ship by a manager asked permits
