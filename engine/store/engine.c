@@ -2,6 +2,7 @@
  * acknowledged COMMIT survives a crash), binding each store to its policy,
  * the statement cache, transactions, and the engine's clock and calendar. */
 #include "store/engine_internal.h"
+#include "store/fts.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -216,6 +217,10 @@ int engine_begin(engine *e, err_t *err)
 int engine_commit(engine *e, err_t *err)
 {
     if (!e->in_txn) return 0;
+    if (fts_index_new_orders(e, err) < 0) {
+        engine_rollback(e);
+        return -1;
+    }
     sqlite3_stmt *st = engine_stmt(e, "COMMIT", err);
     if (!st) return -1;
     if (sqlite3_step(st) != SQLITE_DONE) {

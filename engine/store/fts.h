@@ -22,6 +22,12 @@
 int fts_match(engine *e, const char *probe_sql, const search_query *sq, bool with_phone, char *out,
               size_t n, err_t *err);
 
+/* Puts the numbers of the orders made since the last call into the number
+ * index (order_numbers), in one statement: called once per transaction,
+ * before COMMIT (engine_commit), outside any savepoint. Until then a new
+ * order waits in order_numbers_pending, which order.find reads too. */
+int fts_index_new_orders(engine *e, err_t *err);
+
 /* Rows counted per trigram, at most: enough to tell rare from common. */
 #define FTS_PROBE_CAP 4096
 /* Trigrams asked for per group: more narrows little and costs a list each. */

@@ -166,7 +166,13 @@ static const char *const find_sql[4][3] = FIND_PICKS(FIND_PLAIN);
     "SELECT o.rowid, o.number, c.name, c.email, c.phone FROM orders o"                             \
     " LEFT JOIN customers c ON c.account = o.customer WHERE 1" pick FIND_FILTERS                   \
     " ORDER BY o.rowid DESC"
+/* the orders made in the open batch, whose numbers are not in
+ * order_numbers yet (fts.h) */
+#define FIND_BY_PENDING(pick)                                                                      \
+    "SELECT o.rowid, o.number FROM order_numbers_pending s JOIN orders o ON o.rowid = s.rowid"     \
+    " WHERE 1" pick FIND_FILTERS " ORDER BY s.rowid DESC"
 static const char *const find_by_customer[4] = FIND_PICK_VARIANTS(FIND_BY_CUSTOMER);
+static const char *const find_by_pending[4] = FIND_PICK_VARIANTS(FIND_BY_PENDING);
 static const char *const find_by_number[4] = FIND_PICK_VARIANTS(FIND_BY_NUMBER);
 static const char *const find_by_scan[4] = FIND_PICK_VARIANTS(FIND_BY_SCAN);
 
@@ -315,6 +321,15 @@ static json_t *find_q(engine *e, const orders_filter *f, int pick, err_t *err)
         if (!(st = engine_stmt(e, find_by_number[pick], err))) goto out;
         bind_filters(st, f);
         sqlite3_bind_text(st, 11, match, -1, SQLITE_STATIC);
+        if (collect(e, st, f, true, hits, &n, cap, err) < 0) goto out;
+    }
+    if (f->q->n_text > 0) { /* and those not in the index yet, each checked */
+        if (n + (size_t)f->limit > cap) {
+            qsort(hits, n, sizeof *hits, hit_newer);
+            n = (size_t)f->limit;
+        }
+        if (!(st = engine_stmt(e, find_by_pending[pick], err))) goto out;
+        bind_filters(st, f);
         if (collect(e, st, f, true, hits, &n, cap, err) < 0) goto out;
     }
     qsort(hits, n, sizeof *hits, hit_newer);

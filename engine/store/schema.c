@@ -221,7 +221,31 @@ static const char *const migrations[] = {
     /* every event with the document it carries, for people and tests
      * reading the queue (the uploader's own queries say the same) */
     "CREATE VIEW outbox_events AS SELECT seq, store, order_number, type, version,"
-    " " OUTBOX_PAYLOAD("outbox") " AS payload, created_at FROM outbox;",
+    " " OUTBOX_PAYLOAD("outbox") " AS payload, created_at FROM outbox;"
+    /* A new order's number enters order_numbers once per batch, not once
+     * per request (fts.c: FTS5 writes out its pending terms at every
+     * savepoint, and each request runs in one, so a number per request
+     * made a tiny index segment per order, merged again and again). Until
+     * then its rowid waits in order_numbers_pending, which a search
+     * reads too. */
+    "CREATE TABLE order_numbers_pending(rowid INTEGER PRIMARY KEY);"
+    "DROP TRIGGER orders_found_new;"
+    "DROP TRIGGER orders_found_renumber;"
+    "DROP TRIGGER orders_found_gone;"
+    "CREATE TRIGGER orders_found_new AFTER INSERT ON orders BEGIN"
+    " INSERT INTO order_numbers_pending(rowid) VALUES(new.rowid); "
+    ORDER_PICKUPS("new") " END;"
+    "CREATE TRIGGER orders_found_renumber AFTER UPDATE OF number ON orders"
+    " WHEN old.number IS NOT new.number"
+    " AND old.rowid NOT IN (SELECT rowid FROM order_numbers_pending) BEGIN"
+    " INSERT INTO order_numbers(order_numbers, rowid, number) VALUES('delete', old.rowid,"
+    " old.number);"
+    " INSERT INTO order_numbers_pending(rowid) VALUES(new.rowid); END;"
+    "CREATE TRIGGER orders_found_gone AFTER DELETE ON orders BEGIN"
+    " INSERT INTO order_numbers(order_numbers, rowid, number) SELECT 'delete', old.rowid,"
+    " old.number WHERE old.rowid NOT IN (SELECT rowid FROM order_numbers_pending);"
+    " DELETE FROM order_numbers_pending WHERE rowid = old.rowid;"
+    " DELETE FROM order_pickups WHERE number = old.number; END;",
 };
 // clang-format on
 

@@ -90,4 +90,35 @@ describe("back-pressure", function()
         assert.is_true(rss < 512 * 1024, "server RSS " .. rss .. " kB")
         c:close()
     end)
+    it("F12: an order made earlier in the same batch is found by its number", function()
+        -- New numbers enter the number index once per batch, before its
+        -- COMMIT (fts.c); a search inside the batch reads the waiting ones.
+        local c = srv:connect()
+        c:login("S001", "1001", "1234")
+        local made = assert(c:call("order.create", e2e.carryout_order()))
+        assert.is_true(made.ok, made.error and made.error.message)
+        local number = made.result.number
+        local digits = number:match("(%d+)$"):sub(-4)
+        local buf = {c:request("order.create", e2e.carryout_order(), "create")}
+        for i = 1, 5 do buf[#buf + 1] = c:request("order.find", {q = number:sub(1, 5)}, i) end
+        c:send_raw(table.concat(buf))
+        local r = assert(c:recv())
+        assert.is_true(r.ok, r.error and r.error.message)
+        local new = r.result.number
+        for i = 1, 5 do
+            local f = assert(c:recv())
+            assert.are.equal(i, f.id)
+            local seen = {}
+            for _, o in ipairs(f.result.orders) do seen[o.number or o] = true end
+            assert.is_true(seen[new], "the new order is found in its own batch")
+            assert.is_true(seen[number])
+        end
+        -- after the commit: indexed, nothing waiting
+        assert.are.equal("0", srv:sql("SELECT count(*) FROM order_numbers_pending"):match("%d+"))
+        local hit = c:ok("order.find", {q = digits})
+        local found = false
+        for _, o in ipairs(hit.orders) do found = found or (o.number or o) == number end
+        assert.is_true(found)
+        c:close()
+    end)
 end)
