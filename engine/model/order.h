@@ -4,7 +4,11 @@
  * one JSON document (order_to_json(o, ORDER_DOC)) and shown to clients as the
  * order object of PROTOCOL.md (ORDER_WIRE), which adds what is
  * derived: line amounts and statuses, totals, paid, refunded, on_account,
- * balance. Derived values are never stored, so they cannot drift.
+ * balance. Derived values are never stored, so they cannot drift. The
+ * stored document is also kept small (every version is written once, and
+ * a common order's row should fit three to a page): it leaves out
+ * quantities while 0 and lists while empty, which the reader takes as 0
+ * and empty.
  *
  * How large an order may grow (README "Limits of an order"): every list in
  * it grows with requests (each edit may add lines, each pickup, ship, return

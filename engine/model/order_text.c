@@ -69,6 +69,24 @@ static void write_delivery(jsonw *w, const order_line *l)
     jw_end_obj(w);
 }
 
+/* A quantity that is mostly 0 (invoiced, returned, cancelled): the stored
+ * document leaves it out while 0, which the reader takes as 0 (order.c),
+ * so that a common order's row fits three to a database page; the order
+ * object always shows it. */
+static void key_qty(jsonw *w, const char *k, int64_t v, bool pub)
+{
+    if (pub || v) key_int(w, k, v);
+}
+
+/* A list the stored document leaves out while empty (the reader takes a
+ * missing list as empty); the order object always shows it. */
+static bool list_key(jsonw *w, const char *k, size_t n, bool pub)
+{
+    if (!pub && n == 0) return false;
+    jw_key(w, k);
+    return true;
+}
+
 static void write_lines(jsonw *w, const order *o, bool pub)
 {
     jw_arr(w);
@@ -82,9 +100,9 @@ static void write_lines(jsonw *w, const order *o, bool pub)
         key_int(w, "unit_price", l->unit_price);
         jw_key(w, "delivery");
         write_delivery(w, l);
-        key_int(w, "qty_invoiced", l->qty_invoiced);
-        key_int(w, "qty_returned", l->qty_returned);
-        key_int(w, "qty_cancelled", l->qty_cancelled);
+        key_qty(w, "qty_invoiced", l->qty_invoiced, pub);
+        key_qty(w, "qty_returned", l->qty_returned, pub);
+        key_qty(w, "qty_cancelled", l->qty_cancelled, pub);
         key_tax(w, "tax", l->tax, pub);
         if (!pub) {
             key_tax(w, "tax_invoiced", l->tax_invoiced, false);
@@ -151,7 +169,7 @@ void order_write_invoice(jsonw *w, const order_invoice *inv, bool pub)
             key_int(w, "line", il->line);
             key_int(w, "qty", il->qty);
             key_int(w, "amount", il->amount);
-            key_int(w, "qty_returned", il->qty_returned);
+            key_qty(w, "qty_returned", il->qty_returned, pub);
             key_tax(w, "tax", il->tax, pub);
             jw_end_obj(w);
         }
@@ -356,22 +374,19 @@ void order_write(jsonw *w, const order *o, order_view view)
     jw_end_obj(w);
     jw_key(w, "lines");
     write_lines(w, o, pub);
-    jw_key(w, "charges");
-    write_charges(w, o, pub);
-    jw_key(w, "invoices");
-    write_invoices(w, o, pub);
-    jw_key(w, "returns");
-    write_returns(w, o, pub);
-    jw_key(w, "payments");
-    write_payments(w, o);
-    jw_key(w, "refunds");
-    write_refunds(w, o);
+    if (list_key(w, "charges", o->charges.n, pub)) write_charges(w, o, pub);
+    if (list_key(w, "invoices", o->invoices.n, pub)) write_invoices(w, o, pub);
+    if (list_key(w, "returns", o->returns.n, pub)) write_returns(w, o, pub);
+    if (list_key(w, "payments", o->payments.n, pub)) write_payments(w, o);
+    if (list_key(w, "refunds", o->refunds.n, pub)) write_refunds(w, o);
     write_contacts_hold(w, o, pub);
     if (pub) {
         write_derived(w, o, summed ? &sums : NULL);
     } else {
-        jw_key(w, "cancelled");
-        jw_bool(w, o->cancelled);
+        if (o->cancelled) {
+            jw_key(w, "cancelled");
+            jw_bool(w, true);
+        }
         if (o->tax_included) {
             jw_key(w, "tax_included");
             jw_bool(w, true);

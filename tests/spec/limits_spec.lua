@@ -136,7 +136,7 @@ describe("limits of an order", function()
   it("every save checks the bytes: ships adding invoices stop with validation before the document passes 256 KiB", function()
     -- ~250 KB of lines, then one shipment per line, each invoice with a
     -- tracking text of 63 control characters (~560 bytes of document)
-    local o = assert(fx.paying(ann, "order.create", {customer = "C0001", lines = lines(440, heavy())}))
+    local o = assert(fx.paying(ann, "order.create", {customer = "C0001", lines = lines(470, heavy())}))
     assert.truthy(row(db, o.number).bytes > 240 * 1024)
     local refused
     for i = 1, 60 do
