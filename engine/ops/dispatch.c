@@ -457,10 +457,13 @@ void dispatch_req_free(dispatch_req *r)
     memset(r, 0, sizeof *r);
 }
 
+static bool session_still_valid(engine *e, session *s);
+
 int dispatch_prepare(engine *e, session *s, dispatch_req *r, json_t **doc)
 {
-    if (r->err.code != ERR_NONE || !dispatch_req_is(r, "order.create") || !s->signed_in)
-        return -1; /* run as it is: it answers its own error */
+    if (r->err.code != ERR_NONE || !dispatch_req_is(r, "order.create") || !s->signed_in ||
+        !session_still_valid(e, s))
+        return -1; /* run as it is: it answers its own error (an ended session too) */
     err_t err = {0};
     auth_use_verdicts(e, r->pins, r->npins);
     r->prepared = flow_create_prepare(e, s, r->args, doc, &err);
