@@ -9,6 +9,7 @@
 #include "model/args.h"
 #include "model/search.h"
 #include "model/text.h"
+#include "store/engine_internal.h"
 #include "store/fts.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
@@ -530,6 +531,8 @@ int master_product_remove(engine *e, const char *item, err_t *err)
 
 int master_outbox_add(engine *e, const char *account, err_t *err)
 {
+    /* HQ's own customers are its master data already: nothing to send up. */
+    if (e->hq_role) return 0;
     sqlite3_stmt *st = engine_stmt(e,
                                    "INSERT INTO master_outbox(account, seq) VALUES(?1,"
                                    " (SELECT coalesce(max(seq), 0) + 1 FROM master_outbox))"
