@@ -1,7 +1,10 @@
 /* cli_init.c: `corder init --db FILE --seed FILE.json`: create or migrate
  * the database and upsert the seed's master data; `corder init --hq-db URL
  * --seed FILE.json`: the same for an HQ on PostgreSQL (SPEC C1): its schema
- * migrated and the master data it checks orders against upserted. */
+ * migrated and the master data it checks orders against upserted. Both
+ * together for an HQ on PostgreSQL whose stores follow its master data
+ * (SPEC C4): that master data, with its versions, is in HQ's own corder
+ * database (--db), the orders' checks in PostgreSQL (--hq-db). */
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -26,12 +29,13 @@ int cli_init_main(int argc, char **argv)
 {
     static const char *const allowed[] = {"--db", "--hq-db", "--seed", NULL};
     static const char usage[] =
-        "corder init (--db FILE | --hq-db postgresql://...) --seed FILE.json";
+        "corder init [--db FILE] [--hq-db postgresql://...] --seed FILE.json";
     if (cli_check(argc, argv, allowed, usage)) return 2;
     const char *db = cli_opt(argc, argv, "--db"), *seed_path = cli_opt(argc, argv, "--seed");
     const char *hq_db = cli_opt(argc, argv, "--hq-db");
-    if ((!db == !hq_db) || !seed_path) {
-        fprintf(stderr, "corder: init needs --db or --hq-db, and --seed; usage: %s\n", usage);
+    if ((!db && !hq_db) || !seed_path) {
+        fprintf(stderr, "corder: init needs --db or --hq-db (or both), and --seed; usage: %s\n",
+                usage);
         return 2;
     }
     json_error_t jerr;
@@ -42,8 +46,10 @@ int cli_init_main(int argc, char **argv)
     }
     if (hq_db) {
         int rc = init_pg(hq_db, seed);
-        json_decref(seed);
-        return rc;
+        if (rc || !db) {
+            json_decref(seed);
+            return rc;
+        }
     }
     err_t err = {0};
     engine_config cfg = {.db_path = db, .no_policies = true};

@@ -129,6 +129,11 @@ typedef struct {
     int (*token_revoke)(hq_store *h, const char *store, int64_t *n, err_t *err);
     int (*token_check)(hq_store *h, const char *store, const uint8_t hash[HQ_HASH_BYTES], bool *ok,
                        err_t *err);
+    /* A customer a store created, uploaded (SPEC C4), as HQ checks orders
+     * against it: doc is its JSON. NULL when the backend checks orders
+     * against HQ's corder database, where hq.customer.put writes it
+     * already (SQLite). */
+    int (*customer_put)(hq_store *h, const char *account, const char *doc, err_t *err);
     void (*free)(hq_store *h);
 } hq_store_vt;
 

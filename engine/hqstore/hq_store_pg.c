@@ -665,6 +665,20 @@ static void pg_free(hq_store *h)
     free(h);
 }
 
+/* Called between begin and end (hq.customer.put's transaction). */
+static int pg_customer_put(hq_store *h, const char *account, const char *doc, err_t *err)
+{
+    const char *v[2] = {account, doc};
+    PGresult *res = PQexecParams(P(h)->conn,
+                                 "INSERT INTO hq_customers(account, doc) VALUES($1, $2)"
+                                 " ON CONFLICT (account) DO UPDATE SET doc = $2",
+                                 2, NULL, v, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        return pg_fail(P(h), res, "hq_customers", err);
+    PQclear(res);
+    return 0;
+}
+
 static const hq_store_vt pg_vt = {
     .put_event = pg_put_event,
     .put_events = pg_put_events,
@@ -683,6 +697,7 @@ static const hq_store_vt pg_vt = {
     .token_add = pg_token_add,
     .token_revoke = pg_token_revoke,
     .token_check = pg_token_check,
+    .customer_put = pg_customer_put,
     .free = pg_free,
 };
 

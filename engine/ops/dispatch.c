@@ -265,6 +265,7 @@ static int op_login(engine *e, session *s, json_t *args, json_t **result, err_t 
     text_copy(s->staff, sizeof s->staff, who.id);
     text_copy(s->name, sizeof s->name, who.name);
     text_copy(s->role, sizeof s->role, who.role);
+    s->staff_epoch = engine_staff_epoch(e);
     *result = json_pack("{s:s, s:s, s:s, s:s}", "staff", who.id, "name", who.name, "role", who.role,
                         "store", store);
     return 0;
@@ -456,10 +457,13 @@ void dispatch_req_free(dispatch_req *r)
     memset(r, 0, sizeof *r);
 }
 
+static bool session_still_valid(engine *e, session *s);
+
 int dispatch_prepare(engine *e, session *s, dispatch_req *r, json_t **doc)
 {
-    if (r->err.code != ERR_NONE || !dispatch_req_is(r, "order.create") || !s->signed_in)
-        return -1; /* run as it is: it answers its own error */
+    if (r->err.code != ERR_NONE || !dispatch_req_is(r, "order.create") || !s->signed_in ||
+        !session_still_valid(e, s))
+        return -1; /* run as it is: it answers its own error (an ended session too) */
     err_t err = {0};
     auth_use_verdicts(e, r->pins, r->npins);
     r->prepared = flow_create_prepare(e, s, r->args, doc, &err);
@@ -522,6 +526,21 @@ int dispatch_req_pins(dispatch_req *r, const session *s)
     return r->npins;
 }
 
+/* SPEC C4: staff removed from a store (or from the chain) by master data
+ * from HQ lose their sessions there. Checked only when staff changed
+ * since the session signed in (one integer compare per request
+ * otherwise); a changed PIN or role applies at the next sign-in. */
+static bool session_still_valid(engine *e, session *s)
+{
+    if (!s->staff_epoch || s->staff_epoch == engine_staff_epoch(e)) return true;
+    auth_staff who;
+    err_t ignore = {0};
+    if (auth_lookup(e, s->staff, &who, &ignore) < 0 || !auth_staff_at_store(e, s->staff, s->store))
+        return false;
+    s->staff_epoch = engine_staff_epoch(e);
+    return true;
+}
+
 /* Runs a parsed request: 0 with *out, or -1 with *err. */
 static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write, dresult *r,
                        err_t *err)
@@ -536,7 +555,12 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
     }
     auth_use_verdicts(e, req->pins, req->npins);
     int rc;
-    if (op->needs_session && !s->signed_in) {
+    if (op->needs_session && s->signed_in && !session_still_valid(e, s)) {
+        rc = err_set(err, ERR_UNAUTHENTICATED,
+                     "session ended: staff %s may no longer sign in at store %s", s->staff,
+                     s->store);
+        *s = (session){0};
+    } else if (op->needs_session && !s->signed_in) {
         rc = err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
     } else if (op->writes) {
         bool own_txn = !engine_in_txn(e);

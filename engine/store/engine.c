@@ -256,6 +256,16 @@ void engine_read_end(engine *e, int began)
     if (st) sqlite3_reset(st);
 }
 
+uint64_t engine_staff_epoch(engine *e)
+{
+    return e->staff_epoch + 1; /* never 0: a session without one has 0 */
+}
+
+void engine_staff_changed(engine *e)
+{
+    e->staff_epoch++;
+}
+
 bool engine_in_txn(engine *e)
 {
     return e->in_txn;

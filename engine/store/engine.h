@@ -22,6 +22,7 @@ typedef struct {
     char staff[32];
     char name[128];
     char role[64];
+    uint64_t staff_epoch; /* engine_staff_epoch at sign-in; 0: not a staff sign-in */
 } session;
 
 typedef struct {
@@ -49,6 +50,13 @@ int engine_today(engine *e, const char *store, char out[11], err_t *err);
 /* Adds days to a YYYY-MM-DD date. */
 void engine_date_add(const char *date, int days, char out[11]);
 bool engine_valid_date(const char *s);
+
+/* Staff and the stores they may sign in to changed (master data from HQ,
+ * SPEC C4): a signed-in session whose staff_epoch is older is checked
+ * again before its next request (dispatch), and ends if its staff member
+ * may no longer work at its store. */
+uint64_t engine_staff_epoch(engine *e);
+void engine_staff_changed(engine *e);
 
 /* Transactions. The caller of dispatch owns the outer transaction: the
  * server groups many requests per COMMIT; every other caller commits each. */

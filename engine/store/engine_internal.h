@@ -31,6 +31,7 @@ struct engine {
     void (*drop_auth)(engine *e); /* set with auth; engine_close frees it through this */
     unsigned char auth_key[32];
     checkpointer *checkpointer;
+    uint64_t staff_epoch; /* bumped when staff or their stores change (SPEC C4) */
 };
 
 #endif

@@ -3,11 +3,13 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/args.h"
 #include "model/search.h"
 #include "model/text.h"
+#include "store/engine_internal.h"
 #include "store/fts.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
@@ -249,7 +251,8 @@ int master_customer_create(engine *e, const char *store, json_t *args, json_t **
     /* Store-prefixed so accounts made at different stores never collide. */
     char account[64];
     snprintf(account, sizeof account, "%s-C%06lld", store, (long long)n);
-    if (customer_store(e, account, args, err) < 0) return -1;
+    if (customer_store(e, account, args, err) < 0 || master_outbox_add(e, account, err) < 0)
+        return -1;
     *result = json_pack("{s:s}", "account", account);
     return 0;
 }
@@ -374,7 +377,8 @@ int master_customer_add_address(engine *e, json_t *args, json_t **result, err_t 
     } else if (master_address_exists(e, account, id)) {
         return err_field(err, ERR_VALIDATION, "address.id", "address.id: %s already exists", id);
     }
-    if (master_address_put(e, account, id, addr, err) < 0) return -1;
+    if (master_address_put(e, account, id, addr, err) < 0 || master_outbox_add(e, account, err) < 0)
+        return -1;
     *result = json_pack("{s:s}", "id", id);
     return 0;
 }
@@ -416,11 +420,20 @@ int master_reasons_put(engine *e, json_t *codes, err_t *err)
         if (!json_is_array(list) || json_array_size(list) > 1000)
             return err_field(err, ERR_BAD_REQUEST, path,
                              "%s: expected a list of at most 1000 codes", path);
-        sqlite3_stmt *del = engine_stmt(e, "DELETE FROM reason_codes WHERE kind = ?", err);
+        /* Only the codes no longer listed go, so an unchanged list writes
+         * nothing (HQ's version log sees no change: master_log.c). */
+        sqlite3_stmt *del = engine_stmt(e,
+                                        "DELETE FROM reason_codes WHERE kind = ?1 AND code NOT IN"
+                                        " (SELECT value FROM json_each(?2) WHERE type = 'text')",
+                                        err);
         if (!del) return -1;
+        char *codes_text = json_dumps(list, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!codes_text) return err_set(err, ERR_INTERNAL, "out of memory");
         sqlite3_bind_text(del, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(del, 2, codes_text, -1, SQLITE_STATIC);
         int rc = sqlite3_step(del);
         sqlite3_reset(del);
+        free(codes_text);
         if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "reason codes");
         size_t i;
         json_t *c;
@@ -444,4 +457,88 @@ int master_reasons_put(engine *e, json_t *codes, err_t *err)
         }
     }
     return 0;
+}
+
+/* ---- staff and products (seed, and HQ's master data: master_sync.c) ---- */
+
+int master_staff_put(engine *e, const char *id, const char *name, const char *role,
+                     const char *hash, json_t *stores, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO staff(id, name, role, pin_hash) VALUES(?,?,?,?)"
+                                   " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+                                   " role=excluded.role, pin_hash=excluded.pin_hash"
+                                   " WHERE name IS NOT excluded.name OR role IS NOT excluded.role"
+                                   " OR pin_hash IS NOT excluded.pin_hash",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+    if (engine_step_done(e, st, "staff", err) < 0) return -1;
+    /* The stores listed, no others: a store taken off the list is one the
+     * staff member may no longer sign in to. Rows that stay are not
+     * touched, so an unchanged list writes nothing. */
+    char *list = json_dumps(stores, JSON_COMPACT);
+    if (!list) return err_set(err, ERR_INTERNAL, "out of memory");
+    st = engine_stmt(e,
+                     "DELETE FROM staff_stores WHERE staff = ?1 AND store NOT IN"
+                     " (SELECT value FROM json_each(?2) WHERE type = 'text')",
+                     err);
+    int rc = st ? 0 : -1;
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+        rc = engine_step_done(e, st, "staff_stores", err);
+    }
+    if (rc == 0)
+        st = engine_stmt(e,
+                         "INSERT OR IGNORE INTO staff_stores(staff, store) SELECT ?1, value"
+                         " FROM json_each(?2) WHERE type = 'text'",
+                         err);
+    if (rc == 0 && !st) rc = -1;
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, list, -1, SQLITE_STATIC);
+        rc = engine_step_done(e, st, "staff_stores", err);
+    }
+    free(list);
+    return rc;
+}
+
+int master_staff_remove(engine *e, const char *id, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e, "DELETE FROM staff_stores WHERE staff = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (engine_step_done(e, st, "staff_stores", err) < 0) return -1;
+    st = engine_stmt(e, "DELETE FROM staff WHERE id = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    return engine_step_done(e, st, "staff", err);
+}
+
+int master_product_remove(engine *e, const char *item, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(e, "DELETE FROM products WHERE item = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, item, -1, SQLITE_STATIC);
+    return engine_step_done(e, st, "product", err);
+}
+
+/* ---- customers waiting to go up to HQ (SPEC C4) ---- */
+
+int master_outbox_add(engine *e, const char *account, err_t *err)
+{
+    /* HQ's own customers are its master data already: nothing to send up. */
+    if (e->hq_role) return 0;
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT INTO master_outbox(account, seq) VALUES(?1,"
+                                   " (SELECT coalesce(max(seq), 0) + 1 FROM master_outbox))"
+                                   " ON CONFLICT(account) DO UPDATE SET seq = excluded.seq",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
+    return engine_step_done(e, st, "master_outbox", err);
 }

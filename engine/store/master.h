@@ -73,4 +73,17 @@ int master_reason_ok(engine *e, const char *kind, const char *code, err_t *err);
 /* The seed's reason_codes {kind: [code]}: each kind given replaces its list. */
 int master_reasons_put(engine *e, json_t *codes, err_t *err);
 
+/* A staff row and the stores they may sign in to (exactly those listed:
+ * an array of strings); only what differs is written. */
+int master_staff_put(engine *e, const char *id, const char *name, const char *role,
+                     const char *hash, json_t *stores, err_t *err);
+/* Gone from the chain: the staff row and their stores; the product row. */
+int master_staff_remove(engine *e, const char *id, err_t *err);
+int master_product_remove(engine *e, const char *item, err_t *err);
+
+/* Queues a customer created or changed here for HQ (master_outbox: the
+ * uploader sends it, master_sync.h); customer.create and
+ * customer.add_address call it in the request's own savepoint. */
+int master_outbox_add(engine *e, const char *account, err_t *err);
+
 #endif

@@ -199,8 +199,27 @@ static const char *const migrations[] = {
     " INSERT INTO customer_search(rowid, text) VALUES(new.rowid, " CUSTOMER_TEXT("new") "); END;"
     /* the orders already there */
     "INSERT INTO order_numbers(rowid, number) SELECT rowid, number FROM orders;",
-    /* 9, 10: reserved for the chain (SPEC C4, C5), merged separately */
-    "SELECT 1;",
+    /* 9: master data from HQ (SPEC C4, master_sync.c). master_sync is one
+     * row: which HQ master data this database follows (source), the
+     * version of it applied, the store it signs in to HQ as for it, when
+     * HQ last answered with nothing newer (checked_at, epoch seconds: what
+     * sync.status's age is counted from), when a page was last applied,
+     * and the last refusal. master_outbox: customers created or changed
+     * here that HQ has not acknowledged yet (seq: the change, so an ack of
+     * an older upload leaves a newer change queued). staff_stores loses its
+     * reference to stores: a staff member's stores arrive with the staff
+     * record, possibly before a store this database has not heard of yet. */
+    "CREATE TABLE master_sync(id INTEGER PRIMARY KEY CHECK(id = 1), source TEXT,"
+    " version INTEGER NOT NULL DEFAULT 0, store TEXT, checked_at INTEGER, applied_at INTEGER,"
+    " error TEXT);"
+    "INSERT INTO master_sync(id) VALUES(1);"
+    "CREATE TABLE master_outbox(account TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE staff_stores_new(staff TEXT NOT NULL REFERENCES staff(id),"
+    " store TEXT NOT NULL, PRIMARY KEY(staff, store)) WITHOUT ROWID;"
+    "INSERT INTO staff_stores_new(staff, store) SELECT staff, store FROM staff_stores;"
+    "DROP TABLE staff_stores;"
+    "ALTER TABLE staff_stores_new RENAME TO staff_stores;",
+    /* 10: reserved for the chain (SPEC C5), merged separately */
     "SELECT 1;",
     /* 11: one copy of an order's document per version. The outbox event
      * names the version it announces instead of carrying a second copy

@@ -11,7 +11,7 @@
 #include "store/master.h"
 #include "model/text.h"
 
-static int seed_store(engine *e, json_t *s, const char *path, err_t *err)
+int seed_store_put(engine *e, json_t *s, const char *path, err_t *err)
 {
     static const char *const allowed[] = {
         "id", "name", "currency", "timezone", "order_creation", "policy", NULL};
@@ -71,19 +71,6 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
         text_copy(hash, sizeof hash, cur.hash);
     else if (auth_hash_pin(pin, hash, err) < 0)
         return -1;
-    sqlite3_stmt *st = engine_stmt(e,
-                                   "INSERT INTO staff(id, name, role, pin_hash) VALUES(?,?,?,?)"
-                                   " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
-                                   " role=excluded.role, pin_hash=excluded.pin_hash"
-                                   " WHERE name IS NOT excluded.name OR role IS NOT excluded.role"
-                                   " OR pin_hash IS NOT excluded.pin_hash",
-                                   err);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-    if (engine_step_done(e, st, "staff", err) < 0) return -1;
     size_t i;
     json_t *v;
     json_array_foreach(stores, i, v)
@@ -93,16 +80,11 @@ static int seed_staff(engine *e, json_t *s, const char *path, err_t *err)
                              path, i);
         master_store ms;
         if (master_store_get(e, json_string_value(v), &ms, err) < 0) return -1;
-        st = engine_stmt(e, "INSERT OR IGNORE INTO staff_stores(staff, store) VALUES(?,?)", err);
-        if (!st) return -1;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_STATIC);
-        if (engine_step_done(e, st, "staff_stores", err) < 0) return -1;
     }
-    return 0;
+    return master_staff_put(e, id, name, role, hash, stores, err);
 }
 
-static int seed_product(engine *e, json_t *p, const char *path, err_t *err)
+int seed_product_put(engine *e, json_t *p, const char *path, err_t *err)
 {
     static const char *const allowed[] = {"item", "name", "price", NULL};
     const char *item, *name;
@@ -155,19 +137,48 @@ static int seed_customer(engine *e, json_t *c, const char *path, err_t *err)
     return 0;
 }
 
+/* "remove": {staff: [id]}: staff who leave the chain. Stores, customers
+ * and products are never removed: orders name them (HQ checks an uploaded
+ * order's products against its own). An id that is not there is no error
+ * (init is idempotent). */
+static int seed_remove(engine *e, json_t *rm, err_t *err)
+{
+    static const char *const allowed[] = {"staff", NULL};
+    if (!rm) return 0;
+    if (!json_is_object(rm))
+        return err_field(err, ERR_BAD_REQUEST, "remove", "remove: expected an object");
+    if (args_only(rm, "remove", allowed, err) < 0) return -1;
+    for (int k = 0; allowed[k]; k++) {
+        json_t *list;
+        if (args_arr(rm, "remove", allowed[k], false, 100000, &list, err) < 0) return -1;
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            char p[64];
+            snprintf(p, sizeof p, "remove.%s[%zu]", allowed[k], i);
+            if (!json_is_string(v))
+                return err_field(err, ERR_BAD_REQUEST, p, "%s: expected a string", p);
+            if (master_staff_remove(e, json_string_value(v), err) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
 int seed_apply(engine *e, json_t *seed, err_t *err)
 {
-    static const char *const allowed[] = {"stores",   "staff",        "customers",
-                                          "products", "reason_codes", NULL};
+    static const char *const allowed[] = {"stores",       "staff",  "customers", "products",
+                                          "reason_codes", "remove", NULL};
     if (!json_is_object(seed)) return err_set(err, ERR_BAD_REQUEST, "seed: expected an object");
     if (args_only(seed, "", allowed, err) < 0) return -1;
     if (engine_begin(e, err) < 0) return -1;
-    if (seed_section(e, seed, "stores", seed_store, err) < 0 ||
+    if (seed_section(e, seed, "stores", seed_store_put, err) < 0 ||
         seed_section(e, seed, "staff", seed_staff, err) < 0 ||
         seed_section(e, seed, "customers", seed_customer, err) < 0 ||
-        seed_section(e, seed, "products", seed_product, err) < 0 ||
+        seed_section(e, seed, "products", seed_product_put, err) < 0 ||
         (json_object_get(seed, "reason_codes") &&
-         master_reasons_put(e, json_object_get(seed, "reason_codes"), err) < 0)) {
+         master_reasons_put(e, json_object_get(seed, "reason_codes"), err) < 0) ||
+        seed_remove(e, json_object_get(seed, "remove"), err) < 0) {
         engine_rollback(e);
         return -1;
     }

@@ -18,6 +18,10 @@
 /* -1 when an op cannot be registered (the server then does not start). */
 int hq_ops_register(hq_store *h, const char *token);
 
+/* hq.master.since and hq.customer.put (hq_master.c, SPEC C4); called by
+ * hq_ops_register. HQ's master data is in the engine's database. */
+int hq_master_register(hq_store *h);
+
 /* Whether token (len bytes) signs store in: the shared token or one of
  * the store's own live tokens; constant time, and the time does not depend
  * on the real tokens' lengths (hashes are compared). */

@@ -503,5 +503,6 @@ int hq_ops_register(hq_store *h, const char *token)
     rc |= dispatch_register("hq.failures", op_failures, false, false, "store:s?");
     rc |= dispatch_register("hq.conflicts", op_conflicts, false, false, "store:s?");
     rc |= dispatch_register("hq.retry", op_retry, true, false, "store:s number:s");
+    rc |= hq_master_register(h);
     return rc;
 }

@@ -50,6 +50,13 @@ void sync_agent_free(sync_agent *a);
  * and asks HQ about unsettled orders. done runs from the loop, later. */
 void sync_agent_run(sync_agent *a, sync_done_fn done, void *arg);
 
+/* `serve --hq`: HQ's master data followed (sync_master.c, SPEC C4): asked
+ * for at start and every few seconds, each page applied in one write
+ * (cfg.write), on a connection of its own. */
+typedef struct sync_master sync_master;
+sync_master *sync_master_new(const sync_agent_config *cfg, err_t *err);
+void sync_master_free(sync_master *m);
+
 /* `serve --hq`: the uploader in the background, the real-time create gate
  * and sync.run, on the server's loop. */
 typedef struct sync_svc sync_svc;

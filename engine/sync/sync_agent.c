@@ -55,6 +55,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/master_sync.h"
 #include "store/sync_queue.h"
 #include "sync/uplink.h"
 #include "model/text.h"
@@ -71,6 +72,8 @@ _Static_assert(SYNC_EVENT_MAX + 1024 <= DISPATCH_MAX_LINE, "an event must fit in
 #define SYNC_STATUS_MS 2000
 #define SYNC_BACKOFF_MIN_MS 250
 #define SYNC_BACKOFF_MAX_MS 10000
+#define SYNC_CUSTOMERS 100
+#define SYNC_CUSTOMER_RETRY_MS 2000
 
 typedef struct waiter {
     struct waiter *next;
@@ -90,10 +93,13 @@ struct sync_agent {
     waiter *waiters, *finished;
     sync_round finished_round;
     sync_store_state st[SYNC_MAX_STORES];
-    int nst, cur, phase; /* phase 0: uploads, 1: verdicts */
-    json_t *batch;       /* the status page in flight */
-    sync_batch up;       /* the upload in flight */
-    bool up_retry;       /* it carries events sent again after sync.retry */
+    int nst, cur, phase;  /* phase 0: uploads, 1: verdicts */
+    bool cust_done;       /* this round's customers went up (or may not now) */
+    json_t *cust_acks;    /* the customers in flight: [[account, seq]] */
+    int64_t cust_next_us; /* after a refusal: queued customers wait till then */
+    json_t *batch;        /* the status page in flight */
+    sync_batch up;        /* the upload in flight */
+    bool up_retry;        /* it carries events sent again after sync.retry */
     int64_t batch_from;
     /* of the current store, in this round */
     bool retry_done;                    /* the sync.retry events were sent */
@@ -515,8 +521,92 @@ static bool step_status(sync_agent *a)
     return false;
 }
 
+/* ---- customers (SPEC C4) ----
+ * Customers made or changed here go up before the round's events, so HQ
+ * knows a new customer before the order that names it. They ride on the
+ * uploader's connection, signed in as the store the master-data poll
+ * signs in as (sync_master.c), else the first store with events to send,
+ * else the first store. A refusal is not the round's: events still go,
+ * the customers wait SYNC_CUSTOMER_RETRY_MS; a refusal for good (the
+ * customer is not one HQ can hold) drops them with a line in the log, so
+ * one customer never stops the others. The rows are read on the loop's
+ * connection, which may see the open batch's customer before its commit;
+ * should that commit fail, HQ keeps a customer this store lost. */
+static int cust_done_fn(engine *e, void *arg, err_t *err)
+{
+    return master_outbox_done(e, arg, err);
+}
+
+static void cust_finish(sync_agent *a, bool drop)
+{
+    err_t err = {0};
+    if (drop && a->cfg.write(a->cfg.write_ctx, cust_done_fn, a->cust_acks, &err) < 0)
+        fprintf(stderr, "corder: sync: customers: %s\n", err.message);
+    json_decref(a->cust_acks);
+    a->cust_acks = NULL;
+}
+
+static void cust_cb(void *arg, json_t *resp, const char *error)
+{
+    sync_agent *a = arg;
+    json_t *e = resp ? json_object_get(resp, "error") : NULL;
+    const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;
+    if (resp && !e) {
+        bool full = json_array_size(a->cust_acks) == SYNC_CUSTOMERS;
+        cust_finish(a, true);
+        if (!full) a->cust_done = true;
+        step(a);
+        return;
+    }
+    if (code && (!strcmp(code, "bad_request") || !strcmp(code, "validation"))) {
+        fprintf(stderr, "corder: sync: HQ refused customers for good, dropped: %s\n",
+                json_string_value(json_object_get(e, "message")) ?: "");
+        cust_finish(a, true);
+    } else {
+        if (a->cfg.background)
+            fprintf(stderr, "corder: sync: customers not sent: %s\n",
+                    e ? json_string_value(json_object_get(e, "message")) ?: "" : error);
+        cust_finish(a, false);
+        a->cust_next_us = now_us() + SYNC_CUSTOMER_RETRY_MS * 1000;
+    }
+    a->cust_done = true;
+    step(a);
+}
+
+static bool step_customers(sync_agent *a)
+{
+    err_t err = {0};
+    json_t *list = NULL;
+    if (a->nst == 0 || now_us() < a->cust_next_us ||
+        master_outbox_batch(a->cfg.e, SYNC_CUSTOMERS, &list, &a->cust_acks, &err) < 0 ||
+        json_array_size(a->cust_acks) == 0) {
+        if (err.code) fprintf(stderr, "corder: sync: customers: %s\n", err.message);
+        json_decref(list);
+        json_decref(a->cust_acks);
+        a->cust_acks = NULL;
+        a->cust_done = true;
+        return false;
+    }
+    master_sync_state ms;
+    const char *store = a->st[0].store;
+    if (master_sync_state_get(a->cfg.e, &ms, &err) == 0 && *ms.store) {
+        store = ms.store;
+    } else {
+        for (int i = 0; i < a->nst; i++)
+            if (a->st[i].newest > a->st[i].acked) {
+                store = a->st[i].store;
+                break;
+            }
+    }
+    uplink_call(a->link, store, "hq.customer.put",
+                json_pack("{s:s, s:o}", "store", store, "customers", list), SYNC_CALL_MS, cust_cb,
+                a);
+    return true;
+}
+
 static void step(sync_agent *a)
 {
+    if (a->phase == 0 && !a->cust_done && step_customers(a)) return;
     if (a->phase == 0) {
         if (step_upload(a)) return;
         a->phase = 1;
@@ -554,6 +644,7 @@ static void round_start(sync_agent *a, bool with_status)
     memset(&a->round, 0, sizeof a->round);
     a->round.ok = true;
     a->cur = a->phase = 0;
+    a->cust_done = false;
     a->retry_done = false;
     a->retry_after = a->single_until = a->single_retry = 0;
     if (load_stores(a, &err) < 0) {
@@ -572,6 +663,9 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (a->busy || now < a->next_try_us) return;
     if (load_stores(a, &err) < 0) return;
     bool backlog = false, open = false;
+    int64_t customers = 0;
+    if (now >= a->cust_next_us && master_outbox_count(a->cfg.e, &customers, &err) == 0)
+        backlog = customers > 0;
     for (int i = 0; i < a->nst; i++) {
         backlog |= a->st[i].newest > a->st[i].acked || a->st[i].retries > 0;
         open |= a->st[i].unsettled > 0;
@@ -627,6 +721,7 @@ void sync_agent_free(sync_agent *a)
     uplink_free(a->link);
     sync_reader_close(a->rd);
     json_decref(a->batch);
+    json_decref(a->cust_acks);
     waiter *lists[2] = {a->waiters, a->finished};
     for (int i = 0; i < 2; i++)
         for (waiter *w = lists[i], *next; w; w = next) {

@@ -52,6 +52,7 @@ struct sync_svc {
     engine *e;
     sync_agent *agent;
     uplink *rt;
+    sync_master *master; /* HQ's master data, followed (sync_master.c) */
     /* the round handed to sync.run while its released line runs */
     bool have_run;
     sync_round run;
@@ -247,7 +248,8 @@ sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, 
                              .background = true};
     g->agent = sync_agent_new(&cfg, err);
     g->rt = g->agent ? uplink_new(server_base(srv), hq, token, hq_ca, err) : NULL;
-    if (!g->rt) {
+    g->master = g->rt ? sync_master_new(&cfg, err) : NULL;
+    if (!g->master) {
         sync_stop(g);
         return NULL;
     }
@@ -261,6 +263,7 @@ void sync_stop(sync_svc *g)
     if (!g) return;
     if (G == g) G = NULL;
     if (g->srv) server_set_gate(g->srv, NULL, NULL);
+    sync_master_free(g->master);
     uplink_free(g->rt);
     sync_agent_free(g->agent);
     free(g);

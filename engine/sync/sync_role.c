@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "store/master_log.h"
 #include "sync/hq.h"
 #include "sync/sync.h"
 
@@ -50,6 +51,8 @@ sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, er
     if (cfg->hq_role) {
         r->hq = cfg->hq_db ? hq_store_pg_new(cfg->hq_db, err) : hq_store_sqlite_new(e, err);
         if (!r->hq) goto fail;
+        /* HQ's master data, with versions, in its own database (SPEC C4). */
+        if (master_log_install(e, err) < 0) goto fail;
         if (hq_ops_register(r->hq, cfg->token) < 0) {
             err_set(err, ERR_INTERNAL, "the HQ ops could not be registered");
             goto fail;

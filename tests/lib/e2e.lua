@@ -474,7 +474,11 @@ function Server:hq_sql(query)
 end
 
 function Server:hq_seed(seed)
-    if self.hq_db then return M.run("init --hq-db " .. M.q(self.hq_db) .. " --seed " .. M.q(seed)) end
+    -- On PostgreSQL both: the orders' checks there, the master data stores
+    -- follow (SPEC C4) in HQ's own database.
+    if self.hq_db then
+        return M.run("init --db " .. M.q(self.db) .. " --hq-db " .. M.q(self.hq_db) .. " --seed " .. M.q(seed))
+    end
     return M.run("init --db " .. M.q(self.db) .. " --seed " .. M.q(seed))
 end
 
