@@ -8,12 +8,18 @@
  * thread. The server turns that off (wal_autocheckpoint=0) and this thread
  * checkpoints PASSIVE-ly on its own connection instead: it never blocks the
  * writer, and durability is unchanged, since a commit is durable once its
- * WAL frames are synced, whoever copies them later. */
+ * WAL frames are synced, whoever copies them later.
+ *
+ * It also counts the bytes the server's commits append to the WAL (a WAL
+ * hook on the writer's connection, which SQLite calls after each commit
+ * with the number of frames now in the file): the metric
+ * corder_wal_bytes_total, and the bench's wal_bytes_per_order. */
 #include "store/checkpoint.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -21,10 +27,14 @@
 
 struct checkpointer {
     pthread_t thread;
+    int wal_last;       /* frames in the WAL after the previous commit */
+    int frame_bytes;    /* page size + the 24-byte frame header */
+    uint64_t wal_bytes; /* appended since start; atomic: read by the metrics page */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
     sqlite3 *db;
+    sqlite3 *writer; /* the engine's connection, whose WAL hook counts */
 };
 
 static void *checkpoint_main(void *arg)
@@ -50,7 +60,38 @@ static void *checkpoint_main(void *arg)
     return NULL;
 }
 
-checkpointer *checkpoint_start(const char *path, err_t *err)
+/* After each commit on the writer: the frames it appended. The WAL starts
+ * over from frame 0 once a checkpoint has copied all of it, so a count
+ * below the last one means a fresh file holding only this commit's
+ * frames. */
+static int wal_counted(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db, (void)name;
+    checkpointer *c = arg;
+    int added = pages >= c->wal_last ? pages - c->wal_last : pages;
+    c->wal_last = pages;
+    __atomic_fetch_add(&c->wal_bytes, (uint64_t)added * (uint64_t)c->frame_bytes, __ATOMIC_RELAXED);
+    return SQLITE_OK;
+}
+
+uint64_t checkpoint_wal_bytes(const checkpointer *c)
+{
+    return c ? __atomic_load_n(&c->wal_bytes, __ATOMIC_RELAXED) : 0;
+}
+
+/* The page size of the writer's database (4096 unless the file says so). */
+static int page_size(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int size = 4096;
+    if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) size = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return size;
+}
+
+checkpointer *checkpoint_start(sqlite3 *writer, const char *path, err_t *err)
 {
     checkpointer *c = calloc(1, sizeof *c);
     if (!c) {
@@ -67,6 +108,12 @@ checkpointer *checkpoint_start(const char *path, err_t *err)
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 1000);
+    c->frame_bytes = page_size(writer) + 24;
+    /* the frames already in the WAL (a PASSIVE checkpoint tells), so that
+     * the first commit counts only its own */
+    int in_wal = 0;
+    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &in_wal, NULL);
+    c->wal_last = in_wal > 0 ? in_wal : 0;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
@@ -75,12 +122,16 @@ checkpointer *checkpoint_start(const char *path, err_t *err)
         free(c);
         return NULL;
     }
+    /* Replaces SQLite's auto-checkpoint hook, which the caller turned off. */
+    c->writer = writer;
+    sqlite3_wal_hook(writer, wal_counted, c);
     return c;
 }
 
 void checkpoint_stop(checkpointer *c)
 {
     if (!c) return;
+    sqlite3_wal_hook(c->writer, NULL, NULL);
     pthread_mutex_lock(&c->mu);
     c->stop = true;
     pthread_cond_signal(&c->cv);
