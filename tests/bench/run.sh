@@ -31,7 +31,9 @@
 #                 orders_per_s_1m create_1m_vs_10k rss_1m_mb
 # Env: BENCH_SECS (10, each turn), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
 #      BENCH_DEPTH (2), BENCH_C1000_SECS (5), BENCH_FULL (0), BENCH_KEEP (0:
-#      remove the temp dir).
+#      remove the temp dir), BENCH_HOOKS (0; 1: the bench store's policy is
+#      policies/default.lua with the peers' two parameters, every hook
+#      written out in Lua, instead of peers.lua's parameters alone).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-build}" && pwd)
@@ -47,6 +49,15 @@ PEERS=$ROOT/tests/bench/peers
 TMP=$(mktemp -d /tmp/corder-bench.XXXXXX)
 chmod 711 "$TMP" # the user postgres runs the PostgreSQL peer's cluster in it
 SRV_PID=
+if [ "${BENCH_HOOKS:-0}" = 1 ]; then
+    POLICIES=$TMP/policies
+    mkdir -p "$POLICIES"
+    sed -e 's/^\(  default_deposit_pct *= *\)10,/\120,/' \
+        -e 's/^\(  default_shipping_charge *= *\)0,/\1995,/' \
+        "$ROOT/policies/default.lua" >"$POLICIES/peers.lua"
+    [ "$(grep -cE '^  default_(deposit_pct *= *20|shipping_charge *= *995),' "$POLICIES/peers.lua")" = 2 ] ||
+        { echo "bench: BENCH_HOOKS: policies/default.lua's parameters moved" >&2; exit 1; }
+fi
 
 log() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*" >&2; }
 cleanup() {
@@ -151,6 +162,13 @@ scale() { # LABEL N
 log "prefilling 10000 orders (tests/bench/seed.json, policy peers)"
 make_store "$TMP/main.db" 10000
 start_server "$TMP/main.db"
+# corder charges what the peers charge (tests/bench/peers/README.md)
+FIRST=$(CORDER_PIN=1234 "$BUILD/corder" call --connect "127.0.0.1:$PORT" --login S001:1001 \
+    order.get '{"number":"S001-000001"}' | tr -d ' \n')
+for f in '"code":"SHIP","kind":"shipping","amount":995' '"required":15179' '"paid":21176' \
+    '"balance":60716' '"kind":"carryout"'; do
+    grep -qF "$f" <<<"$FIRST" || { echo "bench: corder's order lacks $f: $FIRST" >&2; exit 1; }
+done
 RP() { bash "$PEERS/redis_peer.sh" "$@"; }
 RPORT=$(RP start "$TMP/redis")
 RP load "$TMP/redis"
@@ -282,4 +300,4 @@ echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
     "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL")" \
     "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}") rss_mb=$RSS" \
     "find_wal_bytes_per_order=$FINDWAL find_q_ms=$FINDQ find_made_up_ms=$FINDMADE" \
-    "find_answer50_ms=$FINDANS${FULLKEYS:+ $FULLKEYS}"
+    "find_answer50_ms=$FINDANS hooks=${BENCH_HOOKS:-0}${FULLKEYS:+ $FULLKEYS}"
