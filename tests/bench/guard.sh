@@ -5,14 +5,18 @@
 # connections x 2 in flight, divided by the storage limit measured just
 # before and just after it in the same sitting with the same batch
 # (sqlite_limit: the same rows straight into SQLite, 64 orders per commit;
-# the mean of the two). A ratio, never a time: both sides slow down together
-# on a busy machine. Fails when the ratio is below RATIO_FLOOR in each of
+# the mean of the two). A ratio, never a time: a slower machine or disk
+# slows both sides. Fails when the ratio is below RATIO_FLOOR in each of
 # up to ATTEMPTS tries (a real regression fails every try; a noisy
 # neighbour rarely spoils all of them).
 #
 # RATIO_FLOOR: measured on the project's 2-core machine on 2026-12-02 at
-# 0.35-0.86 (the limit itself swings with the disk's other users); 0.20
-# leaves room for that noise. Raise it as the engine gets faster.
+# 0.35-0.41 when lightly used, and per try 0.12-0.25 with a load average of
+# 6-11 from other engineers' test suites (corder needs more CPU per order
+# than the bare SQLite loop, so CPU contention lowers the ratio; disk
+# contention can raise it). 0.20, passed by any one of 5 tries, fails a
+# build whose create path got about half as fast. Raise it as the engine
+# gets faster.
 RATIO_FLOOR=${BENCH_GUARD_FLOOR:-0.20}
 ATTEMPTS=${BENCH_GUARD_ATTEMPTS:-5}
 SECS=${BENCH_GUARD_SECS:-3}

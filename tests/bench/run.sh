@@ -172,7 +172,7 @@ done
 RP() { bash "$PEERS/redis_peer.sh" "$@"; }
 RPORT=$(RP start "$TMP/redis")
 RP load "$TMP/redis"
-RP check "$TMP/redis" >/dev/null
+log "$(RP check "$TMP/redis" 2>&1 >/dev/null)"
 WARM=$(RP warm "$TMP/redis" 10000)
 log "redis peer: $(redis-server --version | cut -d' ' -f1-3) on port $RPORT, appendonly yes," \
     "appendfsync always, save ''; checked; 10000 warm-up orders at $(value ops_per_s "$WARM")/s"
@@ -183,6 +183,8 @@ PEER_N=$(awk -v r="$(value ops_per_s "$WARM")" -v s="$SECS" 'BEGIN { n = int(r *
 # ---- 1. the turns: corder, the Redis peer, corder (CONNS connections) ----
 WAL0=$(metric corder_wal_bytes_total)
 MADE0=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+COMMITS0=$(metric corder_batch_size_count)
+ANSWERS0=$(metric corder_batch_size_sum)
 log "corder turn 1: order.create, $CONNS connections, depth $DEPTH, ${SECS}s"
 TURN1=$(load "$CONNS" "$DEPTH" "$SECS")
 log "$TURN1"
@@ -194,13 +196,17 @@ TURN2=$(load "$CONNS" "$DEPTH" "$SECS")
 log "$TURN2"
 WAL1=$(metric corder_wal_bytes_total)
 MADE1=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+COMMITS1=$(metric corder_batch_size_count)
+ANSWERS1=$(metric corder_batch_size_sum)
 OPS=$(mean "$(value ops_per_s "$TURN1")" "$(value ops_per_s "$TURN2")")
 P50=$(higher "$(value p50_ms "$TURN1")" "$(value p50_ms "$TURN2")")
 P99=$(higher "$(value p99_ms "$TURN1")" "$(value p99_ms "$TURN2")")
 WALO=$(awk -v b=$((WAL1 - WAL0)) -v n=$((MADE1 - MADE0)) 'BEGIN { printf (n > 0 ? "%.0f" : "-"), b / n }')
 log "corder: $((MADE1 - MADE0)) orders created in the turns (loadgen counted" \
     "$(($(value ops "$TURN1") + $(value ops "$TURN2"))) inside its windows)," \
-    "$((WAL1 - WAL0)) WAL bytes: $WALO per order"
+    "$((WAL1 - WAL0)) WAL bytes: $WALO per order; $((COMMITS1 - COMMITS0)) group commits of" \
+    "$(awk -v a=$((ANSWERS1 - ANSWERS0)) -v c=$((COMMITS1 - COMMITS0)) 'BEGIN { printf (c > 0 ? "%.1f" : "-"), a / c }')" \
+    "requests on average"
 
 # ---- 1,000 connections, 1 request in flight each ----
 log "1000 connections, depth 1, ${C1000_SECS}s"
