@@ -97,6 +97,9 @@ bench() { # URL CONNS SECS
     n1=$(psqlc "$url" -At -c "SELECT count(*) FROM peer.orders")
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
     # -l: one line per transaction, the third field its latency in us
+    local done_tx
+    done_tx=$(cat "$dir"/tx.* | wc -l)
+    [ $((n1 - n0)) -ge "$done_tx" ] || { rm -rf "$dir"; die "$((n1 - n0)) orders written for $done_tx transactions"; }
     cat "$dir"/tx.* | awk '{ print $3 }' | sort -n | awk -v tps="$tps" -v written=$((n1 - n0)) '
         { v[NR] = $1 }
         END {
