@@ -5,7 +5,7 @@ JOBS      ?= $(shell nproc)
 DEB_PKGS  := cmake gcc pkg-config liblua5.4-dev lua5.4 libsqlite3-dev libevent-dev \
              libjansson-dev libsodium-dev libreadline-dev lua-busted lua-socket lua-cjson \
              netcat-openbsd sqlite3 prometheus chromium chromium-driver postgresql libpq-dev \
-             libssl-dev openssl
+             libssl-dev openssl redis-server redis-tools
 LISTEN    ?= 127.0.0.1:7420
 HTTP      ?= 127.0.0.1:7421
 

@@ -129,6 +129,9 @@ void http_metrics_page(struct evbuffer *b, server *srv, engine *e, const http_pa
     head(b, "corder_batch_size", "histogram", "Requests answered per group commit.");
     histogram(b, "corder_batch_size", m.batch_hist, SERVER_BATCH_BUCKETS, NULL, server_batch_bounds,
               (double)m.batch_sum, m.batches);
+    head(b, "corder_wal_bytes_total", "counter",
+         "Bytes the commits appended to the WAL (frames x (page size + 24)).");
+    sample(b, "corder_wal_bytes_total", (double)gauges_wal_bytes(e));
     head(b, "corder_connections", "gauge", "Open protocol connections (TCP).");
     sample(b, "corder_connections", m.open_connections);
     head(b, "corder_admin_connections", "gauge", "Open connections on the admin socket.");

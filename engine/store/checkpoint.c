@@ -8,23 +8,40 @@
  * thread. The server turns that off (wal_autocheckpoint=0) and this thread
  * checkpoints PASSIVE-ly on its own connection instead: it never blocks the
  * writer, and durability is unchanged, since a commit is durable once its
- * WAL frames are synced, whoever copies them later. */
+ * WAL frames are synced, whoever copies them later.
+ *
+ * It also counts the bytes the server's commits append to the WAL (a WAL
+ * hook on the writer's connection, which SQLite calls after each commit
+ * with the number of frames now in the file): the metric
+ * corder_wal_bytes_total, and the bench's wal_bytes_per_order. */
 #include "store/checkpoint.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CHECKPOINT_EVERY_MS 20
 
 struct checkpointer {
     pthread_t thread;
+    int wal_last;       /* frames in the WAL after the previous commit */
+    int frame_bytes;    /* page size + the 24-byte frame header */
+    uint64_t wal_bytes; /* appended since start; atomic: read by the metrics page */
+    int wal_fd;         /* the -wal file, read for its header; -1 until opened */
+    uint32_t wal_round; /* the header's checkpoint sequence at the previous commit */
+    bool round_known;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
     sqlite3 *db;
+    sqlite3 *writer; /* the engine's connection, whose WAL hook counts */
 };
 
 static void *checkpoint_main(void *arg)
@@ -50,7 +67,62 @@ static void *checkpoint_main(void *arg)
     return NULL;
 }
 
-checkpointer *checkpoint_start(const char *path, err_t *err)
+/* Whether the WAL started over from frame 0 since the previous commit: the
+ * next writer does so once a checkpoint has copied all of it, and then
+ * bumps the checkpoint sequence in the file's header (bytes 12-15,
+ * big-endian). -1 when the header cannot be read. */
+static int wal_restarted(checkpointer *c)
+{
+    if (c->wal_fd < 0) {
+        char path[PATH_MAX];
+        const char *db = sqlite3_db_filename(c->writer, "main");
+        if (!db || snprintf(path, sizeof path, "%s-wal", db) >= (int)sizeof path) return -1;
+        c->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (c->wal_fd < 0) return -1;
+    }
+    unsigned char h[16];
+    if (pread(c->wal_fd, h, sizeof h, 0) != (ssize_t)sizeof h) return -1;
+    uint32_t round = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
+    int restarted = c->round_known && round != c->wal_round;
+    c->wal_round = round;
+    c->round_known = true;
+    return restarted;
+}
+
+/* After each commit on the writer, with the frames now in the WAL: those
+ * it appended. After a restart the file holds only this commit's frames;
+ * otherwise they are the growth since the previous commit. (Without the
+ * header, a count below the previous one means a restart, which misses a
+ * restart whose commit wrote more frames than the WAL held before.) */
+static int wal_counted(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db, (void)name;
+    checkpointer *c = arg;
+    int restarted = wal_restarted(c);
+    int added = restarted == 1 || pages < c->wal_last ? pages : pages - c->wal_last;
+    c->wal_last = pages;
+    __atomic_fetch_add(&c->wal_bytes, (uint64_t)added * (uint64_t)c->frame_bytes, __ATOMIC_RELAXED);
+    return SQLITE_OK;
+}
+
+uint64_t checkpoint_wal_bytes(const checkpointer *c)
+{
+    return c ? __atomic_load_n(&c->wal_bytes, __ATOMIC_RELAXED) : 0;
+}
+
+/* The page size of the writer's database (4096 unless the file says so). */
+static int page_size(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int size = 4096;
+    if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) size = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return size;
+}
+
+checkpointer *checkpoint_start(sqlite3 *writer, const char *path, err_t *err)
 {
     checkpointer *c = calloc(1, sizeof *c);
     if (!c) {
@@ -67,6 +139,13 @@ checkpointer *checkpoint_start(const char *path, err_t *err)
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 1000);
+    c->frame_bytes = page_size(writer) + 24;
+    /* the frames already in the WAL (a PASSIVE checkpoint tells), so that
+     * the first commit counts only its own */
+    int in_wal = 0;
+    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &in_wal, NULL);
+    c->wal_last = in_wal > 0 ? in_wal : 0;
+    c->wal_fd = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
@@ -75,12 +154,18 @@ checkpointer *checkpoint_start(const char *path, err_t *err)
         free(c);
         return NULL;
     }
+    /* Replaces SQLite's auto-checkpoint hook, which the caller turned off. */
+    c->writer = writer;
+    wal_restarted(c); /* the header as it is now */
+    sqlite3_wal_hook(writer, wal_counted, c);
     return c;
 }
 
 void checkpoint_stop(checkpointer *c)
 {
     if (!c) return;
+    sqlite3_wal_hook(c->writer, NULL, NULL);
+    if (c->wal_fd >= 0) close(c->wal_fd);
     pthread_mutex_lock(&c->mu);
     c->stop = true;
     pthread_cond_signal(&c->cv);

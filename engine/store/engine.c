@@ -131,8 +131,9 @@ engine *engine_open(const engine_config *cfg, err_t *err)
             return NULL;
         }
     }
-    if (cfg->background_checkpoint && (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
-                                       !(e->checkpointer = checkpoint_start(cfg->db_path, err)))) {
+    if (cfg->background_checkpoint &&
+        (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
+         !(e->checkpointer = checkpoint_start(e->db, cfg->db_path, err)))) {
         engine_close(e);
         return NULL;
     }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "model/text.h"
+#include "store/engine_internal.h"
 
 int gauges_health(engine *e, err_t *err)
 {
@@ -79,4 +80,9 @@ int gauges_master_counts(engine *e, gauges_master *out, err_t *err)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW) return engine_sqlerr(e, err, "master counts");
     return 0;
+}
+
+uint64_t gauges_wal_bytes(engine *e)
+{
+    return checkpoint_wal_bytes(e->checkpointer);
 }

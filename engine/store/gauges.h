@@ -1,5 +1,6 @@
 /* gauges.h: what the metrics page reads from the database (net/http_metrics.c):
- * a health probe and, per store, the upload queue and its age. Read-only
+ * a health probe, per store the upload queue and its age, and the WAL bytes
+ * written. Read-only
  * SQL on the engine's connection, so it sees what the server committed and
  * what its open batch wrote. */
 #ifndef CORDER_GAUGES_H
@@ -29,5 +30,9 @@ typedef struct {
     int64_t locked_staff; /* staff ids locked out now (SPEC A6) */
 } gauges_master;
 int gauges_master_counts(engine *e, gauges_master *out, err_t *err);
+
+/* Bytes the server's commits appended to the WAL since it started (the
+ * checkpointer's count, store/checkpoint.c); 0 for an engine without one. */
+uint64_t gauges_wal_bytes(engine *e);
 
 #endif

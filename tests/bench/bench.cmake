@@ -1,6 +1,9 @@
 # tests/bench/bench.cmake: micro-benchmarks and the load tools of `make bench`
 # (tests/bench/run.sh), built with everything and run by hand or by
-# `make bench` (not by ctest: timings are not pass/fail).
+# `make bench`. Timings are not pass/fail, with one exception: the
+# regression guard bench/guard (tests/bench/guard.sh), a ratio to the
+# storage limit with a floor, in the normal build only (the sanitizers slow
+# the engine, not SQLite's fsync) and alone (RUN_SERIAL).
 # Included from CMakeLists.txt: include(tests/bench/bench.cmake)
 add_executable(policy_bench ${CMAKE_SOURCE_DIR}/tests/bench/policy_bench.c)
 target_link_libraries(policy_bench PRIVATE corder_core PkgConfig::LUA)
@@ -23,3 +26,8 @@ target_link_libraries(find_bench PRIVATE corder_core PkgConfig::LUA)
 # HQ ingest: many stores uploading to one or several HQ processes at once.
 add_executable(hq_ingest ${CMAKE_SOURCE_DIR}/tests/bench/hq_ingest.c)
 target_link_libraries(hq_ingest PRIVATE Threads::Threads)
+
+if(NOT CORDER_SANITIZE)
+  add_test(NAME bench/guard COMMAND bash ${CMAKE_SOURCE_DIR}/tests/bench/guard.sh ${CMAKE_BINARY_DIR})
+  set_tests_properties(bench/guard PROPERTIES LABELS bench RUN_SERIAL TRUE TIMEOUT 600)
+endif()

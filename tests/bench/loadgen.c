@@ -10,7 +10,11 @@
  *
  * Prints one line:
  *   op=create conns=32 depth=2 ops=... secs=... ops_per_s=... p50_ms=... p99_ms=...
- *   max_ms=... errors=...
+ *   max_ms=... errors=... starved=... min_conn_ops=...
+ * The percentiles are over all answers of the window; fair service shows in
+ * the last two: connections that got no answer at all inside the window,
+ * and the fewest answers any one connection got. The descriptor limit is
+ * raised to its hard maximum, so 1,000 connections and more work.
  * Usage: loadgen --port P [--host H] [-c CONNS] [-d DEPTH] [-t SECONDS] [-w WARMUP]
  *                [--op create|ping] [--store S --staff ID --pin PIN]   */
 #include <arpa/inet.h>
@@ -42,6 +46,7 @@ typedef struct {
     int inflight;
     int64_t sent[MAX_DEPTH]; /* FIFO of send times, us */
     int head;
+    long answered; /* answers counted in the measured window */
 } lconn;
 
 static struct {
@@ -124,10 +129,11 @@ static void start_run(lconn *c)
         send_line(c, g.req, g.req_len);
 }
 
-static void record(int64_t sent, int64_t now)
+static void record(lconn *c, int64_t sent, int64_t now)
 {
     if (now < g.t_measure || now > g.t_end || sent < g.t_measure) return;
     g.ops++;
+    c->answered++;
     if (g.nlat == g.caplat) {
         g.caplat = g.caplat ? g.caplat * 2 : 1 << 16;
         g.lat = realloc(g.lat, g.caplat * sizeof *g.lat);
@@ -188,7 +194,7 @@ static void on_answer(lconn *c, const char *line, size_t len)
         if (!ok) {
             if (g.errors++ == 0) fprintf(stderr, "loadgen: first error: %.*s\n", (int)len, line);
         }
-        record(sent, now);
+        record(c, sent, now);
         if (!g.stopping && now < g.t_end) send_line(c, g.req, g.req_len);
         return;
     default:
@@ -317,6 +323,8 @@ int main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)g.conns + 16)
+            die("too many connections for the descriptor limit (ulimit -Hn)", NULL);
     }
     g.base = event_base_new();
     g.c = calloc((size_t)g.conns, sizeof *g.c);
@@ -353,10 +361,15 @@ int main(int argc, char **argv)
 
     double secs = (double)(g.t_end - g.t_measure) / 1e6;
     qsort(g.lat, g.nlat, sizeof *g.lat, cmpu32);
+    long starved = 0, min_conn = g.c[0].answered;
+    for (int i = 0; i < g.conns; i++) {
+        if (!g.c[i].answered) starved++;
+        if (g.c[i].answered < min_conn) min_conn = g.c[i].answered;
+    }
     printf("op=%s conns=%d depth=%d ops=%ld secs=%.2f ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
-           "max_ms=%.2f errors=%ld\n",
+           "max_ms=%.2f errors=%ld starved=%ld min_conn_ops=%ld\n",
            g.op, g.conns, g.depth, g.ops, secs, g.ops / secs, pct_ms(0.50), pct_ms(0.99),
-           g.nlat ? g.lat[g.nlat - 1] / 1000.0 : 0.0, g.errors);
+           g.nlat ? g.lat[g.nlat - 1] / 1000.0 : 0.0, g.errors, starved, min_conn);
     event_free(tick);
     for (int i = 0; i < g.conns; i++)
         bufferevent_free(g.c[i].bev);

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh BUILD: `make bench`. Drives a live `corder serve` over TCP
-# with tests/bench/loadgen (order.create of the peers' 3-line hybrid order under
-# the default policy, durable settings), and measures in the same run what
-# bounds it:
+# with tests/bench/loadgen (order.create of the peers' 3-line order on the
+# bench store: tests/bench/seed.json, policy tests/bench/policies/peers.lua;
+# durable settings) and measures in the same run, side by side:
+#   peer     the same order as a Redis Function (tests/bench/peers/), on a
+#            redis-server this script starts (appendfsync always), in turns:
+#            corder, Redis, corder; with BENCH_FULL=1 also as a PostgreSQL
+#            function (pgbench -M prepared, a private cluster)
+#   fairness 1,000 connections with 1 request in flight each
 #   storage  the same rows straight into SQLite (sqlite_limit), same durability
-#   network  `ping` through corder vs redis-benchmark ping_mbulk on a local Redis
+#   WAL      corder's own WAL bytes per order (corder_wal_bytes_total on
+#            /metrics, before and after the turns)
+#   network  `ping` through corder vs redis-benchmark ping_mbulk on the peer
 #   policy   hook_ns / reload_us (policy_bench)
-# plus a scaling table (1, 8, 32, 128 connections) on a store that already holds
-# 10,000 orders, and with BENCH_FULL=1 the same on 1,000,000 orders plus 1,000
+# then a scaling table (1, 8, 32, 128 connections) on a store of 10,000
+# orders, with BENCH_FULL=1 the same on 1,000,000 orders plus 1,000
 # connections (the RSS target); finding (F12): order.find with q on a store
 # of 1,000,000 orders and 100,000 customers (find_bench; BENCH_FIND=0 skips it,
-# BENCH_FIND_ORDERS sets the size); then HQ ingest (tests/bench/hq_ingest.sh: 50
-# stores uploading at once to HQ on SQLite, on PostgreSQL, and to two HQ
-# processes on one PostgreSQL; BENCH_HQ=0 skips it). The last line is the summary:
-#   orders_per_s=… p50_ms=… p99_ms=… ping_per_s=… ping_vs_redis=…
-#   create_vs_sqlite_limit=… hook_ns=… reload_us=… rss_mb=…
-#   wal_bytes_per_order=… (sqlite_limit) find_wal_bytes_per_order=… (what
-#   F12's per-order indexes add: sqlite_limit less its --no-find-index run)
-#   find_q_ms=… find_made_up_ms=… find_answer50_ms=… (find_bench.c)
-# Env: BENCH_SECS (10, the main run), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
-#      BENCH_DEPTH (2), BENCH_FULL (0), BENCH_KEEP (0: remove the temp dir).
+# BENCH_FIND_ORDERS sets the size); then HQ ingest (tests/bench/hq_ingest.sh;
+# BENCH_HQ=0 skips it). The last line is the summary, key=value pairs:
+#   orders_per_s p50_ms p99_ms       corder, 32 conns x 2 in flight: the mean
+#                                    rate of its two turns, the higher p50/p99
+#   peer_orders_per_s peer_p99_ms vs_redis_peer   the Redis peer, -c 32; ratio
+#   conns1000_orders_per_s conns1000_p99_ms conns1000_vs_32 conns1000_starved
+#   wal_bytes_per_order              corder's WAL bytes / orders it created
+#   create_vs_sqlite_limit limit_wal_bytes_per_order find_wal_bytes_per_order
+#   hook_ns reload_us ping_per_s ping_vs_redis rss_mb
+#   find_q_ms find_made_up_ms find_answer50_ms
+#   BENCH_FULL=1: pg_peer_orders_per_s pg_peer_p99_ms vs_pg_peer
+#                 orders_per_s_1m create_1m_vs_10k rss_1m_mb
+# Env: BENCH_SECS (10, each turn), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
+#      BENCH_DEPTH (2), BENCH_C1000_SECS (5), BENCH_FULL (0), BENCH_KEEP (0:
+#      remove the temp dir), BENCH_HOOKS (0; 1: the bench store's policy is
+#      policies/default.lua with the peers' two parameters, every hook
+#      written out in Lua, instead of peers.lua's parameters alone).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-build}" && pwd)
@@ -27,14 +41,29 @@ SECS=${BENCH_SECS:-10}
 SCALE_SECS=${BENCH_SCALE_SECS:-5}
 CONNS=${BENCH_CONNS:-32}
 DEPTH=${BENCH_DEPTH:-2}
+C1000_SECS=${BENCH_C1000_SECS:-5}
 FULL=${BENCH_FULL:-0}
+SEED=$ROOT/tests/bench/seed.json
+POLICIES=$ROOT/tests/bench/policies
+PEERS=$ROOT/tests/bench/peers
 TMP=$(mktemp -d /tmp/corder-bench.XXXXXX)
-SRV_PID= REDIS_PID=
+chmod 711 "$TMP" # the user postgres runs the PostgreSQL peer's cluster in it
+SRV_PID=
+if [ "${BENCH_HOOKS:-0}" = 1 ]; then
+    POLICIES=$TMP/policies
+    mkdir -p "$POLICIES"
+    sed -e 's/^\(  default_deposit_pct *= *\)10,/\120,/' \
+        -e 's/^\(  default_shipping_charge *= *\)0,/\1995,/' \
+        "$ROOT/policies/default.lua" >"$POLICIES/peers.lua"
+    [ "$(grep -cE '^  default_(deposit_pct *= *20|shipping_charge *= *995),' "$POLICIES/peers.lua")" = 2 ] ||
+        { echo "bench: BENCH_HOOKS: policies/default.lua's parameters moved" >&2; exit 1; }
+fi
 
 log() { printf '[bench %s] %s\n' "$(date -u +%T)" "$*" >&2; }
 cleanup() {
     [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null || true
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null || true
+    bash "$PEERS/redis_peer.sh" stop "$TMP/redis" 2>/dev/null || true
+    [ -d "$TMP/pg" ] && bash "$PEERS/pg_peer.sh" stop "$TMP/pg" >/dev/null 2>&1 || true
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -43,23 +72,21 @@ for t in corder loadgen sqlite_limit prefill policy_bench find_bench hq_ingest; 
     [ -x "$BUILD/$t" ] || { echo "bench: $BUILD/$t missing; run make first" >&2; exit 1; }
 done
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-    log "installing redis-server and redis-tools (Debian) for the network baseline"
+    log "installing redis-server and redis-tools (Debian) for the Redis peer"
     apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 
 # value KEY LINE: the value of KEY=… in a line of key=value pairs.
 value() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
-free_port() {
-    local p=$1
-    while ss -Htln "( sport = :$p )" | grep -q .; do p=$((p + 1)); done
-    echo "$p"
-}
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }
+higher() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 
 # ---- the machine ----
 fsync_cost() {
-    local pgt=/usr/lib/postgresql/15/bin/pg_test_fsync
-    if [ -x "$pgt" ]; then
+    local pgt
+    pgt=$(ls /usr/lib/postgresql/*/bin/pg_test_fsync 2>/dev/null | head -1)
+    if [ -n "$pgt" ]; then
         "$pgt" -s 1 -f "$TMP/fsync.tmp" 2>/dev/null |
             awk '$1 == "fdatasync" { print $4 " us (8 kB write + fdatasync, pg_test_fsync)"; exit }'
     else
@@ -71,29 +98,40 @@ fsync_cost() {
     fi
     rm -f "$TMP/fsync.tmp"
 }
-log "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), fsync $(fsync_cost)"
+log "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), fsync $(fsync_cost), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- a server on a prefilled store ----
-start_server() { # DB
-    "$BUILD/corder" serve --db "$1" --policies "$ROOT/policies" --listen 127.0.0.1:0 \
-        >"$TMP/serve.out" 2>"$TMP/serve.err" &
+start_server() { # DB: listens on a free port ($PORT), HTTP metrics on another ($HPORT)
+    "$BUILD/corder" serve --db "$1" --policies "$POLICIES" --listen 127.0.0.1:0 \
+        --http 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
     SRV_PID=$!
     for _ in $(seq 1 200); do
-        grep -q listening "$TMP/serve.out" 2>/dev/null && break
+        grep -q '^corder http on' "$TMP/serve.out" 2>/dev/null && break
         sleep 0.05
     done
     PORT=$(sed -n 's/^corder listening on .*:\([0-9]*\)$/\1/p' "$TMP/serve.out")
-    [ -n "$PORT" ] || { cat "$TMP/serve.err" >&2; exit 1; }
+    HPORT=$(sed -n 's|^corder http on http://.*:\([0-9]*\)/$|\1|p' "$TMP/serve.out")
+    [ -n "$PORT" ] && [ -n "$HPORT" ] || { cat "$TMP/serve.err" >&2; exit 1; }
 }
 stop_server() {
     kill "$SRV_PID" && wait "$SRV_PID" || true
     SRV_PID=
 }
 rss_mb() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SRV_PID/status"; }
+# metric NAME: a sample of the server's /metrics (name with its labels, exact).
+metric() {
+    local page
+    page=$(
+        exec 3<>"/dev/tcp/127.0.0.1/$HPORT"
+        printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+        cat <&3
+    )
+    awk -v n="$1" '$1 == n { printf "%.0f", $2; found = 1 } END { if (!found) print 0 }' <<<"$page"
+}
 make_store() { # DB N
     rm -f "$1" "$1-wal" "$1-shm"
-    "$BUILD/corder" init --db "$1" --seed "$ROOT/examples/seed.json" >/dev/null
-    "$BUILD/prefill" "$1" "$2" "$ROOT/policies" >/dev/null
+    "$BUILD/corder" init --db "$1" --seed "$SEED" >/dev/null
+    "$BUILD/prefill" "$1" "$2" "$POLICIES" >/dev/null
 }
 load() { # CONNS DEPTH SECS [OP]
     "$BUILD/loadgen" --port "$PORT" -c "$1" -d "$2" -t "$3" -w 1 --op "${4:-create}"
@@ -120,17 +158,69 @@ scale() { # LABEL N
     stop_server
 }
 
-# ---- 1. the main run: order.create, CONNS connections, on 10k orders ----
+# ---- the store, and the Redis peer beside it ----
+log "prefilling 10000 orders (tests/bench/seed.json, policy peers)"
 make_store "$TMP/main.db" 10000
 start_server "$TMP/main.db"
-log "order.create: $CONNS connections, depth $DEPTH, ${SECS}s"
-MAIN=$(load "$CONNS" "$DEPTH" "$SECS")
-log "$MAIN"
+# corder charges what the peers charge (tests/bench/peers/README.md)
+FIRST=$(CORDER_PIN=1234 "$BUILD/corder" call --connect "127.0.0.1:$PORT" --login S001:1001 \
+    order.get '{"number":"S001-000001"}' | tr -d ' \n')
+for f in '"code":"SHIP","kind":"shipping","amount":995' '"required":15179' '"paid":21176' \
+    '"balance":60716' '"kind":"carryout"'; do
+    grep -qF "$f" <<<"$FIRST" || { echo "bench: corder's order lacks $f: $FIRST" >&2; exit 1; }
+done
+RP() { bash "$PEERS/redis_peer.sh" "$@"; }
+RPORT=$(RP start "$TMP/redis")
+RP load "$TMP/redis"
+log "$(RP check "$TMP/redis" 2>&1 >/dev/null)"
+WARM=$(RP warm "$TMP/redis" 10000)
+log "redis peer: $(redis-server --version | cut -d' ' -f1-3) on port $RPORT, appendonly yes," \
+    "appendfsync always, save ''; checked; 10000 warm-up orders at $(value ops_per_s "$WARM")/s"
+# the peer's turn takes about as long as corder's: as many orders as the
+# warm-up's rate gives in SECS
+PEER_N=$(awk -v r="$(value ops_per_s "$WARM")" -v s="$SECS" 'BEGIN { n = int(r * s); print (n < 2000 ? 2000 : n) }')
+
+# ---- 1. the turns: corder, the Redis peer, corder (CONNS connections) ----
+WAL0=$(metric corder_wal_bytes_total)
+MADE0=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+COMMITS0=$(metric corder_batch_size_count)
+ANSWERS0=$(metric corder_batch_size_sum)
+log "corder turn 1: order.create, $CONNS connections, depth $DEPTH, ${SECS}s"
+TURN1=$(load "$CONNS" "$DEPTH" "$SECS")
+log "$TURN1"
+log "redis peer turn: redis-benchmark -c $CONNS -n $PEER_N FCALL create_order 0 '<the order>'"
+PEER=$(RP bench "$TMP/redis" "$CONNS" "$PEER_N")
+log "$PEER"
+log "corder turn 2"
+TURN2=$(load "$CONNS" "$DEPTH" "$SECS")
+log "$TURN2"
+WAL1=$(metric corder_wal_bytes_total)
+MADE1=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+COMMITS1=$(metric corder_batch_size_count)
+ANSWERS1=$(metric corder_batch_size_sum)
+OPS=$(mean "$(value ops_per_s "$TURN1")" "$(value ops_per_s "$TURN2")")
+P50=$(higher "$(value p50_ms "$TURN1")" "$(value p50_ms "$TURN2")")
+P99=$(higher "$(value p99_ms "$TURN1")" "$(value p99_ms "$TURN2")")
+WALO=$(awk -v b=$((WAL1 - WAL0)) -v n=$((MADE1 - MADE0)) 'BEGIN { printf (n > 0 ? "%.0f" : "-"), b / n }')
+log "corder: $((MADE1 - MADE0)) orders created in the turns (loadgen counted" \
+    "$(($(value ops "$TURN1") + $(value ops "$TURN2"))) inside its windows)," \
+    "$((WAL1 - WAL0)) WAL bytes: $WALO per order; $((COMMITS1 - COMMITS0)) group commits of" \
+    "$(awk -v a=$((ANSWERS1 - ANSWERS0)) -v c=$((COMMITS1 - COMMITS0)) 'BEGIN { printf (c > 0 ? "%.1f" : "-"), a / c }')" \
+    "requests on average"
+
+# ---- 1,000 connections, 1 request in flight each ----
+log "1000 connections, depth 1, ${C1000_SECS}s"
+C1000=$(load 1000 1 "$C1000_SECS")
+log "$C1000"
 RSS=$(rss_mb)
-# ---- network: ping through corder ----
+
+# ---- network: ping through corder, then through redis-server ----
 PING=$(load 32 1 5 ping)
 log "$PING"
 stop_server
+REDIS=$(value ping_per_s "$(RP ping "$TMP/redis")")
+log "redis ping_mbulk -c 32: $REDIS requests/s"
+RP stop "$TMP/redis"
 
 # ---- storage limit: the same rows, same durability, group-commit batches ----
 BATCH=$((CONNS * DEPTH))
@@ -139,24 +229,9 @@ log "$LIMIT"
 # what F12's indexes (order_numbers, order_pickups) add to every order's WAL
 NOFIND=$("$BUILD/sqlite_limit" "$TMP/main.db" "$TMP/limit.db" 20000 "$BATCH" --no-find-index)
 log "without the find indexes: $NOFIND"
-WALO=$(value wal_bytes_per_order "$LIMIT")
-FINDWAL=$((WALO - $(value wal_bytes_per_order "$NOFIND")))
+LIMITWAL=$(value limit_wal_bytes_per_order "$LIMIT")
+FINDWAL=$((LIMITWAL - $(value limit_wal_bytes_per_order "$NOFIND")))
 log "find indexes: $FINDWAL WAL bytes per order"
-
-# ---- network baseline: Redis ping_mbulk on loopback ----
-RPORT=$(free_port 56379)
-redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --dir "$TMP" \
-    >"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-for _ in $(seq 1 100); do
-    redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
-    sleep 0.05
-done
-REDIS=$(redis-benchmark -p "$RPORT" -t ping_mbulk -c 32 -n 200000 -q 2>/dev/null | tr '\r' '\n' |
-    sed -n 's/^PING_MBULK: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
-kill "$REDIS_PID" && wait "$REDIS_PID" 2>/dev/null || true
-REDIS_PID=
-log "redis ping_mbulk -c 32: $REDIS requests/s"
 
 # ---- policy ----
 POL=$(CORDER_ROOT="$ROOT" "$BUILD/policy_bench" 2>/dev/null)
@@ -193,6 +268,23 @@ if [ "$FULL" = 1 ]; then scale 1M 1000000; fi
     echo
 } >&2
 
+# ---- the PostgreSQL peer (BENCH_FULL=1) ----
+FULLKEYS=
+if [ "$FULL" = 1 ]; then
+    PGURL=$(bash "$PEERS/pg_peer.sh" start "$TMP/pg")
+    log "postgresql peer: $PGURL, loading + 10000 warm-up orders"
+    bash "$PEERS/pg_peer.sh" load "$PGURL" 10000
+    bash "$PEERS/pg_peer.sh" check "$PGURL" >/dev/null
+    log "postgresql peer turn: pgbench -M prepared -c $CONNS -j 2 -T $SECS"
+    PG=$(bash "$PEERS/pg_peer.sh" bench "$PGURL" "$CONNS" "$SECS")
+    log "$PG"
+    bash "$PEERS/pg_peer.sh" stop "$TMP/pg"
+    O1M=${TABLE[1M,32]%% *}
+    FULLKEYS="pg_peer_orders_per_s=$(value ops_per_s "$PG") pg_peer_p99_ms=$(value p99_ms "$PG")"
+    FULLKEYS+=" vs_pg_peer=$(ratio "$OPS" "$(value ops_per_s "$PG")") orders_per_s_1m=$O1M"
+    FULLKEYS+=" create_1m_vs_10k=$(ratio "$O1M" "${TABLE[10k,32]%% *}") rss_1m_mb=$RSS_1M"
+fi
+
 # ---- HQ ingest (SPEC C1): 50 stores uploading at once; BENCH_HQ=0 skips ----
 if [ "${BENCH_HQ:-1}" = 1 ]; then
     {
@@ -202,11 +294,16 @@ if [ "${BENCH_HQ:-1}" = 1 ]; then
     } >&2
 fi
 
-OPS=$(value ops_per_s "$MAIN")
 PINGS=$(value ops_per_s "$PING")
-echo "orders_per_s=$OPS p50_ms=$(value p50_ms "$MAIN") p99_ms=$(value p99_ms "$MAIN")" \
-    "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}")" \
+C1000OPS=$(value ops_per_s "$C1000")
+echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
+    "peer_orders_per_s=$(value ops_per_s "$PEER") peer_p99_ms=$(value p99_ms "$PEER")" \
+    "vs_redis_peer=$(ratio "$OPS" "$(value ops_per_s "$PEER")")" \
+    "conns1000_orders_per_s=$C1000OPS conns1000_p99_ms=$(value p99_ms "$C1000")" \
+    "conns1000_vs_32=$(ratio "$C1000OPS" "$OPS") conns1000_starved=$(value starved "$C1000")" \
+    "wal_bytes_per_order=$WALO limit_wal_bytes_per_order=$LIMITWAL" \
     "create_vs_sqlite_limit=$(ratio "$OPS" "$(value limit_orders_per_s "$LIMIT")")" \
-    "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL") rss_mb=$RSS" \
-    "wal_bytes_per_order=$WALO find_wal_bytes_per_order=$FINDWAL find_q_ms=$FINDQ" \
-    "find_made_up_ms=$FINDMADE find_answer50_ms=$FINDANS"
+    "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL")" \
+    "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}") rss_mb=$RSS" \
+    "find_wal_bytes_per_order=$FINDWAL find_q_ms=$FINDQ find_made_up_ms=$FINDMADE" \
+    "find_answer50_ms=$FINDANS hooks=${BENCH_HOOKS:-0}${FULLKEYS:+ $FULLKEYS}"

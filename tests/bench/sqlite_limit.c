@@ -7,7 +7,7 @@
  * commit shares one fsync. The rows are copies of one that corder wrote
  * (taken from SRC_DB), so sizes match. No JSON, no policy, no network: the
  * rate is what the disk and SQLite allow, the ceiling for corder.
- * Prints: limit_orders_per_s=... batch=... n=... wal_bytes_per_order=...
+ * Prints: limit_orders_per_s=... batch=... n=... limit_wal_bytes_per_order=...
  * (WAL frames written per order, counted by a WAL hook that also does the
  * default auto-checkpoint's job). --no-find-index drops the triggers that
  * keep F12's search indexes, for the cost of those alone.
@@ -160,8 +160,8 @@ int main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("limit_orders_per_s=%.0f batch=%ld n=%ld wal_bytes_per_order=%.0f\n", (double)n / secs,
-           batch, n, (double)wal_frames * (4096 + 24) / (double)n);
+    printf("limit_orders_per_s=%.0f batch=%ld n=%ld limit_wal_bytes_per_order=%.0f\n",
+           (double)n / secs, batch, n, (double)wal_frames * (4096 + 24) / (double)n);
     sqlite3_stmt *all[] = {begin, commit, ctr, ord, box, log, index_add, index_clear};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
