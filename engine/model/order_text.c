@@ -367,6 +367,12 @@ void order_write(jsonw *w, const order *o, order_view view)
     jw_key(w, "refunds");
     write_refunds(w, o);
     write_contacts_hold(w, o, pub);
+    /* C5: the order object always names its owner; the document only
+     * once a claim has moved it away from the store that made it. */
+    if (pub || (*o->owner && strcmp(o->owner, o->store))) {
+        jw_key(w, "owner");
+        jw_str(w, *o->owner ? o->owner : o->store);
+    }
     if (pub) {
         write_derived(w, o, summed ? &sums : NULL);
     } else {

@@ -197,6 +197,17 @@ static const char *const migrations[] = {
     " INSERT INTO customer_search(rowid, text) VALUES(new.rowid, " CUSTOMER_TEXT("new") "); END;"
     /* the orders already there */
     "INSERT INTO order_numbers(rowid, number) SELECT rowid, number FROM orders;",
+    /* 9: reserved for C4 master versions (merged separately) */
+    "SELECT 1;",
+    /* 10: one owner per order (SPEC C5). owner: the store that may change
+     * the order, NULL for the store that made it (most orders); its events
+     * go up to HQ under the owner, and the uploader asks HQ about it as the
+     * owner. read_only: 1 when the owner is another store's server (the
+     * order was claimed away, sync_agent.c keeps the copy current); this
+     * server then refuses every change of it. */
+    "ALTER TABLE orders ADD COLUMN owner TEXT;"
+    "ALTER TABLE orders ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX orders_owner ON orders(owner) WHERE owner IS NOT NULL;",
 };
 // clang-format on
 
