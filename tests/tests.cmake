@@ -57,7 +57,7 @@ foreach(dir spec e2e policies)
     # SPEC C1: the HQ and sync specs run again with HQ on PostgreSQL, in a
     # private cluster (tests/lib/pg.sh) that the fixture starts once and
     # stops at the end. Specs named pg_* need PostgreSQL and run only so.
-    if(dir STREQUAL "e2e" AND name MATCHES "^(hq|sync|pg)_")
+    if(dir STREQUAL "e2e" AND name MATCHES "^(hq|sync|pg|chain)_")
       add_test(NAME ${dir}/${name}@pg
                COMMAND ${BUSTED} --output=TAP ${spec}
                WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

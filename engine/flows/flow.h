@@ -190,10 +190,8 @@ char *flow_pickups_json(const order *o);
  * read_only (whether that is another server), sync state and hq_order of
  * HQ's record, and history (HQ's events of the order, [{store, seq, type,
  * at, version, status}], NULL for none) as log entries, so that
- * order.history shows where it has been. A claim (read_only false)
- * writes history; a copy (read_only true) never replaces an order this
- * server may change, nor a newer copy (*skipped). In the caller's
- * transaction. */
+ * order.history shows where it has been. A copy (read_only true) never
+ * replaces a newer copy (*skipped). In the caller's transaction. */
 int flow_adopt(engine *e, json_t *doc, const char *owner, bool read_only, const char *sync_state,
                const char *hq_order, json_t *history, bool *skipped, err_t *err);
 /* Bumps the version, stamps the policy version, writes the order row, the

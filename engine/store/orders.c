@@ -90,9 +90,10 @@ int orders_adopt(engine *e, const orders_cols *c, const char *owner, bool read_o
         return -1;
     }
     if (have) orders_row_free(&old);
-    /* A copy from HQ never overwrites what this server may change, nor
-     * a newer copy an older one (polls may cross). */
-    if (have && read_only && (!old.read_only || old.version >= c->version)) {
+    /* A newer copy never gives way to an older one (polls may cross). An
+     * order this server may change becomes a copy when HQ says another
+     * store owns it now: HQ's word on the owner is the one that counts. */
+    if (have && read_only && old.read_only && old.version >= c->version) {
         *skipped = true;
         return 0;
     }

@@ -45,9 +45,8 @@ int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err);
  * claimed through HQ (read_only false: it is this server's now, owner
  * the claiming store) or a newer copy of one another store's server owns
  * (read_only true). Inserts or replaces the row whatever version it had,
- * with sync state and hq_order as HQ knows them. A copy never replaces an
- * order this server may change, nor an older version a newer one
- * (*skipped then, nothing written). */
+ * with sync state and hq_order as HQ knows them. An older copy never
+ * replaces a newer one (*skipped then, nothing written). */
 int orders_adopt(engine *e, const orders_cols *c, const char *owner, bool read_only,
                  const char *sync_state, const char *hq_order, bool *skipped, err_t *err);
 
