@@ -145,8 +145,9 @@ typedef struct {
      * order's later states. */
     int (*set_owner)(hq_store *h, const char *store, const char *number, const char *from,
                      const char *to, bool *moved, err_t *err);
-    /* What a store last reported it has not sent yet (numbers, replaced
-     * whole each time), and whether number is among it. */
+    /* What a store last reported it has not sent yet ([{number, seq}],
+     * seq the newest such event of the order; replaced whole each time),
+     * and whether number is among it with that event still not here. */
     int (*unsent_set)(hq_store *h, const char *store, json_t *numbers, err_t *err);
     int (*unsent_has)(hq_store *h, const char *store, const char *number, bool *has, err_t *err);
     /* The events kept of an order, oldest first, as [{store, seq, type,

@@ -117,7 +117,7 @@ static const char *const migrations[] = {
     "ALTER TABLE hq_orders ADD COLUMN owner text;"
     "CREATE TABLE hq_holders(store text NOT NULL, number text NOT NULL,"
     " order_store text NOT NULL, seen bigint NOT NULL DEFAULT 0, PRIMARY KEY(store, number));"
-    "CREATE TABLE hq_unsent(store text NOT NULL, number text NOT NULL,"
+    "CREATE TABLE hq_unsent(store text NOT NULL, number text NOT NULL, seq bigint NOT NULL,"
     " PRIMARY KEY(store, number));"
     "CREATE INDEX hq_events_number ON hq_events(order_number);"
     "CREATE FUNCTION hq_put_event2(p_store text, p_seq bigint, p_number text, p_type text,"
@@ -227,9 +227,12 @@ static const char *const stmts[S_COUNT] = {
                      " ON CONFLICT (store, number) DO UPDATE SET seen = 0",
     [S_HOLDER_DEL] = "DELETE FROM hq_holders WHERE store = $1 AND number = $2",
     [S_UNSENT_DEL] = "DELETE FROM hq_unsent WHERE store = $1",
-    [S_UNSENT_ADD] = "INSERT INTO hq_unsent(store, number) SELECT $1, n"
-                     " FROM jsonb_array_elements_text($2::jsonb) n ON CONFLICT DO NOTHING",
-    [S_UNSENT_HAS] = "SELECT 1 FROM hq_unsent WHERE store = $1 AND number = $2",
+    [S_UNSENT_ADD] = "INSERT INTO hq_unsent(store, number, seq) SELECT $1, number, max(seq)"
+                     " FROM jsonb_to_recordset($2::jsonb) AS u(number text, seq bigint)"
+                     " GROUP BY number",
+    [S_UNSENT_HAS] = "SELECT 1 FROM hq_unsent u WHERE u.store = $1 AND u.number = $2"
+                     " AND NOT EXISTS (SELECT 1 FROM hq_events k WHERE k.store = u.store"
+                     " AND k.seq = u.seq)",
     [S_HISTORY] = "SELECT coalesce(jsonb_agg(jsonb_build_object('store', store, 'seq', seq,"
                   " 'type', type, 'at', received_at, 'version', payload->'version', 'staff',"
                   " payload->'created_by', 'policy_version', payload->'policy_version')"

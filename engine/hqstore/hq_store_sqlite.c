@@ -34,7 +34,8 @@
  *               and gave it up to a claim: order_store (its record's key),
  *               seen (the version it acknowledged having)
  *   hq_unsent   C5: per store, the orders it last reported as having events
- *               HQ has not received (replaced whole at each report)
+ *               HQ had not received, with the newest such seq (replaced
+ *               whole at each report); one counts until that event arrives
  *   hq_tokens   per-store credentials (SPEC C2): store, hash (BLAKE2b-256
  *               of the token; the token itself is never kept), created_at,
  *               revoked_at (NULL while live)
@@ -80,7 +81,7 @@ static const char ddl[] =
     " order_store TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(store, number)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS hq_unsent(store TEXT NOT NULL, number TEXT NOT NULL,"
-    " PRIMARY KEY(store, number)) WITHOUT ROWID;"
+    " seq INTEGER NOT NULL, PRIMARY KEY(store, number)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS hq_events_number ON hq_events(order_number);";
 
 void hq_token_hash(const char *token, size_t len, uint8_t out[HQ_HASH_BYTES])
@@ -586,10 +587,15 @@ static int sq_unsent_set(hq_store *h, const char *store, json_t *numbers, err_t 
     json_t *v;
     json_array_foreach(numbers, i, v)
     {
-        st = engine_stmt(e, "INSERT OR IGNORE INTO hq_unsent(store, number) VALUES(?, ?)", err);
+        st = engine_stmt(e,
+                         "INSERT INTO hq_unsent(store, number, seq) VALUES(?1, ?2, ?3)"
+                         " ON CONFLICT(store, number) DO UPDATE SET seq = max(seq, ?3)",
+                         err);
         if (!st) return -1;
         sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, json_string_value(json_object_get(v, "number")), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(v, "seq")));
         if (engine_step_done(e, st, "hq_unsent", err) < 0) return -1;
     }
     return 0;
@@ -598,7 +604,10 @@ static int sq_unsent_set(hq_store *h, const char *store, json_t *numbers, err_t 
 static int sq_unsent_has(hq_store *h, const char *store, const char *number, bool *has, err_t *err)
 {
     sqlite3_stmt *st =
-        engine_stmt(E(h), "SELECT 1 FROM hq_unsent WHERE store = ? AND number = ?", err);
+        engine_stmt(E(h),
+                    "SELECT 1 FROM hq_unsent u WHERE u.store = ? AND u.number = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM hq_events k WHERE k.store = u.store AND k.seq = u.seq)",
+                    err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);

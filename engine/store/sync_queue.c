@@ -728,12 +728,18 @@ int sync_queue_unsent(engine *e, const char *store, int max, json_t **numbers, e
 {
     sqlite3_stmt *st = engine_stmt(
         e,
-        "SELECT order_number FROM outbox WHERE store = ?1 AND seq > coalesce((SELECT acked_seq"
-        " FROM sync_cursor WHERE store = ?1), 0) UNION SELECT order_number FROM sync_quarantine"
-        " WHERE store = ?1 LIMIT ?2",
+        "SELECT json_object('number', n, 'seq', max(s)) FROM (SELECT order_number AS n,"
+        " seq AS s FROM outbox WHERE store = ?1 AND seq > coalesce((SELECT acked_seq FROM"
+        " sync_cursor WHERE store = ?1), 0) UNION ALL SELECT order_number, seq FROM"
+        " sync_quarantine WHERE store = ?1) GROUP BY n LIMIT ?2",
         err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, max);
-    return strings(e, st, numbers, "outbox unsent", err);
+    if (strings(e, st, numbers, "outbox unsent", err) < 0) return -1;
+    for (size_t i = 0; i < json_array_size(*numbers); i++) { /* the objects' texts, parsed */
+        json_t *v = json_loads(json_string_value(json_array_get(*numbers, i)), 0, NULL);
+        json_array_set_new(*numbers, i, v ? v : json_object());
+    }
+    return 0;
 }

@@ -207,8 +207,10 @@ static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq
     /* C5: an order another store made may come from its owner; the
      * backend keeps it only when the uploader owns it (hq_store.h). */
     const char *maker = json_string_value(json_object_get(doc, "store"));
-    if (maker && strlen(maker) >= 32)
-        return err_field(err, ERR_VALIDATION, p, "%s.payload.store: too long", p);
+    size_t ml = maker ? strlen(maker) : 0;
+    if (maker && strcmp(maker, store) &&
+        (ml >= 32 || strncmp(out->number, maker, ml) || out->number[ml] != '-'))
+        return err_field(err, ERR_VALIDATION, p, "%s: an order of store %s", p, maker);
     out->order_store = maker && strcmp(maker, store) ? maker : NULL;
     if (out->seq <= last)
         return err_field(err, ERR_VALIDATION, p, "%s.seq: events must come in seq order", p);
@@ -488,10 +490,12 @@ static int op_order_moved(engine *e, session *s, json_t *args, json_t **r, err_t
         args_arr(args, "", "seen", true, HQ_MAX_NUMBERS, &seen, err) < 0 ||
         need_peer(s, store, err) < 0)
         return -1;
-    json_array_foreach(unsent, i, v) if (!json_is_string(v) ||
-                                         strlen(json_string_value(v)) >
-                                             63) return err_field(err, ERR_BAD_REQUEST, "unsent",
-                                                                  "unsent: expected order numbers");
+    /* the shape was checked by the op's schema; numbers are bounded too */
+    json_array_foreach(unsent, i, v)
+    {
+        if (strlen(json_string_value(json_object_get(v, "number"))) > 63)
+            return err_field(err, ERR_BAD_REQUEST, "unsent", "unsent: number too long");
+    }
     if (H->vt->begin(H, err) < 0) return -1;
     int rc = H->vt->unsent_set(H, store, unsent, err);
     json_array_foreach(seen, i, v)
@@ -650,6 +654,6 @@ int hq_ops_register(hq_store *h, const char *token)
     rc |= dispatch_register("hq.retry", op_retry, true, false, "store:s number:s");
     rc |= dispatch_register("hq.order.claim", op_order_claim, true, false, "store:s number:s");
     rc |= dispatch_register("hq.order.moved", op_order_moved, true, false,
-                            "store:s unsent:a seen:[number:s version:i]");
+                            "store:s unsent:[number:s seq:i] seen:[number:s version:i]");
     return rc;
 }

@@ -44,6 +44,7 @@ struct sync_moved {
     json_t *stores; /* this poll's stores */
     size_t cur;
     json_t *seen; /* per store id: [{number, version}] to acknowledge */
+    bool said;    /* HQ's refusal was reported; quiet until a poll succeeds */
 };
 
 static void poll_next(sync_moved *m);
@@ -81,10 +82,16 @@ static void moved_cb(void *arg, json_t *resp, const char *error)
     const char *store = json_string_value(json_array_get(m->stores, m->cur));
     json_t *orders = json_object_get(json_object_get(resp, "result"), "orders");
     if (!json_is_array(orders)) { /* HQ away or refusing: the next tick tries again */
+        const char *why = json_string_value(
+            json_object_get(json_object_get(resp, "error"), "message")); /* NULL: away */
+        if (why && !m->said)
+            fprintf(stderr, "corder: sync: HQ refused the ownership poll of %s: %s\n", store, why);
+        m->said = m->said || why;
         m->cur = json_array_size(m->stores);
         poll_next(m);
         return;
     }
+    m->said = false;
     keep_arg k = {orders, json_array()};
     err_t err = {0};
     if (server_write(m->srv, keep_fn, &k, &err) < 0) {
