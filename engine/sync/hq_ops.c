@@ -596,7 +596,15 @@ static int op_order_status(engine *e, session *s, json_t *args, json_t **r, err_
             json_decref(out);
             return err_field(err, ERR_BAD_REQUEST, "numbers", "numbers: expected strings");
         }
-        if (H->vt->get(H, store, number, &rec, NULL, &nf) < 0) {
+        char maker[32];
+        /* C5: an order another store made that this one owns now */
+        bool claimed = number_store(number, maker, &(err_t){0}) == 0 && strcmp(maker, store);
+        if (H->vt->get(H, claimed ? maker : store, number, &rec, NULL, &nf) == 0 && claimed &&
+            strcmp(rec.owner, store) && !s->signed_in) {
+            nf.code = ERR_NOT_FOUND; /* another store's: none of this one's business */
+            rec.number[0] = '\0';
+        }
+        if (nf.code != ERR_NONE || !*rec.number) {
             if (nf.code != ERR_NOT_FOUND) {
                 json_decref(out);
                 *err = nf;

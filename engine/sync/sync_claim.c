@@ -153,7 +153,9 @@ bool sync_claim_take(server *srv, engine *e, uplink *rt, server_wait *w, session
 {
     const char *number = json_string_value(json_object_get(req->args, "number"));
     bool get = dispatch_req_is(req, "order.get");
-    if (!number || !*number || strlen(number) > 63 || (!get && !dispatch_req_writes(req)))
+    /* the order ops only: sync.retry also names orders, but only its own */
+    if (!number || !*number || strlen(number) > 63 ||
+        strncmp(req->op ? req->op : "", "order.", 6) || (!get && !dispatch_req_writes(req)))
         return false;
     char store[32];
     err_t err = {0};

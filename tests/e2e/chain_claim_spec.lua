@@ -131,6 +131,15 @@ describe("C5: one owner per order, pickup at another store's server", function()
         -- one owner: B; numbers stay unique (S001's prefix) at all three
         assert.are.equal(1, held(b, o.number))
         assert.are.equal(0, held(a, o.number))
+        -- HQ makes its sales order; B, the owner, learns it (S3) as it would of its own
+        local h1 = hq:connect()
+        h1:login_store("S001")
+        h1:ok("hq.synchronize", {store = "S001"})
+        local sy = e2e.wait_for(function()
+            local x = cb:ok("order.get", {number = o.number}).sync
+            return x.state == "synchronized" and x
+        end, 10, "B learns the sales order")
+        assert.truthy(sy.hq_order)
     end)
 
     it("C5: a claim is refused (conflict) while A has changes HQ has not received", function()
@@ -254,6 +263,17 @@ describe("C5: one owner per order, pickup at another store's server", function()
         is_err(h3:call("hq.order.claim", {store = "S003", number = "S001-999999"}), "not_found", "none")
         is_err(h3:call("hq.order.claim", {store = "S003", number = "nonsense"}), "not_found", "nonsense")
         is_err(pickup(cb, "S001-999999"), "not_found", "pickup of no order at B")
+        -- a store forging a change of another store's order: conflict, nothing kept
+        local doc = h3:call("hq.order.get", {store = "S001", number = o.number})
+        assert.are.equal("forbidden", doc.error.code)
+        local hs = hq:connect()
+        hs:login_store("S001")
+        local payload = hs:ok("hq.order.get", {store = "S001", number = o.number}).order
+        payload.version = payload.version + 1
+        local up = is_err(h3:call("hq.upload", {store = "S003", events = {{seq = 1, type = "order.cancel",
+            payload = payload}}}), "conflict", "forged upload")
+        assert.are.equal("S001", up.details.owner)
+        assert.are.equal(0, n(hq:hq_sql("SELECT count(*) FROM hq_events WHERE store = 'S003'")))
         -- nothing moved
         assert.are.equal("S001", hq_owner(o.number))
     end)
