@@ -74,6 +74,8 @@ typedef struct {
     size_t pay_seen, ref_seen;
     char *result_text; /* a flow's result as JSON text (flow_result_*), or NULL */
     size_t result_len;
+    /* C5: the order flow_load read is a copy another store's server owns */
+    bool read_only;
 } flow_ctx;
 
 /* Sets up ctx for a request of the signed-in session; takes a policy ref. */
@@ -180,8 +182,24 @@ int flow_result_due(flow_ctx *c, const order *o, int64_t due, err_t *err);
 order *flow_load(flow_ctx *c, const char *number, err_t *err);
 /* Loads an order to change it: from here on its store's policy makes the
  * money rules (pol, params, rules_store, rules_today), and other_store says
- * whether that is another store than the signed-in one (A5). */
+ * whether that is another store than the signed-in one (A5). An order
+ * another store's server owns (C5) is `invalid_state` with details.owner:
+ * only its owner may change it. */
 order *flow_load_change(flow_ctx *c, const char *number, err_t *err);
+
+/* F12's pickup (store, date) pairs of the order as orders.pickups keeps
+ * them (JSON text, malloc'd), NULL when it has none. */
+char *flow_pickups_json(const order *o);
+
+/* C5: keeps an order that came from HQ in one go, as it stands there: doc
+ * (the order document), owner (the store that may change it now),
+ * read_only (whether that is another server), sync state and hq_order of
+ * HQ's record, and history (HQ's events of the order, [{store, seq, type,
+ * at, version, status}], NULL for none) as log entries, so that
+ * order.history shows where it has been. A copy (read_only true) never
+ * replaces a newer copy (*skipped). In the caller's transaction. */
+int flow_adopt(engine *e, json_t *doc, const char *owner, bool read_only, const char *sync_state,
+               const char *hq_order, json_t *history, bool *skipped, err_t *err);
 /* Bumps the version, stamps the policy version, writes the order row, the
  * transaction log entry and the outbox event, in the current transaction.
  * A document over ORDER_MAX_DOC_BYTES is `validation`, details.field naming

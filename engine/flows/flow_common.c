@@ -119,6 +119,7 @@ order *flow_load(flow_ctx *c, const char *number, err_t *err)
         text_copy(o->sync_error, sizeof o->sync_error, row.sync_error);
         o->sync_attempts = row.sync_attempts;
         o->version = row.version;
+        c->read_only = row.read_only;
         c->pay_seen = o->payments.n;
         c->ref_seen = o->refunds.n;
     }
@@ -129,6 +130,19 @@ order *flow_load_change(flow_ctx *c, const char *number, err_t *err)
 {
     order *o = flow_load(c, number, err);
     if (!o) return NULL;
+    if (c->read_only) { /* C5: another store's server owns it now */
+        const char *owner = *o->owner ? o->owner : o->store;
+        err_set(err, ERR_INVALID_STATE,
+                "order %s is owned by store %s since it was claimed there: it is read-only here",
+                number, owner);
+        json_t *d = json_pack("{s:s}", "owner", owner);
+        char *t = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        if (t && strlen(t) < sizeof err->extra) text_copy(err->extra, sizeof err->extra, t);
+        free(t);
+        json_decref(d);
+        order_free(o);
+        return NULL;
+    }
     c->other_store = strcmp(o->store, c->s->store) != 0;
     if (!c->other_store || !strcmp(o->store, c->rules_store)) return o;
     /* A5: money rules come from the order's store's policy, whoever is
@@ -185,7 +199,7 @@ static int pickup_cmp(const void *a, const void *b)
 /* F12's pickup filters: the (store, date) pairs of the order's pickup
  * lines not wholly cancelled, sorted and once each, as a JSON array
  * (orders.h); NULL when there are none. malloc'd. */
-static char *pickups_json(const order *o)
+char *flow_pickups_json(const order *o)
 {
     const order_line **v = malloc((o->lines.n + 1) * sizeof *v);
     if (!v) return NULL;
@@ -207,7 +221,7 @@ static char *pickups_json(const order *o)
 
 static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t *err)
 {
-    char *pickups = pickups_json(o);
+    char *pickups = flow_pickups_json(o);
     orders_cols cols = {.pickups = pickups,
                         .number = o->number,
                         .store = o->store,
@@ -256,7 +270,11 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
         return -1;
     }
     int rc = write_row(c, o, is_new, doc, err);
-    if (rc == 0) rc = outbox_append(c->e, o->store, o->number, event, o->version, c->now_iso, err);
+    /* C5: an order's events go up under its owner (a claimed one's under
+     * the claiming store, whose seqs they take) */
+    if (rc == 0)
+        rc = outbox_append(c->e, *o->owner ? o->owner : o->store, o->number, event, o->version,
+                           c->now_iso, err);
     free(doc);
     if (rc < 0) return -1;
     order_sums s;

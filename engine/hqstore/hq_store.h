@@ -40,12 +40,14 @@ typedef struct hq_store hq_store;
 
 /* One uploaded event (PROTOCOL hq.upload). */
 typedef struct {
-    const char *store;
+    const char *store; /* the uploading store: the order's owner */
     int64_t seq;
-    const char *type;     /* order.create, order.edit, … */
-    const char *number;   /* the store's order number */
-    const char *payload;  /* the order document after the change (JSON text) */
-    const char *hq_order; /* set on the create event of a sync-mode order */
+    const char *type;        /* order.create, order.edit, … */
+    const char *number;      /* the store's order number */
+    const char *payload;     /* the order document after the change (JSON text) */
+    const char *hq_order;    /* set on the create event of a sync-mode order */
+    const char *order_store; /* the store that made the order (its record's key);
+                              * NULL: store */
 } hq_event;
 
 #define HQ_HASH_BYTES 32
@@ -68,6 +70,7 @@ typedef struct {
     int64_t retries;  /* hq.retry calls */
     int64_t last_seq; /* newest event applied */
     char updated_at[32];
+    char owner[32]; /* C5: the store that may change it (its own store until a claim) */
 } hq_order_rec;
 
 /* Master data kinds HQ checks an order against. */
@@ -134,6 +137,34 @@ typedef struct {
      * against HQ's corder database, where hq.customer.put writes it
      * already (SQLite). */
     int (*customer_put)(hq_store *h, const char *account, const char *doc, err_t *err);
+    /* ---- one owner per order (SPEC C5) ----
+     * An order's record stays keyed by the store that made it; owner says
+     * which store may change it. put_event keeps an event of an order
+     * only from its owner: one from another store (the former owner,
+     * which had not yet learnt of a claim) is ERR_CONFLICT, details
+     * {store, seq, owner}, nothing kept.
+     * set_owner moves it from `from` to `to` if from still owns it
+     * (*moved; compare and set, so two claims racing on two HQ processes
+     * move it once), and restarts its seq (the new owner's events come in
+     * its own seqs); the former owner becomes a holder that learns the
+     * order's later states. */
+    int (*set_owner)(hq_store *h, const char *store, const char *number, const char *from,
+                     const char *to, bool *moved, err_t *err);
+    /* What a store last reported it has not sent yet ([{number, seq}],
+     * seq the newest such event of the order; replaced whole each time),
+     * and whether number is among it with that event still not here. */
+    int (*unsent_set)(hq_store *h, const char *store, json_t *numbers, err_t *err);
+    int (*unsent_has)(hq_store *h, const char *store, const char *number, bool *has, err_t *err);
+    /* The events kept of an order, oldest first, as [{store, seq, type,
+     * at, version, staff?, policy_version?}] (new reference). */
+    int (*history)(hq_store *h, const char *number, json_t **out, err_t *err);
+    /* The orders store held once and another store owns now, whose
+     * version is past what store acknowledged: [{number, owner, state,
+     * hq_order?, order}] (at most limit; new reference); seen records an
+     * acknowledgement (a version never goes back). */
+    int (*moved)(hq_store *h, const char *store, int limit, json_t **out, err_t *err);
+    int (*moved_seen)(hq_store *h, const char *store, const char *number, int64_t version,
+                      err_t *err);
     void (*free)(hq_store *h);
 } hq_store_vt;
 

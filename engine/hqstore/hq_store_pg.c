@@ -108,12 +108,56 @@ static const char *const migrations[] = {
     "   WHERE EXCLUDED.last_seq > hq_orders.last_seq;"
     "  RETURN 'fresh';"
     " END $$;",
+    /* 2: one owner per order (SPEC C5): hq_orders.owner (NULL: the store
+     * that made it), the former owners that learn later states
+     * (hq_holders), what each store last reported unsent (hq_unsent), the
+     * events of an order by number (its history for a claim), and
+     * hq_put_event2: hq_put_event keyed by the order's store, keeping an
+     * event only from the order's owner ('notowner' and the owner else). */
+    "ALTER TABLE hq_orders ADD COLUMN owner text;"
+    "CREATE TABLE hq_holders(store text NOT NULL, number text NOT NULL,"
+    " order_store text NOT NULL, seen bigint NOT NULL DEFAULT 0, PRIMARY KEY(store, number));"
+    "CREATE TABLE hq_unsent(store text NOT NULL, number text NOT NULL, seq bigint NOT NULL,"
+    " PRIMARY KEY(store, number));"
+    "CREATE INDEX hq_events_number ON hq_events(order_number);"
+    "CREATE FUNCTION hq_put_event2(p_store text, p_seq bigint, p_number text, p_type text,"
+    " p_payload jsonb, p_hash bytea, p_hq_order text, p_now text, p_order_store text)"
+    " RETURNS text LANGUAGE plpgsql AS $$"
+    " DECLARE k record; o text;"
+    " BEGIN"
+    "  INSERT INTO hq_events(store, seq, order_number, type, payload, received_at, hash)"
+    "  VALUES(p_store, p_seq, p_number, p_type, p_payload, p_now, p_hash)"
+    "  ON CONFLICT (store, seq) DO NOTHING;"
+    "  IF NOT FOUND THEN"
+    "   SELECT hash, type, order_number INTO k FROM hq_events"
+    "    WHERE store = p_store AND seq = p_seq;"
+    "   IF k.hash = p_hash THEN RETURN 'duplicate'; END IF;"
+    "   RETURN 'conflict' || chr(10) || k.type || chr(10) || k.order_number;"
+    "  END IF;"
+    /* the row lock orders this event after a claim in flight */
+    "  SELECT coalesce(owner, store) INTO o FROM hq_orders"
+    "   WHERE store = p_order_store AND number = p_number FOR UPDATE;"
+    "  IF NOT FOUND THEN o := p_order_store; END IF;"
+    "  IF o <> p_store THEN RETURN 'notowner' || chr(10) || o; END IF;"
+    "  IF coalesce(p_hq_order, '') <> '' THEN"
+    "   UPDATE hq_orders SET number = p_number, doc = p_payload, last_seq = p_seq,"
+    "    updated_at = p_now WHERE store = p_store AND hq_order = p_hq_order"
+    "    AND (number IS NULL OR number = p_number) AND last_seq < p_seq;"
+    "   IF FOUND THEN RETURN 'fresh'; END IF;"
+    "  END IF;"
+    "  INSERT INTO hq_orders(store, number, state, doc, last_seq, updated_at)"
+    "  VALUES(p_order_store, p_number, 'uploaded', p_payload, p_seq, p_now)"
+    "  ON CONFLICT (store, number) DO UPDATE SET doc = EXCLUDED.doc,"
+    "   last_seq = EXCLUDED.last_seq, updated_at = EXCLUDED.updated_at"
+    "   WHERE EXCLUDED.last_seq > hq_orders.last_seq;"
+    "  RETURN 'fresh';"
+    " END $$;",
 };
 #define HQPG_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
 #define REC_COLS                                                                                   \
     "store, coalesce(number, ''), coalesce(hq_order, ''), state, coalesce(error, ''), attempts,"   \
-    " retries, last_seq, updated_at"
+    " retries, last_seq, updated_at, coalesce(owner, store)"
 
 /* The prepared statements, by index. */
 enum {
@@ -133,11 +177,20 @@ enum {
     S_TOKEN_ADD,
     S_TOKEN_REVOKE,
     S_TOKEN_GET,
+    S_SET_OWNER,
+    S_HOLDER_PUT,
+    S_HOLDER_DEL,
+    S_UNSENT_DEL,
+    S_UNSENT_ADD,
+    S_UNSENT_HAS,
+    S_HISTORY,
+    S_MOVED,
+    S_MOVED_SEEN,
     S_COUNT
 };
 
 static const char *const stmts[S_COUNT] = {
-    [S_PUT] = "SELECT hq_put_event($1, $2, $3, $4, $5, $6, $7, $8)",
+    [S_PUT] = "SELECT hq_put_event2($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [S_ACKED] = "SELECT coalesce(max(seq), 0) FROM hq_events WHERE store = $1",
     [S_REALTIME] = "INSERT INTO hq_orders(store, hq_order, state, attempts, doc, updated_at)"
                    " VALUES($1, $2, 'synchronized', 1, $3, $4)",
@@ -168,6 +221,31 @@ static const char *const stmts[S_COUNT] = {
     [S_TOKEN_REVOKE] = "UPDATE hq_tokens SET revoked_at = $2 WHERE store = $1"
                        " AND revoked_at IS NULL",
     [S_TOKEN_GET] = "SELECT hash FROM hq_tokens WHERE store = $1 AND revoked_at IS NULL",
+    [S_SET_OWNER] = "UPDATE hq_orders SET owner = $4, last_seq = 0, updated_at = $5"
+                    " WHERE store = $1 AND number = $2 AND coalesce(owner, store) = $3",
+    [S_HOLDER_PUT] = "INSERT INTO hq_holders(store, number, order_store) VALUES($1, $2, $3)"
+                     " ON CONFLICT (store, number) DO UPDATE SET seen = 0",
+    [S_HOLDER_DEL] = "DELETE FROM hq_holders WHERE store = $1 AND number = $2",
+    [S_UNSENT_DEL] = "DELETE FROM hq_unsent WHERE store = $1",
+    [S_UNSENT_ADD] = "INSERT INTO hq_unsent(store, number, seq) SELECT $1, number, max(seq)"
+                     " FROM jsonb_to_recordset($2::jsonb) AS u(number text, seq bigint)"
+                     " GROUP BY number",
+    [S_UNSENT_HAS] = "SELECT 1 FROM hq_unsent u WHERE u.store = $1 AND u.number = $2"
+                     " AND NOT EXISTS (SELECT 1 FROM hq_events k WHERE k.store = u.store"
+                     " AND k.seq = u.seq)",
+    [S_HISTORY] = "SELECT coalesce(jsonb_agg(jsonb_build_object('store', store, 'seq', seq,"
+                  " 'type', type, 'at', received_at, 'version', payload->'version', 'staff',"
+                  " payload->'created_by', 'policy_version', payload->'policy_version')"
+                  " ORDER BY id), '[]') FROM hq_events WHERE order_number = $1",
+    [S_MOVED] = "SELECT coalesce(jsonb_agg(jsonb_build_object('number', o.number, 'owner',"
+                " coalesce(o.owner, o.store), 'state', o.state, 'hq_order', o.hq_order,"
+                " 'order', o.doc) ORDER BY x.number), '[]') FROM (SELECT * FROM hq_holders"
+                " WHERE store = $1 ORDER BY number) x JOIN hq_orders o"
+                " ON o.store = x.order_store AND o.number = x.number"
+                " WHERE coalesce(o.owner, o.store) <> $1"
+                " AND (o.doc->>'version')::bigint > x.seen",
+    [S_MOVED_SEEN] = "UPDATE hq_holders SET seen = greatest(seen, $3::bigint)"
+                     " WHERE store = $1 AND number = $2",
 };
 
 static hqpg *P(hq_store *h)
@@ -341,7 +419,7 @@ static int pg_end(hq_store *h, bool commit, err_t *err)
 /* The parameters of hq_put_event for ev (buffers of the caller's). */
 typedef struct {
     char now[32], seq[24], hash[2 + 2 * HQ_HASH_BYTES + 1];
-    const char *v[8];
+    const char *v[9];
 } put_args;
 
 static void put_args_fill(put_args *a, const hq_event *ev, const char *now)
@@ -351,14 +429,15 @@ static void put_args_fill(put_args *a, const hq_event *ev, const char *now)
     hq_event_hash(ev, bin);
     hex_bytea(a->hash, bin);
     snprintf(a->seq, sizeof a->seq, "%lld", (long long)ev->seq);
-    const char *v[8] = {ev->store,
+    const char *v[9] = {ev->store,
                         a->seq,
                         ev->number,
                         ev->type,
                         ev->payload,
                         a->hash,
                         ev->hq_order && *ev->hq_order ? ev->hq_order : NULL,
-                        a->now};
+                        a->now,
+                        ev->order_store ? ev->order_store : ev->store};
     memcpy(a->v, v, sizeof v);
 }
 
@@ -367,6 +446,21 @@ static int put_verdict(const hq_event *ev, const char *out, bool *fresh, err_t *
 {
     *fresh = !strcmp(out, "fresh");
     if (*fresh || !strcmp(out, "duplicate")) return 0;
+    if (!strncmp(out, "notowner\n", 9)) { /* C5: a change from a store that gave it up */
+        const char *owner = out + 9;
+        err_set(err, ERR_CONFLICT,
+                "order %s belongs to store %s (claimed there): store %s's change of it (seq %lld)"
+                " is refused, nothing kept",
+                ev->number, owner, ev->store, (long long)ev->seq);
+        json_t *d = json_pack("{s:s, s:I, s:s}", "store", ev->store, "seq", (json_int_t)ev->seq,
+                              "owner", owner);
+        char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        if (text && strlen(text) < sizeof err->extra)
+            text_copy(err->extra, sizeof err->extra, text);
+        free(text);
+        json_decref(d);
+        return -1;
+    }
     /* conflict\nTYPE\nNUMBER */
     char kept[200], *ktype = kept, *knumber = "";
     text_copy(kept, sizeof kept, strncmp(out, "conflict\n", 9) ? out : out + 9);
@@ -393,7 +487,7 @@ static int pg_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
     char now[32];
     iso_now(now);
     put_args_fill(&a, ev, now);
-    PGresult *res = run(P(h), S_PUT, 8, a.v, PGRES_TUPLES_OK, err);
+    PGresult *res = run(P(h), S_PUT, 9, a.v, PGRES_TUPLES_OK, err);
     if (!res) return -1;
     int rc = put_verdict(ev, PQgetvalue(res, 0, 0), fresh, err);
     PQclear(res);
@@ -416,7 +510,7 @@ static int put_chunk(hqpg *p, const hq_event *ev, size_t n, bool *fresh, size_t 
     for (; sent < n; sent++) {
         put_args a;
         put_args_fill(&a, &ev[sent], now);
-        if (PQsendQueryPrepared(p->conn, "s0", 8, a.v, NULL, NULL, 0) != 1) break;
+        if (PQsendQueryPrepared(p->conn, "s0", 9, a.v, NULL, NULL, 0) != 1) break;
     }
     if (PQpipelineSync(p->conn) != 1 && rc == 0) rc = pg_fail(p, NULL, "pipeline", err);
     /* Every answer is read, whatever happened, to leave the pipeline. */
@@ -498,6 +592,7 @@ static void read_rec(PGresult *res, int row, hq_order_rec *r)
     r->retries = strtoll(PQgetvalue(res, row, 6), NULL, 10);
     r->last_seq = strtoll(PQgetvalue(res, row, 7), NULL, 10);
     cell(r->updated_at, sizeof r->updated_at, res, row, 8);
+    cell(r->owner, sizeof r->owner, res, row, 9);
 }
 
 static int recs(PGresult *res, hq_order_rec **out, size_t *n, err_t *err)
@@ -549,7 +644,7 @@ static int pg_get(hq_store *h, const char *store, const char *number, hq_order_r
     }
     read_rec(res, 0, out);
     if (doc) {
-        *doc = json_loads(PQgetvalue(res, 0, 9), 0, NULL);
+        *doc = json_loads(PQgetvalue(res, 0, 10), 0, NULL);
         if (!*doc) *doc = json_null();
     }
     PQclear(res);
@@ -658,6 +753,78 @@ static int pg_token_check(hq_store *h, const char *store, const uint8_t hash[HQ_
     return 0;
 }
 
+/* ---- C5: one owner per order ---- */
+
+static int pg_set_owner(hq_store *h, const char *store, const char *number, const char *from,
+                        const char *to, bool *moved, err_t *err)
+{
+    char now[32];
+    iso_now(now);
+    const char *v[5] = {store, number, from, to, now};
+    PGresult *res = run(P(h), S_SET_OWNER, 5, v, PGRES_COMMAND_OK, err);
+    if (!res) return -1;
+    *moved = !strcmp(PQcmdTuples(res), "1");
+    PQclear(res);
+    if (!*moved) return 0;
+    const char *hv[3] = {from, number, store}, *dv[2] = {to, number};
+    return run_cmd(P(h), S_HOLDER_PUT, 3, hv, err) < 0 ? -1
+                                                       : run_cmd(P(h), S_HOLDER_DEL, 2, dv, err);
+}
+
+static int pg_unsent_set(hq_store *h, const char *store, json_t *numbers, err_t *err)
+{
+    if (run_cmd(P(h), S_UNSENT_DEL, 1, &store, err) < 0) return -1;
+    if (!json_array_size(numbers)) return 0;
+    char *text = json_dumps(numbers, JSON_COMPACT);
+    if (!text) return err_set(err, ERR_INTERNAL, "out of memory");
+    const char *v[2] = {store, text};
+    int rc = run_cmd(P(h), S_UNSENT_ADD, 2, v, err);
+    free(text);
+    return rc;
+}
+
+static int pg_unsent_has(hq_store *h, const char *store, const char *number, bool *has, err_t *err)
+{
+    const char *v[2] = {store, number};
+    PGresult *res = run(P(h), S_UNSENT_HAS, 2, v, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    *has = PQntuples(res) > 0;
+    PQclear(res);
+    return 0;
+}
+
+/* A statement answering one JSON value, as a jansson value. */
+static int json_answer(hqpg *p, int i, int n, const char *const *v, json_t **out, err_t *err)
+{
+    PGresult *res = run(p, i, n, v, PGRES_TUPLES_OK, err);
+    if (!res) return -1;
+    *out = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    PQclear(res);
+    return *out ? 0 : err_set(err, ERR_INTERNAL, "HQ database: an unreadable answer");
+}
+
+static int pg_history(hq_store *h, const char *number, json_t **out, err_t *err)
+{
+    return json_answer(P(h), S_HISTORY, 1, &number, out, err);
+}
+
+static int pg_moved(hq_store *h, const char *store, int limit, json_t **out, err_t *err)
+{
+    if (json_answer(P(h), S_MOVED, 1, &store, out, err) < 0) return -1;
+    while (json_array_size(*out) > (size_t)limit) /* a few rows: a chain moves few orders */
+        json_array_remove(*out, json_array_size(*out) - 1);
+    return 0;
+}
+
+static int pg_moved_seen(hq_store *h, const char *store, const char *number, int64_t version,
+                         err_t *err)
+{
+    char ver[24];
+    snprintf(ver, sizeof ver, "%lld", (long long)version);
+    const char *v[3] = {store, number, ver};
+    return run_cmd(P(h), S_MOVED_SEEN, 3, v, err);
+}
+
 static void pg_free(hq_store *h)
 {
     if (!h) return;
@@ -698,6 +865,12 @@ static const hq_store_vt pg_vt = {
     .token_revoke = pg_token_revoke,
     .token_check = pg_token_check,
     .customer_put = pg_customer_put,
+    .set_owner = pg_set_owner,
+    .unsent_set = pg_unsent_set,
+    .unsent_has = pg_unsent_has,
+    .history = pg_history,
+    .moved = pg_moved,
+    .moved_seen = pg_moved_seen,
     .free = pg_free,
 };
 

@@ -28,6 +28,14 @@
  *                 event with a lower seq, arriving late, leaves doc alone)
  *     synced_seq  the event the sales order was last made or updated from
  *     updated_at
+ *     owner       C5: the store that may change the order, NULL for its own
+ *                 store (added after the first release: ALTER TABLE at start)
+ *   hq_holders  C5: per (store, number) a store that once owned the order
+ *               and gave it up to a claim: order_store (its record's key),
+ *               seen (the version it acknowledged having)
+ *   hq_unsent   C5: per store, the orders it last reported as having events
+ *               HQ had not received, with the newest such seq (replaced
+ *               whole at each report); one counts until that event arrives
  *   hq_tokens   per-store credentials (SPEC C2): store, hash (BLAKE2b-256
  *               of the token; the token itself is never kept), created_at,
  *               revoked_at (NULL while live)
@@ -66,7 +74,15 @@ static const char ddl[] =
     " hash BLOB NOT NULL, count INTEGER NOT NULL DEFAULT 1, first_at TEXT NOT NULL,"
     " last_at TEXT NOT NULL, PRIMARY KEY(store, seq)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS hq_tokens(store TEXT NOT NULL, hash BLOB NOT NULL,"
-    " created_at TEXT NOT NULL, revoked_at TEXT, PRIMARY KEY(store, hash)) WITHOUT ROWID;";
+    " created_at TEXT NOT NULL, revoked_at TEXT, PRIMARY KEY(store, hash)) WITHOUT ROWID;"
+    /* C5: former owners that learn an order's later states, and what each
+     * store last said it had not sent */
+    "CREATE TABLE IF NOT EXISTS hq_holders(store TEXT NOT NULL, number TEXT NOT NULL,"
+    " order_store TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(store, number)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS hq_unsent(store TEXT NOT NULL, number TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY(store, number)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS hq_events_number ON hq_events(order_number);";
 
 void hq_token_hash(const char *token, size_t len, uint8_t out[HQ_HASH_BYTES])
 {
@@ -167,6 +183,40 @@ static int same_as_kept(engine *e, const hq_event *ev, const uint8_t hash[HQ_HAS
     return -1;
 }
 
+/* The refusal of an event from a store that does not own its order. */
+static int not_owner(const hq_event *ev, const char *owner, err_t *err)
+{
+    err_set(err, ERR_CONFLICT,
+            "order %s belongs to store %s (claimed there): store %s's change of it (seq %lld)"
+            " is refused, nothing kept",
+            ev->number, owner, ev->store, (long long)ev->seq);
+    json_t *d = json_pack("{s:s, s:I, s:s}", "store", ev->store, "seq", (json_int_t)ev->seq,
+                          "owner", owner);
+    char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    if (text && strlen(text) < sizeof err->extra) text_copy(err->extra, sizeof err->extra, text);
+    free(text);
+    json_decref(d);
+    return -1;
+}
+
+/* C5: only an order's owner changes it at HQ. An order HQ does not know
+ * yet is its maker's. */
+static int owner_check(engine *e, const hq_event *ev, const char *key, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        e, "SELECT coalesce(owner, store) FROM hq_orders WHERE store = ? AND number = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->number, -1, SQLITE_STATIC);
+    char owner[32];
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) copy_col(owner, sizeof owner, st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return engine_sqlerr(e, err, "hq_orders owner");
+    if (rc == SQLITE_DONE) text_copy(owner, sizeof owner, key);
+    return strcmp(owner, ev->store) ? not_owner(ev, owner, err) : 0;
+}
+
 static int sq_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err)
 {
     engine *e = E(h);
@@ -190,6 +240,8 @@ static int sq_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
     if (engine_step_done(e, st, "hq_events", err) < 0) return -1;
     *fresh = sqlite3_changes(engine_db(e)) == 1;
     if (!*fresh) return same_as_kept(e, ev, hash, err);
+    const char *key = ev->order_store ? ev->order_store : ev->store;
+    if (owner_check(e, ev, key, err) < 0) return -1;
     bool linked = false;
     if (ev->hq_order && *ev->hq_order && link_realtime(e, ev, now, &linked, err) < 0) return -1;
     if (linked) return 0;
@@ -200,7 +252,7 @@ static int sq_put_event(hq_store *h, const hq_event *ev, bool *fresh, err_t *err
                      " WHERE ?4 > last_seq",
                      err);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, ev->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ev->number, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, ev->payload, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, ev->seq);
@@ -247,7 +299,8 @@ static int sq_create_realtime(hq_store *h, const char *store, const char *doc, c
     return engine_step_done(e, st, "hq_orders", err);
 }
 
-/* Columns: store, number, hq_order, state, error, attempts, retries, last_seq, updated_at. */
+/* Columns: store, number, hq_order, state, error, attempts, retries, last_seq, updated_at,
+ * owner. */
 static void read_rec(sqlite3_stmt *st, hq_order_rec *r)
 {
     copy_col(r->store, sizeof r->store, st, 0);
@@ -259,17 +312,19 @@ static void read_rec(sqlite3_stmt *st, hq_order_rec *r)
     r->retries = sqlite3_column_int64(st, 6);
     r->last_seq = sqlite3_column_int64(st, 7);
     copy_col(r->updated_at, sizeof r->updated_at, st, 8);
+    copy_col(r->owner, sizeof r->owner, st, 9);
 }
 
 static int sq_list(hq_store *h, const char *store, const char *state, int limit, hq_order_rec **out,
                    size_t *n, err_t *err)
 {
-    sqlite3_stmt *st = engine_stmt(E(h),
-                                   "SELECT store, number, hq_order, state, error, attempts,"
-                                   " retries, last_seq, updated_at FROM hq_orders"
-                                   " WHERE (?1 IS NULL OR store = ?1)"
-                                   " AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3",
-                                   err);
+    sqlite3_stmt *st =
+        engine_stmt(E(h),
+                    "SELECT store, number, hq_order, state, error, attempts,"
+                    " retries, last_seq, updated_at, coalesce(owner, store) FROM hq_orders"
+                    " WHERE (?1 IS NULL OR store = ?1)"
+                    " AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3",
+                    err);
     if (!st) return -1;
     if (store) sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
     if (state) sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
@@ -299,8 +354,8 @@ static int sq_get(hq_store *h, const char *store, const char *number, hq_order_r
 {
     sqlite3_stmt *st = engine_stmt(E(h),
                                    "SELECT store, number, hq_order, state, error, attempts,"
-                                   " retries, last_seq, updated_at, doc FROM hq_orders"
-                                   " WHERE store = ? AND number = ?",
+                                   " retries, last_seq, updated_at, coalesce(owner, store), doc"
+                                   " FROM hq_orders WHERE store = ? AND number = ?",
                                    err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
@@ -312,7 +367,7 @@ static int sq_get(hq_store *h, const char *store, const char *number, hq_order_r
     }
     read_rec(st, out);
     if (doc) {
-        const char *t = (const char *)sqlite3_column_text(st, 9);
+        const char *t = (const char *)sqlite3_column_text(st, 10);
         *doc = t ? json_loads(t, 0, NULL) : NULL;
         if (!*doc) *doc = json_null();
     }
@@ -483,6 +538,146 @@ static int sq_token_check(hq_store *h, const char *store, const uint8_t hash[HQ_
     return rc == SQLITE_DONE ? 0 : engine_sqlerr(E(h), err, "hq_tokens");
 }
 
+/* ---- C5: one owner per order ---- */
+
+static int sq_set_owner(hq_store *h, const char *store, const char *number, const char *from,
+                        const char *to, bool *moved, err_t *err)
+{
+    engine *e = E(h);
+    char now[32];
+    engine_iso_now(e, now);
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "UPDATE hq_orders SET owner = ?4, last_seq = 0, updated_at = ?5"
+                                   " WHERE store = ?1 AND number = ?2"
+                                   " AND coalesce(owner, store) = ?3",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+    if (engine_step_done(e, st, "hq_orders owner", err) < 0) return -1;
+    *moved = sqlite3_changes(engine_db(e)) == 1;
+    if (!*moved) return 0;
+    st = engine_stmt(e,
+                     "INSERT INTO hq_holders(store, number, order_store) VALUES(?1, ?2, ?3)"
+                     " ON CONFLICT(store, number) DO UPDATE SET seen = 0",
+                     err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, store, -1, SQLITE_STATIC);
+    if (engine_step_done(e, st, "hq_holders", err) < 0) return -1;
+    st = engine_stmt(e, "DELETE FROM hq_holders WHERE store = ? AND number = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    return engine_step_done(e, st, "hq_holders", err);
+}
+
+static int sq_unsent_set(hq_store *h, const char *store, json_t *numbers, err_t *err)
+{
+    engine *e = E(h);
+    sqlite3_stmt *st = engine_stmt(e, "DELETE FROM hq_unsent WHERE store = ?", err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    if (engine_step_done(e, st, "hq_unsent", err) < 0) return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(numbers, i, v)
+    {
+        st = engine_stmt(e,
+                         "INSERT INTO hq_unsent(store, number, seq) VALUES(?1, ?2, ?3)"
+                         " ON CONFLICT(store, number) DO UPDATE SET seq = max(seq, ?3)",
+                         err);
+        if (!st) return -1;
+        sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, json_string_value(json_object_get(v, "number")), -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, json_integer_value(json_object_get(v, "seq")));
+        if (engine_step_done(e, st, "hq_unsent", err) < 0) return -1;
+    }
+    return 0;
+}
+
+static int sq_unsent_has(hq_store *h, const char *store, const char *number, bool *has, err_t *err)
+{
+    sqlite3_stmt *st =
+        engine_stmt(E(h),
+                    "SELECT 1 FROM hq_unsent u WHERE u.store = ? AND u.number = ? AND NOT EXISTS"
+                    " (SELECT 1 FROM hq_events k WHERE k.store = u.store AND k.seq = u.seq)",
+                    err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    *has = rc == SQLITE_ROW;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : engine_sqlerr(E(h), err, "hq_unsent");
+}
+
+/* Rows of (a JSON object's text) as a JSON array. */
+static int json_rows(engine *e, sqlite3_stmt *st, json_t **out, err_t *err)
+{
+    *out = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *v = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+        if (v) json_array_append_new(*out, v);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return 0;
+    json_decref(*out);
+    *out = NULL;
+    return engine_sqlerr(e, err, "hq history");
+}
+
+static int sq_history(hq_store *h, const char *number, json_t **out, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        E(h),
+        "SELECT json_object('store', store, 'seq', seq, 'type', type, 'at', received_at,"
+        " 'version', json_extract(payload, '$.version'), 'staff',"
+        " json_extract(payload, '$.created_by'), 'policy_version',"
+        " json_extract(payload, '$.policy_version')) FROM hq_events WHERE order_number = ?"
+        " ORDER BY received_at, id",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    return json_rows(E(h), st, out, err);
+}
+
+static int sq_moved(hq_store *h, const char *store, int limit, json_t **out, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        E(h),
+        "SELECT json_object('number', o.number, 'owner', coalesce(o.owner, o.store), 'state',"
+        " o.state, 'hq_order', o.hq_order, 'order', json(o.doc)) FROM hq_holders x"
+        " JOIN hq_orders o ON o.store = x.order_store AND o.number = x.number"
+        " WHERE x.store = ?1 AND coalesce(o.owner, o.store) <> ?1"
+        " AND json_extract(o.doc, '$.version') > x.seen ORDER BY x.number LIMIT ?2",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, limit);
+    return json_rows(E(h), st, out, err);
+}
+
+static int sq_moved_seen(hq_store *h, const char *store, const char *number, int64_t version,
+                         err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(E(h),
+                                   "UPDATE hq_holders SET seen = max(seen, ?3)"
+                                   " WHERE store = ?1 AND number = ?2",
+                                   err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, number, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, version);
+    return engine_step_done(E(h), st, "hq_holders seen", err);
+}
+
 static void sq_free(hq_store *h)
 {
     free(h);
@@ -505,6 +700,12 @@ static const hq_store_vt sqlite_vt = {
     .token_add = sq_token_add,
     .token_revoke = sq_token_revoke,
     .token_check = sq_token_check,
+    .set_owner = sq_set_owner,
+    .unsent_set = sq_unsent_set,
+    .unsent_has = sq_unsent_has,
+    .history = sq_history,
+    .moved = sq_moved,
+    .moved_seen = sq_moved_seen,
     .free = sq_free,
 };
 
@@ -516,17 +717,21 @@ hq_store *hq_store_sqlite_new(engine *e, err_t *err)
         sqlite3_free(msg);
         return NULL;
     }
-    /* hq_events.hash came after the first release: add it to older HQs. */
-    sqlite3_stmt *probe = NULL;
-    if (sqlite3_prepare_v2(engine_db(e), "SELECT hash FROM hq_events", -1, &probe, NULL) !=
-            SQLITE_OK &&
-        sqlite3_exec(engine_db(e), "ALTER TABLE hq_events ADD COLUMN hash BLOB", NULL, NULL,
-                     &msg) != SQLITE_OK) {
-        err_set(err, ERR_INTERNAL, "hq store: %s", msg ? msg : "cannot add hq_events.hash");
-        sqlite3_free(msg);
-        return NULL;
+    /* Columns that came after the first release: added to older HQs. */
+    static const char *const later[][2] = {
+        {"SELECT hash FROM hq_events", "ALTER TABLE hq_events ADD COLUMN hash BLOB"},
+        {"SELECT owner FROM hq_orders", "ALTER TABLE hq_orders ADD COLUMN owner TEXT"},
+    };
+    for (size_t i = 0; i < sizeof later / sizeof *later; i++) {
+        sqlite3_stmt *probe = NULL;
+        if (sqlite3_prepare_v2(engine_db(e), later[i][0], -1, &probe, NULL) != SQLITE_OK &&
+            sqlite3_exec(engine_db(e), later[i][1], NULL, NULL, &msg) != SQLITE_OK) {
+            err_set(err, ERR_INTERNAL, "hq store: %s", msg ? msg : later[i][1]);
+            sqlite3_free(msg);
+            return NULL;
+        }
+        sqlite3_finalize(probe);
     }
-    sqlite3_finalize(probe);
     hq_sqlite *h = calloc(1, sizeof *h);
     if (!h) {
         err_set(err, ERR_INTERNAL, "out of memory");
@@ -543,6 +748,9 @@ json_t *hq_order_rec_json(const hq_order_rec *r)
                           (json_int_t)r->attempts, "retries", (json_int_t)r->retries);
     json_object_set_new(j, "number", *r->number ? json_string(r->number) : json_null());
     if (*r->hq_order) json_object_set_new(j, "hq_order", json_string(r->hq_order));
+    /* C5: named once a claim has moved the order away from its maker */
+    if (*r->owner && strcmp(r->owner, r->store))
+        json_object_set_new(j, "owner", json_string(r->owner));
     if (*r->error && strcmp(r->state, "synchronized"))
         json_object_set_new(j, "error", json_string(r->error));
     return j;

@@ -399,6 +399,7 @@ static bool read_money_lists(order *o, json_t *doc)
     get_str(h, "note", o->hold.note, sizeof o->hold.note);
     get_str(h, "by", o->hold.by, sizeof o->hold.by);
     get_str(h, "at", o->hold.at, sizeof o->hold.at);
+    get_str(doc, "owner", o->owner, sizeof o->owner);
     return true;
 }
 

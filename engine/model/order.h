@@ -186,6 +186,9 @@ typedef struct {
     VEC(order_refund) refunds;
     VEC(order_contact) contacts; /* F9 pickup_contacts */
     order_hold hold;             /* F10 */
+    /* C5: the store that may change it; "" means its own store (the
+     * stored document leaves it out until a claim moves it) */
+    char owner[32];
     /* kept in columns, not in the document */
     char sync_state[16], hq_order[64], sync_error[256];
     int64_t sync_attempts;

@@ -380,6 +380,12 @@ void order_write(jsonw *w, const order *o, order_view view)
     if (list_key(w, "payments", o->payments.n, pub)) write_payments(w, o);
     if (list_key(w, "refunds", o->refunds.n, pub)) write_refunds(w, o);
     write_contacts_hold(w, o, pub);
+    /* C5: the order object always names its owner; the document only
+     * once a claim has moved it away from the store that made it. */
+    if (pub || (*o->owner && strcmp(o->owner, o->store))) {
+        jw_key(w, "owner");
+        jw_str(w, *o->owner ? o->owner : o->store);
+    }
     if (pub) {
         write_derived(w, o, summed ? &sums : NULL);
     } else {

@@ -452,6 +452,7 @@ int dispatch_parse(dispatch_req *r, const char *line, size_t len)
 void dispatch_req_free(dispatch_req *r)
 {
     flow_prepared_free(r->prepared);
+    json_decref(r->answer);
     json_decref(r->own_args);
     json_decref(r->root);
     memset(r, 0, sizeof *r);
@@ -560,6 +561,9 @@ static int run_request(engine *e, session *s, dispatch_req *req, bool *is_write,
                      "session ended: staff %s may no longer sign in at store %s", s->staff,
                      s->store);
         *s = (session){0};
+    } else if (req->answer && (!op->needs_session || s->signed_in)) { /* a gate's (C5) */
+        r->json = json_incref(req->answer);
+        rc = 0;
     } else if (op->needs_session && !s->signed_in) {
         rc = err_set(err, ERR_UNAUTHENTICATED, "sign in first (session.login)");
     } else if (op->writes) {

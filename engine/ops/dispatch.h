@@ -47,6 +47,9 @@ typedef struct {
     auth_pin pins[DISPATCH_MAX_PINS];
     flow_prepared *prepared; /* a create prepared by the sync gate (dispatch_prepare) */
     flow_hq_answer hq;       /* HQ's verdict on it, set by the gate before it runs */
+    /* The answer a gate found elsewhere (C5: the read-only copy of an
+     * order from HQ): dispatch answers it as the op's result (owned). */
+    json_t *answer;
 } dispatch_req;
 
 /* Parses a line (or takes a value) and checks the envelope: a JSON object,

@@ -20,7 +20,7 @@ int orders_read(engine *e, const char *number, orders_row *row, err_t *err)
     memset(row, 0, sizeof *row);
     sqlite3_stmt *st = engine_stmt(e,
                                    "SELECT doc, sync_state, hq_order, sync_error, sync_attempts,"
-                                   " version FROM orders WHERE number = ?",
+                                   " version, read_only FROM orders WHERE number = ?",
                                    err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
@@ -36,6 +36,7 @@ int orders_read(engine *e, const char *number, orders_row *row, err_t *err)
     copy_col(row->sync_error, sizeof row->sync_error, st, 3, "");
     row->sync_attempts = sqlite3_column_int64(st, 4);
     row->version = sqlite3_column_int64(st, 5);
+    row->read_only = sqlite3_column_int(st, 6) != 0;
     sqlite3_reset(st);
     return row->doc ? 0 : err_set(err, ERR_INTERNAL, "out of memory");
 }
@@ -92,6 +93,56 @@ int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
     if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "orders");
     if (changes != 1) return err_set(err, ERR_CONFLICT, "order %s changed meanwhile", c->number);
     return 0;
+}
+
+int orders_adopt(engine *e, const orders_cols *c, const char *owner, bool read_only,
+                 const char *sync_state, const char *hq_order, bool *skipped, err_t *err)
+{
+    *skipped = false;
+    orders_row old;
+    err_t nf = {0};
+    bool have = orders_read(e, c->number, &old, &nf) == 0;
+    if (!have && nf.code != ERR_NOT_FOUND) {
+        *err = nf;
+        return -1;
+    }
+    if (have) orders_row_free(&old);
+    /* A newer copy never gives way to an older one (polls may cross). An
+     * order this server may change becomes a copy when HQ says another
+     * store owns it now: HQ's word on the owner is the one that counts. */
+    if (have && read_only && old.read_only && old.version >= c->version) {
+        *skipped = true;
+        return 0;
+    }
+    const char *sql_insert =
+        "INSERT INTO orders(number, store, customer, type, status, created_at, created_date,"
+        " version, policy_version, doc, pickups, owner, read_only, sync_state, hq_order)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?15,?13,?14)";
+    const char *sql_update =
+        "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8, policy_version=?9,"
+        " doc=?10, pickups=?11, owner=?12, read_only=?15, sync_state=?13, hq_order=?14,"
+        " sync_error=NULL WHERE number=?1";
+    sqlite3_stmt *st = engine_stmt(e, have ? sql_update : sql_insert, err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, c->number, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->store, -1, SQLITE_STATIC);
+    if (c->customer && *c->customer) sqlite3_bind_text(st, 3, c->customer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, c->status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->created_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, c->created_at, 10, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, c->version);
+    sqlite3_bind_text(st, 9, c->policy_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, c->doc, -1, SQLITE_STATIC);
+    if (c->pickups) sqlite3_bind_text(st, 11, c->pickups, -1, SQLITE_STATIC);
+    if (owner && strcmp(owner, c->store)) sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 15, read_only ? 1 : 0);
+    sqlite3_bind_text(st, 13, sync_state, -1, SQLITE_STATIC);
+    if (hq_order && *hq_order) sqlite3_bind_text(st, 14, hq_order, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "orders adopt");
 }
 
 int orders_store_of(engine *e, const char *number, char store[32], err_t *err)

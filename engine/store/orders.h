@@ -19,6 +19,7 @@ typedef struct {
     size_t doc_len;
     char sync_state[16], hq_order[64], sync_error[256];
     int64_t sync_attempts, version;
+    bool read_only; /* C5: another store's server owns it */
 } orders_row;
 
 /* 0 with *row, or not_found on field "number". */
@@ -39,6 +40,15 @@ typedef struct {
 /* Inserts (is_new) or updates the row; conflict when the stored version is
  * not the one the change started from (F3's optimistic lock). */
 int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err);
+
+/* C5: writes an order this server did not make by its own flows: one
+ * claimed through HQ (read_only false: it is this server's now, owner
+ * the claiming store) or a newer copy of one another store's server owns
+ * (read_only true). Inserts or replaces the row whatever version it had,
+ * with sync state and hq_order as HQ knows them. An older copy never
+ * replaces a newer one (*skipped then, nothing written). */
+int orders_adopt(engine *e, const orders_cols *c, const char *owner, bool read_only,
+                 const char *sync_state, const char *hq_order, bool *skipped, err_t *err);
 
 /* The store an order belongs to: 1 found, 0 no such order. */
 int orders_store_of(engine *e, const char *number, char store[32], err_t *err);

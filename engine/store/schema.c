@@ -219,8 +219,15 @@ static const char *const migrations[] = {
     "INSERT INTO staff_stores_new(staff, store) SELECT staff, store FROM staff_stores;"
     "DROP TABLE staff_stores;"
     "ALTER TABLE staff_stores_new RENAME TO staff_stores;",
-    /* 10: reserved for the chain (SPEC C5), merged separately */
-    "SELECT 1;",
+    /* 10: one owner per order (SPEC C5). owner: the store that may change
+     * the order, NULL for the store that made it (most orders); its events
+     * go up to HQ under the owner, and the uploader asks HQ about it as the
+     * owner. read_only: 1 when the owner is another store's server (the
+     * order was claimed away, sync_agent.c keeps the copy current); this
+     * server then refuses every change of it. */
+    "ALTER TABLE orders ADD COLUMN owner TEXT;"
+    "ALTER TABLE orders ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX orders_owner ON orders(owner) WHERE owner IS NOT NULL;",
     /* 11: one copy of an order's document per version. The outbox event
      * names the version it announces instead of carrying a second copy
      * (payload NULL: the document of order_number at version, read when

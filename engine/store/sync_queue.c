@@ -75,7 +75,9 @@ sync_reader *sync_reader_open(engine *e, err_t *err)
     sqlite3_busy_timeout(r->db, 2000);
     if (prep(r,
              "SELECT s.id, (SELECT coalesce(max(seq), 0) FROM outbox WHERE store = s.id),"
-             " coalesce(c.acked_seq, 0), (SELECT count(*) FROM orders o WHERE o.store = s.id"
+             " coalesce(c.acked_seq, 0), (SELECT count(*) FROM orders o"
+             /* C5: an order is the owner's to upload and ask about */
+             " WHERE (o.store = s.id AND o.owner IS NULL OR o.owner = s.id) AND NOT o.read_only"
              " AND o.sync_state IN ('uploaded', 'failed') AND NOT EXISTS (SELECT 1 FROM"
              " sync_quarantine q WHERE q.store = s.id AND q.order_number = o.number)),"
              " (SELECT count(*) FROM sync_quarantine WHERE store = s.id AND retry)"
@@ -88,7 +90,8 @@ sync_reader *sync_reader_open(engine *e, err_t *err)
                       " FROM outbox o WHERE o.store = ? AND o.seq > ? ORDER BY o.seq LIMIT ?",
              &r->batch, err) < 0 ||
         prep(r,
-             "SELECT number FROM orders o WHERE store = ?1 AND sync_state IN ('uploaded', 'failed')"
+             "SELECT number FROM orders o WHERE (store = ?1 AND owner IS NULL OR owner = ?1)"
+             " AND NOT read_only AND sync_state IN ('uploaded', 'failed')"
              " AND number > ?2 AND NOT EXISTS (SELECT 1 FROM sync_quarantine q"
              " WHERE q.store = ?1 AND q.order_number = o.number) ORDER BY number LIMIT ?3",
              &r->unsettled, err) < 0) {
@@ -418,7 +421,7 @@ static int order_set_aside(engine *e, const char *store, const char *number, con
     snprintf(msg, sizeof msg, "set aside (%s): %s; sync.retry sends it again", kind, reason);
     sqlite3_stmt *st = engine_stmt(e,
                                    "UPDATE orders SET sync_state = 'failed', sync_error = ?3"
-                                   " WHERE store = ?1 AND number = ?2",
+                                   " WHERE coalesce(owner, store) = ?1 AND number = ?2",
                                    err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
@@ -493,13 +496,13 @@ int sync_queue_released(engine *e, const char *store, const sync_batch *b, err_t
     /* An order with nothing left aside is uploaded again; the next round
      * asks HQ for its verdict. */
     for (size_t i = 0; i < b->n; i++) {
-        sqlite3_stmt *st =
-            engine_stmt(e,
-                        "UPDATE orders SET sync_state = 'uploaded', sync_error = NULL"
-                        " WHERE store = ?1 AND number = ?2 AND sync_state = 'failed'"
-                        " AND NOT EXISTS (SELECT 1 FROM sync_quarantine q"
-                        " WHERE q.store = ?1 AND q.order_number = ?2)",
-                        err);
+        sqlite3_stmt *st = engine_stmt(
+            e,
+            "UPDATE orders SET sync_state = 'uploaded', sync_error = NULL"
+            " WHERE coalesce(owner, store) = ?1 AND number = ?2 AND sync_state = 'failed'"
+            " AND NOT EXISTS (SELECT 1 FROM sync_quarantine q"
+            " WHERE q.store = ?1 AND q.order_number = ?2)",
+            err);
         if (!st) return -1;
         sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, b->numbers[i], -1, SQLITE_STATIC);
@@ -614,7 +617,7 @@ int sync_queue_learn(engine *e, const char *store, json_t *orders, err_t *err)
         sqlite3_stmt *st =
             engine_stmt(e,
                         "UPDATE orders SET sync_state = ?3, hq_order = ?4, sync_error = ?5,"
-                        " sync_attempts = ?6 WHERE store = ?1 AND number = ?2"
+                        " sync_attempts = ?6 WHERE coalesce(owner, store) = ?1 AND number = ?2"
                         " AND sync_state IN ('uploaded', 'failed') AND NOT EXISTS (SELECT 1"
                         " FROM sync_quarantine q WHERE q.store = ?1 AND q.order_number = ?2)",
                         err);
@@ -699,5 +702,47 @@ int sync_queue_status(engine *e, const char *store, json_t *r, err_t *err)
                                       (const char *)sqlite3_column_text(st, 3), "at",
                                       (const char *)sqlite3_column_text(st, 4)));
     sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- C5: what the owner reports to HQ ---- */
+
+static int strings(engine *e, sqlite3_stmt *st, json_t **out, const char *what, err_t *err)
+{
+    *out = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(*out, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return 0;
+    json_decref(*out);
+    *out = NULL;
+    return engine_sqlerr(e, err, what);
+}
+
+int sync_queue_senders(engine *e, json_t **stores, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        e, "SELECT id FROM stores s WHERE EXISTS (SELECT 1 FROM outbox WHERE store = s.id)", err);
+    return st ? strings(e, st, stores, "stores", err) : -1;
+}
+
+int sync_queue_unsent(engine *e, const char *store, int max, json_t **numbers, err_t *err)
+{
+    sqlite3_stmt *st = engine_stmt(
+        e,
+        "SELECT json_object('number', n, 'seq', max(s)) FROM (SELECT order_number AS n,"
+        " seq AS s FROM outbox WHERE store = ?1 AND seq > coalesce((SELECT acked_seq FROM"
+        " sync_cursor WHERE store = ?1), 0) UNION ALL SELECT order_number, seq FROM"
+        " sync_quarantine WHERE store = ?1) GROUP BY n LIMIT ?2",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, store, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, max);
+    if (strings(e, st, numbers, "outbox unsent", err) < 0) return -1;
+    for (size_t i = 0; i < json_array_size(*numbers); i++) { /* the objects' texts, parsed */
+        json_t *v = json_loads(json_string_value(json_array_get(*numbers, i)), 0, NULL);
+        json_array_set_new(*numbers, i, v ? v : json_object());
+    }
     return 0;
 }

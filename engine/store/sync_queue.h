@@ -119,4 +119,11 @@ int sync_queue_created(engine *e, const char *number, const char *hq_order, cons
  * retrying, quarantined_oldest?} of the store to r (sync.status). */
 int sync_queue_status(engine *e, const char *store, json_t *r, err_t *err);
 
+/* C5: the stores this database has sent events for (a JSON array of ids):
+ * the ones whose orders another store may claim. */
+int sync_queue_senders(engine *e, json_t **stores, err_t *err);
+/* C5: the store's orders with an event HQ has not acknowledged or that is
+ * set aside, at most max: [{number, seq}], seq the newest such event. */
+int sync_queue_unsent(engine *e, const char *store, int max, json_t **numbers, err_t *err);
+
 #endif

@@ -204,9 +204,14 @@ static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq
         args_str(ev, p, "hq_order", false, 63, &out->hq_order, err) < 0 ||
         args_str(doc, p, "number", true, 63, &out->number, err) < 0)
         return -1;
-    const char *owner = json_string_value(json_object_get(doc, "store"));
-    if (owner && strcmp(owner, store))
-        return err_field(err, ERR_VALIDATION, p, "%s: an order of store %s", p, owner);
+    /* C5: an order another store made may come from its owner; the
+     * backend keeps it only when the uploader owns it (hq_store.h). */
+    const char *maker = json_string_value(json_object_get(doc, "store"));
+    size_t ml = maker ? strlen(maker) : 0;
+    if (maker && strcmp(maker, store) &&
+        (ml >= 32 || strncmp(out->number, maker, ml) || out->number[ml] != '-'))
+        return err_field(err, ERR_VALIDATION, p, "%s: an order of store %s", p, maker);
+    out->order_store = maker && strcmp(maker, store) ? maker : NULL;
     if (out->seq <= last)
         return err_field(err, ERR_VALIDATION, p, "%s.seq: events must come in seq order", p);
     out->store = store;
@@ -352,16 +357,160 @@ static int store_number(json_t *args, const char **store, const char **number, e
                : 0;
 }
 
+/* C5: the store that made an order, from its number ("S001-000042":
+ * numbers carry it, which is what keeps them unique across the chain). */
+static int number_store(const char *number, char out[32], err_t *err)
+{
+    const char *dash = strrchr(number, '-');
+    size_t n = dash ? (size_t)(dash - number) : 0;
+    if (!n || n >= 32) return err_field(err, ERR_NOT_FOUND, "number", "HQ has no order %s", number);
+    memcpy(out, number, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* C5: whether an order concerns store: it owns it, or a line of it is
+ * to be picked up there. Another store's order that does not is none of
+ * its business (C2). */
+static bool concerns(const hq_order_rec *rec, json_t *doc, const char *store)
+{
+    if (!strcmp(rec->owner, store)) return true;
+    size_t i;
+    json_t *line;
+    json_array_foreach(json_object_get(doc, "lines"), i, line)
+    {
+        json_t *d = json_object_get(line, "delivery");
+        const char *mode = json_string_value(json_object_get(d, "mode"));
+        const char *at = json_string_value(json_object_get(d, "store"));
+        if (mode && at && !strcmp(mode, "pickup") && !strcmp(at, store)) return true;
+    }
+    return false;
+}
+
+/* hq.order.get {store, number}: HQ's record and document. A store peer
+ * asks for its own store's orders, and (C5) for another store's order by
+ * number with its own store as `store`: the read-only copy a pickup store
+ * shows, given when the order concerns it (concerns()). */
 static int op_order_get(engine *e, session *s, json_t *args, json_t **r, err_t *err)
 {
     const char *store, *number;
     hq_order_rec rec;
     json_t *doc;
-    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, &store, err) < 0 ||
-        H->vt->get(H, store, number, &rec, &doc, err) < 0)
-        return -1;
+    char maker[32];
+    if (store_number(args, &store, &number, err) < 0 || need_hq_user(s, &store, err) < 0) return -1;
+    bool copy = s->hq_peer && !s->signed_in && number_store(number, maker, &(err_t){0}) == 0 &&
+                strcmp(maker, store);
+    if (H->vt->get(H, copy ? maker : store, number, &rec, &doc, err) < 0) return -1;
+    if (copy && !concerns(&rec, doc, store)) {
+        json_decref(doc);
+        return err_field(err, ERR_FORBIDDEN, "number",
+                         "order %s is store %s's and has no pickup at %s", number, maker, store);
+    }
     *r = hq_order_rec_json(&rec);
     json_object_set_new(*r, "order", doc);
+    return 0;
+}
+
+/* The answer of a granted claim: the record, the document, its history. */
+static int claim_answer(const char *maker, const char *number, json_t **r, err_t *err)
+{
+    hq_order_rec rec;
+    json_t *doc, *hist;
+    if (H->vt->get(H, maker, number, &rec, &doc, err) < 0) return -1;
+    if (H->vt->history(H, number, &hist, err) < 0) {
+        json_decref(doc);
+        return -1;
+    }
+    *r = hq_order_rec_json(&rec);
+    json_object_set_new(*r, "order", doc);
+    json_object_set_new(*r, "history", hist);
+    return 0;
+}
+
+/* hq.order.claim {store, number} (SPEC C5): the order moves to `store`,
+ * the signed-in store peer, in one transaction, and the answer carries
+ * it with its history. Granted only when everything its owner sent has
+ * arrived: the owner's last report (hq.order.moved's unsent) does not
+ * list it; else conflict, and nothing changes. Idempotent: a store that
+ * owns the order already gets it again (its retry after a crash that
+ * lost the first answer). Two claims racing (two HQ processes) move it
+ * once: set_owner compares and sets. */
+static int op_order_claim(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    const char *store, *number;
+    char maker[32];
+    hq_order_rec rec;
+    json_t *doc;
+    bool unsent = false, moved = false;
+    if (store_number(args, &store, &number, err) < 0 || need_peer(s, store, err) < 0 ||
+        number_store(number, maker, err) < 0 || H->vt->begin(H, err) < 0)
+        return -1;
+    if (H->vt->get(H, maker, number, &rec, &doc, err) < 0) return tx_end(-1, err);
+    bool ok = concerns(&rec, doc, store);
+    json_decref(doc);
+    if (!strcmp(rec.owner, store)) /* ours already: the same grant again */
+        return tx_end(claim_answer(maker, number, r, err), err);
+    if (!ok) {
+        err_field(err, ERR_FORBIDDEN, "number", "order %s is store %s's and has no pickup at %s",
+                  number, maker, store);
+        return tx_end(-1, err);
+    }
+    if (H->vt->unsent_has(H, rec.owner, number, &unsent, err) < 0) return tx_end(-1, err);
+    if (unsent) {
+        err_set(err, ERR_CONFLICT,
+                "store %s has changes to order %s that HQ has not received yet: try again once"
+                " they are uploaded",
+                rec.owner, number);
+        return tx_end(-1, err);
+    }
+    if (H->vt->set_owner(H, maker, number, rec.owner, store, &moved, err) < 0)
+        return tx_end(-1, err);
+    if (!moved) {
+        err_set(err, ERR_CONFLICT, "order %s was claimed by another store meanwhile", number);
+        return tx_end(-1, err);
+    }
+    return tx_end(claim_answer(maker, number, r, err), err);
+}
+
+#define HQ_MOVED_PAGE 100
+
+/* hq.order.moved {store, unsent, seen} (SPEC C5), a store's poll: records
+ * which of its orders have events HQ has not received (unsent: a claim
+ * waits for them), acknowledges the versions it applied (seen), and
+ * answers {orders: [{number, owner, state, hq_order?, order}]}: orders it
+ * gave up to a claim whose newer versions it has not acknowledged. */
+static int op_order_moved(engine *e, session *s, json_t *args, json_t **r, err_t *err)
+{
+    const char *store;
+    json_t *unsent, *seen, *out;
+    size_t i;
+    json_t *v;
+    if (args_str(args, "", "store", true, 31, &store, err) < 0 ||
+        args_arr(args, "", "unsent", true, HQ_MAX_NUMBERS, &unsent, err) < 0 ||
+        args_arr(args, "", "seen", true, HQ_MAX_NUMBERS, &seen, err) < 0 ||
+        need_peer(s, store, err) < 0)
+        return -1;
+    /* the shape was checked by the op's schema; numbers are bounded too */
+    json_array_foreach(unsent, i, v)
+    {
+        if (strlen(json_string_value(json_object_get(v, "number"))) > 63)
+            return err_field(err, ERR_BAD_REQUEST, "unsent", "unsent: number too long");
+    }
+    if (H->vt->begin(H, err) < 0) return -1;
+    int rc = H->vt->unsent_set(H, store, unsent, err);
+    json_array_foreach(seen, i, v)
+    {
+        const char *number = json_string_value(json_object_get(v, "number"));
+        if (rc == 0 && number)
+            rc = H->vt->moved_seen(H, store, number,
+                                   json_integer_value(json_object_get(v, "version")), err);
+    }
+    if (rc == 0) rc = H->vt->moved(H, store, HQ_MOVED_PAGE, &out, err);
+    if (tx_end(rc, err) < 0) {
+        if (rc == 0) json_decref(out);
+        return -1;
+    }
+    *r = json_pack("{s:o}", "orders", out);
     return 0;
 }
 
@@ -447,7 +596,15 @@ static int op_order_status(engine *e, session *s, json_t *args, json_t **r, err_
             json_decref(out);
             return err_field(err, ERR_BAD_REQUEST, "numbers", "numbers: expected strings");
         }
-        if (H->vt->get(H, store, number, &rec, NULL, &nf) < 0) {
+        char maker[32];
+        /* C5: an order another store made that this one owns now */
+        bool claimed = number_store(number, maker, &(err_t){0}) == 0 && strcmp(maker, store);
+        if (H->vt->get(H, claimed ? maker : store, number, &rec, NULL, &nf) == 0 && claimed &&
+            strcmp(rec.owner, store) && !s->signed_in) {
+            nf.code = ERR_NOT_FOUND; /* another store's: none of this one's business */
+            rec.number[0] = '\0';
+        }
+        if (nf.code != ERR_NONE || !*rec.number) {
             if (nf.code != ERR_NOT_FOUND) {
                 json_decref(out);
                 *err = nf;
@@ -504,5 +661,8 @@ int hq_ops_register(hq_store *h, const char *token)
     rc |= dispatch_register("hq.conflicts", op_conflicts, false, false, "store:s?");
     rc |= dispatch_register("hq.retry", op_retry, true, false, "store:s number:s");
     rc |= hq_master_register(h);
+    rc |= dispatch_register("hq.order.claim", op_order_claim, true, false, "store:s number:s");
+    rc |= dispatch_register("hq.order.moved", op_order_moved, true, false,
+                            "store:s unsent:[number:s seq:i] seen:[number:s version:i]");
     return rc;
 }

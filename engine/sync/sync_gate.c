@@ -25,6 +25,9 @@
  *      fallback: queued as async). The flow ran once, and HQ was sent
  *      exactly the order the store keeps (a price changed meanwhile does
  *      not make them differ).
+ * The same gate puts requests about orders this server does not hold to
+ * HQ (SPEC C5, sync_claim.c): a read-only copy for order.get, a claim for
+ * a change.
  * HQ learns which store number its real-time sales order got when the
  * order's creation is uploaded: the event carries the hq_order. Should the
  * store fail between HQ's answer and its own commit (a crash, or the
@@ -40,6 +43,8 @@
 #include "flows/flow.h"
 #include "store/master.h"
 #include "sync/sync.h"
+#include "sync/sync_claim.h"
+#include "sync/sync_moved.h"
 #include "store/sync_queue.h"
 #include "sync/uplink.h"
 #include "model/text.h"
@@ -53,6 +58,7 @@ struct sync_svc {
     sync_agent *agent;
     uplink *rt;
     sync_master *master; /* HQ's master data, followed (sync_master.c) */
+    sync_moved *moved;   /* C5: the ownership poll */
     /* the round handed to sync.run while its released line runs */
     bool have_run;
     sync_round run;
@@ -224,6 +230,9 @@ static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
         *p = (pending){g, w, NULL};
         sync_agent_run(g->agent, run_cb, p);
         taken = true;
+    } else {
+        /* C5: an order this server does not hold (sync_claim.c) */
+        taken = sync_claim_take(g->srv, g->e, g->rt, w, sess, req);
     }
     return taken;
 }
@@ -249,7 +258,8 @@ sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, 
     g->agent = sync_agent_new(&cfg, err);
     g->rt = g->agent ? uplink_new(server_base(srv), hq, token, hq_ca, err) : NULL;
     g->master = g->rt ? sync_master_new(&cfg, err) : NULL;
-    if (!g->master) {
+    g->moved = g->master ? sync_moved_start(srv, e, hq, token, hq_ca, err) : NULL;
+    if (!g->moved) {
         sync_stop(g);
         return NULL;
     }
@@ -264,6 +274,7 @@ void sync_stop(sync_svc *g)
     if (G == g) G = NULL;
     if (g->srv) server_set_gate(g->srv, NULL, NULL);
     sync_master_free(g->master);
+    sync_moved_stop(g->moved);
     uplink_free(g->rt);
     sync_agent_free(g->agent);
     free(g);
