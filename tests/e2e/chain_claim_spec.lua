@@ -149,7 +149,7 @@ describe("C5: one owner per order, pickup at another store's server", function()
         -- never receives it, and A reports the order unsent
         a:sql("INSERT INTO outbox(store, order_number, type, payload, created_at) SELECT store,"
             .. " order_number, 'order.edit', json_set(payload, '$.note', substr(replace(hex("
-            .. "zeroblob(700000)), '0', 'x'), 1, 1400000)), created_at FROM outbox WHERE"
+            .. "zeroblob(700000)), '0', 'x'), 1, 1400000)), created_at FROM outbox_events WHERE"
             .. " order_number = '" .. o.number .. "' ORDER BY seq DESC LIMIT 1;")
         e2e.wait_for(function()
             return n(hq:hq_sql("SELECT count(*) FROM hq_unsent WHERE store = 'S001' AND number = '"
