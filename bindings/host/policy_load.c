@@ -171,6 +171,9 @@ static int load_run(lua_State *L)
         p->hook_ref[h] = luaL_ref(L, LUA_REGISTRYINDEX);
         p->has[h] = true;
     }
+    /* ctx.params once as a table; each call gets a copy of it. */
+    pcv_push_json(L, p->params_json, 0);
+    p->params_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
@@ -245,6 +248,7 @@ static policy *pld_new(const char *name, const char *file, const policy_limits *
     p->params_json = policy_params_to_json(&p->params);
     for (int h = 0; h < HOOK_COUNT; h++)
         p->hook_ref[h] = LUA_NOREF;
+    p->params_ref = LUA_NOREF;
     pld_iso_now(p->loaded_at);
     if (!p->name || (file && !p->file) || !p->params_json) {
         pld_free(p);

@@ -55,6 +55,8 @@ typedef struct {
     int64_t due_now; /* what create would take now (order.preview, F11) */
     char *tax_view;  /* the order as the tax hook sees it, during one pass */
     size_t tax_view_len;
+    order *tax_order;     /* the same as structs, for the hook: lines and charges
+                           * copied at the pass's start (decide.c) */
     char approved_by[32]; /* who approved an override, if anyone */
     /* A5: the order belongs to another store than the signed-in one. */
     bool other_store;
