@@ -6,7 +6,8 @@
  * builds ctx = {store, today, now, params} and calls the hook. Doing this
  * inside the pcall matters: building the argument tables can hit the
  * memory cap, and outside a pcall that would be a panic. ctx.params is a
- * fresh copy of a table built once at load, not a conversion per call. The answer is checked here,
+ * fresh copy of a table built once at load (by a constructor compiled for
+ * its keys, policy_load.c), not a conversion per call. The answer is checked here,
  * not trusted: amounts must be Lua integers in [0, MONEY_MAX] (a float is refused even when
  * integral, since M1 allows no floating point in money paths), permits a boolean.
  *
@@ -120,9 +121,9 @@ static void push_ctx(lua_State *L, const call_ctx *c)
     lua_setfield(L, -2, "today");
     lua_pushstring(L, now);
     lua_setfield(L, -2, "now");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_copy);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_ref);
-    pcv_copy_table(L, lua_gettop(L), 0);
-    lua_remove(L, -2);
+    lua_call(L, 1, 1);
     lua_setfield(L, -2, "params");
 }
 
@@ -159,6 +160,7 @@ static void call_rebuild(policy *p)
     q->L = L;
     memcpy(p->hook_ref, q->hook_ref, sizeof p->hook_ref);
     p->params_ref = q->params_ref;
+    p->params_copy = q->params_copy;
     pld_free(q);
 }
 

@@ -71,25 +71,6 @@ void pcv_push_json(lua_State *L, json_t *v, int depth)
     }
 }
 
-void pcv_copy_table(lua_State *L, int idx, int depth)
-{
-    if (depth > PCV_MAX_DEPTH) luaL_error(L, "argument nested deeper than %d", PCV_MAX_DEPTH);
-    luaL_checkstack(L, 4, "argument conversion");
-    idx = lua_absindex(L, idx);
-    int narr = (int)lua_rawlen(L, idx); /* a sequence, or a record (params: ~16 keys) */
-    lua_createtable(L, narr, narr ? 0 : depth ? 4 : 16);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -1) == LUA_TTABLE) {
-            pcv_copy_table(L, -1, depth + 1);
-            lua_remove(L, -2);
-        }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
-    }
-}
-
 static json_t *pcv_fail(char *why, size_t n, const char *msg, const char *detail)
 {
     snprintf(why, n, "%s%s", msg, detail ? detail : "");

@@ -42,6 +42,7 @@ struct policy {
     policy_params params;
     json_t *params_json; /* merged parameters, for info */
     int params_ref;      /* ... as a Lua table in L's registry; ctx.params copies it */
+    int params_copy;     /* the function that copies it (policy_load.c) */
     lua_State *L;        /* NULL for the built-in default */
     int hook_ref[HOOK_COUNT];
     int hook_line[HOOK_COUNT]; /* where each hook is defined, for messages */
@@ -67,9 +68,6 @@ void pcv_push_json(lua_State *L, json_t *v, int depth);
 /* Pushes the JSON text as a Lua value, as pcv_push_json would push it
  * parsed; raises a Lua error on text that is not JSON. */
 void pcv_push_text(lua_State *L, const char *text, size_t len);
-/* Pushes a deep copy of the table at idx (tables copied, other values
- * shared: strings are immutable). */
-void pcv_copy_table(lua_State *L, int idx, int depth);
 /* Converts the value at idx; NULL and *why set on failure (no Lua error). */
 json_t *pcv_to_json(lua_State *L, int idx, int depth, char *why, size_t whylen);
 

@@ -143,6 +143,86 @@ static void load_params(lua_State *L, load_ctx *c, int tbl)
     lua_pop(L, 1);
 }
 
+/* The source of the ctx.params copier, built in C (a luaL_Buffer may not
+ * share the stack with a table walk). */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} src_buf;
+
+static int sb_add(src_buf *b, const char *t, size_t len)
+{
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = (b->n + len + 1) * 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) return -1;
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, t, len);
+    b->n += len;
+    b->s[b->n] = '\0';
+    return 0;
+}
+
+/* A Lua string literal of the key (any bytes). */
+static int sb_quote(src_buf *b, const char *k, size_t len)
+{
+    int rc = sb_add(b, "\"", 1);
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        unsigned char c = (unsigned char)k[i];
+        char esc[8];
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+            snprintf(esc, sizeof esc, "\\%03u", c);
+            rc = sb_add(b, esc, 4);
+        } else
+            rc = sb_add(b, (const char *)&k[i], 1);
+    }
+    return rc ? rc : sb_add(b, "\"", 1);
+}
+
+/* ctx.params for each call: a fresh copy of the parameters table (at idx),
+ * made by a table constructor compiled here for this policy's own keys,
+ * which costs a fraction of copying key by key through the C API. Nested
+ * tables (a retailer's own lists) are copied whole. The copier runs with
+ * the state's own globals, never the policy's. */
+static void make_params_copy(lua_State *L, policy *p, int idx)
+{
+    static const char head[] = "local function copy(t)\n"
+                               "  local c = {}\n"
+                               "  for k, v in next, t do\n"
+                               "    if type(v) == 'table' then v = copy(v) end\n"
+                               "    c[k] = v\n"
+                               "  end\n"
+                               "  return c\n"
+                               "end\n"
+                               "return function(P) return {\n";
+    src_buf b = {0};
+    int rc = sb_add(&b, head, sizeof head - 1);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int nested = lua_istable(L, -1);
+        size_t len;
+        const char *k = lua_tolstring(L, -2, &len); /* keys are strings (JSON) */
+        if (rc == 0) rc = sb_add(&b, "[", 1);
+        if (rc == 0) rc = sb_quote(&b, k, len);
+        if (rc == 0) rc = nested ? sb_add(&b, "] = copy(P[", 11) : sb_add(&b, "] = P[", 6);
+        if (rc == 0) rc = sb_quote(&b, k, len);
+        if (rc == 0) rc = nested ? sb_add(&b, "]),\n", 4) : sb_add(&b, "],\n", 3);
+        lua_pop(L, 1);
+    }
+    if (rc == 0) rc = sb_add(&b, "} end\n", 6);
+    if (rc < 0) {
+        free(b.s);
+        luaL_error(L, "out of memory");
+    }
+    int st = luaL_loadbufferx(L, b.s, b.n, "=ctx.params", "t");
+    free(b.s);
+    if (st != LUA_OK) lua_error(L);
+    lua_call(L, 0, 1);
+    p->params_copy = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* Runs under lua_pcall: compile, run the main chunk, check the answer. */
 static int load_run(lua_State *L)
 {
@@ -173,6 +253,7 @@ static int load_run(lua_State *L)
     }
     /* ctx.params once as a table; each call gets a copy of it. */
     pcv_push_json(L, p->params_json, 0);
+    make_params_copy(L, p, lua_gettop(L));
     p->params_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -248,7 +329,7 @@ static policy *pld_new(const char *name, const char *file, const policy_limits *
     p->params_json = policy_params_to_json(&p->params);
     for (int h = 0; h < HOOK_COUNT; h++)
         p->hook_ref[h] = LUA_NOREF;
-    p->params_ref = LUA_NOREF;
+    p->params_ref = p->params_copy = LUA_NOREF;
     pld_iso_now(p->loaded_at);
     if (!p->name || (file && !p->file) || !p->params_json) {
         pld_free(p);

@@ -1,7 +1,7 @@
 /* policy_bench.c: what a policy decision costs. Prints one line,
  *   hook_ns=<median ns of one deposit call> hook_text_ns=<the same call with
  *   the order as JSON text> view_text_ns=<the order's view written as text>
- *   reload_us=<median us of one reload>
+ *   hook_tax_ns=<median ns of one tax call> reload_us=<median us of one reload>
  *
  * hook_ns is the call as decide_deposit makes it: a 5-line order (ship,
  * pickup and carry-out lines, a customer, a shipping charge) handed over
@@ -13,6 +13,10 @@
  * order as text parsed into tables (what replay and tools do, and what the
  * engine did before); view_text_ns is what the flow spends writing the
  * view's text for the decision's log entry (not part of the call).
+ * hook_tax_ns is the call the flows make most (once per line and charge):
+ * policies/furniture.lua's tax hook for one line of the same order, the
+ * item as JSON text as flow_tax.c writes it, the order as its structs; the
+ * hook reads the item, its destination and ctx.params, not the order.
  * It also checks that policies/default.lua defines no hook (a store on it
  * makes no call into Lua: the flows answer in C).
  * The reload re-reads, hashes, compiles and swaps a changed policy file.
@@ -175,6 +179,25 @@ int main(int argc, char **argv)
     policy_host_free(h);
     unlink(file);
 
+    /* The tax question of line 1 (flow_tax.c's item), to furniture.lua. */
+    snprintf(path, sizeof path, "%s/policies/furniture.lua", root);
+    policy *fp = policy_load_file(path, NULL, &e);
+    if (!fp) return fail("furniture.lua", e.message);
+    static const char item[] =
+        "{\"kind\":\"line\",\"line\":1,\"item\":\"P100\",\"qty\":2,\"amount\":99800,"
+        "\"destination\":{\"mode\":\"ship\",\"address\":\"home\",\"country\":\"NL\","
+        "\"zip\":\"1012 LG\",\"city\":\"Amsterdam\"}}";
+    for (int i = 0; i < CALLS; i++) {
+        policy_arg ta[2] = {{.text = item, .len = sizeof item - 1}, {.order = o}};
+        int64_t v, t0 = now_ns();
+        int rc = policy_call_amount_args(fp, HOOK_TAX, "S001", "2030-01-01", 0, ta, 2, &v, &e);
+        t[i] = now_ns() - t0;
+        if (rc < 0) return fail("tax", e.message);
+        if (v != 17321) return fail("tax", "not 21 % VAT included in 998.00");
+    }
+    int64_t hook_tax_ns = median(t, CALLS);
+    policy_release(fp);
+
     /* policies/default.lua: parameters only, so no hook and no Lua. */
     snprintf(path, sizeof path, "%s/policies/default.lua", root);
     policy *d = policy_load_file(path, NULL, &e);
@@ -186,7 +209,8 @@ int main(int argc, char **argv)
     order_free(o);
     rmdir(dir);
     free(src);
-    printf("hook_ns=%lld hook_text_ns=%lld view_text_ns=%lld reload_us=%lld\n", (long long)hook_ns,
-           (long long)hook_text_ns, (long long)view_ns, (long long)reload_us);
+    printf("hook_ns=%lld hook_text_ns=%lld view_text_ns=%lld hook_tax_ns=%lld reload_us=%lld\n",
+           (long long)hook_ns, (long long)hook_text_ns, (long long)view_ns, (long long)hook_tax_ns,
+           (long long)reload_us);
     return 0;
 }

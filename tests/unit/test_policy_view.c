@@ -397,6 +397,25 @@ static void test_table_semantics(const char *pdir)
               strstr(err.message, "during its call only"),
           "a kept view: %s", err.message);
     policy_release(p);
+
+    /* ctx.params is a fresh copy per call (made by a constructor compiled
+     * for the policy's keys, any bytes in them): what a hook changes in
+     * it, nested lists included, the next call does not see. */
+    write_file(path, "return { parameters = { tiers = { { pct = 10 } }, ['odd \\\"key\\n'] = 7 },\n"
+                     "  deposit = function(order, ctx)\n"
+                     "    local v = ctx.params.tiers[1].pct + ctx.params['odd \\\"key\\n']\n"
+                     "    ctx.params.tiers[1].pct = 1000\n"
+                     "    ctx.params.default_deposit_pct = nil\n"
+                     "    return v + ctx.params.cancellation_charge_pct\n"
+                     "  end }\n");
+    p = policy_load_file(path, NULL, &err);
+    CHECK(p != NULL, "%s", err.message);
+    if (!p) return;
+    for (int i = 0; i < 2; i++)
+        CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) == 0 &&
+                  v == 22,
+              "call %d: ctx.params as loaded: %lld %s", i, (long long)v, err.message);
+    policy_release(p);
     order_free(o);
 }
 
