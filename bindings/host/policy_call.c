@@ -92,8 +92,8 @@ typedef struct {
  * within one second). */
 static const char *iso_of(time_t t, char today[11])
 {
-    static time_t last = -1;
-    static char iso[21];
+    static _Thread_local time_t last = -1;
+    static _Thread_local char iso[21];
     if (t != last) {
         struct tm tm;
         gmtime_r(&t, &tm);
