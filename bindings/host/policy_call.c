@@ -7,7 +7,8 @@
  * inside the pcall matters: building the argument tables can hit the
  * memory cap, and outside a pcall that would be a panic. ctx.params is a
  * fresh copy of a table built once at load (by a constructor compiled for
- * its keys, policy_load.c), not a conversion per call. The answer is checked here,
+ * its keys, nested tables copied when first read: policy_load.c), not a
+ * conversion per call. The answer is checked here,
  * not trusted: amounts must be Lua integers in [0, MONEY_MAX] (a float is refused even when
  * integral, since M1 allows no floating point in money paths), permits a boolean.
  *
@@ -122,8 +123,7 @@ static void push_ctx(lua_State *L, const call_ctx *c)
     lua_pushstring(L, now);
     lua_setfield(L, -2, "now");
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_copy);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_ref);
-    lua_call(L, 1, 1);
+    lua_call(L, 0, 1);
     lua_setfield(L, -2, "params");
 }
 

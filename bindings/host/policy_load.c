@@ -183,12 +183,18 @@ static int sb_quote(src_buf *b, const char *k, size_t len)
 
 /* ctx.params for each call: a fresh copy of the parameters table (at idx),
  * made by a table constructor compiled here for this policy's own keys,
- * which costs a fraction of copying key by key through the C API. Nested
- * tables (a retailer's own lists) are copied whole. The copier runs with
- * the state's own globals, never the policy's. */
+ * which costs a fraction of copying key by key through the C API. A
+ * retailer's nested tables (tiers, rate lists) are copied when a hook
+ * first reads them (or walks ctx.params with pairs), not for every call:
+ * a tax hook asked once per line reads one rate, not every tier. The
+ * source table and the copier live in the registry, out of the policy's
+ * reach, and run with the state's own globals. */
 static void make_params_copy(lua_State *L, policy *p, int idx)
 {
-    static const char head[] = "local function copy(t)\n"
+    static const char head[] = "local P = ...\n"
+                               "local next, rawget, rawset, setmetatable, type = next, rawget, "
+                               "rawset, setmetatable, type\n"
+                               "local function copy(t)\n"
                                "  local c = {}\n"
                                "  for k, v in next, t do\n"
                                "    if type(v) == 'table' then v = copy(v) end\n"
@@ -196,22 +202,40 @@ static void make_params_copy(lua_State *L, policy *p, int idx)
                                "  end\n"
                                "  return c\n"
                                "end\n"
-                               "return function(P) return {\n";
+                               "local NESTED = {\n";
+    static const char mt[] =
+        "}\n"
+        "local mt = { __metatable = false,\n"
+        "  __index = function(t, k)\n"
+        "    if NESTED[k] then local v = copy(P[k]) rawset(t, k, v) return v end\n"
+        "  end,\n"
+        "  __pairs = function(t)\n"
+        "    for k in next, NESTED do\n"
+        "      if rawget(t, k) == nil then rawset(t, k, copy(P[k])) end\n"
+        "    end\n"
+        "    return next, t, nil\n"
+        "  end }\n"
+        "if next(NESTED) == nil then mt = nil end\n"
+        "return function() return setmetatable({\n";
     src_buf b = {0};
     int rc = sb_add(&b, head, sizeof head - 1);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        int nested = lua_istable(L, -1);
-        size_t len;
-        const char *k = lua_tolstring(L, -2, &len); /* keys are strings (JSON) */
-        if (rc == 0) rc = sb_add(&b, "[", 1);
-        if (rc == 0) rc = sb_quote(&b, k, len);
-        if (rc == 0) rc = nested ? sb_add(&b, "] = copy(P[", 11) : sb_add(&b, "] = P[", 6);
-        if (rc == 0) rc = sb_quote(&b, k, len);
-        if (rc == 0) rc = nested ? sb_add(&b, "]),\n", 4) : sb_add(&b, "],\n", 3);
-        lua_pop(L, 1);
+    for (int pass = 0; pass < 2; pass++) { /* the nested keys, then the others */
+        if (pass == 1 && rc == 0) rc = sb_add(&b, mt, sizeof mt - 1);
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            int nested = lua_istable(L, -1);
+            size_t len;
+            const char *k = lua_tolstring(L, -2, &len); /* keys are strings (JSON) */
+            lua_pop(L, 1);
+            if (nested != (pass == 0)) continue;
+            if (rc == 0) rc = sb_add(&b, "[", 1);
+            if (rc == 0) rc = sb_quote(&b, k, len);
+            if (rc == 0) rc = pass == 0 ? sb_add(&b, "] = true,\n", 10) : sb_add(&b, "] = P[", 6);
+            if (rc == 0 && pass == 1) rc = sb_quote(&b, k, len);
+            if (rc == 0 && pass == 1) rc = sb_add(&b, "],\n", 3);
+        }
     }
-    if (rc == 0) rc = sb_add(&b, "} end\n", 6);
+    if (rc == 0) rc = sb_add(&b, "}, mt) end\n", 11);
     if (rc < 0) {
         free(b.s);
         luaL_error(L, "out of memory");
@@ -219,7 +243,8 @@ static void make_params_copy(lua_State *L, policy *p, int idx)
     int st = luaL_loadbufferx(L, b.s, b.n, "=ctx.params", "t");
     free(b.s);
     if (st != LUA_OK) lua_error(L);
-    lua_call(L, 0, 1);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
     p->params_copy = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 

@@ -399,13 +399,19 @@ static void test_table_semantics(const char *pdir)
     policy_release(p);
 
     /* ctx.params is a fresh copy per call (made by a constructor compiled
-     * for the policy's keys, any bytes in them): what a hook changes in
-     * it, nested lists included, the next call does not see. */
+     * for the policy's keys, any bytes in them; nested tables copied when
+     * first read): what a hook changes in it, nested lists included, the
+     * next call does not see, and pairs walks all of it. */
     write_file(path, "return { parameters = { tiers = { { pct = 10 } }, ['odd \\\"key\\n'] = 7 },\n"
                      "  deposit = function(order, ctx)\n"
                      "    local v = ctx.params.tiers[1].pct + ctx.params['odd \\\"key\\n']\n"
                      "    ctx.params.tiers[1].pct = 1000\n"
                      "    ctx.params.default_deposit_pct = nil\n"
+                     "    local walked = 0\n"
+                     "    for k, x in pairs(ctx.params) do\n"
+                     "      if k == 'tiers' and x[1].pct == 1000 then walked = walked + 1 end\n"
+                     "    end\n"
+                     "    assert(walked == 1, 'pairs walks the nested tables too')\n"
                      "    return v + ctx.params.cancellation_charge_pct\n"
                      "  end }\n");
     p = policy_load_file(path, NULL, &err);
