@@ -1,10 +1,13 @@
 -- default.lua: the engine's default rules (SPEC.md sections 3, 5 F6/F7 and
--- 8 A2), spelled out as a policy file.
+-- 8 A2) as a policy file: the parameters, and no hook.
 --
--- The engine has these rules built in; a store whose policy is "default"
--- gets exactly this behaviour whether or not this file is present. It is
--- here to be copied: save it as policies/NAME.lua, set the store's policy to
--- NAME, and change what differs. Leave out a hook to keep the engine's rule.
+-- Every hook is optional, and one left out is answered by the engine's own
+-- rule, computed in C without a call into Lua. This file leaves them all
+-- out, so a store on "default" never runs Lua for a decision; its rules
+-- are exactly the ones below. To change one, copy this file to
+-- policies/NAME.lua, set the store's policy to NAME, change a parameter or
+-- write the hook that differs. tests/policies/fixtures/spelled_out.lua has
+-- the default rules written out as hooks, to start from.
 -- See policies/README.md for the contract, the helpers and how to test.
 --
 -- Money is integers in minor units (cents) everywhere: never return a float.
@@ -30,97 +33,20 @@ policy.parameters = {
                                                    -- or a list, e.g. { "cash", "card", "store_credit" }
 }
 
--- What is still to be delivered of a line: ordered minus invoiced minus
--- cancelled. Returned quantities were invoiced first, so they are not open.
-local function open_qty(line)
-  local q = line.qty - (line.qty_invoiced or 0) - (line.qty_cancelled or 0)
-  return q > 0 and q or 0
-end
-
-local function is_shipping_charge(charge, params)
-  return charge.kind == "shipping" or charge.code == params.shipping_charge_code
-end
-
--- SPEC P1: the open quantities of ship and pickup lines plus the shipping
--- charges not yet invoiced. Carry-out lines are paid in full at once.
-local function deposit_base(order, params)
-  local base = 0
-  for _, line in ipairs(order.lines or {}) do
-    local mode = line.delivery and line.delivery.mode
-    if mode == "ship" or mode == "pickup" then
-      base = base + open_qty(line) * line.unit_price
-    end
-  end
-  for _, charge in ipairs(order.charges or {}) do
-    if is_shipping_charge(charge, params) and not charge.invoiced then
-      base = base + charge.amount
-    end
-  end
-  return base
-end
-
--- Deposit the customer must pay before the order is confirmed.
-function policy.deposit(order, ctx)
-  if order.customer and order.customer.b2b then return 0 end
-  return corder.pct(deposit_base(order, ctx.params), ctx.params.default_deposit_pct)
-end
-
--- Shipping charge of one shipment (the ship lines sharing an address and a
--- date): the same flat amount for every shipment.
-function policy.shipping_charge(shipment, order, ctx)
-  return ctx.params.default_shipping_charge
-end
-
--- SPEC F6: a percentage of the value of the lines still open; charges are
--- not counted.
-function policy.cancellation_charge(order, ctx)
-  local value = 0
-  for _, line in ipairs(order.lines or {}) do
-    value = value + open_qty(line) * line.unit_price
-  end
-  return corder.pct(value, ctx.params.cancellation_charge_pct)
-end
-
--- Value of the goods on one invoice of the order.
-local function invoice_value(order, id)
-  for _, inv in ipairs(order.invoices or {}) do
-    if inv.id == id then
-      local v = 0
-      for _, l in ipairs(inv.lines or {}) do v = v + l.amount end
-      return v
-    end
-  end
-  return 0
-end
-
--- SPEC F7: the shipping charge of the returned lines' shipment in proportion
--- to the value returned. The engine passes that share as ret.proportional;
--- without it, the share is worked out from the invoice the goods came on.
-function policy.shipping_refund(ret, order, ctx)
-  if not ctx.params.refund_shipping_charges then return 0 end
-  if ret.proportional then return ret.proportional end
-  local charged, base = ret.shipping_charged or 0, invoice_value(order, ret.invoice)
-  if charged <= 0 or base <= 0 then return 0 end
-  return corder.muldiv(charged, ret.value, base)
-end
-
--- SPEC T1: tax is left to the engine's built-in rule, computed in C without
--- a call into Lua for every line: tax_pct of a net amount, or the tax part
--- of a gross one when prices_include_tax is on. Spelled out it would read:
+-- The rules the engine applies for the hooks left out:
 --
---   function policy.tax(item, order, ctx)
---     local pct = ctx.params.tax_pct
---     if ctx.params.prices_include_tax then
---       return item.amount - corder.muldiv(item.amount, 100, 100 + pct)
---     end
---     return corder.pct(item.amount, pct)
---   end
---
--- (the engine rounds the tax part itself, half away from zero.)
-
--- SPEC A2: a manager holds every permission, nobody else holds any.
-function policy.permits(staff, permission, ctx)
-  return staff.role == "manager"
-end
+--   deposit(order, ctx)              P1: default_deposit_pct of the open
+--       quantities of ship and pickup lines plus the shipping charges not
+--       yet invoiced (order.deposit.base); 0 for a B2B customer.
+--   shipping_charge(shipment, order, ctx)   default_shipping_charge.
+--   cancellation_charge(order, ctx)  F6: cancellation_charge_pct of the
+--       value of the lines still open (order.totals.open); charges not counted.
+--   shipping_refund(ret, order, ctx) F7: the shipment's charge in
+--       proportion to the value returned (ret.proportional), or 0 when
+--       refund_shipping_charges is off.
+--   tax(item, order, ctx)            T1: tax_pct of a net amount, or the tax
+--       part of a gross one when prices_include_tax is on.
+--   permits(staff, permission, ctx)  A2: a manager holds every permission,
+--       nobody else holds any.
 
 return policy

@@ -32,6 +32,7 @@ typedef struct {
     int mem_refused;   /* an allocation was refused since the last reset */
     int last_line;     /* the policy line the count hook last saw, for memory errors */
     const char *store; /* for print and corder.log during a call */
+    void *view;        /* the order view's per-state data (policy_view.c) */
 } psb_state;
 
 /* The state's bookkeeping (the allocator's ud). */

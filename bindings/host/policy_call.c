@@ -1,12 +1,16 @@
 /* policy_call.c: asking a version a question (POLICY.md hooks).
  *
  * One call = arm the budget, then one lua_pcall of a C trampoline that
- * converts the JSON arguments, builds ctx = {store, today, now, params} and
- * calls the hook. Doing the conversion inside the pcall matters: building
- * the argument tables can hit the memory cap, and outside a pcall that
- * would be a panic. The answer is checked here, not trusted: amounts must
- * be Lua integers in [0, MONEY_MAX] (a float is refused even when integral,
- * since M1 allows no floating point in money paths), permits a boolean.
+ * pushes the arguments (JSON text parsed into tables; the order as a view
+ * built from its structs as far as the hook reads it, policy_view.c),
+ * builds ctx = {store, today, now, params} and calls the hook. Doing this
+ * inside the pcall matters: building the argument tables can hit the
+ * memory cap, and outside a pcall that would be a panic. ctx.params is a
+ * fresh copy of a table built once at load (by a constructor compiled for
+ * its keys, nested tables copied when first read: policy_load.c), not a
+ * conversion per call. The answer is checked here,
+ * not trusted: amounts must be Lua integers in [0, MONEY_MAX] (a float is refused even when
+ * integral, since M1 allows no floating point in money paths), permits a boolean.
  *
  * After a memory error the state may hold whatever the policy piled up in
  * its globals, so it is rebuilt from the same source; the version id and
@@ -67,27 +71,50 @@ bool lh_has_hook(const policy *p, policy_hook hook)
     return (unsigned)hook < HOOK_COUNT && p->has[hook];
 }
 
+/* Hook calls made, for tests (policy_lua_calls). */
+static unsigned long long hook_calls;
+
+unsigned long long policy_lua_calls(void)
+{
+    return __atomic_load_n(&hook_calls, __ATOMIC_RELAXED);
+}
+
 typedef struct {
     policy *p;
     policy_hook hook;
     const char *store, *today;
     int64_t now; /* epoch seconds of the caller's clock; 0: the pin, else the real clock */
     json_t *const *args;
-    const char *const *texts; /* or the arguments as JSON text */
-    const size_t *lens;
+    const policy_arg *pargs; /* or the arguments as text or the order */
     int nargs;
 } call_ctx;
 
+/* "2024-05-01T10:00:00Z" of t; the last one is kept (calls come in bursts
+ * within one second). */
+static const char *iso_of(time_t t, char today[11])
+{
+    static _Thread_local time_t last = -1;
+    static _Thread_local char iso[21];
+    if (t != last) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        last = t;
+    }
+    if (today) {
+        memcpy(today, iso, 10);
+        today[10] = '\0';
+    }
+    return iso;
+}
+
 static void push_ctx(lua_State *L, const call_ctx *c)
 {
-    char today[11], now[21];
+    char today[11];
     /* One clock: the flow's own (a pinned test clock included), so ctx.now
      * and the order's timestamps agree; tools without one pass 0. */
     time_t t = c->now ? (time_t)c->now : pinned_now ? (time_t)pinned_now : time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!c->today) strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    const char *now = iso_of(t, c->today ? NULL : today);
     lua_createtable(L, 0, 4);
     lua_pushstring(L, c->store ? c->store : "");
     lua_setfield(L, -2, "store");
@@ -95,7 +122,8 @@ static void push_ctx(lua_State *L, const call_ctx *c)
     lua_setfield(L, -2, "today");
     lua_pushstring(L, now);
     lua_setfield(L, -2, "now");
-    pcv_push_json(L, c->p->params_json, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_copy);
+    lua_call(L, 0, 1);
     lua_setfield(L, -2, "params");
 }
 
@@ -105,11 +133,16 @@ static int call_run(lua_State *L)
     lua_settop(L, 0);
     luaL_checkstack(L, c->nargs + 4, "hook arguments");
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->hook_ref[c->hook]);
+    int orders = 0;
     for (int i = 0; i < c->nargs; i++) {
-        if (c->texts)
-            pcv_push_text(L, c->texts[i], c->lens[i]);
-        else
+        if (!c->pargs)
             pcv_push_json(L, c->args[i], 0);
+        else if (c->pargs[i].order && orders++ == 0)
+            pvw_push_order(L, c->pargs[i].order);
+        else if (c->pargs[i].order) /* one view per call (policy_view.c) */
+            luaL_error(L, "internal: a hook call with two orders");
+        else
+            pcv_push_text(L, c->pargs[i].text, c->pargs[i].len);
     }
     push_ctx(L, c);
     lua_call(L, c->nargs + 1, 1);
@@ -126,6 +159,8 @@ static void call_rebuild(policy *p)
     p->L = q->L;
     q->L = L;
     memcpy(p->hook_ref, q->hook_ref, sizeof p->hook_ref);
+    p->params_ref = q->params_ref;
+    p->params_copy = q->params_copy;
     pld_free(q);
 }
 
@@ -141,9 +176,11 @@ static int call_hook(policy *p, call_ctx c, err_t *err)
     psb_arm(L, c.store);
     /* Until the count hook sees a line, a memory error names the hook's. */
     psb_of(L)->last_line = p->hook_line[hook];
+    __atomic_fetch_add(&hook_calls, 1, __ATOMIC_RELAXED);
     lua_pushcfunction(L, call_run);
     lua_pushlightuserdata(L, &c);
     int rc = lua_pcall(L, 1, 1, 0);
+    pvw_end(L); /* the flow's structs are not to be read past the call */
     if (rc == LUA_OK) return 0;
     pld_lua_error(L, rc, p->file, policy_hook_name(hook), err);
     int rebuild = rc == LUA_ERRMEM || psb_of(L)->mem_refused;
@@ -203,9 +240,9 @@ static int check_amount_hook(policy_hook hook, err_t *err)
 }
 
 int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
-                   const char *const *args, const size_t *lens, int nargs, int64_t *out, err_t *err)
+                   const policy_arg *args, int nargs, int64_t *out, err_t *err)
 {
-    call_ctx c = {p, hook, store, today, now, NULL, args, lens, nargs};
+    call_ctx c = {p, hook, store, today, now, NULL, args, nargs};
     if (check_amount_hook(hook, err) < 0 || call_hook(p, c, err) < 0) return -1;
     return amount_answer(p, hook, out, err);
 }
@@ -215,7 +252,7 @@ int lh_call_permits(policy *p, const char *store, const char *today, int64_t now
 {
     json_t *perm = json_string(permission ? permission : "");
     json_t *args[2] = {staff ? staff : json_null(), perm};
-    call_ctx c = {p, HOOK_PERMITS, store, today, now, args, NULL, NULL, 2};
+    call_ctx c = {p, HOOK_PERMITS, store, today, now, args, NULL, 2};
     int rc = perm ? call_hook(p, c, err)
                   : err_set(err, ERR_BAD_REQUEST, "permission is not valid UTF-8");
     json_decref(perm);

@@ -7,6 +7,8 @@
  *                     charge their work to the budget (string, table, utf8...)
  *   policy_match.c    Lua patterns (find, match, gmatch, gsub), the same way
  *   policy_convert.c  jansson values <-> Lua values, both ways
+ *   policy_view.c     the order as hooks read it, built from its structs
+ *                     as far as the hook reads it
  *   policy_load.c     a file -> a checked version (parameters, hooks, SHA)
  *   policy_call.c     calling a hook and checking its answer; refcounts
  *   policy_host.c     stores -> names -> current version; poll and reload
@@ -38,7 +40,9 @@ struct policy {
     size_t srclen;
     policy_limits lim;
     policy_params params;
-    json_t *params_json; /* merged parameters, for info and ctx.params */
+    json_t *params_json; /* merged parameters, for info */
+    int params_ref;      /* ... as a Lua table in L's registry; ctx.params copies it */
+    int params_copy;     /* the function that copies it (policy_load.c) */
     lua_State *L;        /* NULL for the built-in default */
     int hook_ref[HOOK_COUNT];
     int hook_line[HOOK_COUNT]; /* where each hook is defined, for messages */
@@ -67,6 +71,14 @@ void pcv_push_text(lua_State *L, const char *text, size_t len);
 /* Converts the value at idx; NULL and *why set on failure (no Lua error). */
 json_t *pcv_to_json(lua_State *L, int idx, int depth, char *why, size_t whylen);
 
+/* policy_view.c: the order a hook gets, built from the structs as far as
+ * the hook reads it. pvw_install once per state (the sandbox's setup);
+ * pvw_push_order pushes the view of o for the call in progress (o is read
+ * until pvw_end, which every call that pushed one must reach). */
+void pvw_install(lua_State *L);
+void pvw_push_order(lua_State *L, const order *o);
+void pvw_end(lua_State *L);
+
 /* policy_load.c */
 policy *pld_load(const char *name, const char *file, const char *src, size_t len,
                  const policy_limits *lim, err_t *err);
@@ -93,8 +105,7 @@ const char *lh_version(const policy *p);
 const char *lh_name(const policy *p);
 bool lh_has_hook(const policy *p, policy_hook hook);
 int lh_call_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
-                   const char *const *args, const size_t *lens, int nargs, int64_t *out,
-                   err_t *err);
+                   const policy_arg *args, int nargs, int64_t *out, err_t *err);
 int lh_call_permits(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                     const char *permission, bool *out, err_t *err);
 

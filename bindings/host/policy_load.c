@@ -143,6 +143,111 @@ static void load_params(lua_State *L, load_ctx *c, int tbl)
     lua_pop(L, 1);
 }
 
+/* The source of the ctx.params copier, built in C (a luaL_Buffer may not
+ * share the stack with a table walk). */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} src_buf;
+
+static int sb_add(src_buf *b, const char *t, size_t len)
+{
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = (b->n + len + 1) * 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) return -1;
+        b->s = ns;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, t, len);
+    b->n += len;
+    b->s[b->n] = '\0';
+    return 0;
+}
+
+/* A Lua string literal of the key (any bytes). */
+static int sb_quote(src_buf *b, const char *k, size_t len)
+{
+    int rc = sb_add(b, "\"", 1);
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        unsigned char c = (unsigned char)k[i];
+        char esc[8];
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+            snprintf(esc, sizeof esc, "\\%03u", c);
+            rc = sb_add(b, esc, 4);
+        } else
+            rc = sb_add(b, (const char *)&k[i], 1);
+    }
+    return rc ? rc : sb_add(b, "\"", 1);
+}
+
+/* ctx.params for each call: a fresh copy of the parameters table (at idx),
+ * made by a table constructor compiled here for this policy's own keys,
+ * which costs a fraction of copying key by key through the C API. A
+ * retailer's nested tables (tiers, rate lists) are copied when a hook
+ * first reads them (or walks ctx.params with pairs), not for every call:
+ * a tax hook asked once per line reads one rate, not every tier. The
+ * source table and the copier live in the registry, out of the policy's
+ * reach, and run with the state's own globals. */
+static void make_params_copy(lua_State *L, policy *p, int idx)
+{
+    static const char head[] = "local P = ...\n"
+                               "local next, rawget, rawset, setmetatable, type = next, rawget, "
+                               "rawset, setmetatable, type\n"
+                               "local function copy(t)\n"
+                               "  local c = {}\n"
+                               "  for k, v in next, t do\n"
+                               "    if type(v) == 'table' then v = copy(v) end\n"
+                               "    c[k] = v\n"
+                               "  end\n"
+                               "  return c\n"
+                               "end\n"
+                               "local NESTED = {\n";
+    static const char mt[] =
+        "}\n"
+        "local mt = { __metatable = false,\n"
+        "  __index = function(t, k)\n"
+        "    if NESTED[k] then local v = copy(P[k]) rawset(t, k, v) return v end\n"
+        "  end,\n"
+        "  __pairs = function(t)\n"
+        "    for k in next, NESTED do\n"
+        "      if rawget(t, k) == nil then rawset(t, k, copy(P[k])) end\n"
+        "    end\n"
+        "    return next, t, nil\n"
+        "  end }\n"
+        "if next(NESTED) == nil then mt = nil end\n"
+        "return function() return setmetatable({\n";
+    src_buf b = {0};
+    int rc = sb_add(&b, head, sizeof head - 1);
+    for (int pass = 0; pass < 2; pass++) { /* the nested keys, then the others */
+        if (pass == 1 && rc == 0) rc = sb_add(&b, mt, sizeof mt - 1);
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            int nested = lua_istable(L, -1);
+            size_t len;
+            const char *k = lua_tolstring(L, -2, &len); /* keys are strings (JSON) */
+            lua_pop(L, 1);
+            if (nested != (pass == 0)) continue;
+            if (rc == 0) rc = sb_add(&b, "[", 1);
+            if (rc == 0) rc = sb_quote(&b, k, len);
+            if (rc == 0) rc = pass == 0 ? sb_add(&b, "] = true,\n", 10) : sb_add(&b, "] = P[", 6);
+            if (rc == 0 && pass == 1) rc = sb_quote(&b, k, len);
+            if (rc == 0 && pass == 1) rc = sb_add(&b, "],\n", 3);
+        }
+    }
+    if (rc == 0) rc = sb_add(&b, "}, mt) end\n", 11);
+    if (rc < 0) {
+        free(b.s);
+        luaL_error(L, "out of memory");
+    }
+    int st = luaL_loadbufferx(L, b.s, b.n, "=ctx.params", "t");
+    free(b.s);
+    if (st != LUA_OK) lua_error(L);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    p->params_copy = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 /* Runs under lua_pcall: compile, run the main chunk, check the answer. */
 static int load_run(lua_State *L)
 {
@@ -171,6 +276,10 @@ static int load_run(lua_State *L)
         p->hook_ref[h] = luaL_ref(L, LUA_REGISTRYINDEX);
         p->has[h] = true;
     }
+    /* ctx.params once as a table; each call gets a copy of it. */
+    pcv_push_json(L, p->params_json, 0);
+    make_params_copy(L, p, lua_gettop(L));
+    p->params_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
 
@@ -245,6 +354,7 @@ static policy *pld_new(const char *name, const char *file, const policy_limits *
     p->params_json = policy_params_to_json(&p->params);
     for (int h = 0; h < HOOK_COUNT; h++)
         p->hook_ref[h] = LUA_NOREF;
+    p->params_ref = p->params_copy = LUA_NOREF;
     pld_iso_now(p->loaded_at);
     if (!p->name || (file && !p->file) || !p->params_json) {
         pld_free(p);

@@ -21,5 +21,8 @@ json_t *policy_params_json(const policy *p);
 /* Pins ctx.now (epoch seconds, handed to hooks as ISO-8601 UTC) for every
  * call; 0 follows the real clock. For tests and replay. Process-wide. */
 void policy_set_now(int64_t now);
+/* How many hook calls went into Lua in this process: a store whose policy
+ * leaves every hook out makes none (tests count them). */
+unsigned long long policy_lua_calls(void);
 
 #endif

@@ -386,6 +386,7 @@ static int psb_setup(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, "corder.env");
     psb_push_corder(L);
     lua_setfield(L, env, "corder");
+    pvw_install(L);
     return 0;
 }
 

@@ -89,18 +89,28 @@ static void record(flow_ctx *c, const policy *pol, const char *store, const char
     jw_end_obj(w);
 }
 
-/* Asks an amount hook with its arguments as JSON text; dflt is the SPEC
- * default, used when the policy leaves the hook out. */
-static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, const size_t *lens,
-                      int nargs, const char *view_ref, int64_t dflt, int64_t *out, err_t *err)
+/* Asks an amount hook; dflt is the SPEC default, used when the policy
+ * leaves the hook out (then no Lua runs at all). An argument is JSON text,
+ * logged as it is, or the order itself (policy_arg): the hook reads the
+ * order from its structs, as far as it reads it, and the log names it by
+ * view_ref (record), so no text of the order is written at all. The order
+ * is always the last argument. */
+static int ask_amount(flow_ctx *c, policy_hook hook, const policy_arg *args, int nargs,
+                      const char *view_ref, int64_t dflt, int64_t *out, err_t *err)
 {
-    for (int i = 0; i < nargs; i++)
-        if (!texts[i]) return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
+    const char *texts[2] = {NULL, NULL};
+    size_t lens[2] = {0, 0};
+    for (int i = 0; i < nargs && i < 2; i++) {
+        if (!args[i].order && !args[i].text)
+            return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
+        texts[i] = args[i].text;
+        lens[i] = args[i].len;
+    }
     /* A5: the money rules of the order's store (flow_load_change). */
     bool by_policy = policy_has_hook(c->pol, hook);
     if (by_policy) {
-        if (policy_call_amount_text(c->pol, hook, c->rules_store, c->rules_today, engine_now(c->e),
-                                    texts, lens, nargs, out, err) < 0)
+        if (policy_call_amount_args(c->pol, hook, c->rules_store, c->rules_today, engine_now(c->e),
+                                    args, nargs, out, err) < 0)
             return -1;
     } else {
         *out = dflt;
@@ -108,6 +118,13 @@ static int ask_amount(flow_ctx *c, policy_hook hook, const char *const *texts, c
     record(c, c->pol, c->rules_store, c->rules_today, hook, texts, lens, NULL, nargs, view_ref,
            *out, false, by_policy);
     return 0;
+}
+
+/* The order as an argument: its structs, for the hook (the log names it
+ * by reference, see record). */
+static policy_arg order_arg(const order *o)
+{
+    return (policy_arg){.order = o};
 }
 
 static int64_t pct_of(int64_t amount, int64_t bp)
@@ -129,6 +146,28 @@ int64_t decide_default_tax(const policy_params *p, int64_t amount)
     return out;
 }
 
+/* A shallow copy of o with its own lines and charges (what a tax pass
+ * changes); the other lists are o's, and are not freed with it. */
+static order *freeze_taxes(const order *o)
+{
+    order *f = malloc(sizeof *f);
+    if (!f) return NULL;
+    *f = *o;
+    f->lines.v = malloc((o->lines.n ? o->lines.n : 1) * sizeof *o->lines.v);
+    f->charges.v = malloc((o->charges.n ? o->charges.n : 1) * sizeof *o->charges.v);
+    if (!f->lines.v || !f->charges.v) {
+        free(f->lines.v);
+        free(f->charges.v);
+        free(f);
+        return NULL;
+    }
+    if (o->lines.n) memcpy(f->lines.v, o->lines.v, o->lines.n * sizeof *o->lines.v);
+    if (o->charges.n) memcpy(f->charges.v, o->charges.v, o->charges.n * sizeof *o->charges.v);
+    f->lines.cap = o->lines.n;
+    f->charges.cap = o->charges.n;
+    return f;
+}
+
 int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_t amount,
                int64_t *out, err_t *err)
 {
@@ -143,13 +182,13 @@ int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_
                    *out, false, false);
         return 0;
     }
-    /* The order view once per pass (flow_decide_taxes): the order as it
-     * will be, before its taxes. */
-    if (!c->tax_view && !(c->tax_view = order_text(o, ORDER_POLICY, &c->tax_view_len)))
+    /* The order once per pass (flow_decide_taxes), as it will be before its
+     * taxes: a copy of o whose lines and charges keep the taxes they had at
+     * the pass's start while the pass decides them in o. */
+    if (!c->tax_order && !(c->tax_order = freeze_taxes(o)))
         return err_set(err, ERR_INTERNAL, "out of memory asking the policy");
-    const char *texts[2] = {item, c->tax_view};
-    size_t lens[2] = {len, c->tax_view_len};
-    if (ask_amount(c, HOOK_TAX, texts, lens, 2, DECIDE_ORDER_REF, 0, out, err) < 0) return -1;
+    policy_arg args[2] = {{.text = item, .len = len}, order_arg(c->tax_order)};
+    if (ask_amount(c, HOOK_TAX, args, 2, DECIDE_ORDER_REF, 0, out, err) < 0) return -1;
     if (o->tax_included && *out > amount)
         return err_set(
             err, ERR_POLICY_ERROR,
@@ -160,31 +199,31 @@ int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_
 
 void decide_tax_done(flow_ctx *c)
 {
-    free(c->tax_view);
-    c->tax_view = NULL;
+    if (c->tax_order) {
+        free(c->tax_order->lines.v);
+        free(c->tax_order->charges.v);
+        free(c->tax_order);
+        c->tax_order = NULL;
+    }
 }
 
 int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
 {
     order_sums s;
     if (!order_sum(o, &s)) return err_set(err, ERR_VALIDATION, "the order's amounts overflow (M4)");
-    size_t len;
-    char *view = order_text(o, ORDER_POLICY, &len);
-    const char *texts[1] = {view};
+    policy_arg a = order_arg(o);
     int64_t dflt = o->b2b ? 0 : pct_of(s.deposit_base, c->params->default_deposit_pct_bp);
-    int rc = ask_amount(c, HOOK_DEPOSIT, texts, &len, 1, DECIDE_ORDER_REF, dflt, out, err);
-    free(view);
-    return rc;
+    return ask_amount(c, HOOK_DEPOSIT, &a, 1, DECIDE_ORDER_REF, dflt, out, err);
 }
 
 int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err)
 {
-    size_t lens[2];
-    char *texts[2] = {jsonw_dumps(shipment, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
-    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, (const char *const *)texts, lens, 2,
-                        DECIDE_ORDER_REF, c->params->default_shipping_charge, out, err);
-    free(texts[0]);
-    free(texts[1]);
+    char *shipment_text;
+    policy_arg args[2] = {{0}, order_arg(o)};
+    args[0].text = shipment_text = jsonw_dumps(shipment, &args[0].len);
+    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, args, 2, DECIDE_ORDER_REF,
+                        c->params->default_shipping_charge, out, err);
+    free(shipment_text);
     return rc;
 }
 
@@ -192,26 +231,22 @@ int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t 
 {
     order_sums s;
     if (!order_sum(o, &s)) return err_set(err, ERR_VALIDATION, "the order's amounts overflow (M4)");
-    size_t len;
-    char *view = order_text(o, ORDER_POLICY, &len);
-    const char *texts[1] = {view};
-    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, texts, &len, 1, DECIDE_ORDER_BEFORE,
+    policy_arg a = order_arg(o);
+    int rc = ask_amount(c, HOOK_CANCELLATION_CHARGE, &a, 1, DECIDE_ORDER_BEFORE,
                         pct_of(s.open_value, c->params->cancellation_charge_pct_bp), out, err);
-    free(view);
     return rc;
 }
 
 int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err)
 {
-    size_t lens[2];
-    char *texts[2] = {jsonw_dumps(ret, &lens[0]), order_text(o, ORDER_POLICY, &lens[1])};
+    char *ret_text;
+    policy_arg args[2] = {{0}, order_arg(o)};
+    args[0].text = ret_text = jsonw_dumps(ret, &args[0].len);
     int64_t dflt = c->params->refund_shipping_charges
                        ? json_integer_value(json_object_get(ret, "proportional"))
                        : 0;
-    int rc = ask_amount(c, HOOK_SHIPPING_REFUND, (const char *const *)texts, lens, 2,
-                        DECIDE_ORDER_BEFORE, dflt, out, err);
-    free(texts[0]);
-    free(texts[1]);
+    int rc = ask_amount(c, HOOK_SHIPPING_REFUND, args, 2, DECIDE_ORDER_BEFORE, dflt, out, err);
+    free(ret_text);
     return rc;
 }
 

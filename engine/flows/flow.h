@@ -50,11 +50,11 @@ typedef struct {
     master_store store; /* the signed-in store */
     char today[11];     /* the signed-in store's today (dates in requests) */
     char now_iso[32];
-    jsonw decisions; /* what the policy was asked and answered (F8): a JSON array */
-    bool preview;    /* order.preview: compute, keep nothing */
-    int64_t due_now; /* what create would take now (order.preview, F11) */
-    char *tax_view;  /* the order as the tax hook sees it, during one pass */
-    size_t tax_view_len;
+    jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
+    bool preview;         /* order.preview: compute, keep nothing */
+    int64_t due_now;      /* what create would take now (order.preview, F11) */
+    order *tax_order;     /* the order as the tax hook sees it, during one pass:
+                           * lines and charges copied at its start (decide.c) */
     char approved_by[32]; /* who approved an override, if anyone */
     /* A5: the order belongs to another store than the signed-in one. */
     bool other_store;

@@ -211,8 +211,7 @@ static bool bp_has_hook(const policy *p, policy_hook hook)
 
 /* Never called: a policy without hooks is decided by the C defaults. */
 static int bp_amount(policy *p, policy_hook hook, const char *store, const char *today, int64_t now,
-                     const char *const *args, const size_t *lens, int nargs, int64_t *out,
-                     err_t *err)
+                     const policy_arg *args, int nargs, int64_t *out, err_t *err)
 {
     return err_set(err, ERR_INTERNAL, "the built-in policy has no %s hook", policy_hook_name(hook));
 }
@@ -220,7 +219,7 @@ static int bp_amount(policy *p, policy_hook hook, const char *store, const char 
 static int bp_permits(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                       const char *permission, bool *out, err_t *err)
 {
-    return bp_amount(p, HOOK_PERMITS, store, today, now, NULL, NULL, 0, NULL, err);
+    return bp_amount(p, HOOK_PERMITS, store, today, now, NULL, 0, NULL, err);
 }
 
 const policy_impl policy_builtin = {
@@ -247,16 +246,14 @@ int policy_call_amount(policy *p, policy_hook hook, const char *store, const cha
 {
     enum { MAX_ARGS = 8 };
     char *texts[MAX_ARGS] = {0};
-    size_t lens[MAX_ARGS];
+    policy_arg a[MAX_ARGS] = {{0}};
     if (nargs < 0 || nargs > MAX_ARGS)
         return err_set(err, ERR_INTERNAL, "policy_call_amount: %d arguments", nargs);
     int rc = 0;
     for (int i = 0; i < nargs && rc == 0; i++)
-        if (!(texts[i] = jsonw_dumps(args[i] ? args[i] : json_null(), &lens[i])))
+        if (!(a[i].text = texts[i] = jsonw_dumps(args[i] ? args[i] : json_null(), &a[i].len)))
             rc = err_set(err, ERR_INTERNAL, "out of memory");
-    if (rc == 0)
-        rc = policy_call_amount_text(p, hook, store, today, now, (const char *const *)texts, lens,
-                                     nargs, out, err);
+    if (rc == 0) rc = policy_call_amount_args(p, hook, store, today, now, a, nargs, out, err);
     for (int i = 0; i < nargs; i++)
         free(texts[i]);
     return rc;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "model/err.h"
+#include "model/order.h"
 
 typedef struct policy_host policy_host;
 typedef struct policy policy;
@@ -53,6 +54,18 @@ typedef struct {
     size_t memory_cap; /* bytes per policy state; 0 = default 32 MiB */
     int64_t budget_us; /* wall-clock budget per hook call; 0 = default 50 ms */
 } policy_limits;
+
+/* One argument of an amount hook: JSON text (a shipment, a return, a tax
+ * item), or the order itself. The order is handed over as its structs, not
+ * as text: the host builds the Lua view the hook reads straight from them,
+ * and only as far as the hook reads it (bindings/host/policy_view.c). What
+ * the hook sees is exactly order_write's ORDER_POLICY view, the text the
+ * decision is logged with. The struct is read only during the call. */
+typedef struct {
+    const char *text; /* when order is NULL: the argument as JSON text */
+    size_t len;
+    const order *order; /* else: the order's policy view */
+} policy_arg;
 
 /* The built-in defaults of SPEC section 3 (what policies/default.lua spells
  * out), in C, in one place (model/policy.c). */
@@ -128,12 +141,11 @@ struct policy_impl {
      * answer must be an integer in [0, MONEY_MAX]; now (epoch seconds) is
      * ctx.now, the flow's own clock (0: the host's, for tools); anything else, a runtime
      * error, or going over the memory cap or the instruction budget gives
-     * ERR_POLICY_ERROR with a message naming file:line. The _text form
-     * takes each argument as JSON text (the engine writes order views as
-     * text, and they reach Lua without a jansson tree in between). */
+     * ERR_POLICY_ERROR with a message naming file:line. Each argument is
+     * JSON text or the order's structs (policy_arg): no jansson tree in
+     * between, and no text for the order at all. */
     int (*call_amount)(policy *p, policy_hook hook, const char *store, const char *today,
-                       int64_t now, const char *const *args, const size_t *lens, int nargs,
-                       int64_t *out, err_t *err);
+                       int64_t now, const policy_arg *args, int nargs, int64_t *out, err_t *err);
     /* permits(staff, permission, ctx); the answer must be a boolean. */
     int (*call_permits)(policy *p, const char *store, const char *today, int64_t now, json_t *staff,
                         const char *permission, bool *out, err_t *err);
@@ -192,11 +204,11 @@ static inline bool policy_has_hook(const policy *p, policy_hook hook)
 {
     return POLICY_IMPL(p)->has_hook(p, hook);
 }
-static inline int policy_call_amount_text(policy *p, policy_hook hook, const char *store,
-                                          const char *today, int64_t now, const char *const *args,
-                                          const size_t *lens, int nargs, int64_t *out, err_t *err)
+static inline int policy_call_amount_args(policy *p, policy_hook hook, const char *store,
+                                          const char *today, int64_t now, const policy_arg *args,
+                                          int nargs, int64_t *out, err_t *err)
 {
-    return POLICY_IMPL(p)->call_amount(p, hook, store, today, now, args, lens, nargs, out, err);
+    return POLICY_IMPL(p)->call_amount(p, hook, store, today, now, args, nargs, out, err);
 }
 static inline int policy_call_permits(policy *p, const char *store, const char *today, int64_t now,
                                       json_t *staff, const char *permission, bool *out, err_t *err)

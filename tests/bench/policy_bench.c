@@ -1,17 +1,34 @@
 /* policy_bench.c: what a policy decision costs. Prints one line,
- *   hook_ns=<median ns of one deposit call> reload_us=<median us of one reload>
- * The deposit call is the full host path (JSON order -> Lua tables -> hook
- * -> checked answer) on policies/default.lua with a five-line order; the
- * reload re-reads, hashes, compiles and swaps a changed default.lua.
- * Usage: policy_bench [POLICIES_DIR]   (default: $CORDER_ROOT/policies) */
+ *   hook_ns=<median ns of one deposit call> hook_text_ns=<the same call with
+ *   the order as JSON text> view_text_ns=<the order's view written as text>
+ *   hook_tax_ns=<median ns of one tax call> reload_us=<median us of one reload>
+ *
+ * hook_ns is the call as decide_deposit makes it: a 5-line order (ship,
+ * pickup and carry-out lines, a customer, a shipping charge) handed over
+ * as its structs, the host building what the hook reads
+ * (bindings/host/policy_view.c) and ctx, the hook run in the sandbox with
+ * its budget armed, its answer checked. The hook is the default deposit
+ * rule spelled out in Lua (tests/policies/fixtures/spelled_out.lua), which
+ * reads every line and charge. hook_text_ns is the same call with the
+ * order as text parsed into tables (what replay and tools do, and what the
+ * engine did before); view_text_ns is what the flow spends writing the
+ * view's text for the decision's log entry (not part of the call).
+ * hook_tax_ns is the call the flows make most (once per line and charge):
+ * policies/furniture.lua's tax hook for one line of the same order, the
+ * item as JSON text as flow_tax.c writes it, the order as its structs; the
+ * hook reads the item, its destination and ctx.params, not the order.
+ * It also checks that policies/default.lua defines no hook (a store on it
+ * makes no call into Lua: the flows answer in C).
+ * The reload re-reads, hashes, compiles and swaps a changed policy file.
+ * Usage: policy_bench [ROOT]   (default: $CORDER_ROOT, else .) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "model/jsonw.h"
 #include "host/policy_lua.h"
+#include "model/order.h"
 #include "model/policy.h"
 
 #define CALLS 20001
@@ -36,22 +53,46 @@ static int64_t median(int64_t *v, int n)
     return v[n / 2];
 }
 
-static json_t *sample_order(void)
+/* The order as create holds it when it asks for the deposit. */
+static order *sample_order(void)
 {
-    json_t *lines = json_array();
-    const char *modes[] = {"ship", "pickup", "carryout", "ship", "pickup"};
-    for (int i = 0; i < 5; i++)
-        json_array_append_new(
-            lines, json_pack("{s:i, s:s, s:s, s:i, s:i, s:i, s:{s:s, s:s, s:s}, s:s, s:i, s:i, "
-                             "s:i}",
-                             "line", i + 1, "item", "P100", "name", "Oak table", "qty", 2,
-                             "unit_price", 49900, "amount", 99800, "delivery", "mode", modes[i],
-                             "address", "home", "date", "2030-01-10", "status", "open",
-                             "qty_invoiced", 0, "qty_returned", 0, "qty_cancelled", 0));
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:b}, s:s, s:o, s:[{s:s, s:s, s:i, s:b}]}", "number",
-                     "S001-000001", "status", "open", "customer", "account", "C0001", "name",
-                     "Karin Smit", "b2b", 0, "created_at", "2030-01-01T10:00:00Z", "lines", lines,
-                     "charges", "code", "SHIP", "kind", "shipping", "amount", 4500, "invoiced", 0);
+    order *o = order_new();
+    if (!o) return NULL;
+    snprintf(o->number, sizeof o->number, "S001-000001");
+    snprintf(o->store, sizeof o->store, "S001");
+    snprintf(o->type, sizeof o->type, "order");
+    snprintf(o->customer, sizeof o->customer, "C0001");
+    snprintf(o->customer_name, sizeof o->customer_name, "Karin Smit");
+    snprintf(o->currency, sizeof o->currency, "EUR");
+    snprintf(o->created_at, sizeof o->created_at, "2030-01-01T10:00:00Z");
+    snprintf(o->created_by, sizeof o->created_by, "1001");
+    snprintf(o->sync_state, sizeof o->sync_state, "pending");
+    const order_mode modes[] = {MODE_SHIP, MODE_PICKUP, MODE_CARRYOUT, MODE_SHIP, MODE_PICKUP};
+    for (int i = 0; i < 5; i++) {
+        order_line *l = vec_push(o->lines);
+        if (!l) return NULL;
+        l->line = i + 1;
+        snprintf(l->item, sizeof l->item, "P%d00", i + 1);
+        snprintf(l->name, sizeof l->name, "Oak table %d", i + 1);
+        l->qty = 2;
+        l->unit_price = 49900;
+        l->mode = modes[i];
+        if (l->mode == MODE_SHIP) snprintf(l->address, sizeof l->address, "home");
+        if (l->mode == MODE_PICKUP) snprintf(l->store, sizeof l->store, "S001");
+        if (l->mode != MODE_CARRYOUT) snprintf(l->date, sizeof l->date, "2030-01-10");
+        if (l->mode == MODE_CARRYOUT) l->qty_invoiced = l->qty;
+    }
+    order_charge *c = vec_push(o->charges);
+    if (!c) return NULL;
+    snprintf(c->code, sizeof c->code, "SHIP");
+    snprintf(c->kind, sizeof c->kind, "shipping");
+    c->amount = 4500;
+    snprintf(c->address, sizeof c->address, "home");
+    snprintf(c->date, sizeof c->date, "2030-01-10");
+    o->next_line = 6;
+    o->next_invoice = 1;
+    o->next_return = 1;
+    return o;
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -64,25 +105,25 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+static int fail(const char *what, const char *msg)
+{
+    fprintf(stderr, "policy_bench: %s: %s\n", what, msg);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
-    char src_dir[1024];
-    const char *root = getenv("CORDER_ROOT");
-    snprintf(src_dir, sizeof src_dir, "%s", argc > 1 ? argv[1] : "");
-    if (argc <= 1) snprintf(src_dir, sizeof src_dir, "%s/policies", root ? root : ".");
+    const char *root = argc > 1 ? argv[1] : getenv("CORDER_ROOT") ? getenv("CORDER_ROOT") : ".";
     char path[1100];
-    snprintf(path, sizeof path, "%s/default.lua", src_dir);
+    snprintf(path, sizeof path, "%s/tests/policies/fixtures/spelled_out.lua", root);
     size_t len;
     char *src = slurp(path, &len);
-    if (!src) {
-        fprintf(stderr, "policy_bench: cannot read %s\n", path);
-        return 1;
-    }
+    if (!src) return fail("cannot read", path);
 
     char dir[] = "/tmp/policy_bench.XXXXXX";
     if (!mkdtemp(dir)) return 1;
     char file[64];
-    snprintf(file, sizeof file, "%s/default.lua", dir);
+    snprintf(file, sizeof file, "%s/deposit.lua", dir);
     FILE *f = fopen(file, "w");
     fwrite(src, 1, len, f);
     fclose(f);
@@ -90,35 +131,38 @@ int main(int argc, char **argv)
     err_t e;
     err_clear(&e);
     policy_host *h = policy_lua.host_new(dir, NULL, &e);
-    if (!h || policy_host_bind(h, "S001", "default", &e) < 0) {
-        fprintf(stderr, "policy_bench: %s\n", e.message);
-        return 1;
-    }
-    json_t *order = sample_order();
-    size_t text_len;
-    char *text = jsonw_dumps(order, &text_len);
-    const char *texts[1] = {text};
-    static int64_t t[CALLS], tj[CALLS];
-    /* The engine's path: the order as JSON text, parsed straight into Lua
-     * tables (policy_call_amount_text); and the jansson path beside it. */
+    if (!h || policy_host_bind(h, "S001", "deposit", &e) < 0) return fail("load", e.message);
+    order *o = sample_order();
+    if (!o) return fail("sample order", "out of memory");
+    static int64_t t[CALLS], tt[CALLS], tv[CALLS];
+    int64_t first = -1;
     for (int i = 0; i < CALLS; i++) {
         policy *p = policy_acquire(h, "S001", &e);
-        int64_t v, t0 = now_ns();
-        int rc = policy_call_amount_text(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, texts, &text_len,
-                                         1, &v, &e);
+        /* The flow's call: the order's structs, no text. */
+        int64_t v, w, t0 = now_ns();
+        policy_arg a = {.order = o};
+        int rc = policy_call_amount_args(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &a, 1, &v, &e);
         int64_t t1 = now_ns();
+        /* The view as text (the decision's log entry), then the text path. */
+        policy_arg ta = {0};
+        char *text = (char *)(ta.text = order_text(o, ORDER_POLICY, &ta.len));
+        int64_t t2 = now_ns();
         if (rc == 0)
-            rc = policy_call_amount(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &order, 1, &v, &e);
-        tj[i] = now_ns() - t1;
+            rc = policy_call_amount_args(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &ta, 1, &w, &e);
+        int64_t t3 = now_ns();
+        free(text);
         t[i] = t1 - t0;
+        tv[i] = t2 - t1;
+        tt[i] = t3 - t2;
         policy_release(p);
-        if (rc < 0) {
-            fprintf(stderr, "policy_bench: %s\n", e.message);
-            return 1;
-        }
+        if (rc < 0) return fail("deposit", e.message);
+        if (v != w) return fail("deposit", "the view and the text gave different answers");
+        if (first < 0) first = v;
     }
-    free(text);
-    int64_t hook_ns = median(t, CALLS), hook_json_ns = median(tj, CALLS);
+    /* (49900 * 2 ship + 49900 * 2 pickup, twice, + 4500) * 10 % */
+    if (first != 40370) return fail("deposit", "not the default rule's 40370");
+    int64_t hook_ns = median(t, CALLS), hook_text_ns = median(tt, CALLS),
+            view_ns = median(tv, CALLS);
 
     static int64_t r[RELOADS];
     for (int i = 0; i < RELOADS; i++) {
@@ -129,19 +173,44 @@ int main(int argc, char **argv)
         int64_t t0 = now_ns();
         int rc = policy_host_reload(h, "S001", &e);
         r[i] = now_ns() - t0;
-        if (rc != 1) {
-            fprintf(stderr, "policy_bench: reload: %s\n", e.message);
-            return 1;
-        }
+        if (rc != 1) return fail("reload", e.message);
     }
     int64_t reload_us = median(r, RELOADS) / 1000;
-
-    json_decref(order);
     policy_host_free(h);
     unlink(file);
+
+    /* The tax question of line 1 (flow_tax.c's item), to furniture.lua. */
+    snprintf(path, sizeof path, "%s/policies/furniture.lua", root);
+    policy *fp = policy_load_file(path, NULL, &e);
+    if (!fp) return fail("furniture.lua", e.message);
+    static const char item[] =
+        "{\"kind\":\"line\",\"line\":1,\"item\":\"P100\",\"qty\":2,\"amount\":99800,"
+        "\"destination\":{\"mode\":\"ship\",\"address\":\"home\",\"country\":\"NL\","
+        "\"zip\":\"1012 LG\",\"city\":\"Amsterdam\"}}";
+    for (int i = 0; i < CALLS; i++) {
+        policy_arg ta[2] = {{.text = item, .len = sizeof item - 1}, {.order = o}};
+        int64_t v, t0 = now_ns();
+        int rc = policy_call_amount_args(fp, HOOK_TAX, "S001", "2030-01-01", 0, ta, 2, &v, &e);
+        t[i] = now_ns() - t0;
+        if (rc < 0) return fail("tax", e.message);
+        if (v != 17321) return fail("tax", "not 21 % VAT included in 998.00");
+    }
+    int64_t hook_tax_ns = median(t, CALLS);
+    policy_release(fp);
+
+    /* policies/default.lua: parameters only, so no hook and no Lua. */
+    snprintf(path, sizeof path, "%s/policies/default.lua", root);
+    policy *d = policy_load_file(path, NULL, &e);
+    if (!d) return fail("default.lua", e.message);
+    for (int hk = 0; hk < HOOK_COUNT; hk++)
+        if (policy_has_hook(d, (policy_hook)hk)) return fail("default.lua", "defines a hook");
+    policy_release(d);
+
+    order_free(o);
     rmdir(dir);
     free(src);
-    printf("hook_ns=%lld hook_json_ns=%lld reload_us=%lld\n", (long long)hook_ns,
-           (long long)hook_json_ns, (long long)reload_us);
+    printf("hook_ns=%lld hook_text_ns=%lld view_text_ns=%lld hook_tax_ns=%lld reload_us=%lld\n",
+           (long long)hook_ns, (long long)hook_text_ns, (long long)view_ns, (long long)hook_tax_ns,
+           (long long)reload_us);
     return 0;
 }

@@ -1,12 +1,17 @@
--- default_spec.lua: policies/default.lua gives exactly the rules of SPEC.md
--- (P1, F1, F6, F7, A2), through the real sandbox.
+-- default_spec.lua: policies/default.lua is the SPEC defaults as parameters
+-- and no hook (L1: a store on it runs no Lua for a decision; the engine's
+-- rules in C answer, tests/unit/test_policy_view.c counts the calls), and
+-- the same rules written out as hooks (tests/policies/fixtures/
+-- spelled_out.lua, what a retailer starts from) give exactly the rules of
+-- SPEC.md (P1, F1, F6, F7, A2), through the real sandbox.
 local corder = require "corder"
 local F = require "tests.policies.fixtures.orders"
 
 describe("policies/default.lua", function()
-  local p = corder.load_policy("policies/default.lua")
+  local d = corder.load_policy("policies/default.lua")
+  local p = corder.load_policy("tests/policies/fixtures/spelled_out.lua")
 
-  it("spells out the SPEC defaults as parameters", function()
+  it("L1: spells out the SPEC defaults as parameters, and defines no hook", function()
     assert.same({
       default_deposit_pct = 10, cancellation_charge_pct = 5,
       cancellation_charge_code = "CANCEL", shipping_charge_code = "SHIP",
@@ -14,18 +19,29 @@ describe("policies/default.lua", function()
       quote_validity_days = 30, manual_shipping_charge = true, default_shipping_charge = 0,
       require_collector = false, tax_pct = 0, prices_include_tax = false,
       -- refund_tenders = nil (R2): the order's own tenders and store_credit
-    }, p:params())
-    assert.is_nil(p:params().refund_tenders)
-    assert.matches("^%x+$", p:version())
-    assert.equal(64, #p:version())
+    }, d:params())
+    assert.is_nil(d:params().refund_tenders)
+    assert.matches("^%x+$", d:version())
+    assert.equal(64, #d:version())
     -- a loaded policy prints as its name, file and the version's first 12 digits
-    assert.equal("corder.policy default (policies/default.lua, version " .. p:version():sub(1, 12) .. ")",
-      tostring(p))
+    assert.equal("corder.policy default (policies/default.lua, version " .. d:version():sub(1, 12) .. ")",
+      tostring(d))
+    for _, hook in ipairs { "deposit", "shipping_charge", "cancellation_charge",
+                            "shipping_refund", "permits", "tax" } do
+      assert.is_false(d:has(hook), hook)
+    end
+    -- the spelled-out rules: every hook but tax, on the same parameters
     for _, hook in ipairs { "deposit", "shipping_charge", "cancellation_charge",
                             "shipping_refund", "permits" } do
       assert.is_true(p:has(hook), hook)
     end
+    assert.is_false(p:has("tax"))
     assert.is_false(p:has("nothing"))
+  end)
+
+  it("L1: a hook it leaves out is not called (the engine's rule answers)", function()
+    assert.error_matches(function() d:deposit(F.order { lines = {} }) end,
+      "has no deposit hook %(the engine's default applies%)")
   end)
 
   describe("deposit (P1)", function()

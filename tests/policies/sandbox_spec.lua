@@ -54,7 +54,7 @@ describe("the policy sandbox", function()
   end)
 
   it("hands hooks copies, and ctx with store, today and params", function()
-    local p = corder.load_policy("policies/default.lua")
+    local p = corder.load_policy("tests/policies/fixtures/spelled_out.lua")
     local o = F.order { lines = { F.line(1, "P1", 1, 1000) } }
     p:deposit(o, { store = "S042", today = "2030-02-03" })
     assert.equal(1000, o.lines[1].unit_price)

@@ -1,0 +1,604 @@
+/* policy_view.c: the order as a hook reads it, built from the order's
+ * structs only as far as the hook reads it (POLICY.md "order").
+ *
+ * A hook's `order` used to be the order's policy view written as JSON text
+ * and parsed into Lua tables, all of it, for every call: some 130 values in
+ * 25 tables for a 5-line order, 8 to 9 us here, while the hook itself (the
+ * deposit rule) runs in under 1 us and reads a third of them. Now the hook
+ * gets an empty table with a metatable: the first read of a top-level field
+ * (`order.lines`, `order.customer`, `order.totals`...) builds that field,
+ * whole and as a plain table, straight from the structs, and stores it in
+ * the order table, so every later read is an ordinary table read. A hook
+ * that reads lines and charges never pays for invoices, payments, totals
+ * or the sync state; a tax hook that reads only its item pays for no part
+ * of the order.
+ *
+ * What the hook sees is exactly the text the decision is logged with
+ * (order_write's ORDER_POLICY view, which replay hands a policy as plain
+ * tables): the same fields, left out under the same conditions, the same
+ * values (tests/unit/test_policy_view.c compares the two field by field).
+ * It stays a table of the hook's own: it may write into it (a field it sets,
+ * or sets to nil, stays as it set it, built or not), and pairs() walks every
+ * field (it builds the ones not read yet first). What differs from a table
+ * parsed from text: next() and rawget() see only the fields built so far,
+ * and getmetatable() answers false. Once every field is built (pairs does
+ * that) the metatable goes and the order is a plain table.
+ *
+ * The structs are the flow's, valid only during the call. The view of the
+ * current call is remembered (one order per call at most); a view a policy
+ * kept in a global and reads in a later call raises an error naming the
+ * field, rather than reading memory that is no longer the order: what it
+ * read during its call it keeps, as plain tables and values. */
+#include <lauxlib.h>
+#include <string.h>
+
+#include "host/policy_int.h"
+
+/* The fields of the view, in order_write's order. */
+enum {
+    F_NUMBER,
+    F_STORE,
+    F_TYPE,
+    F_VERSION,
+    F_CURRENCY,
+    F_CREATED_AT,
+    F_POLICY_VERSION,
+    F_CREATED_BY,
+    F_QUOTE_EXPIRES,
+    F_PRICES_INCLUDE_TAX,
+    F_CUSTOMER,
+    F_DEPOSIT,
+    F_LINES,
+    F_CHARGES,
+    F_INVOICES,
+    F_RETURNS,
+    F_PAYMENTS,
+    F_REFUNDS,
+    F_PICKUP_CONTACTS,
+    F_HOLD,
+    F_STATUS,
+    F_TOTALS,
+    F_PAID,
+    F_REFUNDED,
+    F_ON_ACCOUNT,
+    F_BALANCE,
+    F_SYNC,
+    F_COUNT
+};
+
+static const char *const field_names[F_COUNT] = {
+    "number",     "store",          "type",       "version",         "currency",
+    "created_at", "policy_version", "created_by", "quote_expires",   "prices_include_tax",
+    "customer",   "deposit",        "lines",      "charges",         "invoices",
+    "returns",    "payments",       "refunds",    "pickup_contacts", "hold",
+    "status",     "totals",         "paid",       "refunded",        "on_account",
+    "balance",    "sync",
+};
+
+/* Per state: the view of the call in progress. */
+typedef struct {
+    const order *o; /* NULL between calls */
+    order_sums sums;
+    int summed;    /* -1 not yet, 0 overflow (totals left out), 1 done */
+    uint32_t done; /* fields built, or set by the hook: never built again */
+} pvw_state;
+
+static const char pvw_cur_key = 'v'; /* registry[&pvw_cur_key]: the current view table */
+
+static pvw_state *pvw_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int field_of(const char *k, size_t len)
+{
+    for (int f = 0; f < F_COUNT; f++)
+        if (strlen(field_names[f]) == len && !memcmp(field_names[f], k, len)) return f;
+    return -1;
+}
+
+/* ---- building one field (what order_write writes with pub = true) ---- */
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_opt(lua_State *L, const char *k, const char *v)
+{
+    if (*v) set_str(L, k, v);
+}
+
+static void set_int(lua_State *L, const char *k, int64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_bool(lua_State *L, const char *k, bool v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* Tax in the order object: never the -1 of a tax not yet decided. */
+static void set_tax(lua_State *L, const char *k, int64_t v)
+{
+    set_int(L, k, v > 0 ? v : 0);
+}
+
+/* As order_text.c: derived amounts saturate rather than overflow. */
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!__builtin_mul_overflow(a, b, &r)) return r;
+    return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+}
+
+/* A line is the bulk of what hooks read, so it is made by a table
+ * constructor in Lua (pvw_install compiles it): one call with the values,
+ * where building it field by field through the C API costs twice as much.
+ * A nil value leaves its field out, as order_write leaves out an empty
+ * optional one. */
+static const char line_builder[] =
+    "return function(line, item, name, qty, unit_price, mode, address, date, method, store,\n"
+    "                qty_invoiced, qty_returned, qty_cancelled, tax, amount, status)\n"
+    "  return { line = line, item = item, name = name, qty = qty, unit_price = unit_price,\n"
+    "           delivery = { mode = mode, address = address, date = date, method = method,\n"
+    "                        store = store },\n"
+    "           qty_invoiced = qty_invoiced, qty_returned = qty_returned,\n"
+    "           qty_cancelled = qty_cancelled, tax = tax, amount = amount, status = status }\n"
+    "end\n";
+
+static const char pvw_line_key = 'l'; /* registry[&pvw_line_key]: the line builder */
+
+static void push_opt(lua_State *L, const char *v)
+{
+    if (*v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
+}
+
+static void push_lines(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->lines.n, 0);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &pvw_line_key);
+    int build = lua_gettop(L);
+    luaL_checkstack(L, 20, "order lines");
+    for (size_t i = 0; i < o->lines.n; i++) {
+        const order_line *l = &o->lines.v[i];
+        lua_pushvalue(L, build);
+        lua_pushinteger(L, l->line);
+        lua_pushstring(L, l->item);
+        lua_pushstring(L, l->name);
+        lua_pushinteger(L, (lua_Integer)l->qty);
+        lua_pushinteger(L, (lua_Integer)l->unit_price);
+        lua_pushstring(L, order_mode_name(l->mode));
+        bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
+        push_opt(L, ship ? l->address : "");
+        push_opt(L, ship || pickup ? l->date : "");
+        push_opt(L, ship ? l->method : "");
+        push_opt(L, pickup ? l->store : "");
+        lua_pushinteger(L, (lua_Integer)l->qty_invoiced);
+        lua_pushinteger(L, (lua_Integer)l->qty_returned);
+        lua_pushinteger(L, (lua_Integer)l->qty_cancelled);
+        lua_pushinteger(L, (lua_Integer)(l->tax > 0 ? l->tax : 0));
+        lua_pushinteger(L, (lua_Integer)sat_mul(l->unit_price, l->qty));
+        lua_pushstring(L, order_line_status(l));
+        lua_call(L, 16, 1);
+        lua_rawseti(L, build - 1, (lua_Integer)i + 1);
+    }
+    lua_pop(L, 1);
+}
+
+static void push_charges(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->charges.n, 0);
+    for (size_t i = 0; i < o->charges.n; i++) {
+        const order_charge *c = &o->charges.v[i];
+        lua_createtable(L, 0, 8);
+        set_str(L, "code", c->code);
+        set_str(L, "kind", c->kind);
+        set_int(L, "amount", c->amount);
+        set_tax(L, "tax", c->tax);
+        set_bool(L, "invoiced", c->invoice != 0);
+        if (c->invoice) set_int(L, "invoice", c->invoice);
+        if (c->waived) set_bool(L, "waived", true);
+        if (c->manual) set_bool(L, "manual", true);
+        if (*c->address) {
+            lua_createtable(L, 0, 2);
+            set_str(L, "address", c->address);
+            set_str(L, "date", c->date);
+            lua_setfield(L, -2, "shipment");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_invoices(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->invoices.n, 0);
+    for (size_t i = 0; i < o->invoices.n; i++) {
+        const order_invoice *inv = &o->invoices.v[i];
+        lua_createtable(L, 0, 11);
+        set_int(L, "id", inv->id);
+        set_str(L, "kind", inv->kind);
+        lua_createtable(L, (int)inv->lines.n, 0);
+        for (size_t k = 0; k < inv->lines.n; k++) {
+            const order_inv_line *il = &inv->lines.v[k];
+            lua_createtable(L, 0, 5);
+            set_int(L, "line", il->line);
+            set_int(L, "qty", il->qty);
+            set_int(L, "amount", il->amount);
+            set_int(L, "qty_returned", il->qty_returned);
+            set_tax(L, "tax", il->tax);
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
+        }
+        lua_setfield(L, -2, "lines");
+        set_int(L, "charges", inv->charges);
+        set_int(L, "amount", inv->amount);
+        set_int(L, "deposit_applied", inv->deposit_applied);
+        set_int(L, "paid", inv->paid);
+        set_tax(L, "tax", inv->tax);
+        set_str(L, "at", inv->at);
+        set_opt(L, "tracking", inv->tracking);
+        if (*inv->collector) {
+            lua_createtable(L, 0, 3);
+            set_str(L, "name", inv->collector);
+            set_bool(L, "id_checked", inv->id_checked);
+            set_opt(L, "id_ref", inv->id_ref);
+            lua_setfield(L, -2, "collected_by");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_returns(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->returns.n, 0);
+    for (size_t i = 0; i < o->returns.n; i++) {
+        const order_return *r = &o->returns.v[i];
+        lua_createtable(L, 0, 9);
+        set_int(L, "id", r->id);
+        set_int(L, "invoice", r->invoice);
+        lua_createtable(L, (int)r->lines.n, 0);
+        for (size_t k = 0; k < r->lines.n; k++) {
+            const order_ret_line *rl = &r->lines.v[k];
+            lua_createtable(L, 0, 5);
+            set_int(L, "line", rl->line);
+            set_int(L, "qty", rl->qty);
+            set_int(L, "amount", rl->amount);
+            set_tax(L, "tax", rl->tax);
+            set_str(L, "reason", rl->reason);
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
+        }
+        lua_setfield(L, -2, "lines");
+        set_int(L, "product_refund", r->product_refund);
+        set_int(L, "shipping_refund", r->shipping_refund);
+        set_tax(L, "tax_refund", r->tax_refund);
+        set_int(L, "refund", order_return_refund(o, r));
+        set_str(L, "at", r->at);
+        set_opt(L, "approved_by", r->approved_by);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_payments(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->payments.n, 0);
+    for (size_t i = 0; i < o->payments.n; i++) {
+        const order_payment *p = &o->payments.v[i];
+        lua_createtable(L, 0, 5);
+        set_str(L, "tender", p->tender);
+        set_int(L, "amount", p->amount);
+        set_str(L, "op", p->op);
+        set_str(L, "at", p->at);
+        set_opt(L, "ref", p->ref);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_refunds(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->refunds.n, 0);
+    for (size_t i = 0; i < o->refunds.n; i++) {
+        const order_refund *r = &o->refunds.v[i];
+        lua_createtable(L, 0, 5);
+        set_str(L, "kind", r->kind);
+        set_str(L, "tender", r->tender);
+        set_int(L, "amount", r->amount);
+        set_str(L, "at", r->at);
+        set_opt(L, "ref", r->ref);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static void push_contacts(lua_State *L, const order *o)
+{
+    lua_createtable(L, (int)o->contacts.n, 0);
+    for (size_t i = 0; i < o->contacts.n; i++) {
+        lua_createtable(L, 0, 2);
+        set_str(L, "name", o->contacts.v[i].name);
+        set_opt(L, "phone", o->contacts.v[i].phone);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+/* The sums once per view; NULL when they overflow (order_write then leaves
+ * out the totals and the deposit base). */
+static const order_sums *sums_of(pvw_state *s)
+{
+    if (s->summed < 0) s->summed = order_sum(s->o, &s->sums) ? 1 : 0;
+    return s->summed ? &s->sums : NULL;
+}
+
+/* Pushes field f of the order (nil when order_write leaves it out). */
+static void push_field(lua_State *L, pvw_state *s, int f)
+{
+    const order *o = s->o;
+    const order_sums *sm;
+    switch (f) {
+    case F_NUMBER:
+        lua_pushstring(L, o->number);
+        return;
+    case F_STORE:
+        lua_pushstring(L, o->store);
+        return;
+    case F_TYPE:
+        lua_pushstring(L, o->type);
+        return;
+    case F_VERSION:
+        lua_pushinteger(L, (lua_Integer)o->version);
+        return;
+    case F_CURRENCY:
+        lua_pushstring(L, o->currency);
+        return;
+    case F_CREATED_AT:
+        lua_pushstring(L, o->created_at);
+        return;
+    case F_POLICY_VERSION:
+        lua_pushstring(L, o->policy_version);
+        return;
+    case F_CREATED_BY:
+    case F_QUOTE_EXPIRES: {
+        const char *v = f == F_CREATED_BY ? o->created_by : o->quote_expires;
+        if (*v)
+            lua_pushstring(L, v);
+        else
+            lua_pushnil(L);
+        return;
+    }
+    case F_PRICES_INCLUDE_TAX:
+        lua_pushboolean(L, o->tax_included);
+        return;
+    case F_CUSTOMER:
+        if (!*o->customer) {
+            lua_pushnil(L);
+            return;
+        }
+        lua_createtable(L, 0, 3);
+        set_str(L, "account", o->customer);
+        set_str(L, "name", o->customer_name);
+        set_bool(L, "b2b", o->b2b);
+        return;
+    case F_DEPOSIT:
+        lua_createtable(L, 0, 4);
+        set_int(L, "required", o->deposit_required);
+        set_bool(L, "overridden", o->deposit_overridden);
+        set_opt(L, "override_by", o->override_by);
+        if ((sm = sums_of(s))) set_int(L, "base", sm->deposit_base);
+        return;
+    case F_LINES:
+        push_lines(L, o);
+        return;
+    case F_CHARGES:
+        push_charges(L, o);
+        return;
+    case F_INVOICES:
+        push_invoices(L, o);
+        return;
+    case F_RETURNS:
+        push_returns(L, o);
+        return;
+    case F_PAYMENTS:
+        push_payments(L, o);
+        return;
+    case F_REFUNDS:
+        push_refunds(L, o);
+        return;
+    case F_PICKUP_CONTACTS:
+        push_contacts(L, o);
+        return;
+    case F_HOLD:
+        if (!*o->hold.code) {
+            lua_pushnil(L);
+            return;
+        }
+        lua_createtable(L, 0, 4);
+        set_str(L, "code", o->hold.code);
+        set_opt(L, "note", o->hold.note);
+        set_str(L, "by", o->hold.by);
+        set_str(L, "at", o->hold.at);
+        return;
+    case F_STATUS:
+        lua_pushstring(L, order_status(o));
+        return;
+    case F_TOTALS:
+        if (!(sm = sums_of(s))) {
+            lua_pushnil(L);
+            return;
+        }
+        lua_createtable(L, 0, 6);
+        set_int(L, "lines", sm->lines);
+        set_int(L, "charges", sm->charges);
+        set_int(L, "tax", sm->tax);
+        set_int(L, "returned", sm->returned);
+        set_int(L, "order", sm->order);
+        set_int(L, "open", sm->open_value);
+        return;
+    case F_PAID:
+    case F_REFUNDED:
+    case F_ON_ACCOUNT:
+    case F_BALANCE:
+        if (!(sm = sums_of(s))) {
+            lua_pushnil(L);
+            return;
+        }
+        lua_pushinteger(L, f == F_PAID         ? sm->paid
+                           : f == F_REFUNDED   ? sm->refunded
+                           : f == F_ON_ACCOUNT ? sm->on_account
+                                               : sm->balance);
+        return;
+    case F_SYNC:
+        lua_createtable(L, 0, 4);
+        set_str(L, "state", o->sync_state);
+        set_int(L, "attempts", o->sync_attempts);
+        set_opt(L, "hq_order", o->hq_order);
+        set_opt(L, "error", o->sync_error);
+        return;
+    default:
+        lua_pushnil(L);
+    }
+}
+
+/* ---- the metatable ---- */
+
+/* A view whose every field is built is a plain table from then on. */
+static void settle(lua_State *L, pvw_state *s, int t)
+{
+    uint32_t all = (1u << F_COUNT) - 1;
+    if ((s->done & all) == all) {
+        lua_pushnil(L);
+        lua_setmetatable(L, t);
+    }
+}
+
+/* Raises unless t is the view of the call in progress. */
+static void check_current(lua_State *L, pvw_state *s, int t, const char *k)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &pvw_cur_key);
+    int cur = s->o && lua_rawequal(L, t, -1);
+    lua_pop(L, 1);
+    if (!cur)
+        luaL_error(L,
+                   "order.%s: the order a hook gets can be read during its call only (keep the "
+                   "values it needs, not the order table)",
+                   k);
+}
+
+/* __index(t, k): only for fields not in t, i.e. not built yet or set to
+ * nil by the hook. */
+static int pvw_index(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    size_t len;
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+    int f = k ? field_of(k, len) : -1;
+    if (f < 0) return 0;
+    check_current(L, s, 1, k);
+    if (s->done & (1u << f)) return 0; /* set to nil by the hook */
+    push_field(L, s, f);               /* this and the rawset may raise (memory): mark after */
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    s->done |= 1u << f;
+    settle(L, s, 1);
+    return 1;
+}
+
+/* __newindex(t, k, v): a field the hook sets is its own from then on. */
+static int pvw_newindex(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    size_t len;
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+    int f = k ? field_of(k, len) : -1;
+    if (f >= 0 && s->o) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &pvw_cur_key);
+        if (lua_rawequal(L, 1, -1)) s->done |= 1u << f;
+        lua_pop(L, 1);
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int pvw_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs(t): every field built first, then a plain walk. */
+static int pvw_pairs(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    check_current(L, s, 1, "pairs");
+    for (int f = 0; f < F_COUNT; f++) {
+        if (s->done & (1u << f)) continue;
+        lua_pushstring(L, field_names[f]);
+        push_field(L, s, f);
+        lua_rawset(L, 1); /* the field is absent: no __newindex */
+        s->done |= 1u << f;
+    }
+    settle(L, s, 1);
+    lua_pushcfunction(L, pvw_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static const char pvw_mt_key = 'm';
+
+void pvw_install(lua_State *L)
+{
+    if (luaL_loadbufferx(L, line_builder, sizeof line_builder - 1, "=order view", "t") != LUA_OK)
+        lua_error(L);
+    lua_call(L, 0, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_line_key);
+    pvw_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    lua_createtable(L, 0, 4);
+    static const luaL_Reg fns[] = {
+        {"__index", pvw_index}, {"__newindex", pvw_newindex}, {"__pairs", pvw_pairs}, {NULL, NULL}};
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, fns, 1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
+    /* the data lives as long as the state: the functions hold it */
+    psb_of(L)->view = s;
+    lua_pop(L, 1);
+}
+
+static pvw_state *pvw_state_of(lua_State *L)
+{
+    return psb_of(L)->view;
+}
+
+void pvw_push_order(lua_State *L, const order *o)
+{
+    pvw_state *s = pvw_state_of(L);
+    s->o = o;
+    s->summed = -1;
+    s->done = 0;
+    lua_createtable(L, 0, 4);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_cur_key);
+}
+
+void pvw_end(lua_State *L)
+{
+    pvw_state *s = pvw_state_of(L);
+    if (!s->o) return;
+    s->o = NULL;
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_cur_key);
+}
