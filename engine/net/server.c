@@ -89,6 +89,9 @@
 
 #define SERVER_DRAIN_S 5                   /* how long shutdown waits for slow readers */
 #define SERVER_UNAUTH_OUT_HIGH (64u << 10) /* unsent answers a stranger may hold */
+/* Connections open at least, for a commit to wait for more requests (a
+ * till alone would only wait). */
+#define SERVER_DELAY_MIN_CONNS 4
 
 typedef struct conn conn;
 
@@ -359,6 +362,21 @@ static char *resp_text(json_t *resp, size_t *len)
 }
 
 /* Holds text (taken over) as the answer to the request with this id. */
+/* Schedules the open batch's COMMIT. By default after every connection
+ * readable in this turn has been read (the commit event made active). With
+ * a commit delay, and enough tills connected that others are likely to
+ * send meanwhile, the COMMIT waits that long for them instead: the loop is
+ * idle then anyway, and one fsync serves a bigger batch. */
+static void open_batch_commit(server *s)
+{
+    if (s->cfg.commit_delay_usec > 0 && s->tcp_open >= SERVER_DELAY_MIN_CONNS) {
+        struct timeval tv = {0, s->cfg.commit_delay_usec};
+        event_add(s->commit_ev, &tv);
+    } else {
+        event_active(s->commit_ev, 0, 0);
+    }
+}
+
 static held *batch_hold(server *s, conn *c, json_t *id, char *text, size_t len, bool is_write)
 {
     held *h = calloc(1, sizeof *h);
@@ -379,7 +397,7 @@ static held *batch_hold(server *s, conn *c, json_t *id, char *text, size_t len, 
     s->tail = h;
     if (s->batch_n++ == 0) {
         s->batch_t0 = now_us();
-        event_active(s->commit_ev, 0, 0);
+        open_batch_commit(s);
     }
     return h;
 }
@@ -485,6 +503,7 @@ static void batch_commit(server *s)
         if (engine_in_txn(s->e)) engine_rollback(s->e);
         fprintf(stderr, "corder: commit failed: %s\n", err.message);
     }
+    event_del(s->commit_ev); /* a delayed commit's timer, if this one came first */
     held *h = s->head;
     s->head = s->tail = NULL;
     stats_batch(s, s->batch_n);

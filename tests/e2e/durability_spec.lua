@@ -1,15 +1,17 @@
 -- durability_spec.lua: an ok answer to a write means durable (PROTOCOL.md
 -- "Framing"). A client streams order.create; the server is killed with
 -- SIGKILL mid-stream; after a restart every acknowledged order is there.
+-- Again with --commit-delay-us, where a batch waits for more requests
+-- before its COMMIT: an answer still only follows its COMMIT.
 local e2e = require "e2e"
 local cjson = require "cjson"
 
-describe("durability", function()
-    local srv
-    setup(function() srv = e2e.server() end)
-    teardown(function() srv:cleanup() end)
-
-    it("keeps every acknowledged order across kill -9", function()
+local function kill_mid_stream(args)
+    local srv = e2e.server({args = args})
+    -- idle tills: enough connections open for a commit delay to apply
+    local idle = {}
+    for i = 1, 4 do idle[i] = srv:connect() end
+    do
         local c = srv:connect()
         c:login("S001", "1001", "1234")
         local acked, sent, answered = {}, 0, 0
@@ -53,5 +55,16 @@ describe("durability", function()
             assert.is_true(r.ok, "acknowledged order " .. n .. " lost: " .. cjson.encode(r))
         end
         assert.are.equal("ok\n", srv:sql("PRAGMA integrity_check"))
+    end
+    srv:cleanup()
+end
+
+describe("durability", function()
+    it("keeps every acknowledged order across kill -9", function()
+        kill_mid_stream("")
+    end)
+
+    it("keeps every acknowledged order across kill -9 with a commit delay", function()
+        kill_mid_stream("--commit-delay-us 3000")
     end)
 end)
