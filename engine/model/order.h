@@ -212,6 +212,9 @@ int64_t order_line_open(const order_line *l);
  * invoiced; what the customer pays for q units (tax on top when prices
  * exclude it); a charge's gross amount; a return's refund. */
 int64_t order_line_tax_for(const order_line *l, int64_t q);
+/* The tax of a line's quantity not cancelled (what totals count), and
+ * what of it no invoice has taken yet. */
+int64_t order_line_kept_tax(const order_line *l);
 int64_t order_line_open_tax(const order_line *l);
 int64_t order_gross(const order *o, int64_t amount, int64_t tax);
 int64_t order_return_refund(const order *o, const order_return *r);
