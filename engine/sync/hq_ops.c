@@ -212,6 +212,16 @@ static int event_parse(json_t *ev, size_t i, const char *store, int64_t last, hq
         (ml >= 32 || strncmp(out->number, maker, ml) || out->number[ml] != '-'))
         return err_field(err, ERR_VALIDATION, p, "%s: an order of store %s", p, maker);
     out->order_store = maker && strcmp(maker, store) ? maker : NULL;
+    /* The order's record is kept under the store its number names (C5:
+     * hq.order.get and claims find it from the number), so a number of no
+     * store or of another store than the record's would be kept where no
+     * reader looks. */
+    const char *key = out->order_store ? out->order_store : store;
+    const char *dash = strrchr(out->number, '-');
+    if (!dash || (size_t)(dash - out->number) != strlen(key) ||
+        strncmp(out->number, key, strlen(key)))
+        return err_field(err, ERR_VALIDATION, p,
+                         "%s.payload.number: not an order number of store %s", p, key);
     if (out->seq <= last)
         return err_field(err, ERR_VALIDATION, p, "%s.seq: events must come in seq order", p);
     out->store = store;

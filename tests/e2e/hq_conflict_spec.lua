@@ -105,6 +105,22 @@ describe("HQ conflicts", function()
         assert.are.equal(5, ho.order.version)
     end)
 
+    -- C5: HQ finds an order's record from the store its number names, so an
+    -- event whose number names no store or another one would be kept where
+    -- hq.order.get never looks: refused whole, nothing kept.
+    it("C5: an event whose number is not its store's is validation; nothing is kept", function()
+        for _, number in ipairs({"S002-000031", "X\"S001-000031", "S001-x-000031", "nodash"}) do
+            local x = h:call("hq.upload", {store = "S001", events = {
+                {seq = 31, type = "order.create", payload = doc(number)}}})
+            assert.are.equal("validation", x.error.code, number)
+            assert.matches("not an order number of store S001", x.error.message)
+        end
+        assert.are.equal("0", (hq:hq_sql("SELECT count(*) FROM hq_events WHERE store = 'S001' AND seq = 31"):gsub("%s", "")))
+        -- the store's own numbering is taken and read back
+        h:ok("hq.upload", {store = "S001", events = {{seq = 31, type = "order.create", payload = doc("S001-000031")}}})
+        assert.are.equal("S001-000031", h:ok("hq.order.get", {store = "S001", number = "S001-000031"}).order.number)
+    end)
+
     it("conflicts survive a restart of HQ", function()
         hq:stop()
         hq:start()

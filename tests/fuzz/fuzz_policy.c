@@ -14,12 +14,12 @@
 
 #include "host/policy_int.h"
 
-static json_t *order, *ret, *staff;
+static json_t *sample_order, *ret, *staff;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     json_error_t jerr;
-    order = json_loads(
+    sample_order = json_loads(
         "{\"number\":\"S001-000001\",\"status\":\"open\",\"customer\":{\"account\":\"C0001\","
         "\"name\":\"Karin Smit\",\"b2b\":false},\"lines\":[{\"line\":1,\"item\":\"P100\","
         "\"qty\":1,\"unit_price\":49900,\"amount\":49900,\"delivery\":{\"mode\":\"ship\","
@@ -32,7 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         0, &jerr);
     ret = json_loads("{\"lines\":[{\"line\":1,\"qty\":1}],\"proportional\":995}", 0, &jerr);
     staff = json_loads("{\"id\":\"1001\",\"name\":\"Ann\",\"role\":\"cashier\"}", 0, &jerr);
-    if (!order || !ret || !staff) abort();
+    if (!sample_order || !ret || !staff) abort();
     policy_set_now(1893499200);
     return 0;
 }
@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!err.message[0]) abort(); /* a failure must say why */
         return 0;
     }
-    json_t *one[1] = {order}, *two_ship[2] = {order, order}, *two_ret[2] = {ret, order};
+    json_t *one[1] = {sample_order}, *two_ship[2] = {sample_order, sample_order},
+           *two_ret[2] = {ret, sample_order};
     for (int h = 0; h < HOOK_PERMITS; h++) {
         if (!policy_has_hook(p, (policy_hook)h)) continue;
         int64_t v;

@@ -12,8 +12,9 @@
  *      accepts it, and then it reads back identically (the kept event, and
  *      the order document of hq.order.get), the same line again is a
  *      duplicate and the event with other content a conflict naming store
- *      and seq; or HQ refuses it as bad_request or validation, never
- *      anything else.
+ *      and seq; or HQ refuses it as bad_request or validation, or (C5) as
+ *      a conflict naming the owner when the order is another store's,
+ *      keeping nothing; never anything else.
  *   1  request lines (up to 16), run as they come, in that session: any op
  *      of HQ with any arguments.
  *   2  the order number of an otherwise fine event, as bytes (in a JSON
@@ -159,6 +160,19 @@ static void read_back(session *s, int64_t seq, json_t *ev)
     json_decref(req);
 }
 
+/* A refused event left nothing at HQ. */
+static void kept_none(int64_t seq)
+{
+    err_t err = {0};
+    sqlite3_stmt *st =
+        engine_stmt(eng, "SELECT count(*) FROM hq_events WHERE store = 'S001' AND seq = ?", &err);
+    if (!st) fail("kept none", err.message);
+    sqlite3_bind_int64(st, 1, seq);
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) != 0)
+        fail("hq.upload", "a refused event was kept");
+    sqlite3_reset(st);
+}
+
 static void event_path(const char *type, const char *payload, size_t len, const char *hq_order)
 {
     session s = peer();
@@ -185,8 +199,19 @@ static void event_path(const char *type, const char *payload, size_t len, const 
     json_t *r = upload(&s, ev);
     if (!json_is_true(json_object_get(r, "ok"))) {
         const char *code = code_of(r);
-        if (strcmp(code, "bad_request") && strcmp(code, "validation"))
+        if (!strcmp(code, "conflict")) {
+            /* C5: an order another store made is kept only from its owner;
+             * from any other store it is a conflict naming the owner. */
+            const char *maker =
+                json_string_value(json_object_get(json_object_get(ev, "payload"), "store"));
+            const char *owner = json_string_value(
+                json_object_get(json_object_get(json_object_get(r, "error"), "details"), "owner"));
+            if (!maker || !strcmp(maker, "S001") || !owner || !strcmp(owner, "S001"))
+                fail("hq.upload", "a conflict for a fresh event of the uploader's own order");
+            kept_none(seq);
+        } else if (strcmp(code, "bad_request") && strcmp(code, "validation")) {
             fail("hq.upload refused a fresh event", code);
+        }
         json_decref(r);
         json_decref(ev);
         return;
