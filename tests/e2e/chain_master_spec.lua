@@ -196,10 +196,14 @@ describe("C4: master data flows down from HQ", function()
             staff_of(t, "1002").pin = "8888"
             staff_of(t, "1002").role = "supervisor"
         end)
-        local who = e2e.wait_for(function()
-            local r = a:connect():call("session.login", {store = "S001", staff = "1002", pin = "8888"})
-            return r.ok and r.result
-        end, 10, "Bob's new PIN")
+        -- wait for the change to arrive before signing in with the new PIN:
+        -- trying it meanwhile would count wrong PINs toward Bob's lockout
+        e2e.wait_for(function()
+            return a:sql("SELECT role FROM staff WHERE id = '1002'"):match("supervisor") ~= nil
+        end, 10, "Bob's new PIN and role at A")
+        local r = a:connect():call("session.login", {store = "S001", staff = "1002", pin = "8888"})
+        assert.is_true(r.ok, r.error and r.error.message)
+        local who = r.result
         assert.are.equal("supervisor", who.role)
         local old = a:connect():call("session.login", {store = "S001", staff = "1002", pin = "9999"})
         assert.are.equal("unauthenticated", old.error.code)
