@@ -47,33 +47,28 @@ void orders_row_free(orders_row *row)
     row->doc = NULL;
 }
 
-int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
+/* Keeps version of order number in order_docs before its row is
+ * replaced (outbox.h: an event not yet sent, a log entry and replay name
+ * versions); nothing when the row is at another version. */
+static int keep_version(engine *e, const char *number, int64_t version, err_t *err)
 {
-    const char *sql_insert = "INSERT INTO orders(number, store, customer, type, status, created_at,"
-                             " created_date, version, policy_version, doc, pickups)"
-                             " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?12)";
-    const char *sql_update =
-        "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
-        " policy_version=?9, doc=?10, pickups=?12 WHERE number=?1 AND version=?11";
-    /* The version being replaced stays readable (outbox.h: an event not yet
-     * sent, a log entry, replay name it); a stale version copies nothing
-     * and the update below then reports the conflict. */
-    if (!is_new) {
-        sqlite3_stmt *keep = engine_stmt(e,
-                                         "INSERT INTO order_docs(number, version, doc)"
-                                         " SELECT number, version, doc FROM orders"
-                                         " WHERE number = ?1 AND version = ?2",
-                                         err);
-        if (!keep) return -1;
-        sqlite3_bind_text(keep, 1, c->number, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(keep, 2, c->version - 1);
-        int krc = sqlite3_step(keep);
-        sqlite3_reset(keep);
-        sqlite3_clear_bindings(keep);
-        if (krc != SQLITE_DONE) return engine_sqlerr(e, err, "order_docs");
-    }
-    sqlite3_stmt *st = engine_stmt(e, is_new ? sql_insert : sql_update, err);
+    sqlite3_stmt *st = engine_stmt(e,
+                                   "INSERT OR IGNORE INTO order_docs(number, version, doc)"
+                                   " SELECT number, version, doc FROM orders"
+                                   " WHERE number = ?1 AND version = ?2",
+                                   err);
     if (!st) return -1;
+    sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, version);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "order_docs");
+}
+
+/* Binds ?1..?10, the columns orders_write and orders_adopt share. */
+static void bind_cols(sqlite3_stmt *st, const orders_cols *c)
+{
     sqlite3_bind_text(st, 1, c->number, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->store, -1, SQLITE_STATIC);
     if (c->customer && *c->customer) sqlite3_bind_text(st, 3, c->customer, -1, SQLITE_STATIC);
@@ -84,6 +79,21 @@ int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
     sqlite3_bind_int64(st, 8, c->version);
     sqlite3_bind_text(st, 9, c->policy_version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 10, c->doc, -1, SQLITE_STATIC);
+}
+
+int orders_write(engine *e, const orders_cols *c, bool is_new, err_t *err)
+{
+    const char *sql_insert = "INSERT INTO orders(number, store, customer, type, status, created_at,"
+                             " created_date, version, policy_version, doc, pickups)"
+                             " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?12)";
+    const char *sql_update =
+        "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8,"
+        " policy_version=?9, doc=?10, pickups=?12 WHERE number=?1 AND version=?11";
+    /* a stale version copies nothing; the update below reports the conflict */
+    if (!is_new && keep_version(e, c->number, c->version - 1, err) < 0) return -1;
+    sqlite3_stmt *st = engine_stmt(e, is_new ? sql_insert : sql_update, err);
+    if (!st) return -1;
+    bind_cols(st, c);
     if (!is_new) sqlite3_bind_int64(st, 11, c->version - 1);
     if (c->pickups) sqlite3_bind_text(st, 12, c->pickups, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -122,18 +132,12 @@ int orders_adopt(engine *e, const orders_cols *c, const char *owner, bool read_o
         "UPDATE orders SET customer=?3, type=?4, status=?5, version=?8, policy_version=?9,"
         " doc=?10, pickups=?11, owner=?12, read_only=?15, sync_state=?13, hq_order=?14,"
         " sync_error=NULL WHERE number=?1";
+    /* the version a newer copy replaces stays readable, as in orders_write */
+    if (have && old.version != c->version && keep_version(e, c->number, old.version, err) < 0)
+        return -1;
     sqlite3_stmt *st = engine_stmt(e, have ? sql_update : sql_insert, err);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, c->number, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, c->store, -1, SQLITE_STATIC);
-    if (c->customer && *c->customer) sqlite3_bind_text(st, 3, c->customer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, c->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, c->status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, c->created_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, c->created_at, 10, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, c->version);
-    sqlite3_bind_text(st, 9, c->policy_version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, c->doc, -1, SQLITE_STATIC);
+    bind_cols(st, c);
     if (c->pickups) sqlite3_bind_text(st, 11, c->pickups, -1, SQLITE_STATIC);
     if (owner && strcmp(owner, c->store)) sqlite3_bind_text(st, 12, owner, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 15, read_only ? 1 : 0);

@@ -131,6 +131,10 @@ describe("C5: one owner per order, pickup at another store's server", function()
         -- one owner: B; numbers stay unique (S001's prefix) at all three
         assert.are.equal(1, held(b, o.number))
         assert.are.equal(0, held(a, o.number))
+        -- A's own events still carry the versions they announced, though
+        -- A's row now holds B's newer version (orders_adopt keeps them)
+        assert.are.equal("0", a:sql("SELECT count(*) FROM outbox_events WHERE order_number = '"
+            .. o.number .. "' AND payload IS NULL"):match("%d+"))
         -- HQ makes its sales order; B, the owner, learns it (S3) as it would of its own
         local h1 = hq:connect()
         h1:login_store("S001")
