@@ -218,7 +218,7 @@ int engine_begin(engine *e, err_t *err)
 int engine_commit(engine *e, err_t *err)
 {
     if (!e->in_txn) return 0;
-    if (fts_index_new_orders(e, err) < 0) {
+    if (fts_index_new_orders(e, FTS_PENDING_MAX, err) < 0) {
         engine_rollback(e);
         return -1;
     }

@@ -56,22 +56,27 @@ int fts_match(engine *e, const char *probe_sql, const search_query *sq, bool wit
     return 1;
 }
 
-int fts_index_new_orders(engine *e, err_t *err)
+int fts_index_new_orders(engine *e, int at_least, err_t *err)
 {
-    /* FTS5 writes its pending terms out as an index segment at every
-     * savepoint; one INSERT of the whole batch's numbers at the end makes
-     * one segment instead of one per order (measured: 5x cheaper per
-     * order, and less WAL). */
+    /* FTS5 writes each statement's terms out as an index segment (and at
+     * every savepoint), then merges segments by fours: one INSERT of many
+     * numbers makes one big segment instead of one per order or per batch,
+     * merged again and again. */
+    sqlite3_stmt *count = engine_stmt(e, "SELECT count(*) FROM order_numbers_pending", err);
+    if (!count) return -1;
+    int rc = sqlite3_step(count), waiting = sqlite3_column_int(count, 0);
+    sqlite3_reset(count);
+    if (rc != SQLITE_ROW) return engine_sqlerr(e, err, "number index");
+    if (waiting == 0 || waiting < at_least) return 0;
     sqlite3_stmt *add = engine_stmt(e,
                                     "INSERT INTO order_numbers(rowid, number) SELECT o.rowid,"
                                     " o.number FROM order_numbers_pending p JOIN orders o"
                                     " ON o.rowid = p.rowid",
                                     err);
     if (!add) return -1;
-    int rc = sqlite3_step(add);
+    rc = sqlite3_step(add);
     sqlite3_reset(add);
     if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "number index");
-    if (sqlite3_changes(engine_db(e)) == 0) return 0;
     sqlite3_stmt *clear = engine_stmt(e, "DELETE FROM order_numbers_pending", err);
     if (!clear) return -1;
     rc = sqlite3_step(clear);

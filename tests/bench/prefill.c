@@ -168,7 +168,7 @@ int main(int argc, char **argv)
         exec(db, copy_txlog, from, to, first);
         exec(db, copy_outbox, from, to, first);
         exec(db, "UPDATE counters SET value = ?2 WHERE name = 'order:S001'", 0, to, NULL);
-        if (fts_index_new_orders(e, &err) < 0) fail("number index", err.message);
+        if (fts_index_new_orders(e, 1, &err) < 0) fail("number index", err.message);
         exec(db, "COMMIT", 0, 0, NULL);
     }
     sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
