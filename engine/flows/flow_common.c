@@ -162,33 +162,6 @@ order *flow_load_change(flow_ctx *c, const char *number, err_t *err)
     return o;
 }
 
-/* Arguments as logged: everything but PINs (never stored in clear). */
-static json_t *request_for_log(json_t *args)
-{
-    json_t *copy = json_deep_copy(args ? args : json_null());
-    json_t *stack[64];
-    int n = 0;
-    if (copy) stack[n++] = copy;
-    while (n > 0) {
-        json_t *v = stack[--n];
-        if (json_is_object(v)) {
-            json_object_del(v, "pin");
-            const char *k;
-            json_t *child;
-            json_object_foreach(v, k, child) if (n < 64 &&
-                                                 (json_is_object(child) || json_is_array(child)))
-                stack[n++] = child;
-        } else if (json_is_array(v)) {
-            size_t i;
-            json_t *child;
-            json_array_foreach(v, i,
-                               child) if (n < 64 && (json_is_object(child) || json_is_array(child)))
-                stack[n++] = child;
-        }
-    }
-    return copy;
-}
-
 static int pickup_cmp(const void *a, const void *b)
 {
     const order_line *x = *(const order_line *const *)a, *y = *(const order_line *const *)b;
@@ -279,7 +252,6 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
     if (rc < 0) return -1;
     order_sums s;
     order_sum(o, &s);
-    json_t *req = request_for_log(c->args);
     json_t *summary =
         json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "version", (json_int_t)o->version, "status",
                   order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
@@ -309,7 +281,6 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
     char *decisions = jw_finish(&c->decisions, NULL);
     jw_arr(&c->decisions); /* a flow saves once, but keep the context usable */
     if (!decisions) {
-        json_decref(req);
         json_decref(summary);
         return err_set(err, ERR_INTERNAL, "out of memory writing the log");
     }
@@ -319,13 +290,12 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                      .op = c->op,
                      .order_number = o->number,
                      .policy_version = o->policy_version,
-                     .request = req,
+                     .request = c->args, /* the log leaves its PINs out */
                      .decisions = decisions,
                      .result = summary};
     rc = txlog_append(c->e, &t, err);
     if (rc == 0) rc = flow_till_record(c, o, err);
     free(decisions);
-    json_decref(req);
     json_decref(summary);
     return rc;
 }

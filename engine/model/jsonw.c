@@ -122,7 +122,8 @@ static void put_int(wbuf *b, json_int_t v)
     put(b, p, (size_t)(e - p));
 }
 
-static void put_value(wbuf *b, const json_t *v, int depth)
+/* v as JSON text; drop (or NULL) names a key left out of every object. */
+static void put_value(wbuf *b, const json_t *v, int depth, const char *drop)
 {
     if (b->failed) return;
     if (depth > JSONW_MAX_DEPTH) {
@@ -138,11 +139,12 @@ static void put_value(wbuf *b, const json_t *v, int depth)
         int first = 1;
         json_object_keylen_foreach((json_t *)v, k, klen, e)
         {
+            if (drop && !strcmp(k, drop)) continue;
             if (!first) putc1(b, ',');
             first = 0;
             put_string(b, k, klen);
             putc1(b, ':');
-            put_value(b, e, depth + 1);
+            put_value(b, e, depth + 1, drop);
         }
         putc1(b, '}');
         break;
@@ -152,7 +154,7 @@ static void put_value(wbuf *b, const json_t *v, int depth)
         size_t n = json_array_size(v);
         for (size_t i = 0; i < n; i++) {
             if (i) putc1(b, ',');
-            put_value(b, json_array_get(v, i), depth + 1);
+            put_value(b, json_array_get(v, i), depth + 1, drop);
         }
         putc1(b, ']');
         break;
@@ -185,11 +187,11 @@ static void put_value(wbuf *b, const json_t *v, int depth)
     }
 }
 
-char *jsonw_dumps(const json_t *v, size_t *len)
+char *jsonw_dumps_without(const json_t *v, const char *drop, size_t *len)
 {
     wbuf b = {0};
     if (!json_is_object(v) && !json_is_array(v)) return NULL;
-    put_value(&b, v, 0);
+    put_value(&b, v, 0, drop);
     putc1(&b, '\0');
     if (b.failed) {
         free(b.p);
@@ -197,6 +199,11 @@ char *jsonw_dumps(const json_t *v, size_t *len)
     }
     if (len) *len = b.n - 1;
     return b.p;
+}
+
+char *jsonw_dumps(const json_t *v, size_t *len)
+{
+    return jsonw_dumps_without(v, NULL, len);
 }
 
 /* ---- the builder: a wbuf plus comma bookkeeping per nesting level ---- */
@@ -303,7 +310,7 @@ void jw_raw(jsonw *w, const char *text, size_t len)
 void jw_json(jsonw *w, const json_t *v)
 {
     jw_sep(w);
-    put_value(wb(w), v, 0);
+    put_value(wb(w), v, 0, NULL);
 }
 
 char *jw_finish(jsonw *w, size_t *len)

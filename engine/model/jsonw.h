@@ -18,6 +18,10 @@
 /* NULL on out of memory, or nesting deeper than 10000 (jansson parses at most
  * 2048 levels, so no request or stored document comes near). */
 char *jsonw_dumps(const json_t *v, size_t *len);
+/* The same, leaving out every object member named drop, at any depth (the
+ * transaction log writes a request without its PINs this way, without
+ * copying the request first). */
+char *jsonw_dumps_without(const json_t *v, const char *drop, size_t *len);
 
 /* A writer for building JSON text straight from C values, with commas
  * placed automatically: the order document and its views are written this

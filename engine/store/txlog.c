@@ -37,10 +37,11 @@
 
 #include "model/jsonw.h"
 
-static int bind_json(sqlite3_stmt *st, int i, json_t *j)
+/* drop: a key left out of every object (or NULL) */
+static int bind_json(sqlite3_stmt *st, int i, json_t *j, const char *drop)
 {
     size_t len;
-    char *s = jsonw_dumps(j ? j : json_null(), &len);
+    char *s = jsonw_dumps_without(j ? j : json_null(), drop, &len);
     if (!s) return -1;
     sqlite3_bind_text(st, i, s, (int)len, free);
     return 0;
@@ -61,7 +62,7 @@ int txlog_append(engine *e, const txlog_entry *t, err_t *err)
     sqlite3_bind_text(st, 5, t->order_number, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, t->policy_version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, t->decisions ? t->decisions : "[]", -1, SQLITE_STATIC);
-    if (bind_json(st, 7, t->request) < 0 || bind_json(st, 9, t->result) < 0) {
+    if (bind_json(st, 7, t->request, "pin") < 0 || bind_json(st, 9, t->result, NULL) < 0) {
         sqlite3_reset(st);
         return err_set(err, ERR_INTERNAL, "out of memory writing the log");
     }

@@ -8,7 +8,7 @@
 
 typedef struct {
     const char *at, *store, *staff, *op, *order_number, *policy_version;
-    json_t *request;       /* the op's arguments (PINs removed) */
+    json_t *request;       /* the op's arguments (written without any "pin" member) */
     const char *decisions; /* JSON text: an array of {hook, args, today, answer, by} */
     json_t *result;        /* a short summary of what changed */
 } txlog_entry;
