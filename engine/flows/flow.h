@@ -12,6 +12,7 @@
 #include "store/engine.h"
 #include "model/jsonw.h"
 #include "store/master.h"
+#include "store/orders.h"
 #include "model/order.h"
 #include "model/policy.h"
 
@@ -187,9 +188,11 @@ order *flow_load(flow_ctx *c, const char *number, err_t *err);
  * only its owner may change it. */
 order *flow_load_change(flow_ctx *c, const char *number, err_t *err);
 
-/* F12's pickup (store, date) pairs of the order as orders.pickups keeps
- * them (JSON text, malloc'd), NULL when it has none. */
-char *flow_pickups_json(const order *o);
+/* F12's pickup (store, date) pairs of the order into c: pickup_v and
+ * pickup_n, and pickups as orders.pickups keeps them (JSON text, NULL when
+ * it has none); release them with flow_pickups_free. */
+int flow_pickups(const order *o, orders_cols *c, err_t *err);
+void flow_pickups_free(orders_cols *c);
 
 /* C5: keeps an order that came from HQ in one go, as it stands there: doc
  * (the order document), owner (the store that may change it now),

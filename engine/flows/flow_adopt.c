@@ -51,10 +51,8 @@ int flow_adopt(engine *e, json_t *doc, const char *owner, bool read_only, const 
     text_copy(o->owner, sizeof o->owner, owner);
     size_t len;
     char *text = order_text(o, ORDER_DOC, &len);
-    char *pickups = flow_pickups_json(o);
     int rc = text ? 0 : err_set(err, ERR_INTERNAL, "out of memory keeping an order");
-    orders_cols cols = {.pickups = pickups,
-                        .number = o->number,
+    orders_cols cols = {.number = o->number,
                         .store = o->store,
                         .customer = o->customer,
                         .type = o->type,
@@ -63,13 +61,14 @@ int flow_adopt(engine *e, json_t *doc, const char *owner, bool read_only, const 
                         .policy_version = o->policy_version,
                         .version = o->version,
                         .doc = text};
+    if (rc == 0) rc = flow_pickups(o, &cols, err);
     if (rc == 0) rc = orders_adopt(e, &cols, owner, read_only, sync_state, hq_order, skipped, err);
     size_t i;
     json_t *h;
     if (rc == 0 && !*skipped)
         json_array_foreach(history, i, h) if (rc == 0) rc = history_entry(e, o->number, h, err);
     free(text);
-    free(pickups);
+    flow_pickups_free(&cols);
     order_free(o);
     return rc;
 }

@@ -170,33 +170,68 @@ static int pickup_cmp(const void *a, const void *b)
 }
 
 /* F12's pickup filters: the (store, date) pairs of the order's pickup
- * lines not wholly cancelled, sorted and once each, as a JSON array
- * (orders.h); NULL when there are none. malloc'd. */
-char *flow_pickups_json(const order *o)
+ * lines not wholly cancelled, sorted and once each, into c (pickup_v, a
+ * malloc'd array pointing into o, and pickups, the same as JSON text,
+ * NULL when there are none). Free both with flow_pickups_free. */
+int flow_pickups(const order *o, orders_cols *c, err_t *err)
 {
-    const order_line **v = malloc((o->lines.n + 1) * sizeof *v);
-    if (!v) return NULL;
+    c->pickup_v = NULL;
+    c->pickup_n = 0;
+    c->pickups = NULL;
     size_t n = 0;
+    for (size_t i = 0; i < o->lines.n; i++)
+        if (o->lines.v[i].mode == MODE_PICKUP && o->lines.v[i].qty_cancelled < o->lines.v[i].qty)
+            n++;
+    if (n == 0) return 0;
+    const order_line **v = malloc(n * sizeof *v);
+    orders_pickup *pairs = malloc(n * sizeof *pairs);
+    if (!v || !pairs) {
+        free(v);
+        free(pairs);
+        return err_set(err, ERR_INTERNAL, "out of memory");
+    }
+    n = 0;
     for (size_t i = 0; i < o->lines.n; i++) {
         const order_line *l = &o->lines.v[i];
         if (l->mode == MODE_PICKUP && l->qty_cancelled < l->qty) v[n++] = l;
     }
     qsort(v, n, sizeof *v, pickup_cmp);
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || pickup_cmp(&v[i - 1], &v[i]))
-            json_array_append_new(a, json_pack("[s,s]", v[i]->store, v[i]->date));
+    jsonw w = {0};
+    jw_arr(&w);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && !pickup_cmp(&v[i - 1], &v[i])) continue;
+        pairs[k++] = (orders_pickup){v[i]->store, v[i]->date};
+        jw_arr(&w);
+        jw_str(&w, v[i]->store);
+        jw_str(&w, v[i]->date);
+        jw_end_arr(&w);
+    }
+    jw_end_arr(&w);
     free(v);
-    char *text = n ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return text;
+    char *text = jw_finish(&w, NULL);
+    if (!text) {
+        free(pairs);
+        return err_set(err, ERR_INTERNAL, "out of memory");
+    }
+    c->pickup_v = pairs;
+    c->pickup_n = k;
+    c->pickups = text;
+    return 0;
+}
+
+void flow_pickups_free(orders_cols *c)
+{
+    free((void *)c->pickup_v);
+    free((void *)c->pickups);
+    c->pickup_v = NULL;
+    c->pickups = NULL;
+    c->pickup_n = 0;
 }
 
 static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t *err)
 {
-    char *pickups = flow_pickups_json(o);
-    orders_cols cols = {.pickups = pickups,
-                        .number = o->number,
+    orders_cols cols = {.number = o->number,
                         .store = o->store,
                         .customer = o->customer,
                         .type = o->type,
@@ -205,8 +240,9 @@ static int write_row(flow_ctx *c, order *o, bool is_new, const char *doc, err_t 
                         .policy_version = o->policy_version,
                         .version = o->version,
                         .doc = doc};
+    if (flow_pickups(o, &cols, err) < 0) return -1;
     int rc = orders_write(c->e, &cols, is_new, err);
-    free(pickups);
+    flow_pickups_free(&cols);
     return rc;
 }
 

@@ -113,7 +113,8 @@ int master_address_get(engine *e, const char *account, const char *id, master_ad
  * order.create's instructions. The counter's first use inserts it. */
 int master_next(engine *e, const char *counter, int64_t *out, err_t *err)
 {
-    sqlite3_stmt *bump = engine_stmt(e, "UPDATE counters SET value = value + 1 WHERE name = ?", err);
+    sqlite3_stmt *bump =
+        engine_stmt(e, "UPDATE counters SET value = value + 1 WHERE name = ?", err);
     if (!bump) return -1;
     sqlite3_bind_text(bump, 1, counter, -1, SQLITE_STATIC);
     int rc = sqlite3_step(bump);

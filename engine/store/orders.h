@@ -26,6 +26,11 @@ typedef struct {
 int orders_read(engine *e, const char *number, orders_row *row, err_t *err);
 void orders_row_free(orders_row *row);
 
+/* One of F12's pickup (store, date) pairs of an order. */
+typedef struct {
+    const char *store, *date;
+} orders_pickup;
+
 /* The columns an order is written with. */
 typedef struct {
     const char *number, *store, *customer; /* customer "" or NULL: cash-and-carry */
@@ -35,6 +40,11 @@ typedef struct {
     /* The order's pickups as a JSON array of [store, date] pairs (F12's
      * pickup_store and pickup dates), NULL when it has none. */
     const char *pickups;
+    /* The same pairs, sorted and once each: a new row's order_pickups
+     * rows are written from these (a change's by a trigger, when the
+     * pairs differ). */
+    const orders_pickup *pickup_v;
+    size_t pickup_n;
 } orders_cols;
 
 /* Inserts (is_new) or updates the row; conflict when the stored version is

@@ -272,6 +272,12 @@ static const char *const migrations[] = {
     " old.number WHERE old.rowid NOT IN (SELECT rowid FROM order_numbers_pending);"
     " DELETE FROM order_numbers_pending WHERE rowid = old.rowid;"
     " DELETE FROM order_pickups WHERE number = old.number; END;",
+    /* 12: a new order's pickup pairs are written by orders.c from the
+     * structs at hand, not by this trigger reading them back from the
+     * row's JSON; a change's still go through orders_found_pickups. */
+    "DROP TRIGGER orders_found_new;"
+    "CREATE TRIGGER orders_found_new AFTER INSERT ON orders BEGIN"
+    " INSERT INTO order_numbers_pending(rowid) VALUES(new.rowid); END;",
 };
 // clang-format on
 

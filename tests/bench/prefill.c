@@ -151,6 +151,10 @@ int main(int argc, char **argv)
         " sync_error, sync_attempts, iif(?4 > 0, replace(replace(doc, ?3, printf('S001-%06d', n)),"
         " '\"C0001\"', printf('\"B%06d\"', n % ?4)), replace(doc, ?3, printf('S001-%06d', n))),"
         " pickups FROM orders, k WHERE number = ?3";
+    static const char copy_pickups[] = /* orders.c writes these for a new order */
+        "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
+        " INSERT OR IGNORE INTO order_pickups(store, date, number)"
+        " SELECT store, date, printf('S001-%06d', n) FROM order_pickups, k WHERE number = ?3";
     static const char copy_txlog[] =
         "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
         " INSERT INTO txlog(at, store, staff, op, order_number, policy_version, request,"
@@ -165,6 +169,7 @@ int main(int argc, char **argv)
         long to = from + CHUNK - 1 < base + n - 1 ? from + CHUNK - 1 : base + n - 1;
         exec(db, "BEGIN IMMEDIATE", 0, 0, NULL);
         exec(db, copy_orders, from, to, first);
+        exec(db, copy_pickups, from, to, first);
         exec(db, copy_txlog, from, to, first);
         exec(db, copy_outbox, from, to, first);
         exec(db, "UPDATE counters SET value = ?2 WHERE name = 'order:S001'", 0, to, NULL);
