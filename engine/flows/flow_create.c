@@ -233,6 +233,10 @@ static int settle(flow_ctx *c, order *o, create_args *a, err_t *err)
  * priced, its deposit and payments settled; nothing written. A preview's
  * number is "S001-PREVIEW"; a prepared sync create's is given at commit
  * (numbering writes, and a refused create must leave the counter as it was). */
+/* Lines up to which a new order's document cannot reach
+ * ORDER_MAX_DOC_BYTES before its payments are added (see create_decide). */
+#define SIZE_CHECK_LINES 100
+
 static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
 {
     create_args a;
@@ -244,9 +248,12 @@ static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
         return -1;
     /* An order too large to keep is refused before the policy is asked
      * anything about it (a hook on a huge order is the slowest thing a
-     * create can do). Up to 100 lines it cannot be: a line takes at most
-     * about 600 bytes of document, so the cost of measuring is spared. */
-    if (o->lines.n > 100 && flow_check_size(o, err) < 0) return -1;
+     * create can do). Up to SIZE_CHECK_LINES lines it is not, unless its
+     * master data is made of characters written escaped: a line takes
+     * about 600 bytes of document, so the cost of measuring (writing the
+     * whole document) is spared. flow_save measures the final document
+     * in any case, so an order over the limit is always refused. */
+    if (o->lines.n > SIZE_CHECK_LINES && flow_check_size(o, err) < 0) return -1;
     text_copy(o->store, sizeof o->store, c->s->store);
     text_copy(o->type, sizeof o->type, a.type);
     o->tax_included = c->params->prices_include_tax; /* T1: locked with the prices */
@@ -265,7 +272,8 @@ static int create_decide(flow_ctx *c, order *o, bool number_now, err_t *err)
     if (strcmp(a.type, "quote") && !invoice_carryout(c, o, err) && err->code) return -1;
     /* The size before the payments, so that a validation ranks before them;
      * flow_save checks the final document again. */
-    if (flow_check_size(o, err) < 0 || settle(c, o, &a, err) < 0) return -1;
+    if ((o->lines.n > SIZE_CHECK_LINES && flow_check_size(o, err) < 0) || settle(c, o, &a, err) < 0)
+        return -1;
     text_copy(o->policy_version, sizeof o->policy_version, policy_version(c->pol));
     return 0;
 }
