@@ -1,0 +1,15 @@
+/* jparse.h: a fast reader for the common request line (see jparse.c).
+ * jparse returns the tree json_loadb(text, len, JSON_REJECT_DUPLICATES)
+ * would return for the JSON it handles (an object or array of strings
+ * without \u escapes or non-ASCII bytes, integers, true, false, null), and
+ * NULL for everything else, valid or not: the caller then asks jansson,
+ * whose answer or error message stands. */
+#ifndef CORDER_JPARSE_H
+#define CORDER_JPARSE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+json_t *jparse(const char *text, size_t len);
+
+#endif
