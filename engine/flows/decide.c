@@ -216,15 +216,12 @@ int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err)
     return ask_amount(c, HOOK_DEPOSIT, &a, 1, DECIDE_ORDER_REF, dflt, out, err);
 }
 
-int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err)
+int decide_shipping_charge(flow_ctx *c, const order *o, const char *shipment, size_t len,
+                           int64_t *out, err_t *err)
 {
-    char *shipment_text;
-    policy_arg args[2] = {{0}, order_arg(o)};
-    args[0].text = shipment_text = jsonw_dumps(shipment, &args[0].len);
-    int rc = ask_amount(c, HOOK_SHIPPING_CHARGE, args, 2, DECIDE_ORDER_REF,
-                        c->params->default_shipping_charge, out, err);
-    free(shipment_text);
-    return rc;
+    policy_arg args[2] = {{.text = shipment, .len = len}, order_arg(o)};
+    return ask_amount(c, HOOK_SHIPPING_CHARGE, args, 2, DECIDE_ORDER_REF,
+                      c->params->default_shipping_charge, out, err);
 }
 
 int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err)

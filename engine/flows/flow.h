@@ -85,7 +85,8 @@ void flow_end(flow_ctx *c);
 
 /* ---- decisions (decide.c): the policy's answer, or the SPEC default ---- */
 int decide_deposit(flow_ctx *c, const order *o, int64_t *out, err_t *err);
-int decide_shipping_charge(flow_ctx *c, const order *o, json_t *shipment, int64_t *out, err_t *err);
+int decide_shipping_charge(flow_ctx *c, const order *o, const char *shipment, size_t len,
+                           int64_t *out, err_t *err);
 int decide_cancellation_charge(flow_ctx *c, const order *o, int64_t *out, err_t *err);
 int decide_shipping_refund(flow_ctx *c, const order *o, json_t *ret, int64_t *out, err_t *err);
 int decide_permits(flow_ctx *c, json_t *staff, const char *permission, bool *out, err_t *err);

@@ -119,25 +119,54 @@ int flow_validate_line(flow_ctx *c, const order_line *l, const char *path, err_t
     return 0;
 }
 
-static json_t *shipment_json(order *o, const char *address, const char *date, int64_t *value)
+/* The shipment the shipping_charge hook is asked about, as JSON text
+ * (written straight from the lines: it is the hook's argument and the log
+ * entry's); *value is its goods' value. malloc'd, NULL when out of memory. */
+static char *shipment_text(order *o, const char *address, const char *date, int64_t *value,
+                           size_t *len)
 {
-    json_t *lines = json_array();
-    const char *method = "";
+    const char *method = ""; /* the first open line's */
+    for (size_t i = 0; i < o->lines.n && !*method; i++) {
+        order_line *l = &o->lines.v[i];
+        if (l->mode == MODE_SHIP && !strcmp(l->address, address) && !strcmp(l->date, date) &&
+            order_line_open(l) > 0)
+            method = l->method;
+    }
     *value = 0;
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "address");
+    jw_str(&w, address);
+    jw_key(&w, "date");
+    jw_str(&w, date);
+    jw_key(&w, "method");
+    jw_str(&w, method);
+    jw_key(&w, "lines");
+    jw_arr(&w);
     for (size_t i = 0; i < o->lines.n; i++) {
         order_line *l = &o->lines.v[i];
         if (l->mode != MODE_SHIP || strcmp(l->address, address) || strcmp(l->date, date)) continue;
         int64_t open = order_line_open(l);
         if (open <= 0) continue;
-        if (!*method) method = l->method;
         *value += l->unit_price * open;
-        json_array_append_new(lines, json_pack("{s:i, s:s, s:I, s:I, s:I}", "line", l->line, "item",
-                                               l->item, "qty", (json_int_t)open, "unit_price",
-                                               (json_int_t)l->unit_price, "amount",
-                                               (json_int_t)(l->unit_price * open)));
+        jw_obj(&w);
+        jw_key(&w, "line");
+        jw_int(&w, l->line);
+        jw_key(&w, "item");
+        jw_str(&w, l->item);
+        jw_key(&w, "qty");
+        jw_int(&w, open);
+        jw_key(&w, "unit_price");
+        jw_int(&w, l->unit_price);
+        jw_key(&w, "amount");
+        jw_int(&w, l->unit_price * open);
+        jw_end_obj(&w);
     }
-    return json_pack("{s:s, s:s, s:s, s:o, s:I}", "address", address, "date", date, "method",
-                     method, "lines", lines, "value", (json_int_t)*value);
+    jw_end_arr(&w);
+    jw_key(&w, "value");
+    jw_int(&w, *value);
+    jw_end_obj(&w);
+    return jw_finish(&w, len);
 }
 
 static order_charge *charge_for(order *o, const char *address, const char *date, bool invoiced)
@@ -193,9 +222,11 @@ int flow_shipping_charges(flow_ctx *c, order *o, int64_t manual, err_t *err)
         }
         if (!is_manual) {
             int64_t value;
-            json_t *sh = shipment_json(o, l->address, l->date, &value);
-            rc = decide_shipping_charge(c, o, sh, &amount, err);
-            json_decref(sh);
+            size_t len;
+            char *sh = shipment_text(o, l->address, l->date, &value, &len);
+            rc = sh ? decide_shipping_charge(c, o, sh, len, &amount, err)
+                    : err_set(err, ERR_INTERNAL, "out of memory");
+            free(sh);
             if (rc < 0) break;
         }
         if (amount <= 0) continue;
