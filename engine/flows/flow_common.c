@@ -288,36 +288,63 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
     if (rc < 0) return -1;
     order_sums s;
     order_sum(o, &s);
-    json_t *summary =
-        json_pack("{s:I, s:s, s:I, s:I, s:I, s:I}", "version", (json_int_t)o->version, "status",
-                  order_status(o), "total", (json_int_t)s.order, "paid", (json_int_t)s.paid,
-                  "refunded", (json_int_t)s.refunded, "balance", (json_int_t)s.balance);
-    if (result) json_object_set(summary, "detail", result);
-    /* R3: the money this request moved, per tender, as the till counts it */
-    json_t *moved[2] = {json_array(), json_array()};
-    for (size_t i = c->pay_seen; i < o->payments.n; i++)
-        json_array_append_new(moved[0], json_pack("{s:s, s:I}", "tender", o->payments.v[i].tender,
-                                                  "amount", (json_int_t)o->payments.v[i].amount));
-    for (size_t i = c->ref_seen; i < o->refunds.n; i++)
-        json_array_append_new(moved[1], json_pack("{s:s, s:I}", "tender", o->refunds.v[i].tender,
-                                                  "amount", (json_int_t)o->refunds.v[i].amount));
-    if (json_array_size(moved[0])) json_object_set(summary, "payments", moved[0]);
-    if (json_array_size(moved[1])) json_object_set(summary, "refunds", moved[1]);
-    json_decref(moved[0]);
-    json_decref(moved[1]);
-    if (c->n_approvals > 0) { /* who vouched for what (A2, A5) */
-        json_t *ap = json_array();
-        for (int i = 0; i < c->n_approvals; i++)
-            json_array_append_new(ap,
-                                  json_pack("{s:s, s:s}", "permission", c->approvals[i].permission,
-                                            "approver", c->approvals[i].staff));
-        json_object_set_new(summary, "approvals", ap);
+    /* the log's summary, written as text straight from the structs */
+    jsonw w = {0};
+    jw_obj(&w);
+    jw_key(&w, "version");
+    jw_int(&w, o->version);
+    jw_key(&w, "status");
+    jw_str(&w, order_status(o));
+    jw_key(&w, "total");
+    jw_int(&w, s.order);
+    jw_key(&w, "paid");
+    jw_int(&w, s.paid);
+    jw_key(&w, "refunded");
+    jw_int(&w, s.refunded);
+    jw_key(&w, "balance");
+    jw_int(&w, s.balance);
+    if (result) {
+        jw_key(&w, "detail");
+        jw_json(&w, result);
     }
+    /* R3: the money this request moved, per tender, as the till counts it */
+    for (int k = 0; k < 2; k++) {
+        size_t from = k ? c->ref_seen : c->pay_seen;
+        size_t n = k ? o->refunds.n : o->payments.n;
+        if (from >= n) continue;
+        jw_key(&w, k ? "refunds" : "payments");
+        jw_arr(&w);
+        for (size_t i = from; i < n; i++) {
+            jw_obj(&w);
+            jw_key(&w, "tender");
+            jw_str(&w, k ? o->refunds.v[i].tender : o->payments.v[i].tender);
+            jw_key(&w, "amount");
+            jw_int(&w, k ? o->refunds.v[i].amount : o->payments.v[i].amount);
+            jw_end_obj(&w);
+        }
+        jw_end_arr(&w);
+    }
+    if (c->n_approvals > 0) { /* who vouched for what (A2, A5) */
+        jw_key(&w, "approvals");
+        jw_arr(&w);
+        for (int i = 0; i < c->n_approvals; i++) {
+            jw_obj(&w);
+            jw_key(&w, "permission");
+            jw_str(&w, c->approvals[i].permission);
+            jw_key(&w, "approver");
+            jw_str(&w, c->approvals[i].staff);
+            jw_end_obj(&w);
+        }
+        jw_end_arr(&w);
+    }
+    jw_end_obj(&w);
+    char *summary = jw_finish(&w, NULL);
     jw_end_arr(&c->decisions);
     char *decisions = jw_finish(&c->decisions, NULL);
     jw_arr(&c->decisions); /* a flow saves once, but keep the context usable */
-    if (!decisions) {
-        json_decref(summary);
+    if (!decisions || !summary) {
+        free(decisions);
+        free(summary);
         return err_set(err, ERR_INTERNAL, "out of memory writing the log");
     }
     txlog_entry t = {.at = c->now_iso,
@@ -328,11 +355,11 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                      .policy_version = o->policy_version,
                      .request = c->args, /* the log leaves its PINs out */
                      .decisions = decisions,
-                     .result = summary};
+                     .result_text = summary};
     rc = txlog_append(c->e, &t, err);
     if (rc == 0) rc = flow_till_record(c, o, err);
     free(decisions);
-    json_decref(summary);
+    free(summary);
     return rc;
 }
 

@@ -62,7 +62,9 @@ int txlog_append(engine *e, const txlog_entry *t, err_t *err)
     sqlite3_bind_text(st, 5, t->order_number, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 6, t->policy_version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, t->decisions ? t->decisions : "[]", -1, SQLITE_STATIC);
-    if (bind_json(st, 7, t->request, "pin") < 0 || bind_json(st, 9, t->result, NULL) < 0) {
+    if (t->result_text) sqlite3_bind_text(st, 9, t->result_text, -1, SQLITE_STATIC);
+    if (bind_json(st, 7, t->request, "pin") < 0 ||
+        (!t->result_text && bind_json(st, 9, t->result, NULL) < 0)) {
         sqlite3_reset(st);
         return err_set(err, ERR_INTERNAL, "out of memory writing the log");
     }

@@ -8,9 +8,10 @@
 
 typedef struct {
     const char *at, *store, *staff, *op, *order_number, *policy_version;
-    json_t *request;       /* the op's arguments (written without any "pin" member) */
-    const char *decisions; /* JSON text: an array of {hook, args, today, answer, by} */
-    json_t *result;        /* a short summary of what changed */
+    json_t *request;         /* the op's arguments (written without any "pin" member) */
+    const char *decisions;   /* JSON text: an array of {hook, args, today, answer, by} */
+    json_t *result;          /* a short summary of what changed */
+    const char *result_text; /* or the same as JSON text (then result is unused) */
 } txlog_entry;
 
 int txlog_append(engine *e, const txlog_entry *t, err_t *err);
