@@ -66,13 +66,42 @@ enum {
     F_COUNT
 };
 
-static const char *const field_names[F_COUNT] = {
-    "number",     "store",          "type",       "version",         "currency",
-    "created_at", "policy_version", "created_by", "quote_expires",   "prices_include_tax",
-    "customer",   "deposit",        "lines",      "charges",         "invoices",
-    "returns",    "payments",       "refunds",    "pickup_contacts", "hold",
-    "status",     "totals",         "paid",       "refunded",        "on_account",
-    "balance",    "sync",
+/* Each name with its length, so that a lookup compares one or two names,
+ * not 27 (pvw_index runs for every first read of a field). */
+/* clang-format off */
+#define FIELD(n) {n, sizeof n - 1}
+/* clang-format on */
+static const struct {
+    const char *name;
+    size_t len;
+} fields[F_COUNT] = {
+    FIELD("number"),
+    FIELD("store"),
+    FIELD("type"),
+    FIELD("version"),
+    FIELD("currency"),
+    FIELD("created_at"),
+    FIELD("policy_version"),
+    FIELD("created_by"),
+    FIELD("quote_expires"),
+    FIELD("prices_include_tax"),
+    FIELD("customer"),
+    FIELD("deposit"),
+    FIELD("lines"),
+    FIELD("charges"),
+    FIELD("invoices"),
+    FIELD("returns"),
+    FIELD("payments"),
+    FIELD("refunds"),
+    FIELD("pickup_contacts"),
+    FIELD("hold"),
+    FIELD("status"),
+    FIELD("totals"),
+    FIELD("paid"),
+    FIELD("refunded"),
+    FIELD("on_account"),
+    FIELD("balance"),
+    FIELD("sync"),
 };
 
 /* Per state: the view of the call in progress. */
@@ -89,14 +118,10 @@ static pvw_state *pvw_of(lua_State *L)
     return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* Field lengths, so that a lookup compares one or two names, not 27
- * (pvw_index runs for every first read of a field). */
-static unsigned char field_len[F_COUNT];
-
 static int field_of(const char *k, size_t len)
 {
     for (int f = 0; f < F_COUNT; f++)
-        if (field_len[f] == len && !memcmp(field_names[f], k, len)) return f;
+        if (fields[f].len == len && !memcmp(fields[f].name, k, len)) return f;
     return -1;
 }
 
@@ -609,7 +634,7 @@ static int pvw_pairs(lua_State *L)
     check_current(L, s, 1, "pairs");
     for (int f = 0; f < F_COUNT; f++) {
         if (s->done & (1u << f)) continue;
-        lua_pushstring(L, field_names[f]);
+        lua_pushlstring(L, fields[f].name, fields[f].len);
         push_field(L, s, f);
         lua_rawset(L, 1); /* the field is absent: no __newindex */
         s->done |= 1u << f;
@@ -625,8 +650,6 @@ static const char pvw_mt_key = 'm';
 
 void pvw_install(lua_State *L)
 {
-    for (int f = 0; f < F_COUNT; f++)
-        field_len[f] = (unsigned char)strlen(field_names[f]);
     pvw_state *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
     lua_createtable(L, 0, 4);
