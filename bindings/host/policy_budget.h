@@ -16,8 +16,16 @@
  * so the clock is read about every 65 us of charged work. */
 #define PSB_WORK_EVERY 65536
 
+/* Small blocks a state freed, kept for its next allocations of the same
+ * size class (psb_alloc): PSB_SMALL_CLASSES classes of 16 bytes each, up
+ * to PSB_SMALL_KEEP blocks a class. */
+#define PSB_SMALL_CLASSES 16
+#define PSB_SMALL_KEEP 48
+
 /* Per-state bookkeeping, reachable from the state as the allocator's ud. */
 typedef struct {
+    void *small[PSB_SMALL_CLASSES]; /* free blocks, linked through their first word */
+    unsigned short nsmall[PSB_SMALL_CLASSES];
     size_t used, cap;
     int64_t deadline_ns; /* CLOCK_MONOTONIC; checked by the count hook */
     int64_t budget_us;
@@ -39,6 +47,8 @@ typedef struct {
 psb_state *psb_of(lua_State *L);
 /* The allocator to give lua_newstate, with s as its ud. */
 void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* Frees the blocks psb_alloc kept (after lua_close, or a failed lua_newstate). */
+void psb_alloc_release(psb_state *s);
 /* Arms the budget for one call on thread L; psb_disarm after it. */
 void psb_arm(lua_State *L, const char *store);
 void psb_disarm(lua_State *L);

@@ -406,6 +406,7 @@ lua_State *psb_new(const policy_limits *lim, err_t *err)
     s->budget_us = lim && lim->budget_us > 0 ? lim->budget_us : POLICY_DEFAULT_BUDGET_US;
     lua_State *L = lua_newstate(psb_alloc, s);
     if (!L) {
+        psb_alloc_release(s);
         free(s);
         err_set(err, ERR_POLICY_ERROR, "cannot create a Lua state (memory cap too small?)");
         return NULL;
@@ -432,6 +433,7 @@ void psb_close(lua_State *L)
     /* Finalizers run in lua_close: give them a budget and no more. */
     psb_arm(L, NULL);
     lua_close(L);
+    psb_alloc_release(s);
     free(s);
 }
 
