@@ -9,12 +9,15 @@
  * answer must be a response object of PROTOCOL.md's shape, and jsonw must
  * write it byte for byte as json_dumps does. After every answer that is ok
  * with an order, order.get of its number must answer ok: every document the
- * engine writes reads back (fuzz_order.c checks the round trip itself). */
+ * engine writes reads back (fuzz_order.c checks the round trip itself).
+ * Every line jparse reads (the fast request reader) jansson must read the
+ * same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "model/jparse.h"
 #include "store/auth.h"
 #include "ops/dispatch.h"
 #include "store/engine.h"
@@ -110,6 +113,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         bool is_write;
         json_t *r;
+        /* the fast reader reads a line as jansson does, or declines it */
+        json_t *fast = jparse(p, len);
+        if (fast) {
+            json_t *slow = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
+            char *a = json_dumps(fast, JSON_COMPACT),
+                 *b = slow ? json_dumps(slow, JSON_COMPACT) : NULL;
+            if (!slow || !json_equal(fast, slow) || !a || !b || strcmp(a, b))
+                fail("jparse", "read a line differently from jansson");
+            free(a);
+            free(b);
+            json_decref(slow);
+            json_decref(fast);
+        }
         if (n % 2) { /* the values path (Lua module, REPL): the text answer read back */
             json_t *req = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
             if (!req) {
