@@ -6,8 +6,8 @@
  * pwrite calls, each a trip into a paravirtualised kernel on the server's
  * only thread. Here the writes that continue (or overwrite) the range
  * already gathered are copied into one buffer per WAL file handle, and the
- * buffer is written with a single write when anything could tell the
- * difference:
+ * buffer is written, one write per WALBUF_WRITE_MAX bytes (the most the
+ * unix VFS writes at once), when anything could tell the difference:
  *
  *   - xSync: first the buffer, then the sync. So every byte SQLite wrote is
  *     in the file before xSync returns, as without the buffer: an answer
@@ -26,7 +26,10 @@
  *     buffer is already empty there, since the sync came first; with
  *     NORMAL, which does not sync at COMMIT, this keeps other connections
  *     from reading frames still in memory. Those two calls cannot fail, so
- *     a failed write there is kept and returned by the WAL file's next call.
+ *     a failed write there is kept and returned by the WAL file's next
+ *     call: under NORMAL such a commit has already returned ok, where
+ *     SQLite alone would have failed it. Exactly SQLite's behaviour, write
+ *     errors included, is under FULL, which the engine uses.
  *
  * A crash with bytes still gathered loses only bytes of a commit whose sync
  * had not returned: nothing was promised for them, and recovery stops at
