@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/walbuf.h"
+
 #define CHECKPOINT_EVERY_MS 20
 
 struct checkpointer {
@@ -129,7 +131,9 @@ checkpointer *checkpoint_start(sqlite3 *writer, const char *path, err_t *err)
         err_set(err, ERR_INTERNAL, "out of memory");
         return NULL;
     }
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+    /* the writer's VFS (engine_open registered it), so that all of the
+     * engine's connections reach the files the same way */
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, WALBUF_VFS) !=
             SQLITE_OK ||
         sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
         err_set(err, ERR_INTERNAL, "checkpointer: cannot open %s: %s", path,

@@ -24,6 +24,7 @@
 #include "model/err.h"
 #include "store/fts.h"
 #include "store/schema.h"
+#include "store/walbuf.h"
 
 /* WAL frames appended, summed over commits; a checkpoint at 1000 pages,
  * as SQLite's default hook would. */
@@ -92,7 +93,12 @@ int main(int argc, char **argv)
     sqlite3_close(src);
 
     unlink(argv[2]);
-    if (sqlite3_open(argv[2], &db) != SQLITE_OK) fail(db, argv[2]);
+    /* through the engine's VFS (walbuf.c: a commit's WAL frames in one
+     * write), so that the limit writes the way corder does */
+    if (walbuf_register() != SQLITE_OK ||
+        sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, WALBUF_VFS) !=
+            SQLITE_OK)
+        fail(db, argv[2]);
     err_t err = {0};
     /* the engine's pragmas (engine.c): temp_store=MEMORY matters most, as
      * a statement whose triggers may fail journals its pages in a temp
