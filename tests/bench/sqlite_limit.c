@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         return 2;
     }
     long n = atol(argv[3]), batch = atol(argv[4]);
-    sqlite3 *src, *db;
+    sqlite3 *src, *db = NULL;
     if (sqlite3_open_v2(argv[1], &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) fail(src, argv[1]);
     sqlite3_stmt *q =
         prep(src, "SELECT o.doc, o.policy_version, t.request, t.decisions,"
