@@ -48,6 +48,20 @@
  * output has drained. The input side is bounded by the read high-water mark,
  * just over the 1 MiB line cap.
  *
+ * Few system calls per request: on this kind of machine (a virtual one)
+ * each system call costs about as much as running a small request, and the
+ * loop is the one thread that does both. A plain (not TLS) connection is
+ * therefore not driven by its bufferevent, which would read through an
+ * ioctl(FIONREAD) and a readv of at most 4 KiB, and for every batch add the
+ * socket to epoll for writing, wait, writev and remove it again. Its reads
+ * are one recv of up to 64 KiB into a buffer of the loop (conn_sock_read_cb,
+ * an event of our own that stays in epoll while the connection may read),
+ * and after a COMMIT the answers of the batch go out with one writev per
+ * connection straight away (conn_flush); only a rest the kernel would not
+ * take is left to the bufferevent, which then waits for the socket as
+ * before. TLS connections keep the bufferevent for both sides (OpenSSL
+ * owns their bytes).
+ *
  * Shutdown (SIGINT/SIGTERM): stop accepting and reading, let PIN checks in
  * flight finish and their requests run, commit, flush every answer (bounded
  * by a deadline for clients that do not read), then return to the caller,
@@ -92,6 +106,12 @@
 /* Connections open at least, for a commit to wait for more requests (a
  * till alone would only wait). */
 #define SERVER_DELAY_MIN_CONNS 4
+/* One recv takes up to this much: a whole burst of pipelined lines from
+ * a till, or a chunk of a long line, in one system call. */
+#define SERVER_READ_CHUNK (64u << 10)
+/* A connection's unparsed input stops being read above this: just over the
+ * line cap, so that a line too long is seen as such. */
+#define SERVER_READ_HIGH (DISPATCH_MAX_LINE + 4096)
 
 typedef struct conn conn;
 
@@ -126,8 +146,16 @@ struct conn {
     bool eof;                         /* the peer sent everything it will send */
     bool closing;                     /* close once the answers are out (line too long) */
     bool paused;                      /* too much unsent output: not reading */
-    dispatch_req *gate_req;           /* the request a gate holds (server_gate_release runs it) */
-    bool admin;                       /* came through the admin socket: may call admin.eval */
+    /* A plain socket (not TLS): read by rev, answers written by conn_flush
+     * (see "Few system calls per request"). */
+    bool plain;
+    bool reading;           /* plain: rev is in epoll */
+    bool wpending;          /* plain: the bufferevent waits to write the rest */
+    bool flush_queued;      /* plain: in srv->flushq, answers to write */
+    conn *flush_next;       /* the next in srv->flushq */
+    struct event *rev;      /* plain: readable */
+    dispatch_req *gate_req; /* the request a gate holds (server_gate_release runs it) */
+    bool admin;             /* came through the admin socket: may call admin.eval */
     /* the support REPL's evaluator state (its thread), opened on the first
      * admin.eval */
     void *admin_state;
@@ -183,6 +211,7 @@ struct server {
     dev_t admin_dev; /* the socket we bound, so that we unlink only it */
     ino_t admin_ino;
     conn *conns;
+    conn *flushq; /* plain connections with answers released, not yet written */
     int port;
     char addr[INET6_ADDRSTRLEN + 16];
 
@@ -206,6 +235,7 @@ struct server {
     int tcp_open;     /* TCP connections (the admin socket not counted) */
     struct event *sweep_ev;
     size_t freed_since_trim;
+    char rbuf[SERVER_READ_CHUNK]; /* every plain connection's recv lands here first */
 
     bool stopping;
     bool batch_lost; /* SQLite rolled the open batch back (batch_check_lost) */
@@ -270,6 +300,7 @@ static void conn_unref(conn *c)
     req_free(c->gate_req);
     json_decref(c->admin_id);
     if (c->delay_ev) event_free(c->delay_ev);
+    if (c->rev) event_free(c->rev);
     sodium_memzero(&c->sess, sizeof c->sess);
     free(c);
 }
@@ -322,6 +353,8 @@ static void conn_close(conn *c)
     s->freed_since_trim += c->in_peak + 4096;
     if (c->admin_state) s->admin.close(c->admin_state);
     c->admin_state = NULL;
+    if (c->rev) event_del(c->rev); /* before the bufferevent closes its socket */
+    c->reading = false;
     bufferevent_free(c->bev);
     c->bev = NULL;
     if (c->delay_ev && evtimer_pending(c->delay_ev, NULL)) { /* a slow-down nobody awaits */
@@ -337,6 +370,31 @@ static void conn_close(conn *c)
 static size_t conn_out_len(conn *c)
 {
     return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Puts a plain connection's read event in epoll or takes it out, as its
+ * state now asks: read unless it is gone, finished, over its output
+ * budget, closing, the server stops, or its unparsed input is at the
+ * high-water mark (then conn_pump calls this again once lines are taken).
+ * Only a change costs a system call (epoll_ctl). */
+static void conn_read_update(conn *c)
+{
+    if (!c->plain || c->dead) return;
+    bool want = !c->paused && !c->closing && !c->eof && !c->srv->stopping &&
+                evbuffer_get_length(bufferevent_get_input(c->bev)) < SERVER_READ_HIGH;
+    if (want == c->reading) return;
+    if (want ? event_add(c->rev, NULL) : event_del(c->rev)) return; /* retried on the next change */
+    c->reading = want;
+}
+
+/* Stops reading the connection (its paused, closing or stopping already
+ * set). */
+static void conn_read_stop(conn *c)
+{
+    if (c->plain)
+        conn_read_update(c);
+    else
+        bufferevent_disable(c->bev, EV_READ);
 }
 
 /* Done when the peer is finished (or the line cap was hit), nothing is held
@@ -425,6 +483,57 @@ static void held_log(server *s, json_t *resp)
             json_string_value(json_object_get(err, "message")) ?: "failed");
 }
 
+/* A stranger who does not read his answers holds little; anyone over his
+ * budget of unsent answers is not read until they have left. */
+static void conn_check_pause(conn *c)
+{
+    size_t high = conn_authed(c) ? c->srv->cfg.out_high : SERVER_UNAUTH_OUT_HIGH;
+    if (!c->paused && conn_out_len(c) > high) {
+        c->paused = true;
+        conn_read_stop(c);
+    }
+}
+
+/* Writes a plain connection's released answers: one writev straight away
+ * when nothing of it waits for the socket already, the rest (if the kernel
+ * would not take it all) left to the bufferevent. A connection at its end
+ * (finished, closing, paused, the server stopping) always goes through the
+ * bufferevent: its write callback then closes or resumes it, as it must
+ * not be here (this runs inside batch_commit, maybe inside conn_pump). */
+static void conn_flush(conn *c)
+{
+    if (c->dead || !conn_out_len(c)) return;
+    if (!c->wpending) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (!c->eof && !c->closing && !c->paused && !c->srv->stopping) {
+            /* A socket bufferevent keeps its output's front frozen except
+             * while it writes itself; so do we. A failure: met again by
+             * the bufferevent below. */
+            evbuffer_unfreeze(out, 1);
+            evbuffer_write(out, bufferevent_getfd(c->bev));
+            evbuffer_freeze(out, 1);
+        }
+        if (evbuffer_get_length(out)) {
+            c->wpending = true;
+            bufferevent_enable(c->bev, EV_WRITE);
+        }
+    }
+    conn_check_pause(c);
+}
+
+/* Writes every connection that had answers released (server_flushq). */
+static void server_flush(server *s)
+{
+    while (s->flushq) {
+        conn *c = s->flushq;
+        s->flushq = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = false;
+        conn_flush(c);
+        conn_unref(c);
+    }
+}
+
 static void held_release(server *s, held *h)
 {
     conn *c = h->c;
@@ -455,11 +564,13 @@ static void held_release(server *s, held *h)
                 evbuffer_add(out, oom, sizeof oom - 1);
             }
             evbuffer_add(out, "\n", 1);
-            /* A stranger who does not read his answers holds little. */
-            size_t high = conn_authed(c) ? s->cfg.out_high : SERVER_UNAUTH_OUT_HIGH;
-            if (!c->paused && conn_out_len(c) > high) {
-                c->paused = true;
-                bufferevent_disable(c->bev, EV_READ);
+            if (!c->plain) {
+                conn_check_pause(c);
+            } else if (!c->flush_queued) { /* written once the batch is released */
+                c->flush_queued = true;
+                c->flush_next = s->flushq;
+                s->flushq = c;
+                c->refs++;
             }
         }
         conn_unref(c);
@@ -521,6 +632,7 @@ static void batch_commit(server *s)
         held_release(s, h);
         h = next;
     }
+    server_flush(s);
 }
 
 static void commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -864,13 +976,13 @@ static void conn_too_long(conn *c)
     snprintf(msg, sizeof msg, "line longer than %d bytes", DISPATCH_MAX_LINE);
     hold_error(c->srv, c, NULL, "bad_request", msg, false);
     c->closing = true;
-    bufferevent_disable(c->bev, EV_READ);
+    conn_read_stop(c);
     struct evbuffer *in = bufferevent_get_input(c->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 /* Takes complete lines from the input while the connection may proceed. */
-static void conn_pump(conn *c)
+static void conn_pump_lines(conn *c)
 {
     if (c->done) return; /* a submitted request has no input */
     while (!c->dead && !c->closing && !c->waiting && !c->console_busy && !c->paused) {
@@ -899,6 +1011,14 @@ static void conn_pump(conn *c)
     }
 }
 
+/* Takes lines, then reads on if the input had reached its high-water mark
+ * (a plain connection; a bufferevent does so itself). */
+static void conn_pump(conn *c)
+{
+    conn_pump_lines(c);
+    conn_read_update(c);
+}
+
 /* Strangers together may buffer at most unauth_in_max bytes of input: the
  * connection whose bytes go over it is answered and closed. */
 static bool conn_over_budget(conn *c)
@@ -909,7 +1029,7 @@ static bool conn_over_budget(conn *c)
     hold_error(s, c, NULL, "bad_request", "too much input from connections that are not signed in",
                false);
     c->closing = true;
-    bufferevent_disable(c->bev, EV_READ);
+    conn_read_stop(c);
     struct evbuffer *in = bufferevent_get_input(c->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
     conn_account(c);
@@ -926,12 +1046,53 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     conn_maybe_close(c);
 }
 
+/* A plain connection is readable: one recv (see "Few system calls per
+ * request"), then the same as a bufferevent's read callback. */
+static void conn_sock_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    server *s = c->srv;
+    size_t have = evbuffer_get_length(bufferevent_get_input(c->bev));
+    size_t room = have < SERVER_READ_HIGH ? SERVER_READ_HIGH - have : 0;
+    if (room > sizeof s->rbuf) room = sizeof s->rbuf;
+    if (room == 0) {
+        conn_read_update(c);
+        return;
+    }
+    ssize_t n = recv(fd, s->rbuf, room, 0);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+        conn_close(c); /* reset by the peer: as a bufferevent's error */
+        return;
+    }
+    if (n == 0) { /* end of stream: as a bufferevent's EOF */
+        c->eof = true;
+        conn_read_update(c);
+        conn_pump(c);
+        conn_maybe_close(c);
+        return;
+    }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_unfreeze(in, 0); /* as the bufferevent does around its own reads */
+    int rc = evbuffer_add(in, s->rbuf, (size_t)n);
+    evbuffer_freeze(in, 0);
+    if (rc != 0) abort(); /* out of memory */
+    conn_read_cb(c->bev, c);
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
+    if (c->plain) { /* all written: answers go out by conn_flush again */
+        c->wpending = false;
+        bufferevent_disable(bev, EV_WRITE); /* out of epoll already: no system call */
+    }
     if (c->paused) {
         c->paused = false;
-        if (!c->srv->stopping && !c->closing && !c->eof) bufferevent_enable(bev, EV_READ);
+        if (c->plain)
+            conn_read_update(c);
+        else if (!c->srv->stopping && !c->closing && !c->eof)
+            bufferevent_enable(bev, EV_READ);
         conn_pump(c);
     }
     conn_maybe_close(c);
@@ -998,6 +1159,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (!bev && ssl) SSL_free(ssl);
     } else if (c) {
         bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        c->plain = true;
     }
     if (!bev) {
         free(c);
@@ -1025,9 +1187,21 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-    bufferevent_setwatermark(bev, EV_READ, 0, DISPATCH_MAX_LINE + 4096);
+    bufferevent_setwatermark(bev, EV_READ, 0, SERVER_READ_HIGH);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (c->plain) {
+        /* Its own read event; the bufferevent writes only what conn_flush
+         * could not (its EV_WRITE, on by default, off until then). */
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
+        c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_sock_read_cb, c);
+        if (!c->rev) {
+            conn_close(c);
+            return;
+        }
+        conn_read_update(c);
+    } else {
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
+    }
 }
 
 /* Once a second: close connections that stayed unauthenticated or silent
@@ -1127,7 +1301,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     if (s->admin_lis) evconnlistener_free(s->admin_lis);
     s->lis = s->admin_lis = NULL;
     for (conn *c = s->conns; c; c = c->next)
-        bufferevent_disable(c->bev, EV_READ);
+        conn_read_stop(c);
     struct timeval tv = {0, 10000};
     event_add(s->drain_ev, &tv);
 }
@@ -1465,6 +1639,7 @@ static void admin_answer(conn *c, json_t *id, json_t *resp)
     c->refs++;
     c->held++;
     held_release(c->srv, h);
+    server_flush(c->srv);
 }
 
 static json_t *admin_result(json_t *id, json_t *res)
