@@ -14,6 +14,11 @@ typedef struct checkpointer checkpointer;
  * PRAGMA wal_autocheckpoint=0, which clears the hook). writer must stay
  * open until checkpoint_stop. */
 checkpointer *checkpoint_start(sqlite3 *writer, const char *path, err_t *err);
+/* On the writer's thread, outside a transaction: when the thread has asked
+ * for it (the WAL is big and nearly all copied), copies the rest on the
+ * writer's connection so that the next transaction restarts the WAL from
+ * its first frame. Cheap when not asked; NULL is fine. */
+void checkpoint_catch_up(checkpointer *c);
 /* Bytes writer's commits appended to the WAL since start (frames x (page
  * size + 24)); any thread may ask. 0 for NULL. */
 uint64_t checkpoint_wal_bytes(const checkpointer *c);

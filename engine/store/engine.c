@@ -158,6 +158,10 @@ engine *engine_open(const engine_config *cfg, err_t *err)
     }
     if (cfg->background_checkpoint &&
         (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
+         /* when the log starts over (checkpoint.c), a file grown bigger by
+          * a backlog is cut back to 64 MiB, and no further: below that the
+          * commits overwrite blocks the file already has */
+         exec_sql(e->db, "PRAGMA journal_size_limit=67108864", err) < 0 ||
          !(e->checkpointer = checkpoint_start(e->db, cfg->db_path, err)))) {
         engine_close(e);
         return NULL;
@@ -233,6 +237,7 @@ sqlite3_stmt *engine_stmt(engine *e, const char *sql, err_t *err)
 int engine_begin(engine *e, err_t *err)
 {
     if (e->in_txn) return 0;
+    checkpoint_catch_up(e->checkpointer);
     sqlite3_stmt *st = engine_stmt(e, "BEGIN IMMEDIATE", err);
     if (!st) return -1;
     if (sqlite3_step(st) != SQLITE_DONE) return engine_sqlerr(e, err, "begin");
