@@ -61,7 +61,10 @@ int fts_index_new_orders(engine *e, int at_least, err_t *err)
     /* FTS5 writes each statement's terms out as an index segment (and at
      * every savepoint), then merges segments by fours: one INSERT of many
      * numbers makes one big segment instead of one per order or per batch,
-     * merged again and again. */
+     * merged again and again. CROSS JOIN keeps the waiting rows the outer
+     * loop: with a plain JOIN SQLite walked the whole orders index and
+     * looked each number up in the waiting list, 3 ms a flush at 10,000
+     * orders and 300 at 1,000,000, on the loop. */
     sqlite3_stmt *count = engine_stmt(e, "SELECT count(*) FROM order_numbers_pending", err);
     if (!count) return -1;
     int rc = sqlite3_step(count), waiting = sqlite3_column_int(count, 0);
@@ -70,7 +73,7 @@ int fts_index_new_orders(engine *e, int at_least, err_t *err)
     if (waiting == 0 || waiting < at_least) return 0;
     sqlite3_stmt *add = engine_stmt(e,
                                     "INSERT INTO order_numbers(rowid, number) SELECT o.rowid,"
-                                    " o.number FROM order_numbers_pending p JOIN orders o"
+                                    " o.number FROM order_numbers_pending p CROSS JOIN orders o"
                                     " ON o.rowid = p.rowid",
                                     err);
     if (!add) return -1;

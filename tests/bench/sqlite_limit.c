@@ -137,7 +137,7 @@ int main(int argc, char **argv)
                                  " VALUES('2030-01-01T10:00:00Z', 'S001', '1001',"
                                  " 'order.create', ?, ?, ?, ?, ?)");
     sqlite3_stmt *index_add = prep(db, "INSERT INTO order_numbers(rowid, number) SELECT o.rowid,"
-                                       " o.number FROM order_numbers_pending p JOIN orders o"
+                                       " o.number FROM order_numbers_pending p CROSS JOIN orders o"
                                        " ON o.rowid = p.rowid"),
                  *index_clear = prep(db, "DELETE FROM order_numbers_pending");
     struct timespec t0, t1;
