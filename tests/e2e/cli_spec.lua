@@ -66,3 +66,34 @@ describe("corder serve", function()
         assert.are.equal("", out)
     end)
 end)
+
+-- The server's allocator (engine/cli/main.c): `serve` starts itself again
+-- with a larger glibc per-thread cache (9% fewer instructions per
+-- order.create), and leaves an operator's own GLIBC_TUNABLES alone.
+describe("corder serve's allocator setting", function()
+    local function environ(pid)
+        local f = assert(io.open("/proc/" .. pid .. "/environ", "rb"))
+        local env = f:read("a")
+        f:close()
+        return "\0" .. env
+    end
+
+    it("sets glibc's tcache_count and keeps its process id", function()
+        local srv = e2e.server()
+        finally(function() srv:cleanup() end)
+        assert.is_true(srv:connect():call("ping").ok)
+        assert.is_truthy(environ(srv.pid):find("\0GLIBC_TUNABLES=glibc.malloc.tcache_count=256\0", 1, true))
+    end)
+
+    it("keeps the operator's GLIBC_TUNABLES", function()
+        local srv = e2e.server({no_start = true})
+        finally(function() srv:cleanup() end)
+        local plain = srv.serve_command
+        srv.serve_command = function(self) return "GLIBC_TUNABLES=glibc.malloc.perturb=0 " .. plain(self) end
+        srv:start()
+        assert.is_true(srv:connect():call("ping").ok)
+        local env = environ(srv.pid)
+        assert.is_truthy(env:find("\0GLIBC_TUNABLES=glibc.malloc.perturb=0\0", 1, true))
+        assert.is_falsy(env:find("tcache_count", 1, true))
+    end)
+end)
