@@ -1423,7 +1423,7 @@ server *server_new(engine *e, const server_config *cfg, err_t *err)
     pthread_cond_init(&s->ccv, NULL);
     if (!s->cfg.listen) s->cfg.listen = "127.0.0.1:7420";
     if (s->cfg.batch_max <= 0) s->cfg.batch_max = 512;
-    if (s->cfg.batch_usec <= 0) s->cfg.batch_usec = 2000;
+    if (s->cfg.batch_usec <= 0) s->cfg.batch_usec = 10000; /* architecture.md, step 5 */
     if (s->cfg.auth_threads <= 0) s->cfg.auth_threads = 2;
     if (!s->cfg.out_high) s->cfg.out_high = 4u << 20;
     if (!s->cfg.unauth_in_max) s->cfg.unauth_in_max = 32u << 20;

@@ -23,7 +23,7 @@ typedef struct {
     const char *listen;       /* HOST:PORT; port 0 picks a free one */
     const char *admin_socket; /* unix socket path, or NULL */
     int batch_max;            /* requests per commit; 0 = 512 */
-    int batch_usec;           /* oldest request's wait before a forced commit; 0 = 2000 */
+    int batch_usec;           /* oldest request's wait before a forced commit; 0 = 10000 */
     int commit_delay_usec;    /* a batch's wait for more requests before its COMMIT; 0 = none */
     int auth_threads;         /* PIN verification workers; 0 = 2 */
     size_t out_high;          /* stop reading a client above this much unsent output; 0 = 4 MiB */
