@@ -133,6 +133,7 @@ engine *engine_open(const engine_config *cfg, err_t *err)
         return NULL;
     }
     sqlite3_busy_timeout(e->db, 5000);
+    mc_attach(e);
     if (exec_sql(e->db, "PRAGMA journal_mode=WAL", err) < 0 ||
         exec_sql(e->db, "PRAGMA synchronous=FULL", err) < 0 ||
         exec_sql(e->db, "PRAGMA foreign_keys=ON", err) < 0 ||
@@ -241,6 +242,7 @@ int engine_begin(engine *e, err_t *err)
     sqlite3_stmt *st = engine_stmt(e, "BEGIN IMMEDIATE", err);
     if (!st) return -1;
     if (sqlite3_step(st) != SQLITE_DONE) return engine_sqlerr(e, err, "begin");
+    mc_forget(e); /* another connection may have written before our lock */
     e->in_txn = true;
     return 0;
 }
@@ -260,6 +262,7 @@ int engine_commit(engine *e, err_t *err)
         return -1;
     }
     e->in_txn = false;
+    mc_forget(e);
     return 0;
 }
 
@@ -267,6 +270,7 @@ void engine_rollback(engine *e)
 {
     if (sqlite3_get_autocommit(e->db) == 0) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
     e->in_txn = false;
+    mc_forget(e);
 }
 
 int engine_read_begin(engine *e, err_t *err)
@@ -443,7 +447,10 @@ int engine_savepoint(engine *e, engine_sp which, err_t *err)
 void engine_savepoint_end(engine *e, engine_sp which, bool keep)
 {
     err_t err;
-    if (!keep) sp_step(e, sp_sql[which][2], &err);
+    if (!keep) {
+        sp_step(e, sp_sql[which][2], &err);
+        mc_forget(e); /* a row read after a write that is now undone */
+    }
     sp_step(e, sp_sql[which][1], &err);
 }
 

@@ -4,6 +4,7 @@
 
 #include "store/checkpoint.h"
 #include "store/engine.h"
+#include "store/master_cache.h"
 
 #define ENGINE_STMT_SLOTS 256
 #define ENGINE_TZ_SLOTS 64
@@ -32,6 +33,7 @@ struct engine {
     unsigned char auth_key[32];
     checkpointer *checkpointer;
     uint64_t staff_epoch; /* bumped when staff or their stores change (SPEC C4) */
+    master_cache mc;      /* master_cache.c: products and stores within a transaction */
 };
 
 #endif

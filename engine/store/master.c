@@ -11,6 +11,7 @@
 #include "model/text.h"
 #include "store/engine_internal.h"
 #include "store/fts.h"
+#include "store/master_cache.h"
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
@@ -20,6 +21,11 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 
 int master_store_get(engine *e, const char *id, master_store *out, err_t *err)
 {
+    const master_store *kept = mc_store_find(e, id);
+    if (kept) {
+        *out = *kept;
+        return 0;
+    }
     sqlite3_stmt *st = engine_stmt(e,
                                    "SELECT id, name, currency, timezone, order_creation, policy"
                                    " FROM stores WHERE id = ?",
@@ -37,11 +43,17 @@ int master_store_get(engine *e, const char *id, master_store *out, err_t *err)
     copy_col(out->order_creation, sizeof out->order_creation, st, 4);
     copy_col(out->policy, sizeof out->policy, st, 5);
     sqlite3_reset(st);
+    mc_store_keep(e, out);
     return 0;
 }
 
 int master_product_get(engine *e, const char *item, master_product *out, err_t *err)
 {
+    const master_product *kept = mc_product_find(e, item);
+    if (kept) {
+        *out = *kept;
+        return 0;
+    }
     sqlite3_stmt *st = engine_stmt(e, "SELECT item, name, price FROM products WHERE item = ?", err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, item, -1, SQLITE_STATIC);
@@ -53,6 +65,7 @@ int master_product_get(engine *e, const char *item, master_product *out, err_t *
     copy_col(out->name, sizeof out->name, st, 1);
     out->price = sqlite3_column_int64(st, 2);
     sqlite3_reset(st);
+    mc_product_keep(e, out);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "store/auth.h"
 #include "store/engine.h"
 #include "store/gauges.h"
+#include "store/master.h"
 #include "store/schema.h"
 #include "store/seed.h"
 #include "t.h"
@@ -207,6 +208,62 @@ static void test_wal_restarts(void)
     engine_close(e);
 }
 
+/* Issue 14: master_cache.c keeps products and stores read within a
+ * transaction. Whatever changes them must show at once: a write on the
+ * same connection (the update hook), a savepoint rolled back, and another
+ * connection's write before the next transaction. */
+static void test_master_cache(void)
+{
+    engine *e = open_db();
+    if (!e) return;
+    err_t err = {0};
+    sqlite3 *db = engine_db(e);
+    sqlite3_exec(db,
+                 "INSERT OR REPLACE INTO products(item, name, price) VALUES('MC1', 'Lamp', 100);"
+                 "INSERT OR REPLACE INTO stores(id, name, currency) VALUES('MCS', 'Mall', 'EUR')",
+                 NULL, NULL, NULL);
+    master_product p;
+    master_store st;
+    CHECK(engine_begin(e, &err) == 0, "begin: %s", err.message);
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 100, "read: %lld",
+          (long long)p.price);
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 100, "read again");
+    sqlite3_exec(db, "UPDATE products SET price = 200 WHERE item = 'MC1'", NULL, NULL, NULL);
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 200,
+          "a write in the transaction shows: %lld", (long long)p.price);
+    CHECK(engine_savepoint(e, ENGINE_SP_REQUEST, &err) == 0, "savepoint");
+    sqlite3_exec(db, "UPDATE products SET price = 300 WHERE item = 'MC1'", NULL, NULL, NULL);
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 300, "inside the savepoint");
+    engine_savepoint_end(e, ENGINE_SP_REQUEST, false);
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 200,
+          "the rolled-back write is gone: %lld", (long long)p.price);
+    CHECK(master_store_get(e, "MCS", &st, &err) == 0 && !strcmp(st.name, "Mall"), "store");
+    sqlite3_exec(db,
+                 "INSERT OR REPLACE INTO stores(id, name, currency) VALUES('MCS', 'Plaza', 'EUR')",
+                 NULL, NULL, NULL);
+    CHECK(master_store_get(e, "MCS", &st, &err) == 0 && !strcmp(st.name, "Plaza"),
+          "a replaced store row shows: %s", st.name);
+    sqlite3_exec(db, "DELETE FROM products WHERE item = 'MC1'", NULL, NULL, NULL);
+    CHECK(master_product_get(e, "MC1", &p, &err) < 0 && err.code == ERR_NOT_FOUND,
+          "a deleted product is gone");
+    sqlite3_exec(db, "INSERT INTO products(item, name, price) VALUES('MC1', 'Lamp', 250)", NULL,
+                 NULL, NULL);
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 250, "read");
+    CHECK(engine_commit(e, &err) == 0, "commit: %s", err.message);
+    sqlite3 *other;
+    CHECK(sqlite3_open(db_path, &other) == SQLITE_OK, "second connection");
+    sqlite3_busy_timeout(other, 2000);
+    CHECK(sqlite3_exec(other, "UPDATE products SET price = 400 WHERE item = 'MC1'", NULL, NULL,
+                       NULL) == SQLITE_OK,
+          "another connection writes");
+    sqlite3_close(other);
+    CHECK(engine_begin(e, &err) == 0, "begin");
+    CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 400,
+          "another connection's write shows in the next transaction: %lld", (long long)p.price);
+    engine_rollback(e);
+    engine_close(e);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/corder-test-store-%d.db", (int)getpid());
@@ -215,6 +272,7 @@ int main(void)
     test_lockout();
     test_dates();
     test_wal_restarts();
+    test_master_cache();
     static const char *const suffixes[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
         char p[300];
