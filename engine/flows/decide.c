@@ -168,6 +168,11 @@ static order *freeze_taxes(const order *o)
     return f;
 }
 
+bool decide_tax_reads_item(const flow_ctx *c)
+{
+    return policy_has_hook(c->pol, HOOK_TAX) || c->params->tax_pct_bp > 0;
+}
+
 int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_t amount,
                int64_t *out, err_t *err)
 {

@@ -96,6 +96,9 @@ int decide_tax(flow_ctx *c, const order *o, const char *item, size_t len, int64_
                int64_t *out, err_t *err);
 void decide_tax_done(flow_ctx *c);
 int64_t decide_default_tax(const policy_params *p, int64_t amount);
+/* Whether decide_tax reads its item: with neither a tax hook nor a rate to
+ * log it does not, and the flow need not write one (the fast path). */
+bool decide_tax_reads_item(const flow_ctx *c);
 /* T1: decides the tax of every line and charge that has none yet (-1). */
 int flow_decide_taxes(flow_ctx *c, order *o, err_t *err);
 /* How a decision's log names its order argument: the order as the log
