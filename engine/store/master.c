@@ -126,26 +126,30 @@ int master_address_get(engine *e, const char *account, const char *id, master_ad
  * order.create's instructions. The counter's first use inserts it. */
 int master_next(engine *e, const char *counter, int64_t *out, err_t *err)
 {
-    /* one statement, not an UPDATE and a SELECT: every order.create asks */
     sqlite3_stmt *bump =
-        engine_stmt(e, "UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", err);
+        engine_stmt(e, "UPDATE counters SET value = value + 1 WHERE name = ?", err);
     if (!bump) return -1;
     sqlite3_bind_text(bump, 1, counter, -1, SQLITE_STATIC);
     int rc = sqlite3_step(bump);
-    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(bump, 0);
-    /* RETURNING's UPDATE is done only when the statement runs to its end */
-    int end = rc == SQLITE_ROW ? sqlite3_step(bump) : rc;
     sqlite3_reset(bump);
-    if (end != SQLITE_DONE) return engine_sqlerr(e, err, "counter");
-    if (rc == SQLITE_ROW) return 0;
-    sqlite3_stmt *first = engine_stmt(e, "INSERT INTO counters(name, value) VALUES(?, 1)", err);
-    if (!first) return -1;
-    sqlite3_bind_text(first, 1, counter, -1, SQLITE_STATIC);
-    rc = sqlite3_step(first);
-    sqlite3_reset(first);
     if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "counter");
-    *out = 1;
-    return 0;
+    if (sqlite3_changes(engine_db(e)) == 0) {
+        sqlite3_stmt *first = engine_stmt(e, "INSERT INTO counters(name, value) VALUES(?, 1)", err);
+        if (!first) return -1;
+        sqlite3_bind_text(first, 1, counter, -1, SQLITE_STATIC);
+        rc = sqlite3_step(first);
+        sqlite3_reset(first);
+        if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "counter");
+        *out = 1;
+        return 0;
+    }
+    sqlite3_stmt *get = engine_stmt(e, "SELECT value FROM counters WHERE name = ?", err);
+    if (!get) return -1;
+    sqlite3_bind_text(get, 1, counter, -1, SQLITE_STATIC);
+    rc = sqlite3_step(get);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int64(get, 0);
+    sqlite3_reset(get);
+    return rc == SQLITE_ROW ? 0 : engine_sqlerr(e, err, "counter");
 }
 
 static const char *const address_fields[] = {"id", "street", "city", "zip", "country", NULL};
