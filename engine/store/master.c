@@ -69,8 +69,15 @@ int master_product_get(engine *e, const char *item, master_product *out, err_t *
     return 0;
 }
 
+static json_t *brief_json(const mc_brief *b)
+{
+    return json_pack("{s:s, s:s, s:b}", "account", b->account, "name", b->name, "b2b", b->b2b);
+}
+
 json_t *master_customer_brief(engine *e, const char *account, err_t *err)
 {
+    const mc_brief *kept = mc_customer_find(e, account);
+    if (kept) return brief_json(kept);
     sqlite3_stmt *st =
         engine_stmt(e, "SELECT account, name, b2b FROM customers WHERE account = ?", err);
     if (!st) return NULL;
@@ -80,9 +87,20 @@ json_t *master_customer_brief(engine *e, const char *account, err_t *err)
         err_field(err, ERR_NOT_FOUND, "customer", "no customer %s", account);
         return NULL;
     }
-    json_t *c =
-        json_pack("{s:s, s:s, s:b}", "account", (const char *)sqlite3_column_text(st, 0), "name",
-                  (const char *)sqlite3_column_text(st, 1), "b2b", sqlite3_column_int(st, 2));
+    const char *acc = (const char *)sqlite3_column_text(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 1);
+    int b2b = sqlite3_column_int(st, 2);
+    json_t *c;
+    mc_brief b;
+    if (acc && name && strlen(acc) < sizeof b.account && strlen(name) < sizeof b.name) {
+        strcpy(b.account, acc);
+        strcpy(b.name, name);
+        b.b2b = b2b != 0;
+        mc_customer_keep(e, &b);
+        c = brief_json(&b);
+    } else /* longer than the seed and customer.create allow: as it is, not kept */
+        c = json_pack("{s:s, s:s, s:b}", "account", acc ? acc : "", "name", name ? name : "", "b2b",
+                      b2b);
     sqlite3_reset(st);
     return c;
 }

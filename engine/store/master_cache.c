@@ -1,8 +1,9 @@
-/* master_cache.c: products and stores remembered within one transaction.
+/* master_cache.c: products, stores and customers remembered within one
+ * transaction.
  *
- * An order.create reads its lines' products and its stores (its own, a
- * pickup line's): five point SELECTs for the bench's 3-line order, every
- * one of them the same rows as the previous order's. The server runs a
+ * An order.create reads its lines' products, its stores (its own, a
+ * pickup line's) and its customer: six point SELECTs for the bench's
+ * 3-line order, every one of them the same rows as the previous order's. The server runs a
  * batch of requests in one transaction, so within it a row read once is
  * kept here and handed out again.
  *
@@ -10,8 +11,8 @@
  * other connection can change a row meanwhile) and forgotten when it
  * begins or ends, when a request's savepoint is rolled back (the undone
  * write may have been read), and whenever this connection writes a row of
- * products or stores: SQLite's update hook reports every row a statement
- * or trigger changes in a rowid table, which both are (a REPLACE's deleted
+ * products, stores or customers: SQLite's update hook reports every row a
+ * statement or trigger changes in a rowid table, which all three are (a REPLACE's deleted
  * row is not reported, but its inserted row is). So a read here always
  * answers what the SELECT would. */
 #include "store/master_cache.h"
@@ -36,7 +37,8 @@ static unsigned slot_of(const char *key, unsigned slots)
 static void on_write(void *arg, int op, const char *db, const char *table, sqlite3_int64 rowid)
 {
     (void)op, (void)db, (void)rowid;
-    if (!strcmp(table, "products") || !strcmp(table, "stores")) mc_forget(arg);
+    if (!strcmp(table, "products") || !strcmp(table, "stores") || !strcmp(table, "customers"))
+        mc_forget(arg);
 }
 
 void mc_attach(engine *e)
@@ -77,5 +79,20 @@ void mc_store_keep(engine *e, const master_store *s)
     if (!in_write_txn(e)) return;
     mc_store *c = &e->mc.stores[slot_of(s->id, MC_STORE_SLOTS)];
     c->v = *s;
+    c->epoch = e->mc.epoch;
+}
+
+const mc_brief *mc_customer_find(engine *e, const char *account)
+{
+    if (!in_write_txn(e)) return NULL;
+    const mc_customer *c = &e->mc.customers[slot_of(account, MC_CUSTOMER_SLOTS)];
+    return c->epoch == e->mc.epoch && !strcmp(c->v.account, account) ? &c->v : NULL;
+}
+
+void mc_customer_keep(engine *e, const mc_brief *b)
+{
+    if (!in_write_txn(e)) return;
+    mc_customer *c = &e->mc.customers[slot_of(b->account, MC_CUSTOMER_SLOTS)];
+    c->v = *b;
     c->epoch = e->mc.epoch;
 }

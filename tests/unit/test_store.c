@@ -249,6 +249,18 @@ static void test_master_cache(void)
     sqlite3_exec(db, "INSERT INTO products(item, name, price) VALUES('MC1', 'Lamp', 250)", NULL,
                  NULL, NULL);
     CHECK(master_product_get(e, "MC1", &p, &err) == 0 && p.price == 250, "read");
+    sqlite3_exec(db, "INSERT OR REPLACE INTO customers(account, name, b2b) VALUES('MCC', 'Ann', 0)",
+                 NULL, NULL, NULL);
+    json_t *brief = master_customer_brief(e, "MCC", &err);
+    CHECK(brief && json_is_false(json_object_get(brief, "b2b")), "customer brief");
+    json_decref(brief);
+    sqlite3_exec(db, "UPDATE customers SET b2b = 1, name = 'Ann B' WHERE account = 'MCC'", NULL,
+                 NULL, NULL);
+    brief = master_customer_brief(e, "MCC", &err);
+    CHECK(brief && json_is_true(json_object_get(brief, "b2b")) &&
+              !strcmp(json_string_value(json_object_get(brief, "name")), "Ann B"),
+          "a changed customer shows");
+    json_decref(brief);
     CHECK(engine_commit(e, &err) == 0, "commit: %s", err.message);
     sqlite3 *other;
     CHECK(sqlite3_open(db_path, &other) == SQLITE_OK, "second connection");
