@@ -132,6 +132,9 @@ make_store() { # DB N
     rm -f "$1" "$1-wal" "$1-shm"
     "$BUILD/corder" init --db "$1" --seed "$SEED" >/dev/null
     "$BUILD/prefill" "$1" "$2" "$POLICIES" >/dev/null
+    # the prefill's pages out to disk now: 1,000,000 orders are 3 GB the
+    # kernel would otherwise write back during the turns, behind their fsyncs
+    sync
 }
 load() { # CONNS DEPTH SECS [OP]
     "$BUILD/loadgen" --port "$PORT" -c "$1" -d "$2" -t "$3" -w 1 --op "${4:-create}"
