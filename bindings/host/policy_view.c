@@ -104,6 +104,28 @@ static const struct {
     FIELD("sync"),
 };
 
+/* A line or a charge of the current call, built field by field as the
+ * hook reads it (see "lines and charges" below). */
+typedef struct {
+    uint8_t kind;  /* EL_LINE or EL_CHARGE */
+    uint32_t i;    /* its index in o->lines or o->charges */
+    uint32_t done; /* keys set by the hook, or cached (1u << K_...) */
+} pvw_elem;
+
+/* Where a table's element record is: open addressing on the table's
+ * address; a slot of another generation (call) is free. */
+typedef struct {
+    const void *t;
+    uint32_t gen;
+    uint32_t elem;
+} pvw_slot;
+
+/* Elements per call built lazily; an order with more lines and charges
+ * gets them built whole, as before (the records are fixed in size so that
+ * a call allocates nothing for them). */
+#define PVW_ELEMS 64
+#define PVW_SLOTS 128 /* a power of 2, at least twice PVW_ELEMS */
+
 /* Per state: the view of the call in progress. */
 typedef struct {
     const order *o;  /* NULL between calls */
@@ -111,6 +133,11 @@ typedef struct {
     order_sums sums;
     int summed;    /* -1 not yet, 0 overflow (totals left out), 1 done */
     uint32_t done; /* fields built, or set by the hook: never built again */
+    uint32_t gen;  /* the call's number: slots of other calls are free */
+    uint32_t nelems;
+    const char *kp[32]; /* the interned keys' bytes (K_...): a key is known by address */
+    pvw_elem elems[PVW_ELEMS];
+    pvw_slot slots[PVW_SLOTS];
 } pvw_state;
 
 static pvw_state *pvw_of(lua_State *L)
@@ -233,13 +260,6 @@ static void kopt(lua_State *L, int k, const char *v)
     if (*v) kstr(L, k, v);
 }
 
-static void kint(lua_State *L, int k, int64_t v)
-{
-    key(L, k);
-    lua_pushinteger(L, (lua_Integer)v);
-    lua_rawset(L, -3);
-}
-
 static void kbool(lua_State *L, int k, bool v)
 {
     key(L, k);
@@ -247,64 +267,322 @@ static void kbool(lua_State *L, int k, bool v)
     lua_rawset(L, -3);
 }
 
-/* Called from the metamethods only (the keys are their upvalues). The
- * table sizes are exact, so no table is resized while it fills. */
-static void push_lines(lua_State *L, const order *o)
+/* ---- lines and charges ----
+ *
+ * A hook that reads the lines reads a few fields of each (the deposit
+ * rule: the mode, three quantities and the price), and building each line
+ * whole cost more than the rest of the call: two tables of 12 and 3 to 5
+ * keys a line, some 1,200 instructions a table with its share of the
+ * collector, and 200 a field (callgrind, tests/bench/policy_bench.c). So
+ * a line or a charge starts as an empty table with a metatable of its own
+ * kind, like the order: a read of one of its fields answers straight from
+ * the struct, without storing it (a field is read once or twice, and
+ * storing would grow the table through 1, 2, 4, 8 and 16 slots); a table
+ * field (a line's delivery, a charge's shipment) is built whole on its
+ * first read and stored, so that it is the same table on every read and
+ * what the hook writes into it stays. A field the hook sets, or sets to
+ * nil, stays as it set it; pairs() builds the fields not set and the
+ * element is a plain table from then on (pairs on the order does that for
+ * every line and charge). Each element's record (which line, which keys
+ * the hook set) is found by the table's address, as the order's is: an
+ * element from an earlier call has no record in this one, and reading a
+ * field of it raises the order's error. */
+
+enum { EL_LINE, EL_CHARGE };
+
+static const uint8_t line_keys[] = {K_LINE,          K_ITEM,     K_NAME,         K_QTY,
+                                    K_UNIT_PRICE,    K_DELIVERY, K_QTY_INVOICED, K_QTY_RETURNED,
+                                    K_QTY_CANCELLED, K_TAX,      K_AMOUNT,       K_STATUS};
+static const uint8_t charge_keys[] = {K_CODE,    K_KIND,   K_AMOUNT, K_TAX,     K_INVOICED,
+                                      K_INVOICE, K_WAIVED, K_MANUAL, K_SHIPMENT};
+#define NKEYS(a) (sizeof a / sizeof a[0])
+
+/* Called from the metamethods only (the keys are their upvalues). */
+static void push_delivery(lua_State *L, const order_line *l)
 {
-    lua_createtable(L, (int)o->lines.n, 0);
-    luaL_checkstack(L, 8, "order lines");
-    for (size_t i = 0; i < o->lines.n; i++) {
-        const order_line *l = &o->lines.v[i];
-        lua_createtable(L, 0, 12);
-        kint(L, K_LINE, l->line);
-        kstr(L, K_ITEM, l->item);
-        kstr(L, K_NAME, l->name);
-        kint(L, K_QTY, l->qty);
-        kint(L, K_UNIT_PRICE, l->unit_price);
-        bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
-        const char *addr = ship ? l->address : "", *date = ship || pickup ? l->date : "",
-                   *method = ship ? l->method : "", *store = pickup ? l->store : "";
-        key(L, K_DELIVERY);
-        lua_createtable(L, 0, 1 + !!*addr + !!*date + !!*method + !!*store);
-        kstr(L, K_MODE, order_mode_name(l->mode));
-        kopt(L, K_ADDRESS, addr);
-        kopt(L, K_DATE, date);
-        kopt(L, K_METHOD, method);
-        kopt(L, K_STORE, store);
-        lua_rawset(L, -3);
-        kint(L, K_QTY_INVOICED, l->qty_invoiced);
-        kint(L, K_QTY_RETURNED, l->qty_returned);
-        kint(L, K_QTY_CANCELLED, l->qty_cancelled);
-        kint(L, K_TAX, l->tax > 0 ? l->tax : 0);
-        kint(L, K_AMOUNT, sat_mul(l->unit_price, l->qty));
-        kstr(L, K_STATUS, order_line_status(l));
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
+    const char *addr = ship ? l->address : "", *date = ship || pickup ? l->date : "",
+               *method = ship ? l->method : "", *store = pickup ? l->store : "";
+    lua_createtable(L, 0, 1 + !!*addr + !!*date + !!*method + !!*store);
+    kstr(L, K_MODE, order_mode_name(l->mode));
+    kopt(L, K_ADDRESS, addr);
+    kopt(L, K_DATE, date);
+    kopt(L, K_METHOD, method);
+    kopt(L, K_STORE, store);
+}
+
+/* Pushes field k of a line; 0 (nothing pushed) when the view has none. */
+static int push_line_field(lua_State *L, const order_line *l, int k)
+{
+    switch (k) {
+    case K_LINE:
+        lua_pushinteger(L, (lua_Integer)l->line);
+        return 1;
+    case K_ITEM:
+        lua_pushstring(L, l->item);
+        return 1;
+    case K_NAME:
+        lua_pushstring(L, l->name);
+        return 1;
+    case K_QTY:
+        lua_pushinteger(L, (lua_Integer)l->qty);
+        return 1;
+    case K_UNIT_PRICE:
+        lua_pushinteger(L, (lua_Integer)l->unit_price);
+        return 1;
+    case K_DELIVERY:
+        push_delivery(L, l);
+        return 1;
+    case K_QTY_INVOICED:
+        lua_pushinteger(L, (lua_Integer)l->qty_invoiced);
+        return 1;
+    case K_QTY_RETURNED:
+        lua_pushinteger(L, (lua_Integer)l->qty_returned);
+        return 1;
+    case K_QTY_CANCELLED:
+        lua_pushinteger(L, (lua_Integer)l->qty_cancelled);
+        return 1;
+    case K_TAX:
+        lua_pushinteger(L, (lua_Integer)(l->tax > 0 ? l->tax : 0));
+        return 1;
+    case K_AMOUNT:
+        lua_pushinteger(L, (lua_Integer)sat_mul(l->unit_price, l->qty));
+        return 1;
+    case K_STATUS:
+        lua_pushstring(L, order_line_status(l));
+        return 1;
+    }
+    return 0;
+}
+
+static int push_charge_field(lua_State *L, const order_charge *c, int k)
+{
+    switch (k) {
+    case K_CODE:
+        lua_pushstring(L, c->code);
+        return 1;
+    case K_KIND:
+        lua_pushstring(L, c->kind);
+        return 1;
+    case K_AMOUNT:
+        lua_pushinteger(L, (lua_Integer)c->amount);
+        return 1;
+    case K_TAX:
+        lua_pushinteger(L, (lua_Integer)(c->tax > 0 ? c->tax : 0));
+        return 1;
+    case K_INVOICED:
+        lua_pushboolean(L, c->invoice != 0);
+        return 1;
+    case K_INVOICE:
+        if (!c->invoice) return 0;
+        lua_pushinteger(L, (lua_Integer)c->invoice);
+        return 1;
+    case K_WAIVED:
+    case K_MANUAL:
+        if (!(k == K_WAIVED ? c->waived : c->manual)) return 0;
+        lua_pushboolean(L, 1);
+        return 1;
+    case K_SHIPMENT:
+        if (!*c->address) return 0;
+        lua_createtable(L, 0, 2);
+        kstr(L, K_ADDRESS, c->address);
+        kstr(L, K_DATE, c->date);
+        return 1;
+    }
+    return 0;
+}
+
+static int push_elem_field(lua_State *L, const order *o, const pvw_elem *e, int k)
+{
+    return e->kind == EL_LINE ? push_line_field(L, &o->lines.v[e->i], k)
+                              : push_charge_field(L, &o->charges.v[e->i], k);
+}
+
+/* The element whole, as a plain table (an order too big for the records). */
+static void push_elem_whole(lua_State *L, const order *o, const pvw_elem *e)
+{
+    const uint8_t *keys = e->kind == EL_LINE ? line_keys : charge_keys;
+    size_t n = e->kind == EL_LINE ? NKEYS(line_keys) : NKEYS(charge_keys);
+    lua_createtable(L, 0, (int)n);
+    for (size_t j = 0; j < n; j++) {
+        key(L, keys[j]);
+        if (push_elem_field(L, o, e, keys[j]))
+            lua_rawset(L, -3);
+        else
+            lua_pop(L, 1);
     }
 }
 
-static void push_charges(lua_State *L, const order *o)
+static uint32_t slot_of(const void *t)
 {
-    lua_createtable(L, (int)o->charges.n, 0);
-    luaL_checkstack(L, 8, "order charges");
-    for (size_t i = 0; i < o->charges.n; i++) {
-        const order_charge *c = &o->charges.v[i];
-        lua_createtable(L, 0, 5 + (c->invoice != 0) + c->waived + c->manual + !!*c->address);
-        kstr(L, K_CODE, c->code);
-        kstr(L, K_KIND, c->kind);
-        kint(L, K_AMOUNT, c->amount);
-        kint(L, K_TAX, c->tax > 0 ? c->tax : 0);
-        kbool(L, K_INVOICED, c->invoice != 0);
-        if (c->invoice) kint(L, K_INVOICE, c->invoice);
-        if (c->waived) kbool(L, K_WAIVED, true);
-        if (c->manual) kbool(L, K_MANUAL, true);
-        if (*c->address) {
-            key(L, K_SHIPMENT);
-            lua_createtable(L, 0, 2);
-            kstr(L, K_ADDRESS, c->address);
-            kstr(L, K_DATE, c->date);
-            lua_rawset(L, -3);
+    uint64_t h = ((uint64_t)(uintptr_t)t >> 4) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 40) & (PVW_SLOTS - 1);
+}
+
+/* The record of element table t in the current call, or NULL. */
+static pvw_elem *elem_of(pvw_state *s, const void *t)
+{
+    if (!s->o) return NULL;
+    for (uint32_t i = slot_of(t);; i = (i + 1) & (PVW_SLOTS - 1)) {
+        const pvw_slot *sl = &s->slots[i];
+        if (sl->gen != s->gen) return NULL;
+        if (sl->t == t) return &s->elems[sl->elem];
+    }
+}
+
+/* A record for the new element table t (an address seen before in this
+ * call was a collected element's: its slot is taken over). */
+static void elem_add(pvw_state *s, const void *t, int kind, size_t i)
+{
+    uint32_t j = slot_of(t);
+    while (s->slots[j].gen == s->gen && s->slots[j].t != t)
+        j = (j + 1) & (PVW_SLOTS - 1);
+    pvw_elem *e = &s->elems[s->nelems];
+    e->kind = (uint8_t)kind;
+    e->i = (uint32_t)i;
+    e->done = 0;
+    s->slots[j] = (pvw_slot){t, s->gen, s->nelems++};
+}
+
+static const char pel_mt_key = 'e';
+
+/* The lines or the charges: a table of elements, each lazy while records
+ * last, whole past them. */
+static void push_elems(lua_State *L, pvw_state *s, int kind)
+{
+    const order *o = s->o;
+    size_t n = kind == EL_LINE ? o->lines.n : o->charges.n;
+    lua_createtable(L, (int)n, 0);
+    luaL_checkstack(L, 8, "order lines");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
+    for (size_t i = 0; i < n; i++) {
+        if (s->nelems < PVW_ELEMS) {
+            lua_createtable(L, 0, 0);
+            lua_pushvalue(L, -2);
+            lua_setmetatable(L, -2);
+            elem_add(s, lua_topointer(L, -1), kind, i);
+        } else {
+            pvw_elem e = {(uint8_t)kind, (uint32_t)i, 0};
+            push_elem_whole(L, o, &e);
         }
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        lua_rawseti(L, -3, (lua_Integer)i + 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* The key id of the string at idx among the element's keys, or -1. Keys
+ * are short strings, interned: the same bytes are the same address. */
+static int elem_key(lua_State *L, pvw_state *s, int kind, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) return -1;
+    const char *k = lua_tostring(L, idx);
+    const uint8_t *keys = kind == EL_LINE ? line_keys : charge_keys;
+    size_t n = kind == EL_LINE ? NKEYS(line_keys) : NKEYS(charge_keys);
+    for (size_t j = 0; j < n; j++)
+        if (s->kp[keys[j]] == k) return keys[j];
+    return -1;
+}
+
+/* Builds the fields of element t (at idx) not set by the hook, and drops
+ * its metatable: a plain table from then on. */
+static void elem_settle(lua_State *L, pvw_state *s, pvw_elem *e, int idx)
+{
+    const uint8_t *keys = e->kind == EL_LINE ? line_keys : charge_keys;
+    size_t n = e->kind == EL_LINE ? NKEYS(line_keys) : NKEYS(charge_keys);
+    idx = lua_absindex(L, idx);
+    for (size_t j = 0; j < n; j++) {
+        if (e->done & (1u << keys[j])) continue;
+        key(L, keys[j]);
+        if (push_elem_field(L, s->o, e, keys[j]))
+            lua_rawset(L, idx); /* absent: no __newindex */
+        else
+            lua_pop(L, 1);
+        e->done |= 1u << keys[j];
+    }
+    lua_pushnil(L);
+    lua_setmetatable(L, idx);
+}
+
+static void elem_stale(lua_State *L, int kidx)
+{
+    const char *k = lua_tostring(L, kidx);
+    luaL_error(L,
+               "order line or charge .%s: the order a hook gets can be read during its call only "
+               "(keep the values it needs, not the order table)",
+               k ? k : "?");
+}
+
+/* __index(t, k) of a line or a charge. */
+static int pel_index(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    pvw_elem *e = elem_of(s, lua_topointer(L, 1));
+    if (!e) {
+        if (lua_type(L, 2) == LUA_TSTRING) elem_stale(L, 2);
+        return 0;
+    }
+    int k = elem_key(L, s, e->kind, 2);
+    if (k < 0 || (e->done & (1u << k))) return 0; /* unknown, or set to nil by the hook */
+    if (!push_elem_field(L, s->o, e, k)) return 0;
+    if (lua_type(L, -1) == LUA_TTABLE) { /* the same table on every read */
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, 1);
+        e->done |= 1u << k;
+    }
+    return 1;
+}
+
+/* __newindex(t, k, v): a field the hook sets is its own from then on. */
+static int pel_newindex(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    pvw_elem *e = elem_of(s, lua_topointer(L, 1));
+    int k = e ? elem_key(L, s, e->kind, 2) : -1;
+    if (k >= 0) e->done |= 1u << k;
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int pvw_next(lua_State *L);
+
+/* __pairs(t): every field built first, then a plain walk. */
+static int pel_pairs(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    pvw_elem *e = elem_of(s, lua_topointer(L, 1));
+    if (!e) {
+        lua_pushliteral(L, "pairs");
+        elem_stale(L, -1);
+    }
+    elem_settle(L, s, e, 1);
+    lua_pushcfunction(L, pvw_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* The lines and charges of the order at idx (as the hook left them) made
+ * plain, for pairs on the order. */
+static void elems_settle(lua_State *L, pvw_state *s, int idx)
+{
+    static const int fs[] = {F_LINES, F_CHARGES};
+    for (int j = 0; j < 2; j++) {
+        lua_pushlstring(L, fields[fs[j]].name, fields[fs[j]].len);
+        if (lua_rawget(L, idx) == LUA_TTABLE) {
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                pvw_elem *e = lua_istable(L, -1) ? elem_of(s, lua_topointer(L, -1)) : NULL;
+                if (e && lua_getmetatable(L, -1)) { /* not settled yet */
+                    lua_pop(L, 1);
+                    elem_settle(L, s, e, -1);
+                }
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
     }
 }
 
@@ -482,10 +760,10 @@ static void push_field(lua_State *L, pvw_state *s, int f)
         if ((sm = sums_of(s))) set_int(L, "base", sm->deposit_base);
         return;
     case F_LINES:
-        push_lines(L, o);
+        push_elems(L, s, EL_LINE);
         return;
     case F_CHARGES:
-        push_charges(L, o);
+        push_elems(L, s, EL_CHARGE);
         return;
     case F_INVOICES:
         push_invoices(L, o);
@@ -640,6 +918,7 @@ static int pvw_pairs(lua_State *L)
         s->done |= 1u << f;
     }
     settle(L, s, 1);
+    elems_settle(L, s, 1);
     lua_pushcfunction(L, pvw_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
@@ -648,21 +927,38 @@ static int pvw_pairs(lua_State *L)
 
 static const char pvw_mt_key = 'm';
 
-void pvw_install(lua_State *L)
+/* A metatable whose functions share the view's state and the keys. */
+static void new_mt(lua_State *L, int ud, const luaL_Reg *fns, const void *regkey)
 {
-    pvw_state *s = lua_newuserdatauv(L, sizeof *s, 0);
-    memset(s, 0, sizeof *s);
     lua_createtable(L, 0, 4);
-    static const luaL_Reg fns[] = {
-        {"__index", pvw_index}, {"__newindex", pvw_newindex}, {"__pairs", pvw_pairs}, {NULL, NULL}};
     luaL_checkstack(L, K_COUNT + 1, "order view");
-    lua_pushvalue(L, -2);
+    lua_pushvalue(L, ud);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, key_names[k]);
     luaL_setfuncs(L, fns, 1 + K_COUNT);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, regkey);
+}
+
+void pvw_install(lua_State *L)
+{
+    pvw_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    int ud = lua_gettop(L);
+    static const luaL_Reg fns[] = {
+        {"__index", pvw_index}, {"__newindex", pvw_newindex}, {"__pairs", pvw_pairs}, {NULL, NULL}};
+    static const luaL_Reg efns[] = {
+        {"__index", pel_index}, {"__newindex", pel_newindex}, {"__pairs", pel_pairs}, {NULL, NULL}};
+    new_mt(L, ud, fns, &pvw_mt_key);
+    new_mt(L, ud, efns, &pel_mt_key);
+    /* The keys' bytes, for elem_key: the metatables' upvalues keep the
+     * strings, and short strings are interned, so the address is the key. */
+    for (int k = 0; k < K_COUNT; k++) {
+        lua_pushstring(L, key_names[k]);
+        s->kp[k] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
     /* the data lives as long as the state: the functions hold it */
     psb_of(L)->view = s;
     lua_pop(L, 1);
@@ -679,6 +975,11 @@ void pvw_push_order(lua_State *L, const order *o)
     s->o = o;
     s->summed = -1;
     s->done = 0;
+    s->nelems = 0;
+    if (++s->gen == 0) { /* wrapped: no slot may look current */
+        memset(s->slots, 0, sizeof s->slots);
+        s->gen = 1;
+    }
     lua_createtable(L, 0, 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
     lua_setmetatable(L, -2);
