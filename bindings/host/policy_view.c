@@ -104,10 +104,60 @@ static const struct {
     FIELD("sync"),
 };
 
+/* The keys of the tables hooks read most (a line, its delivery, a charge,
+ * the customer), interned once per state and kept as upvalues of the
+ * metamethods: a field is then set with lua_rawset of a key already on
+ * hand, where lua_setfield looks its name up in the string cache first
+ * and a table constructor in Lua (what built the lines before) pays the
+ * count hook's per-instruction check and a Lua call per line. With the
+ * cheaper field lookup and current-view check below, the deposit call of
+ * tests/bench/policy_bench.c went from 85,500 to 72,700 instructions
+ * (callgrind). */
+enum {
+    K_LINE,
+    K_ITEM,
+    K_NAME,
+    K_QTY,
+    K_UNIT_PRICE,
+    K_DELIVERY,
+    K_MODE,
+    K_ADDRESS,
+    K_DATE,
+    K_METHOD,
+    K_STORE,
+    K_QTY_INVOICED,
+    K_QTY_RETURNED,
+    K_QTY_CANCELLED,
+    K_TAX,
+    K_AMOUNT,
+    K_STATUS,
+    K_CODE,
+    K_KIND,
+    K_INVOICED,
+    K_INVOICE,
+    K_WAIVED,
+    K_MANUAL,
+    K_SHIPMENT,
+    K_ACCOUNT,
+    K_B2B,
+    K_SHIP, /* the delivery modes: values, interned once too */
+    K_PICKUP,
+    K_CARRYOUT,
+    K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+    "line",    "item",   "name",     "qty",     "unit_price",   "delivery",     "mode",
+    "address", "date",   "method",   "store",   "qty_invoiced", "qty_returned", "qty_cancelled",
+    "tax",     "amount", "status",   "code",    "kind",         "invoiced",     "invoice",
+    "waived",  "manual", "shipment", "account", "b2b",          "ship",         "pickup",
+    "carryout",
+};
+
 /* A line or a charge of the current call, built field by field as the
  * hook reads it (see "lines and charges" below). */
 typedef struct {
-    uint8_t kind;  /* EL_LINE or EL_CHARGE */
+    uint8_t kind;  /* EL_LINE, EL_CHARGE or EL_DELIVERY (a line's) */
     uint32_t i;    /* its index in o->lines or o->charges */
     uint32_t done; /* keys set by the hook, or cached (1u << K_...) */
 } pvw_elem;
@@ -125,6 +175,7 @@ typedef struct {
  * a call allocates nothing for them). */
 #define PVW_ELEMS 64
 #define PVW_SLOTS 128 /* a power of 2, at least twice PVW_ELEMS */
+#define PVW_KSLOTS 128 /* a power of 2, at least twice K_COUNT */
 
 /* Per state: the view of the call in progress. */
 typedef struct {
@@ -135,7 +186,9 @@ typedef struct {
     uint32_t done; /* fields built, or set by the hook: never built again */
     uint32_t gen;  /* the call's number: slots of other calls are free */
     uint32_t nelems;
-    const char *kp[32]; /* the interned keys' bytes (K_...): a key is known by address */
+    const char *kp[K_COUNT]; /* the interned keys' bytes: a key is known by address */
+    uint8_t kslot[PVW_KSLOTS]; /* K_... + 1 by the address's hash (0: free) */
+    uint32_t kmask[3];         /* the keys of each kind of element */
     pvw_elem elems[PVW_ELEMS];
     pvw_slot slots[PVW_SLOTS];
 } pvw_state;
@@ -191,52 +244,6 @@ static int64_t sat_mul(int64_t a, int64_t b)
     return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
 }
 
-/* The keys of the tables hooks read most (a line, its delivery, a charge,
- * the customer), interned once per state and kept as upvalues of the
- * metamethods: a field is then set with lua_rawset of a key already on
- * hand, where lua_setfield looks its name up in the string cache first
- * and a table constructor in Lua (what built the lines before) pays the
- * count hook's per-instruction check and a Lua call per line. With the
- * cheaper field lookup and current-view check below, the deposit call of
- * tests/bench/policy_bench.c went from 85,500 to 72,700 instructions
- * (callgrind). */
-enum {
-    K_LINE,
-    K_ITEM,
-    K_NAME,
-    K_QTY,
-    K_UNIT_PRICE,
-    K_DELIVERY,
-    K_MODE,
-    K_ADDRESS,
-    K_DATE,
-    K_METHOD,
-    K_STORE,
-    K_QTY_INVOICED,
-    K_QTY_RETURNED,
-    K_QTY_CANCELLED,
-    K_TAX,
-    K_AMOUNT,
-    K_STATUS,
-    K_CODE,
-    K_KIND,
-    K_INVOICED,
-    K_INVOICE,
-    K_WAIVED,
-    K_MANUAL,
-    K_SHIPMENT,
-    K_ACCOUNT,
-    K_B2B,
-    K_COUNT
-};
-
-static const char *const key_names[K_COUNT] = {
-    "line",    "item",   "name",     "qty",     "unit_price",   "delivery",     "mode",
-    "address", "date",   "method",   "store",   "qty_invoiced", "qty_returned", "qty_cancelled",
-    "tax",     "amount", "status",   "code",    "kind",         "invoiced",     "invoice",
-    "waived",  "manual", "shipment", "account", "b2b",
-};
-
 /* Upvalue 1 is the view's state, then the keys. */
 #define KEY_UPV(k) lua_upvalueindex(2 + (k))
 
@@ -252,12 +259,6 @@ static void kstr(lua_State *L, int k, const char *v)
     key(L, k);
     lua_pushstring(L, v);
     lua_rawset(L, -3);
-}
-
-/* An optional field: left out when empty, as order_write leaves it out. */
-static void kopt(lua_State *L, int k, const char *v)
-{
-    if (*v) kstr(L, k, v);
 }
 
 static void kbool(lua_State *L, int k, bool v)
@@ -288,8 +289,9 @@ static void kbool(lua_State *L, int k, bool v)
  * element from an earlier call has no record in this one, and reading a
  * field of it raises the order's error. */
 
-enum { EL_LINE, EL_CHARGE };
+enum { EL_LINE, EL_CHARGE, EL_DELIVERY };
 
+static const uint8_t delivery_keys[] = {K_MODE, K_ADDRESS, K_DATE, K_METHOD, K_STORE};
 static const uint8_t line_keys[] = {K_LINE,          K_ITEM,     K_NAME,         K_QTY,
                                     K_UNIT_PRICE,    K_DELIVERY, K_QTY_INVOICED, K_QTY_RETURNED,
                                     K_QTY_CANCELLED, K_TAX,      K_AMOUNT,       K_STATUS};
@@ -297,23 +299,69 @@ static const uint8_t charge_keys[] = {K_CODE,    K_KIND,   K_AMOUNT, K_TAX,     
                                       K_INVOICE, K_WAIVED, K_MANUAL, K_SHIPMENT};
 #define NKEYS(a) (sizeof a / sizeof a[0])
 
-/* Called from the metamethods only (the keys are their upvalues). */
-static void push_delivery(lua_State *L, const order_line *l)
+static const uint8_t *keys_of(int kind, size_t *n)
 {
-    bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
-    const char *addr = ship ? l->address : "", *date = ship || pickup ? l->date : "",
-               *method = ship ? l->method : "", *store = pickup ? l->store : "";
-    lua_createtable(L, 0, 1 + !!*addr + !!*date + !!*method + !!*store);
-    kstr(L, K_MODE, order_mode_name(l->mode));
-    kopt(L, K_ADDRESS, addr);
-    kopt(L, K_DATE, date);
-    kopt(L, K_METHOD, method);
-    kopt(L, K_STORE, store);
+    switch (kind) {
+    case EL_LINE:
+        *n = NKEYS(line_keys);
+        return line_keys;
+    case EL_CHARGE:
+        *n = NKEYS(charge_keys);
+        return charge_keys;
+    default:
+        *n = NKEYS(delivery_keys);
+        return delivery_keys;
+    }
 }
 
-/* Pushes field k of a line; 0 (nothing pushed) when the view has none. */
-static int push_line_field(lua_State *L, const order_line *l, int k)
+/* Which keys each kind has (1u << K_...), for elem_key. */
+static uint32_t key_mask(int kind)
 {
+    size_t n;
+    const uint8_t *keys = keys_of(kind, &n);
+    uint32_t m = 0;
+    for (size_t j = 0; j < n; j++)
+        m |= 1u << keys[j];
+    return m;
+}
+
+/* Called from the metamethods only (the keys are their upvalues). The
+ * fields of a line's delivery, as order_write writes them: the address,
+ * date and method of a ship line, the date and store of a pickup line. */
+static int push_delivery_field(lua_State *L, const order_line *l, int k)
+{
+    bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
+    const char *v;
+    switch (k) {
+    case K_MODE:
+        key(L, ship ? K_SHIP : pickup ? K_PICKUP : K_CARRYOUT);
+        return 1;
+    case K_ADDRESS:
+        v = ship ? l->address : "";
+        break;
+    case K_DATE:
+        v = ship || pickup ? l->date : "";
+        break;
+    case K_METHOD:
+        v = ship ? l->method : "";
+        break;
+    case K_STORE:
+        v = pickup ? l->store : "";
+        break;
+    default:
+        return 0;
+    }
+    if (!*v) return 0;
+    lua_pushstring(L, v);
+    return 1;
+}
+
+static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i);
+
+/* Pushes field k of a line; 0 (nothing pushed) when the view has none. */
+static int push_line_field(lua_State *L, pvw_state *s, size_t i, int k)
+{
+    const order_line *l = &s->o->lines.v[i];
     switch (k) {
     case K_LINE:
         lua_pushinteger(L, (lua_Integer)l->line);
@@ -331,7 +379,7 @@ static int push_line_field(lua_State *L, const order_line *l, int k)
         lua_pushinteger(L, (lua_Integer)l->unit_price);
         return 1;
     case K_DELIVERY:
-        push_delivery(L, l);
+        push_elem_new(L, s, EL_DELIVERY, i);
         return 1;
     case K_QTY_INVOICED:
         lua_pushinteger(L, (lua_Integer)l->qty_invoiced);
@@ -392,21 +440,27 @@ static int push_charge_field(lua_State *L, const order_charge *c, int k)
     return 0;
 }
 
-static int push_elem_field(lua_State *L, const order *o, const pvw_elem *e, int k)
+static int push_elem_field(lua_State *L, pvw_state *s, const pvw_elem *e, int k)
 {
-    return e->kind == EL_LINE ? push_line_field(L, &o->lines.v[e->i], k)
-                              : push_charge_field(L, &o->charges.v[e->i], k);
+    switch (e->kind) {
+    case EL_LINE:
+        return push_line_field(L, s, e->i, k);
+    case EL_CHARGE:
+        return push_charge_field(L, &s->o->charges.v[e->i], k);
+    default:
+        return push_delivery_field(L, &s->o->lines.v[e->i], k);
+    }
 }
 
 /* The element whole, as a plain table (an order too big for the records). */
-static void push_elem_whole(lua_State *L, const order *o, const pvw_elem *e)
+static void push_elem_whole(lua_State *L, pvw_state *s, const pvw_elem *e)
 {
-    const uint8_t *keys = e->kind == EL_LINE ? line_keys : charge_keys;
-    size_t n = e->kind == EL_LINE ? NKEYS(line_keys) : NKEYS(charge_keys);
+    size_t n;
+    const uint8_t *keys = keys_of(e->kind, &n);
     lua_createtable(L, 0, (int)n);
     for (size_t j = 0; j < n; j++) {
         key(L, keys[j]);
-        if (push_elem_field(L, o, e, keys[j]))
+        if (push_elem_field(L, s, e, keys[j]))
             lua_rawset(L, -3);
         else
             lua_pop(L, 1);
@@ -432,7 +486,7 @@ static pvw_elem *elem_of(pvw_state *s, const void *t)
 
 /* A record for the new element table t (an address seen before in this
  * call was a collected element's: its slot is taken over). */
-static void elem_add(pvw_state *s, const void *t, int kind, size_t i)
+static pvw_elem *elem_add(pvw_state *s, const void *t, int kind, size_t i)
 {
     uint32_t j = slot_of(t);
     while (s->slots[j].gen == s->gen && s->slots[j].t != t)
@@ -442,58 +496,77 @@ static void elem_add(pvw_state *s, const void *t, int kind, size_t i)
     e->i = (uint32_t)i;
     e->done = 0;
     s->slots[j] = (pvw_slot){t, s->gen, s->nelems++};
+    return e;
 }
 
 static const char pel_mt_key = 'e';
 
-/* The lines or the charges: a table of elements, each lazy while records
- * last, whole past them. */
+/* A new element: an empty table with the elements' metatable while
+ * records last, a whole table past them. */
+static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i)
+{
+    if (s->nelems < PVW_ELEMS - 1) { /* a line and its delivery */
+        lua_createtable(L, 0, kind == EL_LINE);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
+        lua_setmetatable(L, -2);
+        pvw_elem *e = elem_add(s, lua_topointer(L, -1), kind, i);
+        if (kind == EL_LINE) { /* stored: its reads then cost no call */
+            key(L, K_DELIVERY);
+            push_elem_new(L, s, EL_DELIVERY, i);
+            lua_rawset(L, -3);
+            e->done |= 1u << K_DELIVERY;
+        }
+    } else {
+        pvw_elem e = {(uint8_t)kind, (uint32_t)i, 0};
+        push_elem_whole(L, s, &e);
+    }
+}
+
+/* The lines or the charges: a table of elements. */
 static void push_elems(lua_State *L, pvw_state *s, int kind)
 {
     const order *o = s->o;
     size_t n = kind == EL_LINE ? o->lines.n : o->charges.n;
     lua_createtable(L, (int)n, 0);
     luaL_checkstack(L, 8, "order lines");
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
     for (size_t i = 0; i < n; i++) {
-        if (s->nelems < PVW_ELEMS) {
-            lua_createtable(L, 0, 0);
-            lua_pushvalue(L, -2);
-            lua_setmetatable(L, -2);
-            elem_add(s, lua_topointer(L, -1), kind, i);
-        } else {
-            pvw_elem e = {(uint8_t)kind, (uint32_t)i, 0};
-            push_elem_whole(L, o, &e);
-        }
-        lua_rawseti(L, -3, (lua_Integer)i + 1);
+        push_elem_new(L, s, kind, i);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    lua_pop(L, 1);
+}
+
+static uint32_t kslot_of(const char *k)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)k >> 3) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 40) & (PVW_KSLOTS - 1);
 }
 
 /* The key id of the string at idx among the element's keys, or -1. Keys
- * are short strings, interned: the same bytes are the same address. */
+ * are short strings, interned: the same bytes are the same address, so a
+ * key is found by its address's hash (a scan of a line's 12 names cost
+ * more than the rest of the lookup). */
 static int elem_key(lua_State *L, pvw_state *s, int kind, int idx)
 {
     if (lua_type(L, idx) != LUA_TSTRING) return -1;
     const char *k = lua_tostring(L, idx);
-    const uint8_t *keys = kind == EL_LINE ? line_keys : charge_keys;
-    size_t n = kind == EL_LINE ? NKEYS(line_keys) : NKEYS(charge_keys);
-    for (size_t j = 0; j < n; j++)
-        if (s->kp[keys[j]] == k) return keys[j];
+    for (uint32_t j = kslot_of(k); s->kslot[j]; j = (j + 1) & (PVW_KSLOTS - 1)) {
+        int id = s->kslot[j] - 1;
+        if (s->kp[id] == k) return s->kmask[kind] & (1u << id) ? id : -1;
+    }
     return -1;
 }
 
 /* Builds the fields of element t (at idx) not set by the hook, and drops
- * its metatable: a plain table from then on. */
+ * its metatable: a plain table from then on, a line's delivery too. */
 static void elem_settle(lua_State *L, pvw_state *s, pvw_elem *e, int idx)
 {
-    const uint8_t *keys = e->kind == EL_LINE ? line_keys : charge_keys;
-    size_t n = e->kind == EL_LINE ? NKEYS(line_keys) : NKEYS(charge_keys);
+    size_t n;
+    const uint8_t *keys = keys_of(e->kind, &n);
     idx = lua_absindex(L, idx);
     for (size_t j = 0; j < n; j++) {
         if (e->done & (1u << keys[j])) continue;
         key(L, keys[j]);
-        if (push_elem_field(L, s->o, e, keys[j]))
+        if (push_elem_field(L, s, e, keys[j]))
             lua_rawset(L, idx); /* absent: no __newindex */
         else
             lua_pop(L, 1);
@@ -501,13 +574,21 @@ static void elem_settle(lua_State *L, pvw_state *s, pvw_elem *e, int idx)
     }
     lua_pushnil(L);
     lua_setmetatable(L, idx);
+    if (e->kind != EL_LINE) return;
+    key(L, K_DELIVERY);
+    pvw_elem *d = lua_rawget(L, idx) == LUA_TTABLE ? elem_of(s, lua_topointer(L, -1)) : NULL;
+    if (d && d != e && lua_getmetatable(L, -1)) { /* lazy still */
+        lua_pop(L, 1);
+        elem_settle(L, s, d, -1);
+    }
+    lua_pop(L, 1);
 }
 
 static void elem_stale(lua_State *L, int kidx)
 {
     const char *k = lua_tostring(L, kidx);
     luaL_error(L,
-               "order line or charge .%s: the order a hook gets can be read during its call only "
+               "order line, delivery or charge .%s: the order a hook gets can be read during its call only "
                "(keep the values it needs, not the order table)",
                k ? k : "?");
 }
@@ -523,7 +604,7 @@ static int pel_index(lua_State *L)
     }
     int k = elem_key(L, s, e->kind, 2);
     if (k < 0 || (e->done & (1u << k))) return 0; /* unknown, or set to nil by the hook */
-    if (!push_elem_field(L, s->o, e, k)) return 0;
+    if (!push_elem_field(L, s, e, k)) return 0;
     if (lua_type(L, -1) == LUA_TTABLE) { /* the same table on every read */
         lua_pushvalue(L, 2);
         lua_pushvalue(L, -2);
@@ -958,7 +1039,13 @@ void pvw_install(lua_State *L)
         lua_pushstring(L, key_names[k]);
         s->kp[k] = lua_tostring(L, -1);
         lua_pop(L, 1);
+        uint32_t j = kslot_of(s->kp[k]);
+        while (s->kslot[j])
+            j = (j + 1) & (PVW_KSLOTS - 1);
+        s->kslot[j] = (uint8_t)(k + 1);
     }
+    for (int kind = EL_LINE; kind <= EL_DELIVERY; kind++)
+        s->kmask[kind] = key_mask(kind);
     /* the data lives as long as the state: the functions hold it */
     psb_of(L)->view = s;
     lua_pop(L, 1);
