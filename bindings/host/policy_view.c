@@ -6,12 +6,13 @@
  * 25 tables for a 5-line order, 8 to 9 us here, while the hook itself (the
  * deposit rule) runs in under 1 us and reads a third of them. Now the hook
  * gets an empty table with a metatable: the first read of a top-level field
- * (`order.lines`, `order.customer`, `order.totals`...) builds that field,
- * whole and as a plain table, straight from the structs, and stores it in
- * the order table, so every later read is an ordinary table read. A hook
- * that reads lines and charges never pays for invoices, payments, totals
- * or the sync state; a tax hook that reads only its item pays for no part
- * of the order.
+ * (`order.lines`, `order.customer`, `order.totals`...) builds that field
+ * straight from the structs and stores it in the order table, so every
+ * later read is an ordinary table read. A hook that reads lines and
+ * charges never pays for invoices, payments, totals or the sync state; a
+ * tax hook that reads only its item pays for no part of the order. The
+ * lines, their deliveries and the charges go one step further: each is a
+ * table read field by field, the same way (see "lines and charges").
  *
  * What the hook sees is exactly the text the decision is logged with
  * (order_write's ORDER_POLICY view, which replay hands a policy as plain
@@ -28,7 +29,8 @@
  * current call is remembered (one order per call at most); a view a policy
  * kept in a global and reads in a later call raises an error naming the
  * field, rather than reading memory that is no longer the order: what it
- * read during its call it keeps, as plain tables and values. */
+ * read during its call it keeps, as plain tables and values, except the
+ * fields of a line, a delivery or a charge it did not walk with pairs. */
 #include <lauxlib.h>
 #include <string.h>
 
@@ -147,11 +149,11 @@ enum {
 };
 
 static const char *const key_names[K_COUNT] = {
-    "line",    "item",   "name",     "qty",     "unit_price",   "delivery",     "mode",
-    "address", "date",   "method",   "store",   "qty_invoiced", "qty_returned", "qty_cancelled",
-    "tax",     "amount", "status",   "code",    "kind",         "invoiced",     "invoice",
-    "waived",  "manual", "shipment", "account", "b2b",          "ship",         "pickup",
-    "carryout",
+    "line",         "item",          "name",    "qty",    "unit_price", "delivery",
+    "mode",         "address",       "date",    "method", "store",      "qty_invoiced",
+    "qty_returned", "qty_cancelled", "tax",     "amount", "status",     "code",
+    "kind",         "invoiced",      "invoice", "waived", "manual",     "shipment",
+    "account",      "b2b",           "ship",    "pickup", "carryout",
 };
 
 /* A line or a charge of the current call, built field by field as the
@@ -174,7 +176,7 @@ typedef struct {
  * gets them built whole, as before (the records are fixed in size so that
  * a call allocates nothing for them). */
 #define PVW_ELEMS 64
-#define PVW_SLOTS 128 /* a power of 2, at least twice PVW_ELEMS */
+#define PVW_SLOTS 128  /* a power of 2, at least twice PVW_ELEMS */
 #define PVW_KSLOTS 128 /* a power of 2, at least twice K_COUNT */
 
 /* Per state: the view of the call in progress. */
@@ -186,7 +188,7 @@ typedef struct {
     uint32_t done; /* fields built, or set by the hook: never built again */
     uint32_t gen;  /* the call's number: slots of other calls are free */
     uint32_t nelems;
-    const char *kp[K_COUNT]; /* the interned keys' bytes: a key is known by address */
+    const char *kp[K_COUNT];   /* the interned keys' bytes: a key is known by address */
     uint8_t kslot[PVW_KSLOTS]; /* K_... + 1 by the address's hash (0: free) */
     uint32_t kmask[3];         /* the keys of each kind of element */
     pvw_elem elems[PVW_ELEMS];
@@ -588,7 +590,8 @@ static void elem_stale(lua_State *L, int kidx)
 {
     const char *k = lua_tostring(L, kidx);
     luaL_error(L,
-               "order line, delivery or charge .%s: the order a hook gets can be read during its call only "
+               "order line, delivery or charge .%s: the order a hook gets can be read during its "
+               "call only "
                "(keep the values it needs, not the order table)",
                k ? k : "?");
 }
