@@ -277,11 +277,12 @@ static void kbool(lua_State *L, int k, bool v)
  * whole cost more than the rest of the call: two tables of 12 and 3 to 5
  * keys a line, some 1,200 instructions a table with its share of the
  * collector, and 200 a field (callgrind, tests/bench/policy_bench.c). So
- * a line or a charge starts as an empty table with a metatable of its own
- * kind, like the order: a read of one of its fields answers straight from
- * the struct, without storing it (a field is read once or twice, and
- * storing would grow the table through 1, 2, 4, 8 and 16 slots); a table
- * field (a line's delivery, a charge's shipment) is built whole on its
+ * a line, its delivery or a charge is made holding only the few fields
+ * every rule on it reads (line_eager and the like, below), with a
+ * metatable of its own kind, like the order: a read of any other field
+ * answers straight from the struct, without storing it (a field is read
+ * once or twice, and storing would grow the table through 1, 2, 4, 8 and
+ * 16 slots); a table field (a charge's shipment) is built whole on its
  * first read and stored, so that it is the same table on every read and
  * what the hook writes into it stays. A field the hook sets, or sets to
  * nil, stays as it set it; pairs() builds the fields not set and the
@@ -300,6 +301,33 @@ static const uint8_t line_keys[] = {K_LINE,          K_ITEM,     K_NAME,        
 static const uint8_t charge_keys[] = {K_CODE,    K_KIND,   K_AMOUNT, K_TAX,     K_INVOICED,
                                       K_INVOICE, K_WAIVED, K_MANUAL, K_SHIPMENT};
 #define NKEYS(a) (sizeof a / sizeof a[0])
+
+/* The fields stored in an element when it is made, not read through the
+ * metatable: what the rules on the open value of a line (SPEC P1 and F6:
+ * ordered minus invoiced minus cancelled, times the price, for ship and
+ * pickup lines) and on shipping charges read of every line and charge,
+ * so what the default rules spelled out in Lua read (a read through the
+ * metatable costs some 600 instructions, a field stored 200). A line's
+ * delivery is stored too, so that it is the same table on every read. */
+static const uint8_t line_eager[] = {K_QTY, K_UNIT_PRICE, K_QTY_INVOICED, K_QTY_CANCELLED,
+                                     K_DELIVERY};
+static const uint8_t charge_eager[] = {K_CODE, K_KIND, K_AMOUNT, K_INVOICED};
+static const uint8_t delivery_eager[] = {K_MODE};
+
+static const uint8_t *eager_keys_of(int kind, size_t *n)
+{
+    switch (kind) {
+    case EL_LINE:
+        *n = NKEYS(line_eager);
+        return line_eager;
+    case EL_CHARGE:
+        *n = NKEYS(charge_eager);
+        return charge_eager;
+    default:
+        *n = NKEYS(delivery_eager);
+        return delivery_eager;
+    }
+}
 
 static const uint8_t *keys_of(int kind, size_t *n)
 {
@@ -508,15 +536,19 @@ static const char pel_mt_key = 'e';
 static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i)
 {
     if (s->nelems < PVW_ELEMS - 1) { /* a line and its delivery */
-        lua_createtable(L, 0, kind == EL_LINE);
+        size_t n;
+        const uint8_t *keys = eager_keys_of(kind, &n);
+        lua_createtable(L, 0, (int)n);
         lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
         lua_setmetatable(L, -2);
         pvw_elem *e = elem_add(s, lua_topointer(L, -1), kind, i);
-        if (kind == EL_LINE) { /* stored: its reads then cost no call */
-            key(L, K_DELIVERY);
-            push_elem_new(L, s, EL_DELIVERY, i);
-            lua_rawset(L, -3);
-            e->done |= 1u << K_DELIVERY;
+        for (size_t j = 0; j < n; j++) {
+            key(L, keys[j]);
+            if (push_elem_field(L, s, e, keys[j]))
+                lua_rawset(L, -3);
+            else
+                lua_pop(L, 1);
+            e->done |= 1u << keys[j];
         }
     } else {
         pvw_elem e = {(uint8_t)kind, (uint32_t)i, 0};
