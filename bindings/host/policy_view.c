@@ -622,13 +622,12 @@ static void elem_stale(lua_State *L, int kidx)
 {
     const char *k = lua_tostring(L, kidx);
     luaL_error(L,
-               "order line, delivery or charge .%s: the order a hook gets can be read during its "
-               "call only "
-               "(keep the values it needs, not the order table)",
+               "a line's, delivery's or charge's %s: the order a hook gets can be read during "
+               "its call only (keep the values it needs, not the order's tables)",
                k ? k : "?");
 }
 
-/* __index(t, k) of a line or a charge. */
+/* __index(t, k) of a line, a delivery or a charge. */
 static int pel_index(lua_State *L)
 {
     pvw_state *s = pvw_of(L);
