@@ -71,12 +71,16 @@ static void psb_alloc_tick(psb_state *s)
 /* Small blocks. A hook call makes and drops some 50 of them (a table, its
  * nodes, a string, a closure), and the collector frees them in bursts:
  * glibc keeps only 7 freed blocks of a size at hand, so most went back to
- * its bins and came out again. Each state keeps up to PSB_SMALL_KEEP freed
- * blocks per 16-byte class and hands them out again first. A small block
- * is always allocated at its class's full size, so it can move between
- * the cache, realloc and free in any order. The cap counts the sizes Lua
- * asked for, as before; the kept blocks (at most 48 of each class, about
- * 100 KiB a state) are not the policy's memory. */
+ * its bins and came out again. Each state keeps up to PSB_SMALL_KEEP_BYTES
+ * of freed blocks per 16-byte class and hands them out again first. A
+ * small block is always allocated at its class's full size, so it can
+ * move between the cache, realloc and free in any order. The cap counts
+ * the sizes Lua asked for, as before; the kept blocks (at most 256 KiB a
+ * state, in practice the few classes a policy's garbage is made of) are
+ * not the policy's memory. The bound was 48 blocks a class: a burst of
+ * the collector frees a few hundred 64-byte tables (17 a call of the
+ * deposit hook of tests/bench/policy_bench.c), and all but 48 went back
+ * to glibc, 3,000 instructions a call (callgrind). */
 #define PSB_SMALL_MAX (PSB_SMALL_CLASSES * 16)
 
 static size_t psb_class(size_t n)
@@ -97,7 +101,7 @@ static void *psb_small_get(psb_state *s, size_t n)
 static void psb_small_put(psb_state *s, void *b, size_t n)
 {
     size_t c = psb_class(n) - 1;
-    if (s->nsmall[c] >= PSB_SMALL_KEEP) {
+    if (s->nsmall[c] >= PSB_SMALL_KEEP(c)) {
         free(b);
         return;
     }
@@ -139,7 +143,8 @@ void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     psb_state *s = ud;
     size_t old = ptr ? osize : 0;
     if (nsize == 0) {
-        if (ptr && old <= PSB_SMALL_MAX)
+        if (!ptr) return NULL; /* Lua frees empty arrays too: no call to make */
+        if (old <= PSB_SMALL_MAX)
             psb_small_put(s, ptr, old);
         else
             free(ptr);

@@ -18,9 +18,11 @@
 
 /* Small blocks a state freed, kept for its next allocations of the same
  * size class (psb_alloc): PSB_SMALL_CLASSES classes of 16 bytes each, up
- * to PSB_SMALL_KEEP blocks a class. */
+ * to PSB_SMALL_KEEP_BYTES a class (PSB_SMALL_KEEP(c) blocks of class c,
+ * 0-based: 1024 of 16 bytes, 256 tables of 64, 64 blocks of 256). */
 #define PSB_SMALL_CLASSES 16
-#define PSB_SMALL_KEEP 48
+#define PSB_SMALL_KEEP_BYTES 16384
+#define PSB_SMALL_KEEP(c) (PSB_SMALL_KEEP_BYTES / (((size_t)(c) + 1) << 4))
 
 /* Per-state bookkeeping, reachable from the state as the allocator's ud. */
 typedef struct {

@@ -6,9 +6,9 @@
  * builds ctx = {store, today, now, params} and calls the hook. Doing this
  * inside the pcall matters: building the argument tables can hit the
  * memory cap, and outside a pcall that would be a panic. ctx.params is a
- * fresh copy of a table built once at load (by a constructor compiled for
- * its keys, nested tables copied when first read: policy_load.c), not a
- * conversion per call. The answer is checked here,
+ * fresh table reading a table built once at load (copied into it when the
+ * hook writes into it or walks it: policy_load.c), not a conversion per
+ * call. The answer is checked here,
  * not trusted: amounts must be Lua integers in [0, MONEY_MAX] (a float is refused even when
  * integral, since M1 allows no floating point in money paths), permits a boolean.
  *
@@ -122,8 +122,9 @@ static void push_ctx(lua_State *L, const call_ctx *c)
     lua_setfield(L, -2, "today");
     lua_pushstring(L, now);
     lua_setfield(L, -2, "now");
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_copy);
-    lua_call(L, 0, 1);
+    lua_createtable(L, 0, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->p->params_mt);
+    lua_setmetatable(L, -2);
     lua_setfield(L, -2, "params");
 }
 
@@ -160,7 +161,7 @@ static void call_rebuild(policy *p)
     q->L = L;
     memcpy(p->hook_ref, q->hook_ref, sizeof p->hook_ref);
     p->params_ref = q->params_ref;
-    p->params_copy = q->params_copy;
+    p->params_mt = q->params_mt;
     pld_free(q);
 }
 

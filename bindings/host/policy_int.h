@@ -41,8 +41,8 @@ struct policy {
     policy_limits lim;
     policy_params params;
     json_t *params_json; /* merged parameters, for info */
-    int params_ref;      /* ... as a Lua table in L's registry; ctx.params copies it */
-    int params_copy;     /* the function that copies it (policy_load.c) */
+    int params_ref;      /* ... as a Lua table in L's registry; ctx.params reads it */
+    int params_mt;       /* ctx.params's metatable, reading it (policy_load.c) */
     lua_State *L;        /* NULL for the built-in default */
     int hook_ref[HOOK_COUNT];
     int hook_line[HOOK_COUNT]; /* where each hook is defined, for messages */

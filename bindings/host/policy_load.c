@@ -181,19 +181,33 @@ static int sb_quote(src_buf *b, const char *k, size_t len)
     return rc ? rc : sb_add(b, "\"", 1);
 }
 
-/* ctx.params for each call: a fresh copy of the parameters table (at idx),
- * made by a table constructor compiled here for this policy's own keys,
- * which costs a fraction of copying key by key through the C API. A
- * retailer's nested tables (tiers, rate lists) are copied when a hook
- * first reads them (or walks ctx.params with pairs), not for every call:
- * a tax hook asked once per line reads one rate, not every tier. The
- * source table and the copier live in the registry, out of the policy's
- * reach, and run with the state's own globals. */
-static void make_params_copy(lua_State *L, policy *p, int idx)
+/* Drops a table's metatable, protected or not (for the chunk below:
+ * Lua's setmetatable refuses a protected one). */
+static int params_own(lua_State *L)
 {
-    static const char head[] = "local P = ...\n"
-                               "local next, rawget, rawset, setmetatable, type = next, rawget, "
-                               "rawset, setmetatable, type\n"
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    lua_setmetatable(L, 1);
+    return 0;
+}
+
+/* ctx.params for each call: an empty table of the call's own whose
+ * metatable reads the parameters table (at idx), built once here. A
+ * fresh copy per call, even by a table constructor compiled for the
+ * policy's keys, cost some 6,000 instructions of a 5-line deposit call
+ * (the count hook checks every instruction of it), and a hook reads one
+ * or two parameters. What a hook sees is still a table of its own: a
+ * read answers the parameter's value; a table among them (a retailer's
+ * tiers, rates per country) is copied into it on its first read, so the
+ * hook may change it; the first write, or pairs(), copies every
+ * parameter not yet in it and drops the metatable, so from then on it is
+ * a plain table the hook owns, and nothing it does reaches the next call.
+ * The source table and the metatable live in the registry, out of the
+ * policy's reach, and its functions run with the state's own globals. */
+static void make_params_mt(lua_State *L, policy *p, int idx)
+{
+    static const char head[] = "local P, own_ = ...\n"
+                               "local next, rawget, rawset, type = next, rawget, rawset, type\n"
                                "local function copy(t)\n"
                                "  local c = {}\n"
                                "  for k, v in next, t do\n"
@@ -203,39 +217,38 @@ static void make_params_copy(lua_State *L, policy *p, int idx)
                                "  return c\n"
                                "end\n"
                                "local NESTED = {\n";
-    static const char mt[] =
+    static const char tail[] =
         "}\n"
-        "local mt = { __metatable = false,\n"
+        "local function own(t)\n"
+        "  for k, v in next, P do\n"
+        "    if rawget(t, k) == nil then\n"
+        "      if NESTED[k] then v = copy(v) end\n"
+        "      rawset(t, k, v)\n"
+        "    end\n"
+        "  end\n"
+        "  own_(t)\n"
+        "end\n"
+        "return { __metatable = false,\n"
         "  __index = function(t, k)\n"
         "    if NESTED[k] then local v = copy(P[k]) rawset(t, k, v) return v end\n"
+        "    return P[k]\n"
         "  end,\n"
-        "  __pairs = function(t)\n"
-        "    for k in next, NESTED do\n"
-        "      if rawget(t, k) == nil then rawset(t, k, copy(P[k])) end\n"
-        "    end\n"
-        "    return next, t, nil\n"
-        "  end }\n"
-        "if next(NESTED) == nil then mt = nil end\n"
-        "return function() return setmetatable({\n";
+        "  __newindex = function(t, k, v) own(t) t[k] = v end,\n"
+        "  __pairs = function(t) own(t) return next, t, nil end }\n";
     src_buf b = {0};
     int rc = sb_add(&b, head, sizeof head - 1);
-    for (int pass = 0; pass < 2; pass++) { /* the nested keys, then the others */
-        if (pass == 1 && rc == 0) rc = sb_add(&b, mt, sizeof mt - 1);
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            int nested = lua_istable(L, -1);
-            size_t len;
-            const char *k = lua_tolstring(L, -2, &len); /* keys are strings (JSON) */
-            lua_pop(L, 1);
-            if (nested != (pass == 0)) continue;
-            if (rc == 0) rc = sb_add(&b, "[", 1);
-            if (rc == 0) rc = sb_quote(&b, k, len);
-            if (rc == 0) rc = pass == 0 ? sb_add(&b, "] = true,\n", 10) : sb_add(&b, "] = P[", 6);
-            if (rc == 0 && pass == 1) rc = sb_quote(&b, k, len);
-            if (rc == 0 && pass == 1) rc = sb_add(&b, "],\n", 3);
-        }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int nested = lua_istable(L, -1);
+        size_t len;
+        const char *k = lua_tolstring(L, -2, &len); /* keys are strings (JSON) */
+        lua_pop(L, 1);
+        if (!nested) continue;
+        if (rc == 0) rc = sb_add(&b, "[", 1);
+        if (rc == 0) rc = sb_quote(&b, k, len);
+        if (rc == 0) rc = sb_add(&b, "] = true,\n", 10);
     }
-    if (rc == 0) rc = sb_add(&b, "}, mt) end\n", 11);
+    if (rc == 0) rc = sb_add(&b, tail, sizeof tail - 1);
     if (rc < 0) {
         free(b.s);
         luaL_error(L, "out of memory");
@@ -244,8 +257,9 @@ static void make_params_copy(lua_State *L, policy *p, int idx)
     free(b.s);
     if (st != LUA_OK) lua_error(L);
     lua_pushvalue(L, idx);
-    lua_call(L, 1, 1);
-    p->params_copy = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, params_own);
+    lua_call(L, 2, 1);
+    p->params_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 /* Runs under lua_pcall: compile, run the main chunk, check the answer. */
@@ -276,9 +290,9 @@ static int load_run(lua_State *L)
         p->hook_ref[h] = luaL_ref(L, LUA_REGISTRYINDEX);
         p->has[h] = true;
     }
-    /* ctx.params once as a table; each call gets a copy of it. */
+    /* ctx.params once as a table; each call gets a table reading it. */
     pcv_push_json(L, p->params_json, 0);
-    make_params_copy(L, p, lua_gettop(L));
+    make_params_mt(L, p, lua_gettop(L));
     p->params_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -354,7 +368,7 @@ static policy *pld_new(const char *name, const char *file, const policy_limits *
     p->params_json = policy_params_to_json(&p->params);
     for (int h = 0; h < HOOK_COUNT; h++)
         p->hook_ref[h] = LUA_NOREF;
-    p->params_ref = p->params_copy = LUA_NOREF;
+    p->params_ref = p->params_mt = LUA_NOREF;
     pld_iso_now(p->loaded_at);
     if (!p->name || (file && !p->file) || !p->params_json) {
         pld_free(p);

@@ -6,12 +6,13 @@
  * 25 tables for a 5-line order, 8 to 9 us here, while the hook itself (the
  * deposit rule) runs in under 1 us and reads a third of them. Now the hook
  * gets an empty table with a metatable: the first read of a top-level field
- * (`order.lines`, `order.customer`, `order.totals`...) builds that field,
- * whole and as a plain table, straight from the structs, and stores it in
- * the order table, so every later read is an ordinary table read. A hook
- * that reads lines and charges never pays for invoices, payments, totals
- * or the sync state; a tax hook that reads only its item pays for no part
- * of the order.
+ * (`order.lines`, `order.customer`, `order.totals`...) builds that field
+ * straight from the structs and stores it in the order table, so every
+ * later read is an ordinary table read. A hook that reads lines and
+ * charges never pays for invoices, payments, totals or the sync state; a
+ * tax hook that reads only its item pays for no part of the order. The
+ * lines, their deliveries and the charges go one step further: each is a
+ * table read field by field, the same way (see "lines and charges").
  *
  * What the hook sees is exactly the text the decision is logged with
  * (order_write's ORDER_POLICY view, which replay hands a policy as plain
@@ -28,7 +29,8 @@
  * current call is remembered (one order per call at most); a view a policy
  * kept in a global and reads in a later call raises an error naming the
  * field, rather than reading memory that is no longer the order: what it
- * read during its call it keeps, as plain tables and values. */
+ * read during its call it keeps, as plain tables and values, except the
+ * fields of a line, a delivery or a charge it did not walk with pairs. */
 #include <lauxlib.h>
 #include <string.h>
 
@@ -104,6 +106,79 @@ static const struct {
     FIELD("sync"),
 };
 
+/* The keys of the tables hooks read most (a line, its delivery, a charge,
+ * the customer), interned once per state and kept as upvalues of the
+ * metamethods: a field is then set with lua_rawset of a key already on
+ * hand, where lua_setfield looks its name up in the string cache first
+ * and a table constructor in Lua (what built the lines before) pays the
+ * count hook's per-instruction check and a Lua call per line. With the
+ * cheaper field lookup and current-view check below, the deposit call of
+ * tests/bench/policy_bench.c went from 85,500 to 72,700 instructions
+ * (callgrind). */
+enum {
+    K_LINE,
+    K_ITEM,
+    K_NAME,
+    K_QTY,
+    K_UNIT_PRICE,
+    K_DELIVERY,
+    K_MODE,
+    K_ADDRESS,
+    K_DATE,
+    K_METHOD,
+    K_STORE,
+    K_QTY_INVOICED,
+    K_QTY_RETURNED,
+    K_QTY_CANCELLED,
+    K_TAX,
+    K_AMOUNT,
+    K_STATUS,
+    K_CODE,
+    K_KIND,
+    K_INVOICED,
+    K_INVOICE,
+    K_WAIVED,
+    K_MANUAL,
+    K_SHIPMENT,
+    K_ACCOUNT,
+    K_B2B,
+    K_SHIP, /* the delivery modes: values, interned once too */
+    K_PICKUP,
+    K_CARRYOUT,
+    K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+    "line",         "item",          "name",    "qty",    "unit_price", "delivery",
+    "mode",         "address",       "date",    "method", "store",      "qty_invoiced",
+    "qty_returned", "qty_cancelled", "tax",     "amount", "status",     "code",
+    "kind",         "invoiced",      "invoice", "waived", "manual",     "shipment",
+    "account",      "b2b",           "ship",    "pickup", "carryout",
+};
+
+/* A line or a charge of the current call, built field by field as the
+ * hook reads it (see "lines and charges" below). */
+typedef struct {
+    uint8_t kind;  /* EL_LINE, EL_CHARGE or EL_DELIVERY (a line's) */
+    uint32_t i;    /* its index in o->lines or o->charges */
+    uint32_t done; /* keys set by the hook, or cached (1u << K_...) */
+} pvw_elem;
+
+/* Where a table's element record is: open addressing on the table's
+ * address; a slot of another generation (call) is free. */
+typedef struct {
+    const void *t;
+    uint32_t gen;
+    uint32_t elem;
+} pvw_slot;
+
+/* Elements per call built lazily; an order with more lines and charges
+ * gets them built whole, as before (the records are fixed in size so that
+ * a call allocates nothing for them). */
+#define PVW_ELEMS 64
+#define PVW_SLOTS 128  /* a power of 2, at least twice PVW_ELEMS */
+#define PVW_KSLOTS 128 /* a power of 2, at least twice K_COUNT */
+
 /* Per state: the view of the call in progress. */
 typedef struct {
     const order *o;  /* NULL between calls */
@@ -111,6 +186,13 @@ typedef struct {
     order_sums sums;
     int summed;    /* -1 not yet, 0 overflow (totals left out), 1 done */
     uint32_t done; /* fields built, or set by the hook: never built again */
+    uint32_t gen;  /* the call's number: slots of other calls are free */
+    uint32_t nelems;
+    const char *kp[K_COUNT];   /* the interned keys' bytes: a key is known by address */
+    uint8_t kslot[PVW_KSLOTS]; /* K_... + 1 by the address's hash (0: free) */
+    uint32_t kmask[3];         /* the keys of each kind of element */
+    pvw_elem elems[PVW_ELEMS];
+    pvw_slot slots[PVW_SLOTS];
 } pvw_state;
 
 static pvw_state *pvw_of(lua_State *L)
@@ -164,52 +246,6 @@ static int64_t sat_mul(int64_t a, int64_t b)
     return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
 }
 
-/* The keys of the tables hooks read most (a line, its delivery, a charge,
- * the customer), interned once per state and kept as upvalues of the
- * metamethods: a field is then set with lua_rawset of a key already on
- * hand, where lua_setfield looks its name up in the string cache first
- * and a table constructor in Lua (what built the lines before) pays the
- * count hook's per-instruction check and a Lua call per line. With the
- * cheaper field lookup and current-view check below, the deposit call of
- * tests/bench/policy_bench.c went from 85,500 to 72,700 instructions
- * (callgrind). */
-enum {
-    K_LINE,
-    K_ITEM,
-    K_NAME,
-    K_QTY,
-    K_UNIT_PRICE,
-    K_DELIVERY,
-    K_MODE,
-    K_ADDRESS,
-    K_DATE,
-    K_METHOD,
-    K_STORE,
-    K_QTY_INVOICED,
-    K_QTY_RETURNED,
-    K_QTY_CANCELLED,
-    K_TAX,
-    K_AMOUNT,
-    K_STATUS,
-    K_CODE,
-    K_KIND,
-    K_INVOICED,
-    K_INVOICE,
-    K_WAIVED,
-    K_MANUAL,
-    K_SHIPMENT,
-    K_ACCOUNT,
-    K_B2B,
-    K_COUNT
-};
-
-static const char *const key_names[K_COUNT] = {
-    "line",    "item",   "name",     "qty",     "unit_price",   "delivery",     "mode",
-    "address", "date",   "method",   "store",   "qty_invoiced", "qty_returned", "qty_cancelled",
-    "tax",     "amount", "status",   "code",    "kind",         "invoiced",     "invoice",
-    "waived",  "manual", "shipment", "account", "b2b",
-};
-
 /* Upvalue 1 is the view's state, then the keys. */
 #define KEY_UPV(k) lua_upvalueindex(2 + (k))
 
@@ -227,19 +263,6 @@ static void kstr(lua_State *L, int k, const char *v)
     lua_rawset(L, -3);
 }
 
-/* An optional field: left out when empty, as order_write leaves it out. */
-static void kopt(lua_State *L, int k, const char *v)
-{
-    if (*v) kstr(L, k, v);
-}
-
-static void kint(lua_State *L, int k, int64_t v)
-{
-    key(L, k);
-    lua_pushinteger(L, (lua_Integer)v);
-    lua_rawset(L, -3);
-}
-
 static void kbool(lua_State *L, int k, bool v)
 {
     key(L, k);
@@ -247,64 +270,434 @@ static void kbool(lua_State *L, int k, bool v)
     lua_rawset(L, -3);
 }
 
-/* Called from the metamethods only (the keys are their upvalues). The
- * table sizes are exact, so no table is resized while it fills. */
-static void push_lines(lua_State *L, const order *o)
+/* ---- lines and charges ----
+ *
+ * A hook that reads the lines reads a few fields of each (the deposit
+ * rule: the mode, three quantities and the price), and building each line
+ * whole cost more than the rest of the call: two tables of 12 and 3 to 5
+ * keys a line, some 1,200 instructions a table with its share of the
+ * collector, and 200 a field (callgrind, tests/bench/policy_bench.c). So
+ * a line, its delivery or a charge is made holding only the few fields
+ * every rule on it reads (line_eager and the like, below), with a
+ * metatable of its own kind, like the order: a read of any other field
+ * answers straight from the struct, without storing it (a field is read
+ * once or twice, and storing would grow the table through 1, 2, 4, 8 and
+ * 16 slots); a table field (a charge's shipment) is built whole on its
+ * first read and stored, so that it is the same table on every read and
+ * what the hook writes into it stays. A field the hook sets, or sets to
+ * nil, stays as it set it; pairs() builds the fields not set and the
+ * element is a plain table from then on (pairs on the order does that for
+ * every line and charge). Each element's record (which line, which keys
+ * the hook set) is found by the table's address, as the order's is: an
+ * element from an earlier call has no record in this one, and reading a
+ * field of it raises the order's error. */
+
+enum { EL_LINE, EL_CHARGE, EL_DELIVERY };
+
+static const uint8_t delivery_keys[] = {K_MODE, K_ADDRESS, K_DATE, K_METHOD, K_STORE};
+static const uint8_t line_keys[] = {K_LINE,          K_ITEM,     K_NAME,         K_QTY,
+                                    K_UNIT_PRICE,    K_DELIVERY, K_QTY_INVOICED, K_QTY_RETURNED,
+                                    K_QTY_CANCELLED, K_TAX,      K_AMOUNT,       K_STATUS};
+static const uint8_t charge_keys[] = {K_CODE,    K_KIND,   K_AMOUNT, K_TAX,     K_INVOICED,
+                                      K_INVOICE, K_WAIVED, K_MANUAL, K_SHIPMENT};
+#define NKEYS(a) (sizeof a / sizeof a[0])
+
+/* The fields stored in an element when it is made, not read through the
+ * metatable: what the rules on the open value of a line (SPEC P1 and F6:
+ * ordered minus invoiced minus cancelled, times the price, for ship and
+ * pickup lines) and on shipping charges read of every line and charge,
+ * so what the default rules spelled out in Lua read (a read through the
+ * metatable costs some 600 instructions, a field stored 200). A line's
+ * delivery is stored too, so that it is the same table on every read. */
+static const uint8_t line_eager[] = {K_QTY, K_UNIT_PRICE, K_QTY_INVOICED, K_QTY_CANCELLED,
+                                     K_DELIVERY};
+static const uint8_t charge_eager[] = {K_CODE, K_KIND, K_AMOUNT, K_INVOICED};
+static const uint8_t delivery_eager[] = {K_MODE};
+
+static const uint8_t *eager_keys_of(int kind, size_t *n)
 {
-    lua_createtable(L, (int)o->lines.n, 0);
+    switch (kind) {
+    case EL_LINE:
+        *n = NKEYS(line_eager);
+        return line_eager;
+    case EL_CHARGE:
+        *n = NKEYS(charge_eager);
+        return charge_eager;
+    default:
+        *n = NKEYS(delivery_eager);
+        return delivery_eager;
+    }
+}
+
+static const uint8_t *keys_of(int kind, size_t *n)
+{
+    switch (kind) {
+    case EL_LINE:
+        *n = NKEYS(line_keys);
+        return line_keys;
+    case EL_CHARGE:
+        *n = NKEYS(charge_keys);
+        return charge_keys;
+    default:
+        *n = NKEYS(delivery_keys);
+        return delivery_keys;
+    }
+}
+
+/* Which keys each kind has (1u << K_...), for elem_key. */
+static uint32_t key_mask(int kind)
+{
+    size_t n;
+    const uint8_t *keys = keys_of(kind, &n);
+    uint32_t m = 0;
+    for (size_t j = 0; j < n; j++)
+        m |= 1u << keys[j];
+    return m;
+}
+
+/* Called from the metamethods only (the keys are their upvalues). The
+ * fields of a line's delivery, as order_write writes them: the address,
+ * date and method of a ship line, the date and store of a pickup line. */
+static int push_delivery_field(lua_State *L, const order_line *l, int k)
+{
+    bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
+    const char *v;
+    switch (k) {
+    case K_MODE:
+        key(L, ship ? K_SHIP : pickup ? K_PICKUP : K_CARRYOUT);
+        return 1;
+    case K_ADDRESS:
+        v = ship ? l->address : "";
+        break;
+    case K_DATE:
+        v = ship || pickup ? l->date : "";
+        break;
+    case K_METHOD:
+        v = ship ? l->method : "";
+        break;
+    case K_STORE:
+        v = pickup ? l->store : "";
+        break;
+    default:
+        return 0;
+    }
+    if (!*v) return 0;
+    lua_pushstring(L, v);
+    return 1;
+}
+
+static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i);
+
+/* Pushes field k of a line; 0 (nothing pushed) when the view has none. */
+static int push_line_field(lua_State *L, pvw_state *s, size_t i, int k)
+{
+    const order_line *l = &s->o->lines.v[i];
+    switch (k) {
+    case K_LINE:
+        lua_pushinteger(L, (lua_Integer)l->line);
+        return 1;
+    case K_ITEM:
+        lua_pushstring(L, l->item);
+        return 1;
+    case K_NAME:
+        lua_pushstring(L, l->name);
+        return 1;
+    case K_QTY:
+        lua_pushinteger(L, (lua_Integer)l->qty);
+        return 1;
+    case K_UNIT_PRICE:
+        lua_pushinteger(L, (lua_Integer)l->unit_price);
+        return 1;
+    case K_DELIVERY:
+        push_elem_new(L, s, EL_DELIVERY, i);
+        return 1;
+    case K_QTY_INVOICED:
+        lua_pushinteger(L, (lua_Integer)l->qty_invoiced);
+        return 1;
+    case K_QTY_RETURNED:
+        lua_pushinteger(L, (lua_Integer)l->qty_returned);
+        return 1;
+    case K_QTY_CANCELLED:
+        lua_pushinteger(L, (lua_Integer)l->qty_cancelled);
+        return 1;
+    case K_TAX:
+        lua_pushinteger(L, (lua_Integer)(l->tax > 0 ? l->tax : 0));
+        return 1;
+    case K_AMOUNT:
+        lua_pushinteger(L, (lua_Integer)sat_mul(l->unit_price, l->qty));
+        return 1;
+    case K_STATUS:
+        lua_pushstring(L, order_line_status(l));
+        return 1;
+    }
+    return 0;
+}
+
+static int push_charge_field(lua_State *L, const order_charge *c, int k)
+{
+    switch (k) {
+    case K_CODE:
+        lua_pushstring(L, c->code);
+        return 1;
+    case K_KIND:
+        lua_pushstring(L, c->kind);
+        return 1;
+    case K_AMOUNT:
+        lua_pushinteger(L, (lua_Integer)c->amount);
+        return 1;
+    case K_TAX:
+        lua_pushinteger(L, (lua_Integer)(c->tax > 0 ? c->tax : 0));
+        return 1;
+    case K_INVOICED:
+        lua_pushboolean(L, c->invoice != 0);
+        return 1;
+    case K_INVOICE:
+        if (!c->invoice) return 0;
+        lua_pushinteger(L, (lua_Integer)c->invoice);
+        return 1;
+    case K_WAIVED:
+    case K_MANUAL:
+        if (!(k == K_WAIVED ? c->waived : c->manual)) return 0;
+        lua_pushboolean(L, 1);
+        return 1;
+    case K_SHIPMENT:
+        if (!*c->address) return 0;
+        lua_createtable(L, 0, 2);
+        kstr(L, K_ADDRESS, c->address);
+        kstr(L, K_DATE, c->date);
+        return 1;
+    }
+    return 0;
+}
+
+static int push_elem_field(lua_State *L, pvw_state *s, const pvw_elem *e, int k)
+{
+    switch (e->kind) {
+    case EL_LINE:
+        return push_line_field(L, s, e->i, k);
+    case EL_CHARGE:
+        return push_charge_field(L, &s->o->charges.v[e->i], k);
+    default:
+        return push_delivery_field(L, &s->o->lines.v[e->i], k);
+    }
+}
+
+/* The element whole, as a plain table (an order too big for the records). */
+static void push_elem_whole(lua_State *L, pvw_state *s, const pvw_elem *e)
+{
+    size_t n;
+    const uint8_t *keys = keys_of(e->kind, &n);
+    lua_createtable(L, 0, (int)n);
+    for (size_t j = 0; j < n; j++) {
+        key(L, keys[j]);
+        if (push_elem_field(L, s, e, keys[j]))
+            lua_rawset(L, -3);
+        else
+            lua_pop(L, 1);
+    }
+}
+
+static uint32_t slot_of(const void *t)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)t >> 4) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 40) & (PVW_SLOTS - 1);
+}
+
+/* The record of element table t in the current call, or NULL. */
+static pvw_elem *elem_of(pvw_state *s, const void *t)
+{
+    if (!s->o) return NULL;
+    for (uint32_t i = slot_of(t);; i = (i + 1) & (PVW_SLOTS - 1)) {
+        const pvw_slot *sl = &s->slots[i];
+        if (sl->gen != s->gen) return NULL;
+        if (sl->t == t) return &s->elems[sl->elem];
+    }
+}
+
+/* A record for the new element table t (an address seen before in this
+ * call was a collected element's: its slot is taken over). */
+static pvw_elem *elem_add(pvw_state *s, const void *t, int kind, size_t i)
+{
+    uint32_t j = slot_of(t);
+    while (s->slots[j].gen == s->gen && s->slots[j].t != t)
+        j = (j + 1) & (PVW_SLOTS - 1);
+    pvw_elem *e = &s->elems[s->nelems];
+    e->kind = (uint8_t)kind;
+    e->i = (uint32_t)i;
+    e->done = 0;
+    s->slots[j] = (pvw_slot){t, s->gen, s->nelems++};
+    return e;
+}
+
+static const char pel_mt_key = 'e';
+
+/* A new element: an empty table with the elements' metatable while
+ * records last, a whole table past them. */
+static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i)
+{
+    if (s->nelems < PVW_ELEMS - 1) { /* a line and its delivery */
+        size_t n;
+        const uint8_t *keys = eager_keys_of(kind, &n);
+        lua_createtable(L, 0, (int)n);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
+        lua_setmetatable(L, -2);
+        pvw_elem *e = elem_add(s, lua_topointer(L, -1), kind, i);
+        for (size_t j = 0; j < n; j++) {
+            key(L, keys[j]);
+            if (push_elem_field(L, s, e, keys[j]))
+                lua_rawset(L, -3);
+            else
+                lua_pop(L, 1);
+            e->done |= 1u << keys[j];
+        }
+    } else {
+        pvw_elem e = {(uint8_t)kind, (uint32_t)i, 0};
+        push_elem_whole(L, s, &e);
+    }
+}
+
+/* The lines or the charges: a table of elements. */
+static void push_elems(lua_State *L, pvw_state *s, int kind)
+{
+    const order *o = s->o;
+    size_t n = kind == EL_LINE ? o->lines.n : o->charges.n;
+    lua_createtable(L, (int)n, 0);
     luaL_checkstack(L, 8, "order lines");
-    for (size_t i = 0; i < o->lines.n; i++) {
-        const order_line *l = &o->lines.v[i];
-        lua_createtable(L, 0, 12);
-        kint(L, K_LINE, l->line);
-        kstr(L, K_ITEM, l->item);
-        kstr(L, K_NAME, l->name);
-        kint(L, K_QTY, l->qty);
-        kint(L, K_UNIT_PRICE, l->unit_price);
-        bool ship = l->mode == MODE_SHIP, pickup = l->mode == MODE_PICKUP;
-        const char *addr = ship ? l->address : "", *date = ship || pickup ? l->date : "",
-                   *method = ship ? l->method : "", *store = pickup ? l->store : "";
-        key(L, K_DELIVERY);
-        lua_createtable(L, 0, 1 + !!*addr + !!*date + !!*method + !!*store);
-        kstr(L, K_MODE, order_mode_name(l->mode));
-        kopt(L, K_ADDRESS, addr);
-        kopt(L, K_DATE, date);
-        kopt(L, K_METHOD, method);
-        kopt(L, K_STORE, store);
-        lua_rawset(L, -3);
-        kint(L, K_QTY_INVOICED, l->qty_invoiced);
-        kint(L, K_QTY_RETURNED, l->qty_returned);
-        kint(L, K_QTY_CANCELLED, l->qty_cancelled);
-        kint(L, K_TAX, l->tax > 0 ? l->tax : 0);
-        kint(L, K_AMOUNT, sat_mul(l->unit_price, l->qty));
-        kstr(L, K_STATUS, order_line_status(l));
+    for (size_t i = 0; i < n; i++) {
+        push_elem_new(L, s, kind, i);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
 
-static void push_charges(lua_State *L, const order *o)
+static uint32_t kslot_of(const char *k)
 {
-    lua_createtable(L, (int)o->charges.n, 0);
-    luaL_checkstack(L, 8, "order charges");
-    for (size_t i = 0; i < o->charges.n; i++) {
-        const order_charge *c = &o->charges.v[i];
-        lua_createtable(L, 0, 5 + (c->invoice != 0) + c->waived + c->manual + !!*c->address);
-        kstr(L, K_CODE, c->code);
-        kstr(L, K_KIND, c->kind);
-        kint(L, K_AMOUNT, c->amount);
-        kint(L, K_TAX, c->tax > 0 ? c->tax : 0);
-        kbool(L, K_INVOICED, c->invoice != 0);
-        if (c->invoice) kint(L, K_INVOICE, c->invoice);
-        if (c->waived) kbool(L, K_WAIVED, true);
-        if (c->manual) kbool(L, K_MANUAL, true);
-        if (*c->address) {
-            key(L, K_SHIPMENT);
-            lua_createtable(L, 0, 2);
-            kstr(L, K_ADDRESS, c->address);
-            kstr(L, K_DATE, c->date);
-            lua_rawset(L, -3);
+    uint64_t h = ((uint64_t)(uintptr_t)k >> 3) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 40) & (PVW_KSLOTS - 1);
+}
+
+/* The key id of the string at idx among the element's keys, or -1. Keys
+ * are short strings, interned: the same bytes are the same address, so a
+ * key is found by its address's hash (a scan of a line's 12 names cost
+ * more than the rest of the lookup). */
+static int elem_key(lua_State *L, pvw_state *s, int kind, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) return -1;
+    const char *k = lua_tostring(L, idx);
+    for (uint32_t j = kslot_of(k); s->kslot[j]; j = (j + 1) & (PVW_KSLOTS - 1)) {
+        int id = s->kslot[j] - 1;
+        if (s->kp[id] == k) return s->kmask[kind] & (1u << id) ? id : -1;
+    }
+    return -1;
+}
+
+/* Builds the fields of element t (at idx) not set by the hook, and drops
+ * its metatable: a plain table from then on, a line's delivery too. */
+static void elem_settle(lua_State *L, pvw_state *s, pvw_elem *e, int idx)
+{
+    size_t n;
+    const uint8_t *keys = keys_of(e->kind, &n);
+    idx = lua_absindex(L, idx);
+    for (size_t j = 0; j < n; j++) {
+        if (e->done & (1u << keys[j])) continue;
+        key(L, keys[j]);
+        if (push_elem_field(L, s, e, keys[j]))
+            lua_rawset(L, idx); /* absent: no __newindex */
+        else
+            lua_pop(L, 1);
+        e->done |= 1u << keys[j];
+    }
+    lua_pushnil(L);
+    lua_setmetatable(L, idx);
+    if (e->kind != EL_LINE) return;
+    key(L, K_DELIVERY);
+    pvw_elem *d = lua_rawget(L, idx) == LUA_TTABLE ? elem_of(s, lua_topointer(L, -1)) : NULL;
+    if (d && d != e && lua_getmetatable(L, -1)) { /* lazy still */
+        lua_pop(L, 1);
+        elem_settle(L, s, d, -1);
+    }
+    lua_pop(L, 1);
+}
+
+static void elem_stale(lua_State *L, int kidx)
+{
+    const char *k = lua_tostring(L, kidx);
+    luaL_error(L,
+               "a line's, delivery's or charge's %s: the order a hook gets can be read during "
+               "its call only (keep the values it needs, not the order's tables)",
+               k ? k : "?");
+}
+
+/* __index(t, k) of a line, a delivery or a charge. */
+static int pel_index(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    pvw_elem *e = elem_of(s, lua_topointer(L, 1));
+    if (!e) {
+        if (lua_type(L, 2) == LUA_TSTRING) elem_stale(L, 2);
+        return 0;
+    }
+    int k = elem_key(L, s, e->kind, 2);
+    if (k < 0 || (e->done & (1u << k))) return 0; /* unknown, or set to nil by the hook */
+    if (!push_elem_field(L, s, e, k)) return 0;
+    if (lua_type(L, -1) == LUA_TTABLE) { /* the same table on every read */
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, 1);
+        e->done |= 1u << k;
+    }
+    return 1;
+}
+
+/* __newindex(t, k, v): a field the hook sets is its own from then on. */
+static int pel_newindex(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    pvw_elem *e = elem_of(s, lua_topointer(L, 1));
+    int k = e ? elem_key(L, s, e->kind, 2) : -1;
+    if (k >= 0) e->done |= 1u << k;
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int pvw_next(lua_State *L);
+
+/* __pairs(t): every field built first, then a plain walk. */
+static int pel_pairs(lua_State *L)
+{
+    pvw_state *s = pvw_of(L);
+    pvw_elem *e = elem_of(s, lua_topointer(L, 1));
+    if (!e) {
+        lua_pushliteral(L, "pairs");
+        elem_stale(L, -1);
+    }
+    elem_settle(L, s, e, 1);
+    lua_pushcfunction(L, pvw_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* The lines and charges of the order at idx (as the hook left them) made
+ * plain, for pairs on the order. */
+static void elems_settle(lua_State *L, pvw_state *s, int idx)
+{
+    static const int fs[] = {F_LINES, F_CHARGES};
+    for (int j = 0; j < 2; j++) {
+        lua_pushlstring(L, fields[fs[j]].name, fields[fs[j]].len);
+        if (lua_rawget(L, idx) == LUA_TTABLE) {
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                pvw_elem *e = lua_istable(L, -1) ? elem_of(s, lua_topointer(L, -1)) : NULL;
+                if (e && lua_getmetatable(L, -1)) { /* not settled yet */
+                    lua_pop(L, 1);
+                    elem_settle(L, s, e, -1);
+                }
+                lua_pop(L, 1);
+            }
         }
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        lua_pop(L, 1);
     }
 }
 
@@ -482,10 +875,10 @@ static void push_field(lua_State *L, pvw_state *s, int f)
         if ((sm = sums_of(s))) set_int(L, "base", sm->deposit_base);
         return;
     case F_LINES:
-        push_lines(L, o);
+        push_elems(L, s, EL_LINE);
         return;
     case F_CHARGES:
-        push_charges(L, o);
+        push_elems(L, s, EL_CHARGE);
         return;
     case F_INVOICES:
         push_invoices(L, o);
@@ -640,6 +1033,7 @@ static int pvw_pairs(lua_State *L)
         s->done |= 1u << f;
     }
     settle(L, s, 1);
+    elems_settle(L, s, 1);
     lua_pushcfunction(L, pvw_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
@@ -648,21 +1042,44 @@ static int pvw_pairs(lua_State *L)
 
 static const char pvw_mt_key = 'm';
 
-void pvw_install(lua_State *L)
+/* A metatable whose functions share the view's state and the keys. */
+static void new_mt(lua_State *L, int ud, const luaL_Reg *fns, const void *regkey)
 {
-    pvw_state *s = lua_newuserdatauv(L, sizeof *s, 0);
-    memset(s, 0, sizeof *s);
     lua_createtable(L, 0, 4);
-    static const luaL_Reg fns[] = {
-        {"__index", pvw_index}, {"__newindex", pvw_newindex}, {"__pairs", pvw_pairs}, {NULL, NULL}};
     luaL_checkstack(L, K_COUNT + 1, "order view");
-    lua_pushvalue(L, -2);
+    lua_pushvalue(L, ud);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, key_names[k]);
     luaL_setfuncs(L, fns, 1 + K_COUNT);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, regkey);
+}
+
+void pvw_install(lua_State *L)
+{
+    pvw_state *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    int ud = lua_gettop(L);
+    static const luaL_Reg fns[] = {
+        {"__index", pvw_index}, {"__newindex", pvw_newindex}, {"__pairs", pvw_pairs}, {NULL, NULL}};
+    static const luaL_Reg efns[] = {
+        {"__index", pel_index}, {"__newindex", pel_newindex}, {"__pairs", pel_pairs}, {NULL, NULL}};
+    new_mt(L, ud, fns, &pvw_mt_key);
+    new_mt(L, ud, efns, &pel_mt_key);
+    /* The keys' bytes, for elem_key: the metatables' upvalues keep the
+     * strings, and short strings are interned, so the address is the key. */
+    for (int k = 0; k < K_COUNT; k++) {
+        lua_pushstring(L, key_names[k]);
+        s->kp[k] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+        uint32_t j = kslot_of(s->kp[k]);
+        while (s->kslot[j])
+            j = (j + 1) & (PVW_KSLOTS - 1);
+        s->kslot[j] = (uint8_t)(k + 1);
+    }
+    for (int kind = EL_LINE; kind <= EL_DELIVERY; kind++)
+        s->kmask[kind] = key_mask(kind);
     /* the data lives as long as the state: the functions hold it */
     psb_of(L)->view = s;
     lua_pop(L, 1);
@@ -679,6 +1096,11 @@ void pvw_push_order(lua_State *L, const order *o)
     s->o = o;
     s->summed = -1;
     s->done = 0;
+    s->nelems = 0;
+    if (++s->gen == 0) { /* wrapped: no slot may look current */
+        memset(s->slots, 0, sizeof s->slots);
+        s->gen = 1;
+    }
     lua_createtable(L, 0, 4);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
     lua_setmetatable(L, -2);

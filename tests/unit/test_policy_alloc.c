@@ -7,7 +7,7 @@
  *     request past the cap is still refused and marked;
  *   - a freed small block is handed out again for the next request of its
  *     16-byte class, and its contents survive a move between classes;
- *   - the cache is bounded (PSB_SMALL_KEEP blocks a class) and
+ *   - the cache is bounded (PSB_SMALL_KEEP_BYTES a class) and
  *     psb_alloc_release gives every kept block back;
  *   - a real state (psb_new) runs a policy's garbage through it and closes
  *     without a leak (ASan's leak check runs this under make test-asan). */
@@ -56,14 +56,23 @@ static void test_reuse(void)
     psb_alloc(&s, b, 50, 0);
     psb_alloc(&s, c, 50, 0);
 
-    /* Bounded: of 200 freed blocks of one class, PSB_SMALL_KEEP are kept. */
-    void *v[200];
-    for (int i = 0; i < 200; i++)
+    /* Bounded: of 600 freed blocks of 32 bytes, 16 KiB worth are kept;
+     * of 100 blocks of 256 bytes, 64. */
+    void *v[600];
+    for (int i = 0; i < 600; i++)
         v[i] = psb_alloc(&s, NULL, LUA_TTABLE, 24);
-    for (int i = 0; i < 200; i++)
+    for (int i = 0; i < 600; i++)
         psb_alloc(&s, v[i], 24, 0);
-    CHECK(s.nsmall[1] == PSB_SMALL_KEEP, "the cache keeps %d blocks a class (kept %u)",
-          PSB_SMALL_KEEP, (unsigned)s.nsmall[1]);
+    CHECK(s.nsmall[1] == PSB_SMALL_KEEP(1) && PSB_SMALL_KEEP(1) == 512,
+          "the cache keeps 16 KiB of a class (kept %u blocks of 32)", (unsigned)s.nsmall[1]);
+    for (int i = 0; i < 100; i++)
+        v[i] = psb_alloc(&s, NULL, LUA_TSTRING, 250);
+    for (int i = 0; i < 100; i++)
+        psb_alloc(&s, v[i], 250, 0);
+    CHECK(s.nsmall[15] == 64, "the cache keeps 16 KiB of a class (kept %u blocks of 256)",
+          (unsigned)s.nsmall[15]);
+    /* Lua frees an empty array as (NULL, 0, 0): nothing is charged back. */
+    CHECK(psb_alloc(&s, NULL, 0, 0) == NULL, "freeing NULL answers NULL");
     CHECK(s.used == 0, "nothing charged for kept blocks (used %zu)", s.used);
     psb_alloc_release(&s);
     int empty = 1;

@@ -14,7 +14,15 @@
  *     a cancellation's and a return's questions), which replay reads back;
  *   - the view is the hook's own table: what it sets (nil included) stays
  *     as it set it, pairs walks every field, and a view kept past its call
- *     raises an error rather than read the flow's memory. */
+ *     raises an error rather than read the flow's memory;
+ *   - so are its lines, their deliveries and its charges (built field by
+ *     field as read): a line's delivery is the same table on every read,
+ *     what the hook sets in a line stays, pairs on the order or a line
+ *     makes them plain tables that read on after the call, a line kept
+ *     unwalked raises in a later call; an order with more lines than the
+ *     view keeps records for gets the rest whole, with the same values;
+ *   - ctx.params reads the policy's parameters; what a hook writes into
+ *     it (nil included), nested tables too, the next call does not see. */
 #include <jansson.h>
 #include <lauxlib.h>
 #include <stdio.h>
@@ -344,8 +352,9 @@ static const char table_policy[] =
     "local p = {}\n"
     "local kept\n"
     "function p.deposit(order, ctx)\n"
-    "  if order.number == 'keep' then\n"
-    "    return kept.lines and 1 or 0\n" /* a view from an earlier call */
+    "  if order.number == 'keep' then\n" /* a view from an earlier call, walked */
+    "    return kept.lines[1].qty == 99 and kept.lines[2].delivery.mode == 'pickup'\n"
+    "      and kept.lines[2].delivery.date == nil and kept.lines[2].amount == 200 and 1 or 0\n"
     "  end\n"
     "  assert(getmetatable(order) == false, 'metatable hidden')\n"
     "  assert(rawget(order, 'lines') == nil, 'built on read only')\n"
@@ -356,6 +365,17 @@ static const char table_policy[] =
     "  order.charges = 'mine'\n"
     "  assert(order.charges == 'mine', 'a set field stays')\n"
     "  order.lines[1].qty = 99\n"
+    "  local l2 = order.lines[2]\n"
+    "  assert(getmetatable(l2) == false and rawget(l2, 'item') == nil, 'a line read lazily')\n"
+    "  assert(l2.delivery == l2.delivery, 'the same delivery on every read')\n"
+    "  l2.delivery.store = 'S009'\n"
+    "  assert(l2.delivery.store == 'S009' and l2.qty == 2 and l2.unit_price == 100)\n"
+    "  l2.status = nil\n" /* set to nil before it was read */
+    "  assert(l2.status == nil and l2.nope == nil, 'nil stays nil')\n"
+    "  local lk = 0\n"
+    "  for k, v in pairs(l2) do lk = lk + 1 end\n"
+    "  assert(lk == 11, 'pairs walks every field of a line but the one set to nil: ' .. lk)\n"
+    "  assert(l2.delivery.store == 'S009' and l2.delivery.mode == 'pickup')\n"
     "  local n = 0\n"
     "  for k, v in pairs(order) do n = n + 1 end\n"
     "  assert(order.customer == nil and order.charges == 'mine' and order.lines[1].qty == 99)\n"
@@ -396,6 +416,61 @@ static void test_table_semantics(const char *pdir)
           "a whole view reads after its call: %s", err.message);
     policy_release(p);
 
+    /* A big order: the lines past the view's records come whole, with the
+     * same values; ipairs and pairs read them all. */
+    order *big = order_new();
+    snprintf(big->number, sizeof big->number, "S001-000010");
+    snprintf(big->type, sizeof big->type, "order");
+    for (int i = 0; i < 50; i++) {
+        l = vec_push(big->lines);
+        l->line = i + 1, l->qty = 1 + i % 3, l->unit_price = 100 + i;
+        l->mode = i % 2 ? MODE_PICKUP : MODE_SHIP;
+        snprintf(l->date, sizeof l->date, "2030-01-10");
+    }
+    write_file(path, "return { deposit = function(order)\n"
+                     "  local v, dated = 0, 0\n"
+                     "  for i, l in ipairs(order.lines) do\n"
+                     "    local w = 0\n"
+                     "    for k in pairs(l) do w = w + 1 end\n"
+                     "    assert(w == 12 and l.line == i, 'line ' .. i .. ': ' .. w .. ' fields')\n"
+                     "    v = v + l.qty * l.unit_price\n"
+                     "    if l.delivery.date == '2030-01-10' then dated = dated + 1 end\n"
+                     "    assert(l.delivery.mode == (i % 2 == 0 and 'pickup' or 'ship'))\n"
+                     "  end\n"
+                     "  return v * 100 + dated\n"
+                     "end }\n");
+    p = policy_load_file(path, NULL, &err);
+    CHECK(p != NULL, "%s", err.message);
+    if (!p) return;
+    int64_t want = 0;
+    for (size_t i = 0; i < big->lines.n; i++)
+        want += big->lines.v[i].qty * big->lines.v[i].unit_price;
+    policy_arg ba = {.order = big};
+    CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &ba, 1, &v, &err) == 0 &&
+              v == want * 100 + 50,
+          "50 lines: %lld, want %lld: %s", (long long)v, (long long)(want * 100 + 50), err.message);
+    policy_release(p);
+    order_free(big);
+
+    /* A line kept unwalked raises in a later call, as the order does. */
+    write_file(path, "local kept\n"
+                     "return { deposit = function(order)\n"
+                     "  if kept then return kept.tax end\n"
+                     "  kept = order.lines[1]\n"
+                     "  return kept.line\n"
+                     "end }\n");
+    p = policy_load_file(path, NULL, &err);
+    CHECK(p != NULL, "%s", err.message);
+    if (!p) return;
+    CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) == 0 && v == 1,
+          "%s", err.message);
+    err_clear(&err);
+    CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) < 0 &&
+              err.code == ERR_POLICY_ERROR && strstr(err.message, "table.lua:3:") &&
+              strstr(err.message, "during its call only"),
+          "a kept line: %s", err.message);
+    policy_release(p);
+
     /* One not built whole raises instead of reading the flow's memory. */
     write_file(path, "local kept\n"
                      "return { deposit = function(order)\n"
@@ -419,18 +494,21 @@ static void test_table_semantics(const char *pdir)
      * for the policy's keys, any bytes in them; nested tables copied when
      * first read): what a hook changes in it, nested lists included, the
      * next call does not see, and pairs walks all of it. */
-    write_file(path, "return { parameters = { tiers = { { pct = 10 } }, ['odd \\\"key\\n'] = 7 },\n"
-                     "  deposit = function(order, ctx)\n"
-                     "    local v = ctx.params.tiers[1].pct + ctx.params['odd \\\"key\\n']\n"
-                     "    ctx.params.tiers[1].pct = 1000\n"
-                     "    ctx.params.default_deposit_pct = nil\n"
-                     "    local walked = 0\n"
-                     "    for k, x in pairs(ctx.params) do\n"
-                     "      if k == 'tiers' and x[1].pct == 1000 then walked = walked + 1 end\n"
-                     "    end\n"
-                     "    assert(walked == 1, 'pairs walks the nested tables too')\n"
-                     "    return v + ctx.params.cancellation_charge_pct\n"
-                     "  end }\n");
+    write_file(path,
+               "return { parameters = { tiers = { { pct = 10 } }, ['odd \\\"key\\n'] = 7 },\n"
+               "  deposit = function(order, ctx)\n"
+               "    assert(ctx.params.default_deposit_pct == 10, 'not left by the last call')\n"
+               "    assert(ctx.params.tiers[1].pct == 10, 'nor in a nested table')\n"
+               "    local v = ctx.params.tiers[1].pct + ctx.params['odd \\\"key\\n']\n"
+               "    ctx.params.tiers[1].pct = 1000\n"
+               "    ctx.params.default_deposit_pct = nil\n"
+               "    local walked = 0\n"
+               "    for k, x in pairs(ctx.params) do\n"
+               "      if k == 'tiers' and x[1].pct == 1000 then walked = walked + 1 end\n"
+               "    end\n"
+               "    assert(walked == 1, 'pairs walks the nested tables too')\n"
+               "    return v + ctx.params.cancellation_charge_pct\n"
+               "  end }\n");
     p = policy_load_file(path, NULL, &err);
     CHECK(p != NULL, "%s", err.message);
     if (!p) return;
