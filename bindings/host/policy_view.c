@@ -314,44 +314,22 @@ static const uint8_t line_eager[] = {K_QTY, K_UNIT_PRICE, K_QTY_INVOICED, K_QTY_
 static const uint8_t charge_eager[] = {K_CODE, K_KIND, K_AMOUNT, K_INVOICED};
 static const uint8_t delivery_eager[] = {K_MODE};
 
-static const uint8_t *eager_keys_of(int kind, size_t *n)
-{
-    switch (kind) {
-    case EL_LINE:
-        *n = NKEYS(line_eager);
-        return line_eager;
-    case EL_CHARGE:
-        *n = NKEYS(charge_eager);
-        return charge_eager;
-    default:
-        *n = NKEYS(delivery_eager);
-        return delivery_eager;
-    }
-}
-
-static const uint8_t *keys_of(int kind, size_t *n)
-{
-    switch (kind) {
-    case EL_LINE:
-        *n = NKEYS(line_keys);
-        return line_keys;
-    case EL_CHARGE:
-        *n = NKEYS(charge_keys);
-        return charge_keys;
-    default:
-        *n = NKEYS(delivery_keys);
-        return delivery_keys;
-    }
-}
+/* Each kind's keys, in order_write's order, and those stored when made. */
+static const struct {
+    const uint8_t *keys, *eager;
+    uint8_t n, neager;
+} kinds[] = {
+    [EL_LINE] = {line_keys, line_eager, NKEYS(line_keys), NKEYS(line_eager)},
+    [EL_CHARGE] = {charge_keys, charge_eager, NKEYS(charge_keys), NKEYS(charge_eager)},
+    [EL_DELIVERY] = {delivery_keys, delivery_eager, NKEYS(delivery_keys), NKEYS(delivery_eager)},
+};
 
 /* Which keys each kind has (1u << K_...), for elem_key. */
 static uint32_t key_mask(int kind)
 {
-    size_t n;
-    const uint8_t *keys = keys_of(kind, &n);
     uint32_t m = 0;
-    for (size_t j = 0; j < n; j++)
-        m |= 1u << keys[j];
+    for (size_t j = 0; j < kinds[kind].n; j++)
+        m |= 1u << kinds[kind].keys[j];
     return m;
 }
 
@@ -485,8 +463,8 @@ static int push_elem_field(lua_State *L, pvw_state *s, const pvw_elem *e, int k)
 /* The element whole, as a plain table (an order too big for the records). */
 static void push_elem_whole(lua_State *L, pvw_state *s, const pvw_elem *e)
 {
-    size_t n;
-    const uint8_t *keys = keys_of(e->kind, &n);
+    size_t n = kinds[e->kind].n;
+    const uint8_t *keys = kinds[e->kind].keys;
     lua_createtable(L, 0, (int)n);
     for (size_t j = 0; j < n; j++) {
         key(L, keys[j]);
@@ -536,8 +514,8 @@ static const char pel_mt_key = 'e';
 static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i)
 {
     if (s->nelems < PVW_ELEMS - 1) { /* a line and its delivery */
-        size_t n;
-        const uint8_t *keys = eager_keys_of(kind, &n);
+        size_t n = kinds[kind].neager;
+        const uint8_t *keys = kinds[kind].eager;
         lua_createtable(L, 0, (int)n);
         lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
         lua_setmetatable(L, -2);
@@ -594,8 +572,8 @@ static int elem_key(lua_State *L, pvw_state *s, int kind, int idx)
  * its metatable: a plain table from then on, a line's delivery too. */
 static void elem_settle(lua_State *L, pvw_state *s, pvw_elem *e, int idx)
 {
-    size_t n;
-    const uint8_t *keys = keys_of(e->kind, &n);
+    size_t n = kinds[e->kind].n;
+    const uint8_t *keys = kinds[e->kind].keys;
     idx = lua_absindex(L, idx);
     for (size_t j = 0; j < n; j++) {
         if (e->done & (1u << keys[j])) continue;
