@@ -242,7 +242,7 @@ int engine_begin(engine *e, err_t *err)
     sqlite3_stmt *st = engine_stmt(e, "BEGIN IMMEDIATE", err);
     if (!st) return -1;
     if (sqlite3_step(st) != SQLITE_DONE) return engine_sqlerr(e, err, "begin");
-    mc_forget(e); /* another connection may have written before our lock */
+    mc_forget(e); /* the last transaction's rows, and others' writes before our lock */
     e->in_txn = true;
     return 0;
 }
@@ -262,7 +262,6 @@ int engine_commit(engine *e, err_t *err)
         return -1;
     }
     e->in_txn = false;
-    mc_forget(e);
     return 0;
 }
 
@@ -270,7 +269,6 @@ void engine_rollback(engine *e)
 {
     if (sqlite3_get_autocommit(e->db) == 0) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
     e->in_txn = false;
-    mc_forget(e);
 }
 
 int engine_read_begin(engine *e, err_t *err)

@@ -33,7 +33,7 @@ struct engine {
     unsigned char auth_key[32];
     checkpointer *checkpointer;
     uint64_t staff_epoch; /* bumped when staff or their stores change (SPEC C4) */
-    master_cache mc;      /* master_cache.c: products and stores within a transaction */
+    master_cache mc;      /* master_cache.c: master rows read within a transaction */
 };
 
 #endif

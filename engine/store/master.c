@@ -142,9 +142,6 @@ int master_address_get(engine *e, const char *account, const char *id, master_ad
 /* Three plain statements rather than one upsert with RETURNING: SQLite
  * runs RETURNING through a temporary table, and that upsert was 4 % of an
  * order.create's instructions. The counter's first use inserts it. */
-/* An UPDATE and a SELECT: "UPDATE ... RETURNING value" is one statement
- * but SQLite runs it through an ephemeral table, and under the bench it
- * cost three times the two (5% of the loop's samples against 1.7%). */
 int master_next(engine *e, const char *counter, int64_t *out, err_t *err)
 {
     sqlite3_stmt *bump =

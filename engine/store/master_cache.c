@@ -3,18 +3,18 @@
  *
  * An order.create reads its lines' products, its stores (its own, a
  * pickup line's) and its customer: six point SELECTs for the bench's
- * 3-line order, every one of them the same rows as the previous order's. The server runs a
- * batch of requests in one transaction, so within it a row read once is
- * kept here and handed out again.
+ * 3-line order, every one of them the same rows as the previous order's.
+ * The server runs a batch of requests in one transaction, so within it a
+ * row read once is kept here and handed out again.
  *
- * Kept only inside a transaction (BEGIN IMMEDIATE holds the write lock: no
- * other connection can change a row meanwhile) and forgotten when it
- * begins or ends, when a request's savepoint is rolled back (the undone
- * write may have been read), and whenever this connection writes a row of
- * products, stores or customers: SQLite's update hook reports every row a
- * statement or trigger changes in a rowid table, which all three are (a REPLACE's deleted
- * row is not reported, but its inserted row is). So a read here always
- * answers what the SELECT would. */
+ * Used only inside a write transaction (BEGIN IMMEDIATE holds the write
+ * lock: no other connection can change a row meanwhile), and forgotten
+ * when the next one begins, when a request's savepoint is rolled back (the
+ * undone write may have been read), and whenever this connection writes a
+ * row of products, stores or customers: SQLite's update hook reports every
+ * row a statement or trigger changes in a rowid table, which all three
+ * are (a REPLACE's deleted row is not reported, but its inserted row is).
+ * So a read here always answers what the SELECT would. */
 #include "store/master_cache.h"
 
 #include <string.h>

@@ -1,5 +1,5 @@
-/* master_cache.h: products, stores and customers remembered within one transaction
- * (see master_cache.c). For store modules only. */
+/* master_cache.h: products, stores and customers remembered within one
+ * transaction (see master_cache.c). For store modules only. */
 #ifndef CORDER_MASTER_CACHE_H
 #define CORDER_MASTER_CACHE_H
 
@@ -18,7 +18,7 @@ typedef struct {
 } mc_brief;
 
 typedef struct {
-    uint64_t epoch; /* valid while it equals the engine's mc_epoch */
+    uint64_t epoch; /* valid while it equals master_cache.epoch */
     master_product v;
 } mc_product;
 
@@ -42,7 +42,7 @@ typedef struct {
 /* Watches the connection's writes to products, stores and customers (call
  * once, after opening it). */
 void mc_attach(engine *e);
-/* Forgets everything remembered: a transaction began or ended, or a
+/* Forgets everything remembered: a write transaction began, or a
  * savepoint was rolled back. */
 void mc_forget(engine *e);
 /* The remembered row, or NULL (outside a transaction always NULL). */

@@ -208,8 +208,8 @@ static void test_wal_restarts(void)
     engine_close(e);
 }
 
-/* Issue 14: master_cache.c keeps products and stores read within a
- * transaction. Whatever changes them must show at once: a write on the
+/* Issue 14: master_cache.c keeps products, stores and customers read
+ * within a transaction. Whatever changes them must show at once: a write on the
  * same connection (the update hook), a savepoint rolled back, and another
  * connection's write before the next transaction. */
 static void test_master_cache(void)
