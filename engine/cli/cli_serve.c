@@ -26,14 +26,31 @@ static const char usage[] =
     "[--tls-cert FILE --tls-key FILE] "
     "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
     "[--idle-timeout SECONDS] [--http HOST:PORT] [--slowlog-ms MS] [--commit-delay-us US] "
+    "[--commit-pipeline 0|1] "
     "(the token may also come "
     "from $CORDER_HQ_TOKEN; an HQ given --hq-db needs no --db)";
 
-static const char *const allowed[] = {
-    "--db",           "--listen",       "--admin-socket",  "--policies",      "--role",
-    "--hq",           "--hq-token",     "--hq-token-file", "--sync-interval", "--max-connections",
-    "--auth-timeout", "--idle-timeout", "--http",          "--slowlog-ms",    "--commit-delay-us",
-    "--hq-db",        "--hq-ca",        "--tls-cert",      "--tls-key",       NULL};
+static const char *const allowed[] = {"--db",
+                                      "--listen",
+                                      "--admin-socket",
+                                      "--policies",
+                                      "--role",
+                                      "--hq",
+                                      "--hq-token",
+                                      "--hq-token-file",
+                                      "--sync-interval",
+                                      "--max-connections",
+                                      "--auth-timeout",
+                                      "--idle-timeout",
+                                      "--http",
+                                      "--slowlog-ms",
+                                      "--commit-delay-us",
+                                      "--commit-pipeline",
+                                      "--hq-db",
+                                      "--hq-ca",
+                                      "--tls-cert",
+                                      "--tls-key",
+                                      NULL};
 
 static int bad_usage(const char *what, const char *value)
 {
@@ -149,7 +166,9 @@ int cli_serve_main(int argc, char **argv)
     long slow_ms = number_opt(argc, argv, "--slowlog-ms", 0, 3600000, SLOWLOG_DEFAULT_MS);
     long delay_us =
         number_opt(argc, argv, "--commit-delay-us", 0, 100000, SERVER_COMMIT_DELAY_DEFAULT);
-    if (max_conn == -2 || auth_to == -2 || idle_to == -2 || slow_ms == -2 || delay_us == -2)
+    long pipeline = number_opt(argc, argv, "--commit-pipeline", 0, 1, 1);
+    if (max_conn == -2 || auth_to == -2 || idle_to == -2 || slow_ms == -2 || delay_us == -2 ||
+        pipeline == -2)
         return 2;
     slowlog_set_threshold(slow_ms);
     const char *token;
@@ -184,6 +203,7 @@ int cli_serve_main(int argc, char **argv)
                           .hq_role = hq_role,
                           .max_connections = (int)max_conn,
                           .commit_delay_usec = (int)delay_us,
+                          .pipeline = (int)pipeline,
                           /* absent: the server's default (0); 0 given: never (-1) */
                           .auth_timeout = auth_to == -2000 ? 0
                                           : auth_to == 0   ? -1

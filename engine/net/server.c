@@ -222,6 +222,10 @@ struct server {
     held *head, *tail;
     int batch_n;
     int64_t batch_t0;
+    /* committed batches whose WAL sync has not returned (pipelined), oldest first */
+    struct synced_wait *wait_head, *wait_tail;
+    struct event *synced_ev; /* made active by the sync thread after each sync */
+    bool sync_failed;        /* the WAL could not be synced: stopping, exit non-zero */
 
     /* PIN verification pool */
     pthread_t *threads;
@@ -600,9 +604,96 @@ static int commit_timed(server *s, err_t *err)
     return rc;
 }
 
+/* A committed batch whose answers wait for the WAL sync that covers it. */
+typedef struct synced_wait {
+    struct synced_wait *next;
+    uint64_t ticket; /* engine_commit_ticket after its COMMIT */
+    held *head;      /* its answers, in order */
+} synced_wait;
+
+/* Replaces the answers that must not say ok with an `internal` error:
+ * every write, and every read after the first write (it may have seen
+ * that write). */
+static void held_fail(held *h, const char *message)
+{
+    bool tainted = false;
+    for (; h; h = h->next) {
+        if (!h->is_write && !tainted) continue;
+        tainted = true;
+        free(h->text);
+        h->text = resp_text(error_response(h->id, "internal", message), &h->len);
+    }
+}
+
+static void held_release_all(server *s, held *h)
+{
+    while (h) {
+        held *next = h->next;
+        held_release(s, h);
+        h = next;
+    }
+}
+
+static void server_stop(server *s);
+
+/* Releases, oldest first, each waiting batch whose sync has returned. A
+ * failed sync fails its batch and every one after it (none of them can be
+ * called durable now) and stops the server: the disk must be looked at. */
+static void release_durable(server *s)
+{
+    while (s->wait_head) {
+        synced_wait *w = s->wait_head;
+        int d = engine_durable(s->e, w->ticket);
+        if (d == 0) break;
+        s->wait_head = w->next;
+        if (!s->wait_head) s->wait_tail = NULL;
+        if (d < 0) {
+            held_fail(w->head, "the disk failed while this was being made durable; it may not "
+                               "have been kept");
+            if (!s->sync_failed) {
+                s->sync_failed = true;
+                fprintf(stderr, "corder: syncing the WAL failed; stopping (look at the disk)\n");
+                server_stop(s);
+            }
+        }
+        held_release_all(s, w->head);
+        free(w);
+    }
+    server_flush(s);
+}
+
+static void batch_commit(server *s);
+
+/* A sync returned: release what it covered, and commit the batch that ran
+ * meanwhile (commit_cb left it open), which starts the next sync. */
+static void synced_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    server *s = arg;
+    release_durable(s);
+    if (!s->wait_head && (s->batch_n || engine_in_txn(s->e))) batch_commit(s);
+}
+
+/* On the sync thread. */
+static void synced_notify(void *arg)
+{
+    server *s = arg;
+    event_active(s->synced_ev, 0, 0);
+}
+
+/* Blocks until every committed batch is durable and released (stopping). */
+static void release_all_durable(server *s)
+{
+    err_t err;
+    err_clear(&err);
+    if (s->wait_head) engine_sync(s->e, &err);
+    release_durable(s);
+}
+
 /* Commits the open transaction once for the whole batch, then releases
  * every held answer in order (an `internal` error for writes if the commit
- * failed). */
+ * failed) once the commit is durable: at once when the COMMIT synced, else
+ * (pipelined) when the sync thread says so, after the batches before it. */
 static void batch_commit(server *s)
 {
     err_t err;
@@ -622,25 +713,36 @@ static void batch_commit(server *s)
     s->head = s->tail = NULL;
     stats_batch(s, s->batch_n);
     s->batch_n = 0;
-    bool tainted = false;
-    while (h) {
-        held *next = h->next;
-        if (failed && (h->is_write || tainted)) {
-            tainted = true;
-            free(h->text);
-            h->text = resp_text(
-                error_response(h->id, "internal", "commit failed; the request was not kept"),
-                &h->len);
-        }
-        held_release(s, h);
-        h = next;
+    if (failed) held_fail(h, "commit failed; the request was not kept");
+    /* A failed batch keeps the last good commit's ticket: its reads may
+     * have seen that commit, and its answers must not pass earlier ones. */
+    uint64_t ticket = engine_commit_ticket(s->e);
+    if (!s->wait_head && engine_durable(s->e, ticket) == 1) {
+        held_release_all(s, h);
+        server_flush(s);
+        return;
     }
-    server_flush(s);
+    if (!h) return;
+    synced_wait *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    w->ticket = ticket;
+    w->head = h;
+    if (s->wait_tail)
+        s->wait_tail->next = w;
+    else
+        s->wait_head = w;
+    s->wait_tail = w;
+    release_durable(s); /* a sync may have returned already */
 }
 
 static void commit_cb(evutil_socket_t fd, short what, void *arg)
 {
     server *s = arg;
+    /* Pipelined, with a sync out: the open batch keeps taking requests
+     * until it returns (synced_cb commits it then). Committing now would
+     * only make smaller batches, each with its own rewrite of the index
+     * pages, and the next sync could not start before this one ends. */
+    if (s->wait_head) return;
     if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
 }
 
@@ -1278,7 +1380,8 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 
 static bool server_quiet(server *s)
 {
-    if (s->jobs_out || s->batch_n || s->st.submitted || engine_in_txn(s->e)) return false;
+    if (s->jobs_out || s->batch_n || s->st.submitted || engine_in_txn(s->e) || s->wait_head)
+        return false;
     for (conn *c = s->conns; c; c = c->next)
         if (c->waiting || c->console_busy || c->held || conn_out_len(c)) return false;
     return true;
@@ -1298,6 +1401,13 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         s->stop_deadline = 0;
         return;
     }
+    server_stop(s);
+}
+
+/* Stops accepting and reading; drain_cb ends the loop once all is answered. */
+static void server_stop(server *s)
+{
+    if (s->stopping) return;
     s->stopping = true;
     s->stop_deadline = now_us() + (int64_t)SERVER_DRAIN_S * 1000000;
     if (s->lis) evconnlistener_free(s->lis);
@@ -1396,8 +1506,9 @@ static int add_events(server *s, err_t *err)
     s->sigint_ev = evsignal_new(s->base, SIGINT, signal_cb, s);
     s->sigterm_ev = evsignal_new(s->base, SIGTERM, signal_cb, s);
     s->console_ev = event_new(s->base, -1, 0, console_cb, s);
+    s->synced_ev = event_new(s->base, -1, 0, synced_cb, s);
     if (!s->commit_ev || !s->done_ev || !s->poll_ev || !s->drain_ev || !s->accept_ev ||
-        !s->sigint_ev || !s->sigterm_ev || !s->sweep_ev || !s->console_ev)
+        !s->sigint_ev || !s->sigterm_ev || !s->sweep_ev || !s->console_ev || !s->synced_ev)
         return err_set(err, ERR_INTERNAL, "cannot create events");
     struct timeval quarter = {0, 250000}, second = {1, 0};
     event_add(s->poll_ev, &quarter);
@@ -1483,6 +1594,7 @@ server *server_new(engine *e, const server_config *cfg, err_t *err)
     evconnlistener_set_error_cb(s->lis, accept_error_cb);
     name_bound(s);
     if (add_events(s, err) != 0 || start_workers(s, err) != 0) goto fail;
+    if (s->cfg.pipeline && engine_pipeline(e, synced_notify, s, err) != 0) goto fail;
     if (cfg->admin_socket && server_admin_listen(s, cfg->admin_socket, err) != 0) goto fail;
     return s;
 fail:
@@ -1502,6 +1614,8 @@ int server_run(server *s, err_t *err)
     if (event_base_dispatch(s->base) < 0)
         return err_set(err, ERR_INTERNAL, "the event loop failed");
     if (s->batch_n || engine_in_txn(s->e)) batch_commit(s);
+    release_all_durable(s);
+    if (s->sync_failed) return err_set(err, ERR_INTERNAL, "the WAL could not be synced");
     return 0;
 }
 
@@ -1537,6 +1651,7 @@ void server_free(server *s)
 {
     if (!s) return;
     if (s->batch_n || (s->e && engine_in_txn(s->e))) batch_commit(s);
+    if (s->e) release_all_durable(s);
     while (s->conns)
         conn_close(s->conns);
     stop_workers(s);
@@ -1552,8 +1667,9 @@ void server_free(server *s)
             unlink(s->admin_path);
         free(s->admin_path);
     }
-    struct event *evs[] = {s->commit_ev,  s->done_ev,  s->poll_ev,   s->sync_ev,  s->sigint_ev,
-                           s->sigterm_ev, s->drain_ev, s->accept_ev, s->sweep_ev, s->console_ev};
+    struct event *evs[] = {s->commit_ev, s->done_ev,    s->poll_ev,  s->sync_ev,
+                           s->sigint_ev, s->sigterm_ev, s->drain_ev, s->accept_ev,
+                           s->sweep_ev,  s->console_ev, s->synced_ev};
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++)
         if (evs[i]) event_free(evs[i]);
     if (s->base) event_base_free(s->base);
@@ -1692,6 +1808,15 @@ static void console_run(server *s, console_msg *m)
     bool is_write;
     json_t *resp = dispatch_run(s->e, m->sess, &m->r, &is_write);
     dispatch_req_free(&m->r);
+    /* It ran outside a batch: its answer, like a batch's, only once all it
+     * wrote or saw is on disk (a short wait on the loop; consoles are few). */
+    err_t err;
+    err_clear(&err);
+    if (engine_sync(s->e, &err) != 0) {
+        json_decref(resp);
+        resp = error_response(NULL, "internal", err.message);
+    }
+    release_durable(s);
     console_reply(s, m, resp);
 }
 

@@ -25,6 +25,7 @@ typedef struct {
     int batch_max;            /* requests per commit; 0 = 512 */
     int batch_usec;           /* oldest request's wait before a forced commit; 0 = 10000 */
     int commit_delay_usec;    /* a batch's wait for more requests before its COMMIT; 0 = none */
+    int pipeline;             /* 1: a batch's fsync runs while the next batch does (walsync.c) */
     int auth_threads;         /* PIN verification workers; 0 = 2 */
     size_t out_high;          /* stop reading a client above this much unsent output; 0 = 4 MiB */
     int sync_interval;        /* seconds between "hq.synchronize" runs (hq role); 0 = never */

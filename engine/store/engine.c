@@ -17,6 +17,7 @@
 
 #include "store/schema.h"
 #include "store/walbuf.h"
+#include "store/walsync.h"
 #include "model/text.h"
 
 static int exec_sql(sqlite3 *db, const char *sql, err_t *err)
@@ -185,6 +186,11 @@ void engine_close(engine *e)
     for (int i = 0; i < ENGINE_STMT_SLOTS; i++)
         if (e->stmts[i].st) sqlite3_finalize(e->stmts[i].st);
     if (e->in_txn) engine_rollback(e);
+    if (e->walsync) { /* what is owed synced; SQLite's own syncs from here on */
+        walbuf_defer_syncs(e->db, false);
+        if (walbuf_take_owed(e->db)) walsync_ask(e->walsync);
+        walsync_close(e->walsync);
+    }
     checkpoint_stop(e->checkpointer);
     if (e->db) sqlite3_close(e->db);
     if (e->policies) policy_host_free(e->policies);
@@ -262,7 +268,49 @@ int engine_commit(engine *e, err_t *err)
         return -1;
     }
     e->in_txn = false;
+    if (e->walsync)
+        e->ticket = walbuf_take_owed(e->db) ? walsync_ask(e->walsync) : walsync_last(e->walsync);
     return 0;
+}
+
+int engine_pipeline(engine *e, void (*synced)(void *arg), void *arg, err_t *err)
+{
+    if (e->walsync) return 0;
+    char path[PATH_MAX];
+    const char *db = sqlite3_db_filename(e->db, "main");
+    if (!db || !*db || snprintf(path, sizeof path, "%s-wal", db) >= (int)sizeof path)
+        return err_set(err, ERR_INTERNAL, "pipelined commits need a database file");
+    if (!(e->walsync = walsync_open(path, synced, arg, err))) return -1;
+    if (walbuf_defer_syncs(e->db, true) != SQLITE_OK) {
+        walsync_close(e->walsync);
+        e->walsync = NULL;
+        return err_set(err, ERR_INTERNAL, "pipelined commits need the corder-walbuf VFS");
+    }
+    return 0;
+}
+
+uint64_t engine_commit_ticket(const engine *e)
+{
+    return e->walsync ? e->ticket : 0;
+}
+
+int engine_durable(engine *e, uint64_t ticket)
+{
+    return e->walsync && ticket ? walsync_durable(e->walsync, ticket) : 1;
+}
+
+int engine_sync(engine *e, err_t *err)
+{
+    if (!e->walsync) return 0;
+    walbuf_take_owed(e->db); /* the sync asked here covers it */
+    return walsync_wait(e->walsync, walsync_ask(e->walsync), err);
+}
+
+void engine_sync_counts(engine *e, uint64_t *syncs, double *seconds)
+{
+    *syncs = 0;
+    *seconds = 0;
+    if (e->walsync) walsync_counts(e->walsync, syncs, seconds);
 }
 
 void engine_rollback(engine *e)

@@ -38,6 +38,25 @@ typedef struct {
 
 engine *engine_open(const engine_config *cfg, err_t *err);
 void engine_close(engine *e);
+
+/* Pipelined commits (the server's; store/walsync.c): from now on a COMMIT
+ * writes the WAL but its fdatasync runs on a thread of its own, so the
+ * caller may start the next transaction at once. A commit is durable, and
+ * only then may anyone be told of it or of what it wrote, once
+ * engine_durable(engine_commit_ticket()) is 1. synced (may be NULL) is
+ * called on that thread after every sync, good or failed. */
+int engine_pipeline(engine *e, void (*synced)(void *arg), void *arg, err_t *err);
+/* The ticket of the last engine_commit: what it wrote, and every commit
+ * before it, is durable once the ticket is. 0 when not pipelined. */
+uint64_t engine_commit_ticket(const engine *e);
+/* 1: durable (always, when not pipelined, or for ticket 0); 0: not yet;
+ * -1: the WAL could not be synced: never durable, stop acknowledging. */
+int engine_durable(engine *e, uint64_t ticket);
+/* Blocks until everything committed so far (autocommit writes too) is on
+ * disk. 0 at once when not pipelined. */
+int engine_sync(engine *e, err_t *err);
+/* WAL syncs the pipeline made, and their seconds (0 when not pipelined). */
+void engine_sync_counts(engine *e, uint64_t *syncs, double *seconds);
 sqlite3 *engine_db(engine *e);
 policy_host *engine_policies(engine *e);
 

@@ -32,8 +32,10 @@ struct engine {
     void (*drop_auth)(engine *e); /* set with auth; engine_close frees it through this */
     unsigned char auth_key[32];
     checkpointer *checkpointer;
-    uint64_t staff_epoch; /* bumped when staff or their stores change (SPEC C4) */
-    master_cache mc;      /* master_cache.c: master rows read within a transaction */
+    struct walsync *walsync; /* pipelined commits (engine_pipeline); NULL: synced at COMMIT */
+    uint64_t ticket;         /* the last commit's (engine_commit_ticket) */
+    uint64_t staff_epoch;    /* bumped when staff or their stores change (SPEC C4) */
+    master_cache mc;         /* master_cache.c: master rows read within a transaction */
 };
 
 #endif

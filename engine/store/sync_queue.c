@@ -332,6 +332,10 @@ int sync_reader_batch(sync_reader *r, engine *e, const char *store, int64_t afte
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return reader_err(r, st, err);
     sqlite3_reset(st);
+    /* With pipelined commits, what this connection read may have been
+     * committed but not yet synced: it goes to HQ only once it is on disk,
+     * or a power cut here could take back an order HQ already has. */
+    if ((b->n || b->last > after) && engine_sync(e, err) < 0) return -1;
     return 0;
 }
 

@@ -58,6 +58,12 @@ struct walbuf_file {
     sqlite3_int64 start; /* the file offset of buf[0] */
     int len;             /* bytes gathered */
     int pending_rc;      /* a failed write nobody could be told of yet */
+    /* Deferred syncs (walbuf_defer_syncs): set on the main database file,
+     * read by its WAL through peer; one connection, one thread. */
+    bool defer_syncs;   /* main: a commit's sync of our WAL may be deferred */
+    bool checkpointing; /* main: the connection holds the checkpoint lock */
+    bool header_dirty;  /* WAL: its header was rewritten since a real sync */
+    bool owed;          /* WAL: a commit's sync was deferred (walbuf_take_owed) */
 };
 
 /* Where the real file starts after ours, aligned for any type. */
@@ -79,6 +85,8 @@ void walbuf_get_counts(walbuf_counts *out)
     out->asked = __atomic_load_n(&walbuf_stats.asked, __ATOMIC_RELAXED);
     out->written = __atomic_load_n(&walbuf_stats.written, __ATOMIC_RELAXED);
     out->failed = __atomic_load_n(&walbuf_stats.failed, __ATOMIC_RELAXED);
+    out->synced = __atomic_load_n(&walbuf_stats.synced, __ATOMIC_RELAXED);
+    out->deferred = __atomic_load_n(&walbuf_stats.deferred, __ATOMIC_RELAXED);
 }
 
 static walbuf_file *wf(sqlite3_file *f)
@@ -151,6 +159,7 @@ static int io_write(sqlite3_file *pf, const void *p, int amt, sqlite3_int64 off)
     walbuf_file *f = wf(pf);
     if (!f->is_wal) return f->real->pMethods->xWrite(f->real, p, amt, off);
     count(&walbuf_stats.asked);
+    if (off == 0) f->header_dirty = true; /* the log starting over: new salts */
     if (f->pending_rc != SQLITE_OK) return settle(f);
     /* continues the gathered range, or rewrites part of it (SQLite
      * rewriting a frame of this transaction), within the cap */
@@ -177,11 +186,34 @@ static int io_truncate(sqlite3_file *pf, sqlite3_int64 size)
     return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
+/* A WAL's sync. Deferred (only its bytes written, the fdatasync owed to
+ * whoever took over syncing: store/walsync.c) when the connection asked for
+ * that and this is a commit's sync. Never deferred, so exactly SQLite's:
+ *   - during a checkpoint: SQLite syncs the WAL before it copies frames
+ *     into the database, and a database page must never be on disk while
+ *     the frame it came from may not be (after a power cut, recovery would
+ *     lay older frames over newer pages);
+ *   - after the WAL's header was rewritten (the log starting over with new
+ *     salts): SQLite syncs it at once even under synchronous=NORMAL. */
 static int io_sync(sqlite3_file *pf, int flags)
 {
     walbuf_file *f = wf(pf);
-    int rc = f->is_wal ? settle(f) : SQLITE_OK;
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+    if (!f->is_wal) return f->real->pMethods->xSync(f->real, flags);
+    int rc = settle(f);
+    if (rc != SQLITE_OK) return rc;
+    const walbuf_file *db = f->peer;
+    if (db && db->defer_syncs && !db->checkpointing && !f->header_dirty) {
+        f->owed = true;
+        count(&walbuf_stats.deferred);
+        return SQLITE_OK;
+    }
+    rc = f->real->pMethods->xSync(f->real, flags);
+    if (rc == SQLITE_OK) {
+        f->header_dirty = false;
+        f->owed = false; /* this sync covered them */
+        count(&walbuf_stats.synced);
+    }
+    return rc;
 }
 
 static int io_file_size(sqlite3_file *pf, sqlite3_int64 *size)
@@ -213,6 +245,15 @@ static int io_check_reserved(sqlite3_file *pf, int *out)
 static int io_file_control(sqlite3_file *pf, int op, void *arg)
 {
     walbuf_file *f = wf(pf);
+    if (!f->is_wal && op == WALBUF_FCNTL_DEFER) {
+        f->defer_syncs = *(int *)arg != 0;
+        return SQLITE_OK;
+    }
+    if (!f->is_wal && op == WALBUF_FCNTL_TAKE_OWED) {
+        *(int *)arg = f->peer && f->peer->owed;
+        if (f->peer) f->peer->owed = false;
+        return SQLITE_OK;
+    }
     if (f->is_wal) settle_later(f);
     return f->real->pMethods->xFileControl(f->real, op, arg);
 }
@@ -237,7 +278,12 @@ static int io_shm_lock(sqlite3_file *pf, int offset, int n, int flags)
 {
     walbuf_file *f = wf(pf);
     if (f->peer) settle_later(f->peer);
-    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+    int rc = f->real->pMethods->xShmLock(f->real, offset, n, flags);
+    /* The wal-index's lock 1 is the checkpoint lock (SQLite's WAL format). */
+    if (rc == SQLITE_OK && offset <= WALBUF_CKPT_LOCK && offset + n > WALBUF_CKPT_LOCK &&
+        (flags & SQLITE_SHM_EXCLUSIVE))
+        f->checkpointing = (flags & SQLITE_SHM_LOCK) != 0;
+    return rc;
 }
 
 static void io_shm_barrier(sqlite3_file *pf)
@@ -447,4 +493,16 @@ int walbuf_register(void)
 {
     pthread_once(&walbuf_once, register_once);
     return walbuf_register_rc;
+}
+
+int walbuf_defer_syncs(sqlite3 *db, bool on)
+{
+    int v = on;
+    return sqlite3_file_control(db, "main", WALBUF_FCNTL_DEFER, &v);
+}
+
+bool walbuf_take_owed(sqlite3 *db)
+{
+    int v = 0;
+    return sqlite3_file_control(db, "main", WALBUF_FCNTL_TAKE_OWED, &v) == SQLITE_OK && v;
 }

@@ -3,6 +3,8 @@
 #ifndef CORDER_WALBUF_H
 #define CORDER_WALBUF_H
 
+#include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The name to pass to sqlite3_open_v2 as its VFS. */
@@ -28,8 +30,26 @@ typedef struct {
     uint64_t asked;
     uint64_t written;
     uint64_t failed;
+    uint64_t synced;   /* WAL syncs done */
+    uint64_t deferred; /* WAL syncs left to the caller (walbuf_defer_syncs) */
 } walbuf_counts;
 
 void walbuf_get_counts(walbuf_counts *out);
+
+/* Pipelined commits (store/walsync.c). With on, a COMMIT on db writes its
+ * WAL frames (write errors still fail it) but leaves the fdatasync undone
+ * and owed: the caller must sync the -wal file itself before it tells
+ * anyone the commit happened. Syncs during a checkpoint and after the log
+ * started over stay SQLite's own. Both return a SQLite code; db must have
+ * been opened through this VFS. */
+int walbuf_defer_syncs(sqlite3 *db, bool on);
+/* Whether a sync was deferred since the last call (and clears it). */
+bool walbuf_take_owed(sqlite3 *db);
+
+/* Private file-control codes (on the main database file). */
+#define WALBUF_FCNTL_DEFER 0x57420001
+#define WALBUF_FCNTL_TAKE_OWED 0x57420002
+/* The wal-index lock a checkpoint holds (SQLite's WAL_CKPT_LOCK). */
+#define WALBUF_CKPT_LOCK 1
 
 #endif
