@@ -50,7 +50,7 @@ bench: all
 fuzz:
 	bash tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
-C_SOURCES = engine/*/*.[ch] bindings/*/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c \
+C_SOURCES = engine/*/*.[ch] bindings/*/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c tests/lib/*.c \
             examples/*.c
 
 format:

@@ -16,6 +16,12 @@ foreach(src ${UNIT_TESTS})
     "CORDER_ROOT=${CMAKE_SOURCE_DIR}")
 endforeach()
 
+# The durability specs' failing disk (tests/lib/failsync.c), LD_PRELOADed
+# into a server: a plain shared object, found by the specs in CORDER_BUILD.
+add_library(failsync MODULE ${CMAKE_SOURCE_DIR}/tests/lib/failsync.c)
+set_target_properties(failsync PROPERTIES PREFIX "")
+target_link_libraries(failsync PRIVATE ${CMAKE_DL_LIBS})
+
 # busted runs under lua5.4 explicitly (plain `busted` may be 5.1).
 set(BUSTED lua5.4 /usr/bin/busted)
 set(SPEC_ENV

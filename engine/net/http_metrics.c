@@ -119,16 +119,26 @@ void http_metrics_page(struct evbuffer *b, server *srv, engine *e, const http_pa
 
     server_metrics m;
     server_get_metrics(srv, &m);
-    head(b, "corder_commits_total", "counter", "Group commits (one COMMIT, one fsync, each).");
+    head(b, "corder_commits_total", "counter",
+         "Group commits (one COMMIT each; its fsync in it, or on the sync thread when pipelined).");
     sample(b, "corder_commits_total", (double)m.commits);
     head(b, "corder_commit_failures_total", "counter", "Group commits that failed.");
     sample(b, "corder_commit_failures_total", (double)m.commit_failures);
-    head(b, "corder_commit_seconds", "histogram", "Time of one group COMMIT, its fsync included.");
+    head(b, "corder_commit_seconds", "histogram",
+         "Time of one group COMMIT on the loop, its fsync included unless pipelined.");
     histogram(b, "corder_commit_seconds", m.commit_hist, SERVER_COMMIT_BUCKETS,
               server_commit_bounds, NULL, m.commit_seconds, m.commits);
     head(b, "corder_batch_size", "histogram", "Requests answered per group commit.");
     histogram(b, "corder_batch_size", m.batch_hist, SERVER_BATCH_BUCKETS, NULL, server_batch_bounds,
               (double)m.batch_sum, m.batches);
+    uint64_t syncs;
+    double sync_secs;
+    engine_sync_counts(e, &syncs, &sync_secs);
+    head(b, "corder_wal_syncs_total", "counter",
+         "WAL fdatasyncs made on the sync thread (pipelined commits; 0 when off).");
+    sample(b, "corder_wal_syncs_total", (double)syncs);
+    head(b, "corder_wal_sync_seconds_total", "counter", "Seconds those fdatasyncs took.");
+    sample(b, "corder_wal_sync_seconds_total", sync_secs);
     head(b, "corder_wal_bytes_total", "counter",
          "Bytes the commits appended to the WAL (frames x (page size + 24)).");
     sample(b, "corder_wal_bytes_total", (double)gauges_wal_bytes(e));

@@ -1,0 +1,66 @@
+-- wal_sync_failure_spec.lua: pipelined group commit when the disk fails
+-- (issue 14; PROTOCOL "ok means durable"). With --commit-pipeline 1 (the
+-- default) a batch's answers wait for the WAL sync that covers them, made
+-- on a thread of its own. If that fdatasync fails, nobody can tell what
+-- reached the disk: the write waiting for it must not be answered ok, and
+-- the server must stop (exit non-zero) rather than acknowledge anything
+-- after it. The failing disk is tests/lib/failsync.c, LD_PRELOADed: once
+-- its trigger file exists, every sync of the -wal file fails with EIO.
+local e2e = require "e2e"
+
+local shim = (os.getenv("CORDER_BUILD") or (e2e.root .. "/build")) .. "/failsync.so"
+
+describe("a WAL sync that fails under pipelined commits", function()
+    it("answers the write waiting for it internal, never ok, and stops the server", function()
+        local srv = e2e.server({no_start = true})
+        local trigger = srv.dir .. "/disk-fails"
+        local preload = os.getenv("LD_PRELOAD")
+        preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
+        local serve = srv.serve_command
+        srv.serve_command = function(self)
+            return "CORDER_FAILSYNC=" .. e2e.q(trigger) .. " LD_PRELOAD=" .. e2e.q(preload) .. " "
+                .. serve(self)
+        end
+        srv:start()
+        local c = srv:connect()
+        c:login("S001", "1001", "1234")
+        local before = c:call("customer.create", {name = "Before the disk failed"})
+        assert.is_true(before.ok, before.error and before.error.message)
+
+        e2e.write_file(trigger, "")
+        local during = c:call("customer.create", {name = "While the disk failed"})
+        assert.is_false(during.ok, "a write whose sync failed was answered ok")
+        assert.are.equal("internal", during.error.code)
+        assert.matches("may not have been kept", during.error.message, 1, true)
+
+        assert.are_not.equal(0, srv:wait(30), "the server must exit non-zero")
+        assert.matches("syncing the WAL failed", srv:stderr(), 1, true)
+        os.remove(trigger)
+        -- what was acknowledged before is there
+        assert.are.equal("1", srv:sql(
+            "SELECT count(*) FROM customers WHERE name = 'Before the disk failed'"):match("%d+"))
+        c:close()
+        srv:cleanup()
+    end)
+
+    it("keeps serving with --commit-pipeline 0, where the COMMIT itself fails", function()
+        local srv = e2e.server({no_start = true, args = "--commit-pipeline 0"})
+        local trigger = srv.dir .. "/disk-fails"
+        local preload = os.getenv("LD_PRELOAD")
+        preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
+        local serve = srv.serve_command
+        srv.serve_command = function(self)
+            return "CORDER_FAILSYNC=" .. e2e.q(trigger) .. " LD_PRELOAD=" .. e2e.q(preload) .. " "
+                .. serve(self)
+        end
+        srv:start()
+        local c = srv:connect()
+        c:login("S001", "1001", "1234")
+        e2e.write_file(trigger, "")
+        local during = c:call("customer.create", {name = "While the disk failed"})
+        assert.is_false(during.ok, "a write whose COMMIT could not sync was answered ok")
+        assert.are.equal("internal", during.error.code)
+        c:close()
+        srv:cleanup()
+    end)
+end)
