@@ -1652,6 +1652,8 @@ void server_free(server *s)
     if (!s) return;
     if (s->batch_n || (s->e && engine_in_txn(s->e))) batch_commit(s);
     if (s->e) release_all_durable(s);
+    /* the engine outlives us: its sync thread must not call back into s */
+    if (s->e) engine_pipeline_unhook(s->e);
     while (s->conns)
         conn_close(s->conns);
     stop_workers(s);

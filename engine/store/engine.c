@@ -289,6 +289,11 @@ int engine_pipeline(engine *e, void (*synced)(void *arg), void *arg, err_t *err)
     return 0;
 }
 
+void engine_pipeline_unhook(engine *e)
+{
+    if (e->walsync) walsync_set_done(e->walsync, NULL, NULL);
+}
+
 uint64_t engine_commit_ticket(const engine *e)
 {
     return e->walsync ? e->ticket : 0;

@@ -46,6 +46,8 @@ void engine_close(engine *e);
  * engine_durable(engine_commit_ticket()) is 1. synced (may be NULL) is
  * called on that thread after every sync, good or failed. */
 int engine_pipeline(engine *e, void (*synced)(void *arg), void *arg, err_t *err);
+/* No more synced calls; returns once none is running (so arg may be freed). */
+void engine_pipeline_unhook(engine *e);
 /* The ticket of the last engine_commit: what it wrote, and every commit
  * before it, is durable once the ticket is. 0 when not pipelined. */
 uint64_t engine_commit_ticket(const engine *e);

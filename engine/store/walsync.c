@@ -41,6 +41,7 @@ struct walsync {
     uint64_t durable;       /* every ticket up to this one is on disk */
     int failed;             /* errno of a failed sync; 0: none */
     bool stop;
+    bool in_done; /* the thread is calling done (walsync_set_done waits) */
     uint64_t syncs;
     double seconds;
     walsync_fn done;
@@ -97,9 +98,13 @@ static void *walsync_main(void *arg)
             w->failed = rc;
         else
             w->durable = target;
+        walsync_fn done = w->done;
+        void *done_arg = w->arg;
+        w->in_done = done != NULL;
         pthread_mutex_unlock(&w->mu);
-        if (w->done) w->done(w->arg); /* before the waiters wake: they may free its arg */
+        if (done) done(done_arg); /* before the waiters wake: they may free its arg */
         pthread_mutex_lock(&w->mu);
+        w->in_done = false;
         pthread_cond_broadcast(&w->done_cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -146,6 +151,16 @@ void walsync_close(walsync *w)
     pthread_cond_destroy(&w->done_cv);
     free(w->path);
     free(w);
+}
+
+void walsync_set_done(walsync *w, walsync_fn done, void *arg)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->in_done)
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    w->done = done;
+    w->arg = arg;
+    pthread_mutex_unlock(&w->mu);
 }
 
 uint64_t walsync_ask(walsync *w)

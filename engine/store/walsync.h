@@ -22,6 +22,10 @@ walsync *walsync_open(const char *wal_path, walsync_fn done, void *arg, err_t *e
 /* Syncs whatever was asked, then stops the thread. NULL is fine. */
 void walsync_close(walsync *w);
 
+/* Replaces the callback; returns once no call of the old one is running
+ * (so its arg may be freed then). NULL: none. */
+void walsync_set_done(walsync *w, walsync_fn done, void *arg);
+
 /* A new ticket: a sync starts after this call. */
 uint64_t walsync_ask(walsync *w);
 /* The last ticket asked (0: none yet). */

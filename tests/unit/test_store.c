@@ -231,10 +231,10 @@ static bool commit_one(engine *e, err_t *err)
 /* Issue 14, pipelined group commit: after engine_pipeline a COMMIT writes
  * the WAL but its fdatasync is deferred (walbuf counts it), the commit's
  * ticket is durable only once the sync thread has synced, and engine_sync
- * waits for that. A transaction that wrote nothing gets the last ticket
- * (its reads may have seen that commit). The syncs SQLite's safety rests
- * on stay SQLite's own: a checkpoint on the writer's connection syncs the
- * WAL before copying it, and a log started over syncs its new header. */
+ * waits for that; after engine_pipeline_unhook the thread calls nobody. A transaction that wrote
+ * nothing gets the last ticket (its reads may have seen that commit). The syncs SQLite's safety
+ * rests on stay SQLite's own: a checkpoint on the writer's connection syncs the WAL before copying
+ * it, and a log started over syncs its new header. */
 static void test_pipeline(void)
 {
     err_t err = {0};
@@ -294,6 +294,13 @@ static void test_pipeline(void)
           (unsigned long long)c0.synced, (unsigned long long)c1.synced,
           (unsigned long long)c0.deferred, (unsigned long long)c1.deferred);
     CHECK(int_query(e, "SELECT count(*) FROM pipet") == 4, "every row kept");
+
+    /* the server unhooks before it frees the callback's argument */
+    engine_pipeline_unhook(e);
+    int calls = __atomic_load_n(&synced_calls, __ATOMIC_RELAXED);
+    CHECK(commit_one(e, &err) && engine_sync(e, &err) == 0, "commit after unhook: %s", err.message);
+    CHECK(__atomic_load_n(&synced_calls, __ATOMIC_RELAXED) == calls,
+          "no callback after engine_pipeline_unhook");
     engine_close(e);
 }
 
