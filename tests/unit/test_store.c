@@ -231,10 +231,11 @@ static bool commit_one(engine *e, err_t *err)
 /* Issue 14, pipelined group commit: after engine_pipeline a COMMIT writes
  * the WAL but its fdatasync is deferred (walbuf counts it), the commit's
  * ticket is durable only once the sync thread has synced, and engine_sync
- * waits for that; after engine_pipeline_unhook the thread calls nobody. A transaction that wrote
- * nothing gets the last ticket (its reads may have seen that commit). The syncs SQLite's safety
- * rests on stay SQLite's own: a checkpoint on the writer's connection syncs the WAL before copying
- * it, and a log started over syncs its new header. */
+ * waits for that. A transaction that wrote nothing gets the last ticket
+ * (its reads may have seen that commit). The syncs SQLite's safety rests
+ * on stay SQLite's own: a checkpoint on the writer's connection syncs the
+ * WAL before copying it, and a log started over syncs its new header.
+ * After engine_pipeline_unhook the sync thread calls nobody. */
 static void test_pipeline(void)
 {
     err_t err = {0};
