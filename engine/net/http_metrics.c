@@ -162,7 +162,8 @@ void http_metrics_page(struct evbuffer *b, server *srv, engine *e, const http_pa
     sample(b, "corder_signins_slowed_total", (double)m.slowed);
     head(b, "corder_pin_checks_in_progress", "gauge", "PINs being verified on worker threads.");
     sample(b, "corder_pin_checks_in_progress", m.pin_checks);
-    head(b, "corder_answers_held", "gauge", "Answers waiting for the open batch's commit.");
+    head(b, "corder_answers_held", "gauge",
+         "Answers waiting for their batch's commit or for the WAL sync that covers it.");
     sample(b, "corder_answers_held", m.held);
 
     err_t err;

@@ -225,6 +225,7 @@ struct server {
     /* committed batches whose WAL sync has not returned (pipelined), oldest first */
     struct synced_wait *wait_head, *wait_tail;
     struct event *synced_ev; /* made active by the sync thread after each sync */
+    int sync_held;           /* answers in those batches */
     bool sync_failed;        /* the WAL could not be synced: stopping, exit non-zero */
 
     /* PIN verification pool */
@@ -609,6 +610,7 @@ typedef struct synced_wait {
     struct synced_wait *next;
     uint64_t ticket; /* engine_commit_ticket after its COMMIT */
     held *head;      /* its answers, in order */
+    int n;           /* how many */
 } synced_wait;
 
 /* Replaces the answers that must not say ok with an `internal` error:
@@ -647,6 +649,7 @@ static void release_durable(server *s)
         if (d == 0) break;
         s->wait_head = w->next;
         if (!s->wait_head) s->wait_tail = NULL;
+        s->sync_held -= w->n;
         if (d < 0) {
             held_fail(w->head, "the disk failed while this was being made durable; it may not "
                                "have been kept");
@@ -710,6 +713,7 @@ static void batch_commit(server *s)
     }
     event_del(s->commit_ev); /* a delayed commit's timer, if this one came first */
     held *h = s->head;
+    int n = s->batch_n;
     s->head = s->tail = NULL;
     stats_batch(s, s->batch_n);
     s->batch_n = 0;
@@ -727,6 +731,8 @@ static void batch_commit(server *s)
     if (!w) abort();
     w->ticket = ticket;
     w->head = h;
+    w->n = n;
+    s->sync_held += n;
     if (s->wait_tail)
         s->wait_tail->next = w;
     else
@@ -2082,15 +2088,15 @@ json_t *server_stats(const server *s)
         paused += c->paused;
     }
     const uint64_t *h = s->st.batch_hist;
-    json_t *o = json_pack("{s:{s:i,s:I,s:I}, s:{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}},"
-                          " s:{s:i,s:i,s:I,s:i}}",
-                          "connections", "open", s->st.open, "accepted", (json_int_t)s->st.accepted,
-                          "admin", (json_int_t)s->st.admin_accepted, "commits", "batches",
-                          (json_int_t)s->st.batches, "requests", (json_int_t)s->st.batched, "max",
-                          (json_int_t)s->st.batch_max, "sizes", "1", (json_int_t)h[0], "2-8",
-                          (json_int_t)h[1], "9-64", (json_int_t)h[2], "65-256", (json_int_t)h[3],
-                          "257+", (json_int_t)h[4], "queue", "held", s->batch_n, "pin_checks",
-                          s->jobs_out, "unsent_bytes", (json_int_t)unsent, "paused", paused);
+    json_t *o = json_pack(
+        "{s:{s:i,s:I,s:I}, s:{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I}},"
+        " s:{s:i,s:i,s:I,s:i}}",
+        "connections", "open", s->st.open, "accepted", (json_int_t)s->st.accepted, "admin",
+        (json_int_t)s->st.admin_accepted, "commits", "batches", (json_int_t)s->st.batches,
+        "requests", (json_int_t)s->st.batched, "max", (json_int_t)s->st.batch_max, "sizes", "1",
+        (json_int_t)h[0], "2-8", (json_int_t)h[1], "9-64", (json_int_t)h[2], "65-256",
+        (json_int_t)h[3], "257+", (json_int_t)h[4], "queue", "held", s->batch_n + s->sync_held,
+        "pin_checks", s->jobs_out, "unsent_bytes", (json_int_t)unsent, "paused", paused);
     json_t *c = json_object_get(o, "connections");
     json_object_set_new(c, "refused", json_integer((json_int_t)s->st.refused));
     json_object_set_new(c, "timed_out", json_integer((json_int_t)s->st.timed_out));
@@ -2148,5 +2154,5 @@ void server_get_metrics(const server *s, server_metrics *out)
     out->timed_out = s->st.timed_out;
     out->slowed = s->st.slowed;
     out->pin_checks = s->jobs_out;
-    out->held = s->batch_n;
+    out->held = s->batch_n + s->sync_held;
 }
