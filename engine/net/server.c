@@ -4,9 +4,9 @@
  *
  * Everything runs on one libevent loop that owns the engine and its single
  * SQLite connection. A mutating request may only be answered once it is
- * durable (WAL, synchronous=FULL: the COMMIT fsyncs), and one fsync per
- * request would cap the server at a few thousand writes a second. So the
- * server batches, the way Tarantool's WAL writer and every group-commit
+ * durable (WAL, synchronous=FULL: its frames fdatasynced), and one fsync
+ * per request would cap the server at a few thousand writes a second. So
+ * the server batches, the way Tarantool's WAL writer and every group-commit
  * database does:
  *
  *   1. The first request of a batch opens the outer transaction
@@ -30,6 +30,15 @@
  *   5. A batch is also committed at once when it reaches batch_max requests
  *      or its oldest request has waited batch_usec (a long loop turn must not
  *      hold early answers hostage).
+ *   6. Pipelined (cfg.pipeline, the default): the COMMIT only writes the
+ *      WAL, and its fdatasync runs on the engine's sync thread
+ *      (store/walsync.c) while this loop runs the next batch. The committed
+ *      batch's answers wait in a queue (synced_wait) until a sync covering
+ *      its commit returns (synced_cb, made active from that thread), and are
+ *      released in commit order. While a sync is out, the open batch is not
+ *      committed at the end of a turn but when the sync returns, so that
+ *      batches stay as big as the sync is long. A failed sync fails what
+ *      waits on it and stops the server (release_durable).
  *
  * Order per connection: lines are taken from a connection's input in order
  * and its answers are released in order. Each line is parsed once into a
