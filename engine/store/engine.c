@@ -160,10 +160,10 @@ engine *engine_open(const engine_config *cfg, err_t *err)
     }
     if (cfg->background_checkpoint &&
         (exec_sql(e->db, "PRAGMA wal_autocheckpoint=0", err) < 0 ||
-         /* when the log starts over (checkpoint.c), a file grown bigger by
-          * a backlog is cut back to 64 MiB, and no further: below that the
-          * commits overwrite blocks the file already has */
-         exec_sql(e->db, "PRAGMA journal_size_limit=67108864", err) < 0 ||
+         /* when the log starts over (checkpoint.c, at 64 MiB), a file grown
+          * bigger by a backlog is cut back to 128 MiB, and no further: below
+          * that the commits overwrite blocks the file already has */
+         exec_sql(e->db, "PRAGMA journal_size_limit=134217728", err) < 0 ||
          !(e->checkpointer = checkpoint_start(e->db, cfg->db_path, err)))) {
         engine_close(e);
         return NULL;
