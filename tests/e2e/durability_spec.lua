@@ -2,7 +2,10 @@
 -- "Framing"). A client streams order.create; the server is killed with
 -- SIGKILL mid-stream; after a restart every acknowledged order is there.
 -- Again with --commit-delay-us, where a batch waits for more requests
--- before its COMMIT: an answer still only follows its COMMIT.
+-- before its COMMIT: an answer still only follows its COMMIT. The server
+-- pipelines its commits by default (the WAL's fdatasync on a thread of its
+-- own, answers released after it); once more with --commit-pipeline 0,
+-- where the COMMIT itself syncs.
 local e2e = require "e2e"
 local cjson = require "cjson"
 
@@ -66,5 +69,9 @@ describe("durability", function()
 
     it("keeps every acknowledged order across kill -9 with a commit delay", function()
         kill_mid_stream("--commit-delay-us 3000")
+    end)
+
+    it("keeps every acknowledged order across kill -9 without pipelined commits", function()
+        kill_mid_stream("--commit-pipeline 0")
     end)
 end)
