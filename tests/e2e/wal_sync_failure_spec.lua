@@ -10,18 +10,24 @@ local e2e = require "e2e"
 
 local shim = (os.getenv("CORDER_BUILD") or (e2e.root .. "/build")) .. "/failsync.so"
 
+-- A started server whose WAL syncs fail once the returned trigger file exists.
+local function failing_disk_server(args)
+    local srv = e2e.server({no_start = true, args = args})
+    local trigger = srv.dir .. "/disk-fails"
+    local preload = os.getenv("LD_PRELOAD")
+    preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
+    local serve = srv.serve_command
+    srv.serve_command = function(self)
+        return "CORDER_FAILSYNC=" .. e2e.q(trigger) .. " LD_PRELOAD=" .. e2e.q(preload) .. " "
+            .. serve(self)
+    end
+    srv:start()
+    return srv, trigger
+end
+
 describe("a WAL sync that fails under pipelined commits", function()
     it("answers the write waiting for it internal, never ok, and stops the server", function()
-        local srv = e2e.server({no_start = true})
-        local trigger = srv.dir .. "/disk-fails"
-        local preload = os.getenv("LD_PRELOAD")
-        preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
-        local serve = srv.serve_command
-        srv.serve_command = function(self)
-            return "CORDER_FAILSYNC=" .. e2e.q(trigger) .. " LD_PRELOAD=" .. e2e.q(preload) .. " "
-                .. serve(self)
-        end
-        srv:start()
+        local srv, trigger = failing_disk_server("")
         local c = srv:connect()
         c:login("S001", "1001", "1234")
         local before = c:call("customer.create", {name = "Before the disk failed"})
@@ -44,22 +50,14 @@ describe("a WAL sync that fails under pipelined commits", function()
     end)
 
     it("keeps serving with --commit-pipeline 0, where the COMMIT itself fails", function()
-        local srv = e2e.server({no_start = true, args = "--commit-pipeline 0"})
-        local trigger = srv.dir .. "/disk-fails"
-        local preload = os.getenv("LD_PRELOAD")
-        preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
-        local serve = srv.serve_command
-        srv.serve_command = function(self)
-            return "CORDER_FAILSYNC=" .. e2e.q(trigger) .. " LD_PRELOAD=" .. e2e.q(preload) .. " "
-                .. serve(self)
-        end
-        srv:start()
+        local srv, trigger = failing_disk_server("--commit-pipeline 0")
         local c = srv:connect()
         c:login("S001", "1001", "1234")
         e2e.write_file(trigger, "")
         local during = c:call("customer.create", {name = "While the disk failed"})
         assert.is_false(during.ok, "a write whose COMMIT could not sync was answered ok")
         assert.are.equal("internal", during.error.code)
+        assert.is_true(c:call("ping").ok, "the server went on serving")
         c:close()
         srv:cleanup()
     end)

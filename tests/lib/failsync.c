@@ -24,22 +24,23 @@ static int failing(int fd)
     return strcmp(path + n - 4, "-wal") == 0;
 }
 
-int fdatasync(int fd)
+/* EIO when failing, else the C library's own function of that name. */
+static int sync_or_fail(int fd, const char *name)
 {
     if (failing(fd)) {
         errno = EIO;
         return -1;
     }
-    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
     return real ? real(fd) : -1;
+}
+
+int fdatasync(int fd)
+{
+    return sync_or_fail(fd, "fdatasync");
 }
 
 int fsync(int fd)
 {
-    if (failing(fd)) {
-        errno = EIO;
-        return -1;
-    }
-    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    return real ? real(fd) : -1;
+    return sync_or_fail(fd, "fsync");
 }
