@@ -122,6 +122,11 @@ int main(int argc, char **argv)
     step(db, cust);
     sqlite3_finalize(cust);
     sqlite3_wal_hook(db, wal_count, NULL);
+    /* a WAL frame is a page and its 24-byte header */
+    long page_size = 4096;
+    sqlite3_stmt *ps = prep(db, "PRAGMA page_size");
+    if (sqlite3_step(ps) == SQLITE_ROW) page_size = sqlite3_column_int(ps, 0);
+    sqlite3_finalize(ps);
     sqlite3_stmt *begin = prep(db, "BEGIN IMMEDIATE"), *commit = prep(db, "COMMIT");
     sqlite3_stmt *ctr = prep(db, "INSERT INTO counters(name, value) VALUES('order:S001', 1)"
                                  " ON CONFLICT(name) DO UPDATE SET value = value + 1");
@@ -177,7 +182,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("limit_orders_per_s=%.0f batch=%ld n=%ld limit_wal_bytes_per_order=%.0f\n",
-           (double)n / secs, batch, n, (double)wal_frames * (4096 + 24) / (double)n);
+           (double)n / secs, batch, n, (double)wal_frames * (page_size + 24) / (double)n);
     sqlite3_stmt *all[] = {begin, commit, ctr, ord, box, log, index_add, index_clear};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
