@@ -275,6 +275,7 @@ int admin_incomplete(const char *chunk, size_t len)
 static void *console_main(void *arg)
 {
     admin_state *a = arg;
+    pthread_setname_np(pthread_self(), "corder-console");
     server *srv = a->srv;
     pthread_mutex_lock(&a->mu);
     for (;;) {

@@ -1,4 +1,5 @@
 /* main.c: the corder program: picks the subcommand (PROTOCOL.md). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,15 @@ static void serve_tune_allocator(char **argv)
 #ifdef __GLIBC__
     if (getenv("GLIBC_TUNABLES")) return; /* the operator's, or ours after the exec */
     if (setenv("GLIBC_TUNABLES", SERVE_TUNABLES, 1) != 0) return;
+    /* By its own path, not /proc/self/exe: the kernel names the process
+     * after the file it ran, and an operator's `pgrep -x corder`, top and
+     * ps should find a "corder", not an "exe". */
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     unsetenv("GLIBC_TUNABLES"); /* the exec failed: run as we are */
 #else

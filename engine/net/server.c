@@ -867,6 +867,7 @@ int server_write(server *s, int (*fn)(engine *e, void *arg, err_t *err), void *a
 static void *auth_worker(void *arg)
 {
     server *s = arg;
+    pthread_setname_np(pthread_self(), "corder-pin");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->todo && !s->quit)

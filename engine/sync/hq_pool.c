@@ -54,6 +54,7 @@ typedef struct {
 static void *worker(void *arg)
 {
     worker_arg *wa = arg;
+    pthread_setname_np(pthread_self(), "corder-hq");
     hq_pool *p = wa->p;
     hq_store *h = p->stores[wa->i];
     free(wa);

@@ -24,6 +24,8 @@
 #   peer_orders_per_s peer_p99_ms vs_redis_peer   the Redis peer, -c 32; ratio
 #   conns1000_orders_per_s conns1000_p99_ms conns1000_vs_32 conns1000_starved
 #   wal_bytes_per_order              corder's WAL bytes / orders it created
+#   loop_cpu_pct ckpt_cpu_pct sync_cpu_pct   the server's loop, checkpoint
+#                                    and WAL sync threads in the turns, % of a core
 #   create_vs_sqlite_limit limit_wal_bytes_per_order find_wal_bytes_per_order
 #   hook_ns reload_us ping_per_s ping_vs_redis rss_mb
 #   find_q_ms find_made_up_ms find_answer50_ms
@@ -118,6 +120,29 @@ stop_server() {
     SRV_PID=
 }
 rss_mb() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SRV_PID/status"; }
+# cpu_ticks: clock ticks used so far by the server's loop (its main thread),
+# its checkpoint thread and its WAL sync thread (named by the server), and
+# the time: "loop ckpt sync nanoseconds". Two of them make cpu_split.
+cpu_ticks() {
+    local t v loop=0 ckpt=0 sync=0
+    for t in /proc/"$SRV_PID"/task/*; do
+        v=$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) || continue
+        case "$(cat "$t/comm" 2>/dev/null)" in
+        corder-ckpt) ckpt=$((ckpt + v)) ;;
+        corder-walsync) sync=$((sync + v)) ;;
+        *) if [ "${t##*/}" = "$SRV_PID" ]; then loop=$((loop + v)); fi ;;
+        esac
+    done
+    echo "$loop $ckpt $sync $(date +%s%N)"
+}
+# cpu_split "BEFORE" "AFTER" ...: each thread's share of one core over the
+# intervals (pairs of cpu_ticks), in %: "loop ckpt sync"
+cpu_split() {
+    printf '%s\n' "$@" | awk -v hz="$(getconf CLK_TCK)" '
+        { for (i = 1; i <= 4; i++) v[NR % 2, i] = $i }
+        NR % 2 == 0 { for (i = 1; i <= 3; i++) d[i] += v[0, i] - v[1, i]; ns += v[0, 4] - v[1, 4] }
+        END { s = ns / 1e9 * hz; printf "%.0f %.0f %.0f", 100 * d[1] / s, 100 * d[2] / s, 100 * d[3] / s }'
+}
 # metric NAME: a sample of the server's /metrics (name with its labels, exact).
 metric() {
     local page
@@ -198,13 +223,17 @@ MADE0=$(metric 'corder_requests_total{op="order.create",code="ok"}')
 COMMITS0=$(metric corder_batch_size_count)
 ANSWERS0=$(metric corder_batch_size_sum)
 log "corder turn 1: order.create, $CONNS connections, depth $DEPTH, ${SECS}s"
+CPU0=$(cpu_ticks)
 TURN1=$(load "$CONNS" "$DEPTH" "$SECS")
+CPU1=$(cpu_ticks)
 log "$TURN1"
 log "redis peer turn: redis-benchmark -c $CONNS -n $PEER_N FCALL create_order 0 '<the order>'"
 PEER=$(RP bench "$TMP/redis" "$CONNS" "$PEER_N")
 log "$PEER"
 log "corder turn 2"
+CPU2=$(cpu_ticks)
 TURN2=$(load "$CONNS" "$DEPTH" "$SECS")
+CPU3=$(cpu_ticks)
 log "$TURN2"
 WAL1=$(metric corder_wal_bytes_total)
 MADE1=$(metric 'corder_requests_total{op="order.create",code="ok"}')
@@ -219,6 +248,9 @@ log "corder: $((MADE1 - MADE0)) orders created in the turns (loadgen counted" \
     "$((WAL1 - WAL0)) WAL bytes: $WALO per order; $((COMMITS1 - COMMITS0)) group commits of" \
     "$(awk -v a=$((ANSWERS1 - ANSWERS0)) -v c=$((COMMITS1 - COMMITS0)) 'BEGIN { printf (c > 0 ? "%.1f" : "-"), a / c }')" \
     "requests on average"
+read -r LOOPCPU CKPTCPU SYNCCPU <<<"$(cpu_split "$CPU0" "$CPU1" "$CPU2" "$CPU3")"
+log "corder's threads in the turns, % of one core: the loop $LOOPCPU, the checkpoint" \
+    "thread $CKPTCPU, the WAL sync thread $SYNCCPU (the loop near 100: the rate is its CPU)"
 
 # ---- 1,000 connections, 1 request in flight each ----
 log "1000 connections, depth 1, ${C1000_SECS}s"
@@ -309,6 +341,7 @@ echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
     "conns1000_orders_per_s=$C1000OPS conns1000_p99_ms=$(value p99_ms "$C1000")" \
     "conns1000_vs_32=$(ratio "$C1000OPS" "$OPS") conns1000_starved=$(value starved "$C1000")" \
     "wal_bytes_per_order=$WALO limit_wal_bytes_per_order=$LIMITWAL" \
+    "loop_cpu_pct=$LOOPCPU ckpt_cpu_pct=$CKPTCPU sync_cpu_pct=$SYNCCPU" \
     "create_vs_sqlite_limit=$(ratio "$OPS" "$(value limit_orders_per_s "$LIMIT")")" \
     "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL")" \
     "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}") rss_mb=$RSS" \
