@@ -63,10 +63,22 @@ function M.open(opts)
   return db, dir, pdir
 end
 
--- A date n days from now (YYYY-MM-DD); the stores' zone is close to UTC,
--- and specs use margins of days.
+-- A date n days from today in the stores' zone (examples/seed.json puts
+-- them all in Europe/Amsterdam): the engine counts a quote's validity from
+-- the store's today, and between 23:00 and midnight UTC that is already
+-- tomorrow (P7 once failed there). The zone's offset comes from date(1),
+-- which reads the same tzdata as the engine; without tzdata both use UTC.
+local function zone_offset()
+  local p = io.popen("TZ=Europe/Amsterdam date +%z")
+  local z = p and p:read("l") or "+0000"
+  if p then p:close() end
+  local sign, h, m = z:match("^([+-])(%d%d)(%d%d)$")
+  if not sign then return 0 end
+  return (sign == "-" and -1 or 1) * (tonumber(h) * 3600 + tonumber(m) * 60)
+end
+
 function M.date(n)
-  return os.date("!%Y-%m-%d", os.time() + n * 86400)
+  return os.date("!%Y-%m-%d", os.time() + zone_offset() + n * 86400)
 end
 
 function M.ship(address, days) return {mode = "ship", address = address or "home", date = M.date(days or 40)} end
