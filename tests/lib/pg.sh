@@ -52,17 +52,27 @@ start() {
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
   asowner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1
-  port=$(free_port)
   cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = ''
 fsync = on
 synchronous_commit = on
 max_connections = 200
 CONF
-  asowner "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 start >/dev/null
-  url_of "$dir"
+  # The port is free when picked but another process may take it before
+  # the server binds it: a failed start says why and tries another port.
+  local try
+  for try in 1 2 3; do
+    port=$(free_port)
+    echo "port = $port" >>"$dir/data/postgresql.conf" # the last setting wins
+    if asowner "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 start >/dev/null; then
+      url_of "$dir"
+      return
+    fi
+    echo "pg.sh: the cluster did not start (try $try); its log ends:" >&2
+    tail -n 5 "$dir/data/server.log" >&2 || true
+  done
+  return 1
 }
 
 stop() {
