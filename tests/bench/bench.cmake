@@ -16,6 +16,10 @@ target_link_libraries(loadgen PRIVATE PkgConfig::EVENT PkgConfig::JANSSON)
 add_executable(sqlite_limit ${CMAKE_SOURCE_DIR}/tests/bench/sqlite_limit.c)
 target_link_libraries(sqlite_limit PRIVATE corder_core PkgConfig::LUA)
 
+# Which B-trees a store's WAL frames belong to (README "Where the WAL bytes go").
+add_executable(wal_pages ${CMAKE_SOURCE_DIR}/tests/bench/wal_pages.c)
+target_link_libraries(wal_pages PRIVATE PkgConfig::SQLITE)
+
 # Fills a store with N orders (one real, the rest copied by SQL).
 add_executable(prefill ${CMAKE_SOURCE_DIR}/tests/bench/prefill.c)
 target_link_libraries(prefill PRIVATE corder_core PkgConfig::LUA)

@@ -24,6 +24,8 @@
 #   peer_orders_per_s peer_p99_ms vs_redis_peer   the Redis peer, -c 32; ratio
 #   conns1000_orders_per_s conns1000_p99_ms conns1000_vs_32 conns1000_starved
 #   wal_bytes_per_order              corder's WAL bytes / orders it created
+#   wal_pages_per_commit             pages a commit in the -wal file's last
+#                                    generation (wal_pages logs them by B-tree)
 #   loop_cpu_pct ckpt_cpu_pct sync_cpu_pct   the server's loop, checkpoint
 #                                    and WAL sync threads in the turns, % of a core
 #   create_vs_sqlite_limit limit_wal_bytes_per_order find_wal_bytes_per_order
@@ -70,7 +72,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in corder loadgen sqlite_limit prefill policy_bench find_bench hq_ingest; do
+for t in corder loadgen sqlite_limit prefill policy_bench find_bench hq_ingest wal_pages; do
     [ -x "$BUILD/$t" ] || { echo "bench: $BUILD/$t missing; run make first" >&2; exit 1; }
 done
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -251,6 +253,9 @@ log "corder: $((MADE1 - MADE0)) orders created in the turns (loadgen counted" \
 read -r LOOPCPU CKPTCPU SYNCCPU <<<"$(cpu_split "$CPU0" "$CPU1" "$CPU2" "$CPU3")"
 log "corder's threads in the turns, % of one core: the loop $LOOPCPU, the checkpoint" \
     "thread $CKPTCPU, the WAL sync thread $SYNCCPU (the loop near 100: the rate is its CPU)"
+# The WAL's current generation (the last commits of turn 2), page by page.
+WALPAGES=$("$BUILD/wal_pages" "$TMP/main.db" 2>&1 || true)
+log "WAL pages per commit by B-tree (wal_pages, the -wal file's current generation): $WALPAGES"
 
 # ---- 1,000 connections, 1 request in flight each ----
 log "1000 connections, depth 1, ${C1000_SECS}s"
@@ -340,7 +345,8 @@ echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
     "vs_redis_peer=$(ratio "$OPS" "$(value ops_per_s "$PEER")")" \
     "conns1000_orders_per_s=$C1000OPS conns1000_p99_ms=$(value p99_ms "$C1000")" \
     "conns1000_vs_32=$(ratio "$C1000OPS" "$OPS") conns1000_starved=$(value starved "$C1000")" \
-    "wal_bytes_per_order=$WALO limit_wal_bytes_per_order=$LIMITWAL" \
+    "wal_bytes_per_order=$WALO wal_pages_per_commit=$(value wal_pages_per_commit "$WALPAGES")" \
+    "limit_wal_bytes_per_order=$LIMITWAL" \
     "loop_cpu_pct=$LOOPCPU ckpt_cpu_pct=$CKPTCPU sync_cpu_pct=$SYNCCPU" \
     "create_vs_sqlite_limit=$(ratio "$OPS" "$(value limit_orders_per_s "$LIMIT")")" \
     "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL")" \
