@@ -26,7 +26,10 @@ describe("wal_pages", function()
         c:close()
         srv:cleanup()
         local w = parse(out)
-        assert.truthy(w.wal_commits and w.wal_commits >= 20, out) -- a commit at least per create
+        -- the current generation only: once the checkpoint thread has
+        -- copied every frame, SQLite starts the log over (under ASan that
+        -- happened between two of the creates), so not all 20 need be there
+        assert.truthy(w.wal_commits and w.wal_commits >= 1 and w.wal_commits <= 40, out)
         assert.are.equal(0, w.repeated, out)
         -- a create writes its order row, its log entry and its outbox event
         for _, tree in ipairs({"orders", "txlog", "outbox", "counters"}) do
