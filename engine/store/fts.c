@@ -80,6 +80,11 @@ int fts_index_new_orders(engine *e, int at_least, err_t *err)
     rc = sqlite3_step(add);
     sqlite3_reset(add);
     if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "number index");
+    sqlite3_stmt *merge = engine_stmt(e, FTS_MERGE_SQL, err);
+    if (!merge) return -1;
+    rc = sqlite3_step(merge);
+    sqlite3_reset(merge);
+    if (rc != SQLITE_DONE) return engine_sqlerr(e, err, "number index merge");
     sqlite3_stmt *clear = engine_stmt(e, "DELETE FROM order_numbers_pending", err);
     if (!clear) return -1;
     rc = sqlite3_step(clear);

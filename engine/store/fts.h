@@ -41,6 +41,19 @@ int fts_index_new_orders(engine *e, int at_least, err_t *err);
  * one, well under a millisecond. */
 #define FTS_PENDING_MAX 256
 
+/* After each flush, a bounded step of merging the number index's
+ * segments (about this many pages written). FTS5's automerge, which the
+ * schema turns off (migration 13), merged in lumps: once every 64 leaf
+ * pages written it did 64 pages of merging per level of the index at once,
+ * a COMMIT of 15-26 ms on the loop about once a second under the bench's
+ * load, and every request in flight waited it out. 8 pages a flush keep
+ * pace: after 25 s of the bench's load (~420,000 orders) the index had 10
+ * segments where automerge left 21; in four alternating 8 s runs at 32 x 2
+ * the slowest answer was 8.6-12.0 ms against 21.6-178.7 ms, the COMMITs
+ * over 3 ms 0-2 against 11-12 a run, at the same rate. A level that still
+ * reaches 16 segments is merged whole, as before (FTS5's crisismerge). */
+#define FTS_MERGE_SQL "INSERT INTO order_numbers(order_numbers, rank) VALUES('merge', 8)"
+
 /* Rows counted per trigram, at most: enough to tell rare from common. */
 #define FTS_PROBE_CAP 4096
 /* Trigrams asked for per group: more narrows little and costs a list each. */

@@ -278,6 +278,9 @@ static const char *const migrations[] = {
     "DROP TRIGGER orders_found_new;"
     "CREATE TRIGGER orders_found_new AFTER INSERT ON orders BEGIN"
     " INSERT INTO order_numbers_pending(rowid) VALUES(new.rowid); END;",
+    /* 13: the number index merges its segments a little at every flush
+     * (FTS_MERGE_SQL, fts.h), never in FTS5's own lumps. */
+    "INSERT INTO order_numbers(order_numbers, rank) VALUES('automerge', 0);",
 };
 // clang-format on
 

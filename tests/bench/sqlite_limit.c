@@ -144,6 +144,7 @@ int main(int argc, char **argv)
     sqlite3_stmt *index_add = prep(db, "INSERT INTO order_numbers(rowid, number) SELECT o.rowid,"
                                        " o.number FROM order_numbers_pending p CROSS JOIN orders o"
                                        " ON o.rowid = p.rowid"),
+                 *index_merge = prep(db, FTS_MERGE_SQL),
                  *index_clear = prep(db, "DELETE FROM order_numbers_pending");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -175,6 +176,7 @@ int main(int argc, char **argv)
         if (!no_find && i - indexed >= FTS_PENDING_MAX) {
             indexed = i;
             step(db, index_add);
+            step(db, index_merge);
             step(db, index_clear);
         }
         step(db, commit);
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("limit_orders_per_s=%.0f batch=%ld n=%ld limit_wal_bytes_per_order=%.0f\n",
            (double)n / secs, batch, n, (double)wal_frames * (page_size + 24) / (double)n);
-    sqlite3_stmt *all[] = {begin, commit, ctr, ord, box, log, index_add, index_clear};
+    sqlite3_stmt *all[] = {begin, commit, ctr, ord, box, log, index_add, index_merge, index_clear};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(db);

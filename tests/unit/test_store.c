@@ -373,6 +373,53 @@ static void test_master_cache(void)
     engine_close(e);
 }
 
+/* F12's number index merges a bounded step at every flush (fts.h,
+ * FTS_MERGE_SQL) instead of FTS5's automerge, which merged in lumps of 15-26
+ * ms inside a COMMIT: the schema turns automerge off, and the steps keep the
+ * index's segments few (without them, 120 flushes leave one segment each,
+ * up to FTS5's crisis merge at 16 a level) and every number findable. */
+static void test_number_index_merges(void)
+{
+    engine *e = open_db();
+    if (!e) return;
+    CHECK(int_query(e, "SELECT v FROM order_numbers_config WHERE k = 'automerge'") == 0,
+          "automerge off");
+    sqlite3_stmt *ins;
+    CHECK(sqlite3_prepare_v2(engine_db(e),
+                             "WITH RECURSIVE c(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM c"
+                             " WHERE i < ?1 + 255) INSERT INTO orders(number, store, type, status,"
+                             " created_at, created_date, version, policy_version, doc)"
+                             " SELECT printf('M001-%06d', i), 'S001', 'order', 'open',"
+                             " '2030-01-01T10:00:00Z', '2030-01-01', 1, 'pv', '{}' FROM c",
+                             -1, &ins, NULL) == SQLITE_OK,
+          "prepare: %s", sqlite3_errmsg(engine_db(e)));
+    err_t err = {0};
+    int ok = 1;
+    for (int f = 0; f < 120 && ok; f++) { /* 120 flushes of 256 (FTS_PENDING_MAX) */
+        ok = engine_begin(e, &err) == 0;
+        sqlite3_bind_int(ins, 1, f * 256 + 1);
+        ok = ok && sqlite3_step(ins) == SQLITE_DONE;
+        sqlite3_reset(ins);
+        ok = ok && engine_commit(e, &err) == 0; /* flushes the 256 waiting numbers */
+    }
+    sqlite3_finalize(ins);
+    CHECK(ok, "flushes: %s %s", err.message, sqlite3_errmsg(engine_db(e)));
+    CHECK(int_query(e, "SELECT count(*) FROM order_numbers_pending") == 0, "all indexed");
+    int64_t segs = int_query(e, "SELECT count(DISTINCT segid) FROM order_numbers_idx");
+    CHECK(segs > 0 && segs <= 8, "%lld segments after 120 flushes", (long long)segs);
+    /* a trigram index answers trigrams (detail=none): the order's row among them */
+    CHECK(int_query(e, "SELECT count(*) FROM order_numbers WHERE order_numbers MATCH"
+                       " '\"M00\" AND \"1-0\" AND \"001\"' AND rowid ="
+                       " (SELECT rowid FROM orders WHERE number = 'M001-000001')") == 1,
+          "the first number found");
+    CHECK(int_query(e, "SELECT count(*) FROM order_numbers WHERE order_numbers MATCH"
+                       " '\"307\" AND \"072\" AND \"720\"' AND rowid ="
+                       " (SELECT rowid FROM orders WHERE number = 'M001-030720')") == 1,
+          "the last number found");
+    sqlite3_exec(engine_db(e), "DELETE FROM orders WHERE number LIKE 'M001-%'", NULL, NULL, NULL);
+    engine_close(e);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/corder-test-store-%d.db", (int)getpid());
@@ -383,6 +430,7 @@ int main(void)
     test_wal_restarts();
     test_master_cache();
     test_pipeline();
+    test_number_index_merges();
     static const char *const suffixes[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
         char p[300];
