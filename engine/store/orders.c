@@ -203,9 +203,11 @@ int orders_store_of(engine *e, const char *number, char store[32], err_t *err)
     " AND o.number IN (SELECT p.number FROM stores s JOIN order_pickups p ON p.store = s.id"       \
     " WHERE p.date >= coalesce(?8, '') AND p.date <= coalesce(?9, '~'))"
 /* A pickup store without dates may hold most orders: walk the orders newest
- * first and stop at the limit rather than sort every one of them. */
+ * first and stop at the limit rather than sort every one of them; each
+ * order's own pairs say whether it has a pickup there (order_pickups is
+ * keyed by store and date, with no index on the number: schema 14). */
 #define BY_PICKUP_STORE_ONLY                                                                       \
-    " AND EXISTS (SELECT 1 FROM order_pickups p WHERE p.number = o.number AND p.store = ?7)"
+    " AND EXISTS (SELECT 1 FROM json_each(o.pickups) WHERE json_extract(value, '$[0]') = ?7)"
 #define FIND_PLAIN(way, pick)                                                                      \
     "SELECT o.number FROM orders o WHERE " way pick FIND_FILTERS                                   \
     " ORDER BY o.created_date DESC, o.rowid DESC LIMIT ?6"

@@ -154,7 +154,8 @@ int main(int argc, char **argv)
     static const char copy_pickups[] = /* orders.c writes these for a new order */
         "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
         " INSERT OR IGNORE INTO order_pickups(store, date, number)"
-        " SELECT store, date, printf('S001-%06d', n) FROM order_pickups, k WHERE number = ?3";
+        " SELECT json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]'),"
+        " printf('S001-%06d', n) FROM orders t, json_each(t.pickups) p, k WHERE t.number = ?3";
     static const char copy_txlog[] =
         "WITH RECURSIVE k(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM k WHERE n < ?2)"
         " INSERT INTO txlog(at, store, staff, op, order_number, policy_version, request,"

@@ -420,6 +420,48 @@ static void test_number_index_merges(void)
     engine_close(e);
 }
 
+/* Schema 14: order_pickups has no index on the number; a change to an
+ * order's pickups or its deletion removes exactly its rows, found by key
+ * from the pairs the row held, and leaves another order's same pair. */
+static void test_pickups_by_key(void)
+{
+    engine *e = open_db();
+    if (!e) return;
+    CHECK(int_query(e, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                       " AND tbl_name = 'order_pickups' AND sql IS NOT NULL") == 0,
+          "order_pickups: its key only");
+    static const char *const setup =
+        "INSERT INTO orders(number, store, type, status, created_at, created_date, version,"
+        " policy_version, doc, pickups) VALUES"
+        " ('K001-000001', 'S001', 'order', 'open', '2030-01-01T10:00:00Z', '2030-01-01', 1, 'pv',"
+        " '{}', '[[\"S002\",\"2030-01-05\"],[\"S003\",\"2030-01-06\"]]'),"
+        " ('K001-000002', 'S001', 'order', 'open', '2030-01-01T10:00:00Z', '2030-01-01', 1, 'pv',"
+        " '{}', '[[\"S002\",\"2030-01-05\"]]');"
+        "INSERT INTO order_pickups(store, date, number) VALUES ('S002', '2030-01-05', "
+        "'K001-000001'),"
+        " ('S003', '2030-01-06', 'K001-000001'), ('S002', '2030-01-05', 'K001-000002');"
+        "UPDATE orders SET pickups = '[[\"S003\",\"2030-01-09\"]]' WHERE number = 'K001-000001';";
+    char *msg = NULL;
+    CHECK(sqlite3_exec(engine_db(e), setup, NULL, NULL, &msg) == SQLITE_OK, "setup: %s",
+          msg ? msg : "");
+    sqlite3_free(msg);
+    CHECK(int_query(e, "SELECT count(*) FROM order_pickups WHERE number = 'K001-000001'") == 1 &&
+              int_query(e, "SELECT count(*) FROM order_pickups WHERE number = 'K001-000001'"
+                           " AND store = 'S003' AND date = '2030-01-09'") == 1,
+          "a change: the new pair only");
+    CHECK(int_query(e, "SELECT count(*) FROM order_pickups WHERE number = 'K001-000002'") == 1,
+          "the other order's same pair stays");
+    sqlite3_exec(engine_db(e), "DELETE FROM orders WHERE number = 'K001-000001'", NULL, NULL, NULL);
+    CHECK(int_query(e, "SELECT count(*) FROM order_pickups WHERE number = 'K001-000001'") == 0,
+          "a deleted order: none");
+    CHECK(int_query(e, "SELECT count(*) FROM order_pickups WHERE number = 'K001-000002'") == 1,
+          "the other order's still");
+    sqlite3_exec(engine_db(e), "DELETE FROM orders WHERE number LIKE 'K001-%'", NULL, NULL, NULL);
+    CHECK(int_query(e, "SELECT count(*) FROM order_pickups WHERE number LIKE 'K001-%'") == 0,
+          "all gone");
+    engine_close(e);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/corder-test-store-%d.db", (int)getpid());
@@ -431,6 +473,7 @@ int main(void)
     test_master_cache();
     test_pipeline();
     test_number_index_merges();
+    test_pickups_by_key();
     static const char *const suffixes[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
         char p[300];
