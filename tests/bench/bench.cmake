@@ -16,7 +16,7 @@ target_link_libraries(loadgen PRIVATE PkgConfig::EVENT PkgConfig::JANSSON)
 add_executable(sqlite_limit ${CMAKE_SOURCE_DIR}/tests/bench/sqlite_limit.c)
 target_link_libraries(sqlite_limit PRIVATE corder_core PkgConfig::LUA)
 
-# Which B-trees a store's WAL frames belong to (README "Where the WAL bytes go").
+# Which B-trees a store's WAL frames belong to (docs/performance.md, "Where the WAL bytes go").
 add_executable(wal_pages ${CMAKE_SOURCE_DIR}/tests/bench/wal_pages.c)
 target_link_libraries(wal_pages PRIVATE PkgConfig::SQLITE)
 

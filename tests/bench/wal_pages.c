@@ -7,7 +7,7 @@
  * are known). A page written twice in one commit would count twice; SQLite
  * writes each dirty page once per commit unless its cache spills, and the
  * tool says how often that happened. `make bench` runs it on the 10,000-
- * order store right after corder's turns (README "Where the WAL bytes go").
+ * order store right after corder's turns (docs/performance.md, "Where the WAL bytes go").
  * Prints one line:
  *   wal_commits=N wal_pages_per_commit=P repeated=R <btree>=<pages per commit> ...
  * B-trees in falling order; pages dbstat does not know (freed since) are

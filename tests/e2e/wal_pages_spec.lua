@@ -1,5 +1,5 @@
 -- wal_pages_spec.lua: the bench tool that says where a store's WAL bytes
--- go (tests/bench/wal_pages.c, README "Where the WAL bytes go", issue 14's
+-- go (tests/bench/wal_pages.c, docs/performance.md "Where the WAL bytes go", issue 14's
 -- WAL target). Its numbers are only worth printing if they add up: every
 -- committed frame named once, a create's rows found in the tables that
 -- hold them, and a page never counted twice in a commit.
