@@ -184,6 +184,7 @@ static void replay_entry(replay *r, const char *store, const char *op, const cha
 {
     json_t *view[2] = {NULL, NULL};
     bool view_made = false;
+    const char *prev_store = NULL;
     size_t i;
     json_t *d;
     json_array_foreach(decisions, i, d)
@@ -195,7 +196,11 @@ static void replay_entry(replay *r, const char *store, const char *op, const cha
          * the signed-in store's (SPEC A5). Older entries name none: the
          * entry's store answered everything. */
         const char *dstore = json_string_value(json_object_get(d, "store"));
-        if (!dstore) dstore = store;
+        /* A decision without one has the decision before's (decide.c). */
+        if (dstore)
+            prev_store = dstore;
+        else
+            dstore = prev_store ? prev_store : store;
         if (r->store && strcmp(dstore, r->store)) continue;
         json_t *logged = json_object_get(d, "args"), *old = json_object_get(d, "answer");
         if (!view_made) {

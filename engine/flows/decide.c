@@ -46,8 +46,8 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
 
 /* One question and its answer, appended to the request's decisions:
  * {"hook", "args": [...], "today", "store", "policy_version", "answer",
- * "by"} (txlog.c). Arguments are JSON text, or a jansson value where texts
- * is NULL. With a view_ref the last argument is the order as the policy
+ * "by"} (txlog.c; store and policy_version only where they change). Arguments are JSON text, or a
+ * jansson value where texts is NULL. With a view_ref the last argument is the order as the policy
  * saw it, logged by reference instead (flow.h): DECIDE_ORDER_REF, the
  * order as this log entry saved it, or DECIDE_ORDER_BEFORE, as it was
  * before (what a cancellation or a return asks about). The store keeps
@@ -75,10 +75,22 @@ static void record(flow_ctx *c, const policy *pol, const char *store, const char
     jw_end_arr(w);
     jw_key(w, "today");
     jw_str(w, today);
-    jw_key(w, "store"); /* whose policy answered (A5), and its version */
-    jw_str(w, store);
-    jw_key(w, "policy_version");
-    jw_str(w, policy_version(pol));
+    /* Whose policy answered (A5), and its version: written when they
+     * differ from the decision before's (always for the first), since a
+     * request's questions nearly all go to one policy and the version is
+     * 64 characters; order.history and replay carry them forward. */
+    const char *version = policy_version(pol);
+    if (c->ndecisions == 0 || strcmp(c->dec_store, store)) {
+        jw_key(w, "store");
+        jw_str(w, store);
+        text_copy(c->dec_store, sizeof c->dec_store, store);
+    }
+    if (c->ndecisions == 0 || strcmp(c->dec_version, version)) {
+        jw_key(w, "policy_version");
+        jw_str(w, version);
+        text_copy(c->dec_version, sizeof c->dec_version, version);
+    }
+    c->ndecisions++;
     jw_key(w, "answer");
     if (boolean)
         jw_bool(w, answer != 0);

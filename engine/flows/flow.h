@@ -51,7 +51,11 @@ typedef struct {
     master_store store; /* the signed-in store */
     char today[11];     /* the signed-in store's today (dates in requests) */
     char now_iso[32];
-    jsonw decisions;      /* what the policy was asked and answered (F8): a JSON array */
+    jsonw decisions; /* what the policy was asked and answered (F8): a JSON array */
+    /* The store and policy version the last decision named: a decision
+     * leaves out the ones it shares with the one before it (txlog.c). */
+    int ndecisions;
+    char dec_store[32], dec_version[72];
     bool preview;         /* order.preview: compute, keep nothing */
     int64_t due_now;      /* what create would take now (order.preview, F11) */
     order *tax_order;     /* the order as the tax hook sees it, during one pass:

@@ -342,6 +342,7 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
     jw_end_arr(&c->decisions);
     char *decisions = jw_finish(&c->decisions, NULL);
     jw_arr(&c->decisions); /* a flow saves once, but keep the context usable */
+    c->ndecisions = 0;
     if (!decisions || !summary) {
         free(decisions);
         free(summary);

@@ -18,18 +18,16 @@
  *                   "answer": 1234 | true | false, "by": "policy"|"default"}
  *                  store and policy_version name the policy asked: the
  *                  order's store's for money, the signed-in store's for
- *                  permits (A5). args are what the hook got (ctx aside),
- *                  the order by reference: "$order" (the order as this
- *                  entry saved it) or "$order_before" (as it was before),
- *                  read back from the versions the store keeps (orders.c),
- *                  so `corder policy replay` can ask a new policy the same
- *                  questions and show where its answers differ.
- *   result         JSON summary: {version, status, totals.order, balance, …,
- *                  approvals?: [{permission, approver}]}: each permission
- *                  the signed-in staff lacked and another staff member's
- *                  approval gave (A2, A5); payments?, refunds?: [{tender,
- *                  amount}] the money this change took and paid back, as
- *                  the till's day (till.c, R3) counts it
+ *                  permits (A5); a decision leaves them out when they are
+ *                  the decision before's (the first has both), and
+ *                  txlog_history and replay carry them forward. args are what the hook got (ctx
+ * aside), the order by reference: "$order" (the order as this entry saved it) or "$order_before"
+ * (as it was before), read back from the versions the store keeps (orders.c), so `corder policy
+ * replay` can ask a new policy the same questions and show where its answers differ. result JSON
+ * summary: {version, status, totals.order, balance, …, approvals?: [{permission, approver}]}: each
+ * permission the signed-in staff lacked and another staff member's approval gave (A2, A5);
+ * payments?, refunds?: [{tender, amount}] the money this change took and paid back, as the till's
+ * day (till.c, R3) counts it
  */
 #include "store/txlog.h"
 
@@ -74,6 +72,28 @@ int txlog_append(engine *e, const txlog_entry *t, err_t *err)
     return rc == SQLITE_DONE ? 0 : engine_sqlerr(e, err, "txlog");
 }
 
+/* A decision names its store and policy version only where they differ
+ * from the decision before it (decide.c); each gets them back here, so
+ * that order.history shows every decision whole. */
+static void decisions_complete(json_t *ds)
+{
+    json_t *store = NULL, *version = NULL, *d;
+    size_t i;
+    json_array_foreach(ds, i, d)
+    {
+        if (!json_is_object(d)) continue;
+        json_t *s = json_object_get(d, "store"), *v = json_object_get(d, "policy_version");
+        if (s)
+            store = s;
+        else if (store)
+            json_object_set(d, "store", store);
+        if (v)
+            version = v;
+        else if (version)
+            json_object_set(d, "policy_version", version);
+    }
+}
+
 static json_t *column_json(sqlite3_stmt *st, int col)
 {
     const char *s = (const char *)sqlite3_column_text(st, col);
@@ -92,12 +112,14 @@ int txlog_history(engine *e, const char *number, json_t **out, err_t *err)
     sqlite3_bind_text(st, 1, number, -1, SQLITE_STATIC);
     json_t *events = json_array();
     while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *decisions = column_json(st, 7);
+        decisions_complete(decisions);
         json_t *ev = json_pack(
             "{s:I, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:o}", "seq",
             (json_int_t)sqlite3_column_int64(st, 0), "at", sqlite3_column_text(st, 1), "store",
             sqlite3_column_text(st, 2), "staff", sqlite3_column_text(st, 3), "op",
             sqlite3_column_text(st, 4), "policy_version", sqlite3_column_text(st, 5), "request",
-            column_json(st, 6), "decisions", column_json(st, 7), "result", column_json(st, 8));
+            column_json(st, 6), "decisions", decisions, "result", column_json(st, 8));
         json_array_append_new(events, ev);
     }
     sqlite3_reset(st);

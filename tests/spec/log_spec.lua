@@ -57,6 +57,22 @@ describe("transaction log (F8)", function()
     for _, x in ipairs(h.events[4].decisions) do cancel[x.hook] = x end
     assert.equal("$order_before", cancel.cancellation_charge.args[1])  -- the order it cancelled
     assert.truthy(#cjson.encode(d) < 1024, "the create's decisions carry no order copies")
+    -- order.history names each decision's store and policy version; the
+    -- log writes them only where they change (the first decision has both)
+    assert.truthy(#d >= 2)
+    for _, x in ipairs(d) do
+      assert.equal("S001", x.store)
+      assert.equal(h.events[1].policy_version, x.policy_version)
+    end
+    local raw = cjson.decode(db:query("SELECT decisions FROM txlog WHERE order_number = '"
+      .. o.number .. "' ORDER BY seq LIMIT 1")[1][1])
+    assert.equal(#d, #raw)
+    assert.equal("S001", raw[1].store)
+    assert.equal(h.events[1].policy_version, raw[1].policy_version)
+    for i = 2, #raw do
+      assert.is_nil(raw[i].store)
+      assert.is_nil(raw[i].policy_version)
+    end
     assert.equal("default", hooks.shipping_charge.by)   -- hook left out: SPEC default
     assert.equal(500, hooks.shipping_charge.answer)
     -- the ship by a manager asked permits
