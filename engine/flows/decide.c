@@ -46,9 +46,10 @@ int64_t decide_default_amount(policy_hook hook, const policy_params *p, json_t *
 
 /* One question and its answer, appended to the request's decisions:
  * {"hook", "args": [...], "today", "store", "policy_version", "answer",
- * "by"} (txlog.c; store and policy_version only where they change). Arguments are JSON text, or a
- * jansson value where texts is NULL. With a view_ref the last argument is the order as the policy
- * saw it, logged by reference instead (flow.h): DECIDE_ORDER_REF, the
+ * "by"} (txlog.c; store and policy_version only where they change).
+ * Arguments are JSON text, or a jansson value where texts is NULL. With a
+ * view_ref the last argument is the order as the policy saw it, logged by
+ * reference instead (flow.h): DECIDE_ORDER_REF, the
  * order as this log entry saved it, or DECIDE_ORDER_BEFORE, as it was
  * before (what a cancellation or a return asks about). The store keeps
  * every version's document (orders.c), so the log need not carry a second

@@ -42,7 +42,7 @@ int fts_index_new_orders(engine *e, int at_least, err_t *err);
 #define FTS_PENDING_MAX 256
 
 /* After each flush, a bounded step of merging the number index's
- * segments (about this many pages written). FTS5's automerge, which the
+ * segments (about FTS_MERGE_PAGES pages written). FTS5's automerge, which the
  * schema turns off (migration 13), merged in lumps: once every 64 leaf
  * pages written it did 64 pages of merging per level of the index at once,
  * a COMMIT of 15-26 ms on the loop about once a second under the bench's
@@ -52,7 +52,11 @@ int fts_index_new_orders(engine *e, int at_least, err_t *err);
  * the slowest answer was 8.6-12.0 ms against 21.6-178.7 ms, the COMMITs
  * over 3 ms 0-2 against 11-12 a run, at the same rate. A level that still
  * reaches 16 segments is merged whole, as before (FTS5's crisismerge). */
-#define FTS_MERGE_SQL "INSERT INTO order_numbers(order_numbers, rank) VALUES('merge', 8)"
+#define FTS_MERGE_PAGES 8
+#define FTS_STR_(x) #x
+#define FTS_STR(x) FTS_STR_(x)
+#define FTS_MERGE_SQL                                                                              \
+    "INSERT INTO order_numbers(order_numbers, rank) VALUES('merge', " FTS_STR(FTS_MERGE_PAGES) ")"
 
 /* Rows counted per trigram, at most: enough to tell rare from common. */
 #define FTS_PROBE_CAP 4096

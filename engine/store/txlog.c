@@ -20,14 +20,19 @@
  *                  order's store's for money, the signed-in store's for
  *                  permits (A5); a decision leaves them out when they are
  *                  the decision before's (the first has both), and
- *                  txlog_history and replay carry them forward. args are what the hook got (ctx
- * aside), the order by reference: "$order" (the order as this entry saved it) or "$order_before"
- * (as it was before), read back from the versions the store keeps (orders.c), so `corder policy
- * replay` can ask a new policy the same questions and show where its answers differ. result JSON
- * summary: {version, status, totals.order, balance, …, approvals?: [{permission, approver}]}: each
- * permission the signed-in staff lacked and another staff member's approval gave (A2, A5);
- * payments?, refunds?: [{tender, amount}] the money this change took and paid back, as the till's
- * day (till.c, R3) counts it
+ *                  txlog_history and replay carry them forward. args are
+ *                  what the hook got (ctx aside), the order by reference:
+ *                  "$order" (the order as this entry saved it) or
+ *                  "$order_before" (as it was before), read back from the
+ *                  versions the store keeps (orders.c), so `corder policy
+ *                  replay` can ask a new policy the same questions and show
+ *                  where its answers differ.
+ *   result         JSON summary: {version, status, totals.order, balance, …,
+ *                  approvals?: [{permission, approver}]}: each permission
+ *                  the signed-in staff lacked and another staff member's
+ *                  approval gave (A2, A5); payments?, refunds?: [{tender,
+ *                  amount}] the money this change took and paid back, as
+ *                  the till's day (till.c, R3) counts it
  */
 #include "store/txlog.h"
 

@@ -175,14 +175,14 @@ int main(int argc, char **argv)
         exec(db, copy_outbox, from, to, first);
         exec(db, "UPDATE counters SET value = ?2 WHERE name = 'order:S001'", 0, to, NULL);
         if (fts_index_new_orders(e, 1, &err) < 0) fail("number index", err.message);
-        /* The merging a live store does over these orders (FTS_MERGE_SQL's
-         * 8 pages per flush of FTS_PENDING_MAX), so that the bench's
+        /* The merging a live store does over these orders (FTS_MERGE_PAGES
+         * per flush of FTS_PENDING_MAX), so that the bench's
          * searches read an index shaped like a store's that grew by
          * itself, not CHUNK-sized segments left unmerged. */
         char merge[128];
         snprintf(merge, sizeof merge,
                  "INSERT INTO order_numbers(order_numbers, rank) VALUES('merge', %ld)",
-                 8 * (to - from + 1) / FTS_PENDING_MAX + 1);
+                 FTS_MERGE_PAGES * (to - from + 1) / FTS_PENDING_MAX + 1);
         exec(db, merge, 0, 0, NULL);
         exec(db, "COMMIT", 0, 0, NULL);
     }

@@ -68,13 +68,15 @@ end
 -- the store's today, and between 23:00 and midnight UTC that is already
 -- tomorrow (P7 once failed there). The zone's offset comes from date(1),
 -- which reads the same tzdata as the engine; without tzdata both use UTC.
+local offset -- asked once per run: date(1) is a process per call
 local function zone_offset()
+  if offset then return offset end
   local p = io.popen("TZ=Europe/Amsterdam date +%z")
   local z = p and p:read("l") or "+0000"
   if p then p:close() end
   local sign, h, m = z:match("^([+-])(%d%d)(%d%d)$")
-  if not sign then return 0 end
-  return (sign == "-" and -1 or 1) * (tonumber(h) * 3600 + tonumber(m) * 60)
+  offset = sign and (sign == "-" and -1 or 1) * (tonumber(h) * 3600 + tonumber(m) * 60) or 0
+  return offset
 end
 
 function M.date(n)
