@@ -6,6 +6,7 @@
  * and its %.17g clean-up is easy to get subtly wrong). */
 #include "model/jsonw.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,16 +89,36 @@ static void put_string_escaped(wbuf *b, const char *s, size_t len)
     putc1(b, '"');
 }
 
+/* Where the first byte that needs an escape (a control character, '"' or
+ * '\\') is, or len. Eight bytes a step (SWAR): a byte below 0x20 sets its
+ * top bit in (x - 0x20..) & ~x, a byte equal to c is a zero byte of x ^ c..;
+ * the tests are exact for "any byte in the word", and the byte loop finds
+ * which. Strings are short (names, dates, codes), and the byte-at-a-time
+ * scan was the writer's largest cost. */
+#define JW_ONES 0x0101010101010101ULL
+#define JW_HIGHS 0x8080808080808080ULL
+static size_t plain_prefix(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, s + i, 8);
+        q = x ^ (JW_ONES * '"');
+        b = x ^ (JW_ONES * '\\');
+        uint64_t hit = ((x - JW_ONES * 0x20) & ~x) | ((q - JW_ONES) & ~q) | ((b - JW_ONES) & ~b);
+        if (hit & JW_HIGHS) break;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\') break;
+    }
+    return i;
+}
+
 /* Most strings need no escape: one scan, one reservation, one copy. */
 static void put_string(wbuf *b, const char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\') break;
-        i++;
-    }
-    if (i < len) {
+    if (plain_prefix(s, len) < len) {
         put_string_escaped(b, s, len);
         return;
     }
@@ -259,10 +280,9 @@ void jw_end_arr(jsonw *w)
 }
 
 /* Keys are the engine's own ASCII names: written without an escape scan. */
-void jw_key(jsonw *w, const char *key)
+void jw_keyn(jsonw *w, const char *key, size_t len)
 {
     jw_sep(w);
-    size_t len = strlen(key);
     wbuf *b = wb(w);
     if (grow(b, len + 3) < 0) return;
     char *p = b->p + b->n;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <string.h>
 
 /* NULL on out of memory, or nesting deeper than 10000 (jansson parses at most
  * 2048 levels, so no request or stored document comes near). */
@@ -45,7 +46,13 @@ void jw_obj(jsonw *w);
 void jw_end_obj(jsonw *w);
 void jw_arr(jsonw *w);
 void jw_end_arr(jsonw *w);
-void jw_key(jsonw *w, const char *key);
+/* jw_key is inline so that a literal key's length is known when compiling
+ * (order_text.c writes some 60 keys an order). */
+void jw_keyn(jsonw *w, const char *key, size_t len);
+static inline void jw_key(jsonw *w, const char *key)
+{
+    jw_keyn(w, key, strlen(key));
+}
 void jw_str(jsonw *w, const char *s);
 void jw_int(jsonw *w, long long v);
 void jw_bool(jsonw *w, int v);

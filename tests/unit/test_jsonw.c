@@ -47,6 +47,36 @@ int main(void)
          "string escapes, control characters, non-ASCII, NUL");
     same(json_loads("{\"k\\n\\u0000y\":\"v\"}", JSON_ALLOW_NUL, &e), "escaped keys");
     same(json_loads("[1.5,0.1,1e300,-2.0,100.0,1e-7]", 0, &e), "reals as jansson writes them");
+    /* the eight-byte scan: each byte that needs an escape, and bytes that
+     * look close to one (space, '!', '[', ']', DEL, two- and three-byte
+     * UTF-8), at every position of strings of 0 to 24 bytes */
+    {
+        static const char *const probes[] = {"\"", "\\", "\x01", "\x1f", "\n", " ", "!",
+                                             "[",  "]",  "\x7f", "\xc2\xa2", "\xc3\x9c",
+                                             "\xe2\x82\xac"};
+        int bad = 0, n = 0;
+        for (size_t len = 0; len <= 24; len++)
+            for (size_t at = 0; at <= len; at++)
+                for (size_t p = 0; p < sizeof probes / sizeof *probes; p++) {
+                    char s[40];
+                    size_t k = 0;
+                    for (size_t i = 0; i < at; i++)
+                        s[k++] = (char)('a' + (int)(i % 26));
+                    for (const char *q = probes[p]; *q; q++)
+                        s[k++] = *q;
+                    for (size_t i = at; i < len; i++)
+                        s[k++] = (char)('A' + (int)(i % 26));
+                    json_t *v = json_pack("[s%]", s, k);
+                    char *a = v ? json_dumps(v, JSON_COMPACT) : NULL;
+                    char *b = v ? jsonw_dumps(v, NULL) : NULL;
+                    if (!a || !b || strcmp(a, b)) bad++;
+                    n++;
+                    free(a);
+                    free(b);
+                    json_decref(v);
+                }
+        ok(bad == 0 && n > 4000, "escapes found at every position of short strings");
+    }
     json_t *big = json_array();
     for (int i = 0; i < 2000; i++)
         json_array_append_new(big, json_pack("{s:i, s:s}", "n", i, "s", "line of text"));
@@ -75,6 +105,6 @@ int main(void)
     free(text);
     json_decref(back);
     json_decref(req);
-    printf("1..13\n");
+    printf("1..14\n");
     return failures ? 1 : 0;
 }
