@@ -107,16 +107,15 @@ int flow_validate_line(flow_ctx *c, const order_line *l, const char *path, err_t
         args_path(f, sizeof f, path, "qty");
         return err_field(err, ERR_VALIDATION, f, "%s: the line's amount is too large (M4)", f);
     }
-    if (l->mode != MODE_CARRYOUT) {
-        snprintf(f, sizeof f, "%s.delivery.date", path);
-        if (!engine_valid_date(l->date))
-            return err_field(err, ERR_VALIDATION, f, "%s: '%s' is not a date YYYY-MM-DD", f,
-                             l->date);
-        if (strcmp(l->date, c->today) < 0)
-            return err_field(err, ERR_VALIDATION, f, "%s: %s is in the past (today is %s)", f,
-                             l->date, c->today);
-    }
-    return 0;
+    if (l->mode == MODE_CARRYOUT) return 0;
+    bool valid = engine_valid_date(l->date);
+    if (valid && strcmp(l->date, c->today) >= 0) return 0;
+    /* the field's path is written only for an error: every line passes here */
+    snprintf(f, sizeof f, "%s.delivery.date", path);
+    if (!valid)
+        return err_field(err, ERR_VALIDATION, f, "%s: '%s' is not a date YYYY-MM-DD", f, l->date);
+    return err_field(err, ERR_VALIDATION, f, "%s: %s is in the past (today is %s)", f, l->date,
+                     c->today);
 }
 
 /* The shipment the shipping_charge hook is asked about, as JSON text

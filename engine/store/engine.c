@@ -442,13 +442,25 @@ static void civil_from_days(int64_t z, char out[11])
     out[10] = '\0';
 }
 
+/* n digits of s as a number, or -1 if any is not a digit. */
+static int date_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Exactly YYYY-MM-DD, digits only (no sign or space that sscanf's %d would
+ * let in), a day the month has, a year from 1970. Every dated line of every
+ * request passes here, so it reads the ten bytes itself. */
 bool engine_valid_date(const char *s)
 {
-    int y, m, d;
-    char tail;
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
-    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return false;
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
+    if (!s || strnlen(s, 11) != 10 || s[4] != '-' || s[7] != '-') return false;
+    int y = date_digits(s, 4), m = date_digits(s + 5, 2), d = date_digits(s + 8, 2);
+    if (y < 1970 || m < 1 || m > 12 || d < 1) return false;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     return d <= mdays[m - 1] + (m == 2 && leap);
@@ -457,7 +469,11 @@ bool engine_valid_date(const char *s)
 void engine_date_add(const char *date, int days, char out[11])
 {
     int y = 1970, m = 1, d = 1;
-    sscanf(date, "%4d-%2d-%2d", &y, &m, &d);
+    if (engine_valid_date(date)) {
+        y = date_digits(date, 4);
+        m = date_digits(date + 5, 2);
+        d = date_digits(date + 8, 2);
+    }
     civil_from_days(days_from_civil(y, m, d) + days, out);
 }
 

@@ -51,9 +51,9 @@ int main(void)
      * look close to one (space, '!', '[', ']', DEL, two- and three-byte
      * UTF-8), at every position of strings of 0 to 24 bytes */
     {
-        static const char *const probes[] = {"\"", "\\", "\x01", "\x1f", "\n", " ", "!",
-                                             "[",  "]",  "\x7f", "\xc2\xa2", "\xc3\x9c",
-                                             "\xe2\x82\xac"};
+        static const char *const probes[] = {"\"",       "\\",       "\x01",        "\x1f", "\n",
+                                             " ",        "!",        "[",           "]",    "\x7f",
+                                             "\xc2\xa2", "\xc3\x9c", "\xe2\x82\xac"};
         int bad = 0, n = 0;
         for (size_t len = 0; len <= 24; len++)
             for (size_t at = 0; at <= len; at++)

@@ -166,6 +166,15 @@ static void test_dates(void)
     CHECK(!engine_valid_date("2025-13-01") && !engine_valid_date("25-01-01") &&
               !engine_valid_date("2025-01-01x"),
           "malformed dates refused");
+    /* O4: only digits where digits go (sscanf's %d let a sign or a space in) */
+    CHECK(!engine_valid_date("2025-+1-01") && !engine_valid_date("2025-01- 1") &&
+              !engine_valid_date("2025-0a-01") && !engine_valid_date(" 2025-1-01") &&
+              !engine_valid_date("1969-12-31") && !engine_valid_date("2025-04-31") &&
+              !engine_valid_date("") && !engine_valid_date(NULL),
+          "signs, spaces, letters, days a month lacks and years before 1970 refused");
+    CHECK(engine_valid_date("2000-02-29") && !engine_valid_date("2100-02-29") &&
+              engine_valid_date("9999-12-31") && engine_valid_date("1970-01-01"),
+          "leap centuries, the first and the last day");
 }
 
 /* Issue 14 (speed): the server checkpoints on a thread (checkpoint.c);
