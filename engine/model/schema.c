@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,15 +195,44 @@ static bool type_ok(char t, json_t *v)
     }
 }
 
+/* Compares the first byte before calling strcmp: most keys differ there. */
 static const snode *find(const sshape *s, const char *k)
 {
     for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->f[i].name, k)) return &s->f[i];
+        if (s->f[i].name[0] == k[0] && !strcmp(s->f[i].name, k)) return &s->f[i];
     return NULL;
 }
 
+/* Where a value is: a key or an index under its parent. The text
+ * ("lines[2].delivery.date") is written only for an error message, since
+ * every value of every request is checked and almost all pass. */
+typedef struct spath {
+    const struct spath *up; /* NULL: the arguments themselves */
+    const char *key;        /* NULL: an item, at index */
+    size_t index;
+} spath;
+
+static const char *path_text(const spath *at, char *buf, size_t n)
+{
+    if (!at) {
+        buf[0] = '\0';
+        return buf;
+    }
+    char up[160];
+    path_text(at->up, up, sizeof up);
+    return at->key ? args_path(buf, n, up, at->key) : args_index(buf, n, up, at->index);
+}
+
+/* "<path>: <what>", bad_request, naming the path as the field. */
+static int bad(const spath *at, const char *what, err_t *err)
+{
+    char p[160];
+    path_text(at, p, sizeof p);
+    return err_field(err, ERR_BAD_REQUEST, p, "%s: %s", p, what);
+}
+
 /* "'x' is not ship, pickup or carryout" */
-static int bad_tag(const sobj *o, const char *path, const char *value, err_t *err)
+static int bad_tag(const sobj *o, const spath *at, const char *value, err_t *err)
 {
     char list[160] = "";
     size_t n = 0;
@@ -212,67 +242,91 @@ static int bad_tag(const sobj *o, const char *path, const char *value, err_t *er
                               : i == o->nv - 1 ? " or "
                                                : ", ",
                               tag_of(&o->v[i])->tag);
-    return err_field(err, ERR_BAD_REQUEST, path, "%s: '%s' is not %s", path, value, list);
+    char p[160];
+    path_text(at, p, sizeof p);
+    return err_field(err, ERR_BAD_REQUEST, p, "%s: '%s' is not %s", p, value, list);
 }
 
-static int check_obj(const sobj *o, json_t *obj, const char *path, err_t *err);
+static int check_obj(const sobj *o, json_t *obj, const spath *at, err_t *err);
 
-static int check_value(const snode *f, json_t *v, const char *p, err_t *err)
+static int check_value(const snode *f, json_t *v, const spath *at, err_t *err)
 {
-    if (!type_ok(f->type, v))
-        return err_field(err, ERR_BAD_REQUEST, p, "%s: expected %s", p, type_name(f->type));
-    if (f->tag && strcmp(json_string_value(v), f->tag))
-        return err_field(err, ERR_BAD_REQUEST, p, "%s: must be '%s'", p, f->tag);
+    char what[96];
+    if (!type_ok(f->type, v)) {
+        snprintf(what, sizeof what, "expected %s", type_name(f->type));
+        return bad(at, what, err);
+    }
+    if (f->tag && strcmp(json_string_value(v), f->tag)) {
+        snprintf(what, sizeof what, "must be '%s'", f->tag);
+        return bad(at, what, err);
+    }
     if (!f->obj) return 0;
-    if (f->type == 'o') return check_obj(f->obj, v, p, err);
+    if (f->type == 'o') return check_obj(f->obj, v, at, err);
     size_t i;
     json_t *item;
     json_array_foreach(v, i, item)
     {
-        char ip[160];
-        args_index(ip, sizeof ip, p, i);
-        if (!json_is_object(item))
-            return err_field(err, ERR_BAD_REQUEST, ip, "%s: expected an object", ip);
-        if (check_obj(f->obj, item, ip, err) < 0) return -1;
+        spath ip = {at, NULL, i};
+        if (!json_is_object(item)) return bad(&ip, "expected an object", err);
+        if (check_obj(f->obj, item, &ip, err) < 0) return -1;
     }
     return 0;
 }
 
-static int check_obj(const sobj *o, json_t *obj, const char *path, err_t *err)
+/* Keys of one object remembered between the passes (more are looked up
+ * again); a shape's first 64 fields are marked present in a bit set. */
+#define SCHEMA_KEYS_KEPT 64
+
+static int check_obj(const sobj *o, json_t *obj, const spath *at, err_t *err)
 {
-    char p[160];
     const sshape *s = &o->v[0];
     if (o->nv > 1) {
         /* Pick the shape by its tag's value first: which keys are known
          * depends on it (a pickup has a store, a shipment an address). */
         const char *tk = tag_of(s)->name;
         json_t *tv = json_object_get(obj, tk);
-        args_path(p, sizeof p, path, tk);
-        if (!tv || json_is_null(tv)) return err_field(err, ERR_BAD_REQUEST, p, "%s: required", p);
-        if (!json_is_string(tv))
-            return err_field(err, ERR_BAD_REQUEST, p, "%s: expected a string", p);
+        spath tp = {at, tk, 0};
+        if (!tv || json_is_null(tv)) return bad(&tp, "required", err);
+        if (!json_is_string(tv)) return bad(&tp, "expected a string", err);
         s = NULL;
         for (int i = 0; i < o->nv && !s; i++)
             if (!strcmp(tag_of(&o->v[i])->tag, json_string_value(tv))) s = &o->v[i];
-        if (!s) return bad_tag(o, p, json_string_value(tv), err);
+        if (!s) return bad_tag(o, &tp, json_string_value(tv), err);
     }
+    /* First every key must be known, then each value checked, then the
+     * required fields present: the first error in that order is the one
+     * a client sees, whatever else is wrong. */
+    const snode *kept[SCHEMA_KEYS_KEPT];
+    uint64_t present = 0;
+    size_t nk = 0;
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) if (!find(s, k)) return err_field(
-        err, ERR_BAD_REQUEST, args_path(p, sizeof p, path, k), "%s: unknown field", p);
     json_object_foreach(obj, k, v)
     {
-        if (json_is_null(v)) continue;
         const snode *f = find(s, k);
-        /* a plain value of the right type needs no path: most of them */
+        spath kp = {at, k, 0};
+        if (!f) return bad(&kp, "unknown field", err);
+        if (nk < SCHEMA_KEYS_KEPT) kept[nk] = f;
+        nk++;
+        if (f - s->f < 64 && !json_is_null(v)) present |= 1ULL << (f - s->f);
+    }
+    nk = 0;
+    json_object_foreach(obj, k, v)
+    {
+        const snode *f = nk < SCHEMA_KEYS_KEPT ? kept[nk] : find(s, k);
+        nk++;
+        if (json_is_null(v)) continue;
+        /* a plain value of the right type goes no further: most of them */
         if (!f->obj && !f->tag && type_ok(f->type, v)) continue;
-        if (check_value(f, v, args_path(p, sizeof p, path, k), err) < 0) return -1;
+        spath kp = {at, k, 0};
+        if (check_value(f, v, &kp, err) < 0) return -1;
     }
     for (int i = 0; i < s->n; i++) {
-        json_t *v = json_object_get(obj, s->f[i].name);
-        if (!s->f[i].optional && (!v || json_is_null(v))) {
-            args_path(p, sizeof p, path, s->f[i].name);
-            return err_field(err, ERR_BAD_REQUEST, p, "%s: required", p);
+        if (s->f[i].optional) continue;
+        json_t *fv = i < 64 ? NULL : json_object_get(obj, s->f[i].name);
+        if (i < 64 ? !((present >> i) & 1) : !fv || json_is_null(fv)) {
+            spath fp = {at, s->f[i].name, 0};
+            return bad(&fp, "required", err);
         }
     }
     return 0;
@@ -281,5 +335,5 @@ static int check_obj(const sobj *o, json_t *obj, const char *path, err_t *err)
 int schema_check(const schema *s, json_t *obj, err_t *err)
 {
     if (!json_is_object(obj)) return err_set(err, ERR_BAD_REQUEST, "args: expected an object");
-    return check_obj(s->top, obj, "", err);
+    return check_obj(s->top, obj, NULL, err);
 }

@@ -92,6 +92,39 @@ int main(void)
         CHECK(x == NULL && e.message[0], "'%s' refused (%s)", *b, e.message);
         schema_free(x);
     }
+    /* A shape of 70 fields: the checker marks the first 64 present in a
+     * bit set and looks the rest up; a required field on either side of
+     * that line, or null, is still missing. */
+    char wide[1024] = "", args[1024];
+    size_t n = 0;
+    for (int i = 0; i < 70; i++)
+        n += (size_t)snprintf(wide + n, sizeof wide - n, "f%d:i%s ", i, i % 2 ? "?" : "");
+    schema *w = schema_compile(wide, &err);
+    CHECK(w != NULL, "a 70-field schema compiles: %s", err.message);
+    /* the even fields (the required ones), f<skip> left out, f<nul> null */
+#define WIDE_ARGS(skip, nul)                                                                       \
+    do {                                                                                           \
+        n = (size_t)snprintf(args, sizeof args, "{\"f0\":0");                                      \
+        for (int i = 2; i < 70; i += 2)                                                            \
+            if (i == (nul))                                                                        \
+                n += (size_t)snprintf(args + n, sizeof args - n, ",\"f%d\":null", i);              \
+            else if (i != (skip))                                                                  \
+                n += (size_t)snprintf(args + n, sizeof args - n, ",\"f%d\":%d", i, i);             \
+        snprintf(args + n, sizeof args - n, "}");                                                  \
+    } while (0)
+    WIDE_ARGS(-1, -1);
+    expect(w, args, NULL, NULL);
+    WIDE_ARGS(66, -1);
+    expect(w, args, "f66", "f66: required");
+    WIDE_ARGS(-1, 68);
+    expect(w, args, "f68", "f68: required");
+    WIDE_ARGS(-1, 2);
+    expect(w, args, "f2", "f2: required");
+    WIDE_ARGS(4, -1);
+    expect(w, args, "f4", "f4: required");
+#undef WIDE_ARGS
+    schema_free(w);
+
     schema *empty = schema_compile("", &err);
     CHECK(empty != NULL, "the empty schema compiles");
     expect(empty, "{}", NULL, NULL);
