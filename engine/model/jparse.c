@@ -136,6 +136,18 @@ static bool word(jp *j, const char *w, size_t n)
     return true;
 }
 
+/* Whether o already has the key: the few keys of a request's object are
+ * compared in order, which costs less than hashing the key a second time
+ * (setn hashes it to insert); a larger object asks its hash table. */
+static bool has_key(json_t *o, const char *key, size_t kn)
+{
+    if (json_object_size(o) > 8) return json_object_getn(o, key, kn) != NULL;
+    for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it))
+        if (json_object_iter_key_len(it) == kn && !memcmp(json_object_iter_key(it), key, kn))
+            return true;
+    return false;
+}
+
 static json_t *object(jp *j, int depth)
 {
     json_t *o = json_object();
@@ -158,7 +170,7 @@ static json_t *object(jp *j, int depth)
         j->p++;
         json_t *v = value(j, depth + 1);
         if (!v) break;
-        if (json_object_getn(o, key, kn) || json_object_setn_new_nocheck(o, key, kn, v) < 0) {
+        if (has_key(o, key, kn) || json_object_setn_new_nocheck(o, key, kn, v) < 0) {
             json_decref(v); /* a repeated key: jansson's error to give */
             break;
         }

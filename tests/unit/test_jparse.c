@@ -43,10 +43,16 @@ static const char *const fast_lines[] = {
     "\\t\","
     "\"on\":true,\"off\":false,\"none\":null,\"empty\":[],\"o\":{}}}",
     "[1,-0,999999999999999999,-999999999999999999,\"\",[[[]]]]",
+    /* keys that share a prefix are different keys */
+    "{\"a\":1,\"ab\":2,\"b\":3,\"\":4,\"abc\":5}",
 };
 
 static const char *const declined[] = {
-    "{\"a\":1,\"a\":2}",           /* repeated key: jansson's error */
+    "{\"a\":1,\"a\":2}", /* repeated key: jansson's error */
+    /* repeated after 8 keys (compared in order) and after 9 (hashed) */
+    "{\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k8\":0}",
+    "{\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9,"
+    "\"k1\":0}",
     "{\"a\":1.5}",                 /* a real */
     "{\"a\":1e3}",                 /* an exponent */
     "{\"a\":9223372036854775808}", /* too big */
