@@ -14,9 +14,10 @@
 
 typedef jsonw_buf wbuf;
 
-static int grow(wbuf *b, size_t more)
+/* The buffer's growth, out of line: the writers below only compare. */
+int jw_grow(jsonw_buf *b, size_t more)
 {
-    if (b->n + more <= b->cap) return 0;
+    if (b->failed) return -1;
     size_t cap = b->cap ? b->cap : 2048; /* an order fits: no regrowth on the hot path */
     while (cap < b->n + more)
         cap *= 2;
@@ -30,6 +31,11 @@ static int grow(wbuf *b, size_t more)
     return 0;
 }
 
+static inline int grow(wbuf *b, size_t more)
+{
+    return b->n + more <= b->cap ? 0 : jw_grow(b, more);
+}
+
 static void put(wbuf *b, const char *s, size_t len)
 {
     if (grow(b, len) < 0) return;
@@ -37,7 +43,7 @@ static void put(wbuf *b, const char *s, size_t len)
     b->n += len;
 }
 
-static void putc1(wbuf *b, char c)
+static inline void putc1(wbuf *b, char c)
 {
     if (grow(b, 1) < 0) return;
     b->p[b->n++] = c;
@@ -234,15 +240,9 @@ static wbuf *wb(jsonw *w)
     return &w->b;
 }
 
-/* Before any value or key: the comma that separates it from the last. */
 static void jw_sep(jsonw *w)
 {
-    if (w->after_key) {
-        w->after_key = 0;
-        return;
-    }
-    if (w->comma[w->depth]) putc1(wb(w), ',');
-    w->comma[w->depth] = 1;
+    jw_sep_(w);
 }
 
 static void jw_open(jsonw *w, char c)
@@ -277,21 +277,6 @@ void jw_arr(jsonw *w)
 void jw_end_arr(jsonw *w)
 {
     jw_close(w, ']');
-}
-
-/* Keys are the engine's own ASCII names: written without an escape scan. */
-void jw_keyn(jsonw *w, const char *key, size_t len)
-{
-    jw_sep(w);
-    wbuf *b = wb(w);
-    if (grow(b, len + 3) < 0) return;
-    char *p = b->p + b->n;
-    p[0] = '"';
-    memcpy(p + 1, key, len);
-    p[len + 1] = '"';
-    p[len + 2] = ':';
-    b->n += len + 3;
-    w->after_key = 1;
 }
 
 void jw_str(jsonw *w, const char *s)
