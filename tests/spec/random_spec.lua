@@ -11,6 +11,9 @@ local fx = require "fixture"
 local seed = tonumber(os.getenv("CORDER_SEED") or "") or os.time()
 local steps = tonumber(os.getenv("CORDER_STEPS") or "") or 600
 math.randomseed(seed)
+-- The seed goes to stderr first, so that any log of a failed run (ctest's
+-- LastTest.log, CI's output) holds what replays it, whichever check fails.
+io.stderr:write(string.format("random_spec: CORDER_SEED=%d CORDER_STEPS=%d\n", seed, steps))
 
 local items = {"P100", "P200", "P300", "P400", "P600", "P800", "P900"}
 local function pick(t) return t[math.random(#t)] end
@@ -192,12 +195,14 @@ local function run(params, steps)
         add(got, t.tender, 3, t.payments); add(got, t.tender, 4, t.refunds)
       end
     end
-    assert.same(want, got)
+    assert.same(want, got, string.format("R3: the tills of the day (seed %d)", seed))
     db:set_now(0)
     -- the run did real work, not only refusals
     -- (thresholds in proportion to the run's length: 20 and 5 in 600 steps)
-    assert.truthy((counts["order.create"] or 0) > steps / 30)
-    assert.truthy((counts["order.pickup"] or 0) + (counts["order.ship"] or 0) > steps / 120)
+    assert.truthy((counts["order.create"] or 0) > steps / 30,
+                  string.format("too few creates (seed %d)", seed))
+    assert.truthy((counts["order.pickup"] or 0) + (counts["order.ship"] or 0) > steps / 120,
+                  string.format("too few pickups and shipments (seed %d)", seed))
     db:close()
 end
 
