@@ -101,8 +101,19 @@ static int charge_tax(flow_ctx *c, order *o, order_charge *ch, err_t *err)
 int flow_decide_taxes(flow_ctx *c, order *o, err_t *err)
 {
     int rc = 0;
-    for (size_t i = 0; i < o->lines.n && rc == 0; i++)
-        if (o->lines.v[i].tax < 0) rc = line_tax(c, o, &o->lines.v[i], err);
+    for (size_t i = 0; i < o->lines.n && rc == 0; i++) {
+        order_line *l = &o->lines.v[i];
+        if (l->tax >= 0) continue;
+        /* T3: a line whose whole quantity is invoiced (an edit took it down
+         * to what was invoiced) has the tax its invoices took, each share
+         * rounded: decided again for its amount it could differ by a cent
+         * (3 x 19.99 taxed 12.59, two shipped taking 8.39, two taxed 8.40),
+         * and no invoice is left to take the difference. */
+        if (l->qty > 0 && l->qty_invoiced >= l->qty)
+            l->tax = l->tax_invoiced;
+        else
+            rc = line_tax(c, o, l, err);
+    }
     for (size_t i = 0; i < o->charges.n && rc == 0; i++)
         if (o->charges.v[i].tax < 0) rc = charge_tax(c, o, &o->charges.v[i], err);
     decide_tax_done(c);
