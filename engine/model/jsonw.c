@@ -14,7 +14,7 @@
 
 typedef jsonw_buf wbuf;
 
-/* The buffer's growth, out of line: the writers below only compare. */
+/* The buffer's growth (jsonw.h: jw_reserve calls it when text would not fit). */
 int jw_grow(jsonw_buf *b, size_t more)
 {
     if (b->failed) return -1;
@@ -31,21 +31,16 @@ int jw_grow(jsonw_buf *b, size_t more)
     return 0;
 }
 
-static inline int grow(wbuf *b, size_t more)
-{
-    return b->n + more <= b->cap ? 0 : jw_grow(b, more);
-}
-
 static void put(wbuf *b, const char *s, size_t len)
 {
-    if (grow(b, len) < 0) return;
+    if (jw_reserve(b, len) < 0) return;
     memcpy(b->p + b->n, s, len);
     b->n += len;
 }
 
 static inline void putc1(wbuf *b, char c)
 {
-    if (grow(b, 1) < 0) return;
+    if (jw_reserve(b, 1) < 0) return;
     b->p[b->n++] = c;
 }
 
@@ -128,7 +123,7 @@ static void put_string(wbuf *b, const char *s, size_t len)
         put_string_escaped(b, s, len);
         return;
     }
-    if (grow(b, len + 2) < 0) return;
+    if (jw_reserve(b, len + 2) < 0) return;
     char *p = b->p + b->n;
     p[0] = '"';
     memcpy(p + 1, s, len);
@@ -238,11 +233,6 @@ char *jsonw_dumps(const json_t *v, size_t *len)
 static wbuf *wb(jsonw *w)
 {
     return &w->b;
-}
-
-static void jw_sep(jsonw *w)
-{
-    jw_sep_(w);
 }
 
 static void jw_open(jsonw *w, char c)

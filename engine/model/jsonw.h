@@ -46,18 +46,24 @@ void jw_obj(jsonw *w);
 void jw_end_obj(jsonw *w);
 void jw_arr(jsonw *w);
 void jw_end_arr(jsonw *w);
-/* The buffer's growth (the inline writers below call it only when the
- * text would not fit): 0, or -1 with b->failed set. */
+/* The buffer's growth, out of line: 0, or -1 with b->failed set. */
 int jw_grow(jsonw_buf *b, size_t more);
 
+/* Room for more bytes: a comparison, and the growth only when the text
+ * would not fit (every writer here and in jsonw.c asks this way). */
+static inline int jw_reserve(jsonw_buf *b, size_t more)
+{
+    return b->n + more <= b->cap ? 0 : jw_grow(b, more);
+}
+
 /* Before any value or key: the comma that separates it from the last. */
-static inline void jw_sep_(jsonw *w)
+static inline void jw_sep(jsonw *w)
 {
     if (w->after_key) {
         w->after_key = 0;
         return;
     }
-    if (w->comma[w->depth] && (w->b.n < w->b.cap || jw_grow(&w->b, 1) == 0)) w->b.p[w->b.n++] = ',';
+    if (w->comma[w->depth] && jw_reserve(&w->b, 1) == 0) w->b.p[w->b.n++] = ',';
     w->comma[w->depth] = 1;
 }
 
@@ -68,9 +74,9 @@ static inline void jw_sep_(jsonw *w)
 static inline void jw_key(jsonw *w, const char *key)
 {
     size_t len = strlen(key);
-    jw_sep_(w);
+    jw_sep(w);
     jsonw_buf *b = &w->b;
-    if (b->n + len + 3 > b->cap && jw_grow(b, len + 3) < 0) return;
+    if (jw_reserve(b, len + 3) < 0) return;
     char *p = b->p + b->n;
     p[0] = '"';
     memcpy(p + 1, key, len);

@@ -274,8 +274,10 @@ static int check_value(const snode *f, json_t *v, const spath *at, err_t *err)
 }
 
 /* Keys of one object remembered between the passes (more are looked up
- * again); a shape's first 64 fields are marked present in a bit set. */
+ * again); a shape's first SCHEMA_BITS fields are marked present in a bit
+ * set (the rest are looked up in the object). */
 #define SCHEMA_KEYS_KEPT 64
+#define SCHEMA_BITS 64
 
 static int check_obj(const sobj *o, json_t *obj, const spath *at, err_t *err)
 {
@@ -308,7 +310,7 @@ static int check_obj(const sobj *o, json_t *obj, const spath *at, err_t *err)
         if (!f) return bad(&kp, "unknown field", err);
         if (nk < SCHEMA_KEYS_KEPT) kept[nk] = f;
         nk++;
-        if (f - s->f < 64 && !json_is_null(v)) present |= 1ULL << (f - s->f);
+        if (f - s->f < SCHEMA_BITS && !json_is_null(v)) present |= 1ULL << (f - s->f);
     }
     nk = 0;
     json_object_foreach(obj, k, v)
@@ -323,8 +325,14 @@ static int check_obj(const sobj *o, json_t *obj, const spath *at, err_t *err)
     }
     for (int i = 0; i < s->n; i++) {
         if (s->f[i].optional) continue;
-        json_t *fv = i < 64 ? NULL : json_object_get(obj, s->f[i].name);
-        if (i < 64 ? !((present >> i) & 1) : !fv || json_is_null(fv)) {
+        bool here;
+        if (i < SCHEMA_BITS) {
+            here = (present >> i) & 1;
+        } else {
+            json_t *fv = json_object_get(obj, s->f[i].name);
+            here = fv && !json_is_null(fv);
+        }
+        if (!here) {
             spath fp = {at, s->f[i].name, 0};
             return bad(&fp, "required", err);
         }

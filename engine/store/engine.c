@@ -454,26 +454,31 @@ static int date_digits(const char *s, int n)
 }
 
 /* Exactly YYYY-MM-DD, digits only (no sign or space that sscanf's %d would
- * let in), a day the month has, a year from 1970. Every dated line of every
- * request passes here, so it reads the ten bytes itself. */
-bool engine_valid_date(const char *s)
+ * let in), a day the month has, a year from 1970: true with its parts.
+ * Every dated line of every request passes here, so it reads the ten
+ * bytes itself. */
+static bool date_parts(const char *s, int *y, int *m, int *d)
 {
     if (!s || strnlen(s, 11) != 10 || s[4] != '-' || s[7] != '-') return false;
-    int y = date_digits(s, 4), m = date_digits(s + 5, 2), d = date_digits(s + 8, 2);
-    if (y < 1970 || m < 1 || m > 12 || d < 1) return false;
+    *y = date_digits(s, 4);
+    *m = date_digits(s + 5, 2);
+    *d = date_digits(s + 8, 2);
+    if (*y < 1970 || *m < 1 || *m > 12 || *d < 1) return false;
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
+    int leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
+    return *d <= mdays[*m - 1] + (*m == 2 && leap);
+}
+
+bool engine_valid_date(const char *s)
+{
+    int y, m, d;
+    return date_parts(s, &y, &m, &d);
 }
 
 void engine_date_add(const char *date, int days, char out[11])
 {
-    int y = 1970, m = 1, d = 1;
-    if (engine_valid_date(date)) {
-        y = date_digits(date, 4);
-        m = date_digits(date + 5, 2);
-        d = date_digits(date + 8, 2);
-    }
+    int y, m, d;
+    if (!date_parts(date, &y, &m, &d)) y = 1970, m = 1, d = 1;
     civil_from_days(days_from_civil(y, m, d) + days, out);
 }
 
