@@ -15,6 +15,13 @@ foreach(src ${UNIT_TESTS})
   set_tests_properties(unit/${name} PROPERTIES ENVIRONMENT
     "CORDER_ROOT=${CMAKE_SOURCE_DIR}")
 endforeach()
+# The policy budget's other clock: where the watchdog thread cannot run
+# (CORDER_POLICY_WATCHDOG=0 stands for that), the count hook keeps it.
+foreach(name test_policy test_policy_watchdog)
+  add_test(NAME unit/${name}_counted COMMAND ${name})
+  set_tests_properties(unit/${name}_counted PROPERTIES ENVIRONMENT
+    "CORDER_ROOT=${CMAKE_SOURCE_DIR};CORDER_POLICY_WATCHDOG=0")
+endforeach()
 
 # The durability specs' failing disk (tests/lib/failsync.c), LD_PRELOADed
 # into a server: a plain shared object, found by the specs in CORDER_BUILD.

@@ -53,7 +53,7 @@ static void psb_big_grew(psb_state *s)
 {
     s->big_mark = s->big * 2;
     int every = psb_period(s->big);
-    if (s->L && !s->tripped && every < s->hook_every) psb_set_hook(s, every);
+    if (s->L && !s->tripped && !s->watched && every < s->hook_every) psb_set_hook(s, every);
 }
 
 /* Allocation is work too (a concatenation, a table growing): it is charged
@@ -98,10 +98,17 @@ static void *psb_small_get(psb_state *s, size_t n)
     return b;
 }
 
+/* PSB_SMALL_KEEP of each class, spelled out so that a free divides
+ * nothing. */
+#define PSB_KEEP4(c)                                                                               \
+    PSB_SMALL_KEEP(c), PSB_SMALL_KEEP(c + 1), PSB_SMALL_KEEP(c + 2), PSB_SMALL_KEEP(c + 3)
+static const unsigned short psb_keep[PSB_SMALL_CLASSES] = {PSB_KEEP4(0), PSB_KEEP4(4), PSB_KEEP4(8),
+                                                           PSB_KEEP4(12)};
+
 static void psb_small_put(psb_state *s, void *b, size_t n)
 {
     size_t c = psb_class(n) - 1;
-    if (s->nsmall[c] >= PSB_SMALL_KEEP(c)) {
+    if (s->nsmall[c] >= psb_keep[c]) {
         free(b);
         return;
     }
@@ -137,23 +144,44 @@ static void *psb_resize(psb_state *s, void *ptr, size_t old, size_t nsize)
     return realloc(ptr, nsize <= PSB_SMALL_MAX ? psb_class(nsize) << 4 : nsize);
 }
 
-/* In Lua 5.4 osize is a type tag, not a size, when ptr is NULL. */
-void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* A refused allocation raises "not enough memory", which carries no
+ * position: the line of the policy code running is noted here, for the
+ * error (L2). lua_getstack and lua_getinfo with "l" only read the call
+ * chain and the function's line table, so they may run inside the
+ * allocator. A state being built or closed (no thread armed) keeps the
+ * hook's own line. */
+static __attribute__((cold, noinline)) void psb_note_line(psb_state *s)
 {
-    psb_state *s = ud;
-    size_t old = ptr ? osize : 0;
+    lua_State *L = s->run;
+    lua_Debug ar;
+    if (!L) return;
+    for (int level = 0; level < 8 && lua_getstack(L, level, &ar); level++)
+        if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
+            s->last_line = ar.currentline;
+            return;
+        }
+}
+
+/* Everything but the two common cases of psb_alloc below. In Lua 5.4
+ * osize is a type tag, not a size, when ptr is NULL. */
+static __attribute__((noinline)) void *psb_alloc_slow(psb_state *s, void *ptr, size_t osize,
+                                                      size_t nsize)
+{
     if (nsize == 0) {
         if (!ptr) return NULL; /* Lua frees empty arrays too: no call to make */
-        if (old <= PSB_SMALL_MAX)
-            psb_small_put(s, ptr, old);
-        else
-            free(ptr);
-        s->used -= old;
-        if (old >= PSB_BIG_BLOCK) s->big -= old;
+        s->used -= osize;
+        if (osize <= PSB_SMALL_MAX) {
+            psb_small_put(s, ptr, osize);
+            return NULL;
+        }
+        free(ptr);
+        if (osize >= PSB_BIG_BLOCK) s->big -= osize;
         return NULL;
     }
+    size_t old = ptr ? osize : 0;
     if (nsize > old && (s->used > s->cap || nsize - old > s->cap - s->used)) {
         s->mem_refused = 1;
+        psb_note_line(s);
         return NULL;
     }
     void *np = !ptr ? nsize <= PSB_SMALL_MAX ? psb_small_get(s, nsize) : malloc(nsize)
@@ -170,6 +198,40 @@ void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     else
         psb_alloc_tick(s);
     return np;
+}
+
+/* Most calls free a small block into its class's cache or take one from
+ * it (a hook call of tests/bench/policy_bench.c makes some 95): those two
+ * cases are a leaf function without a stack frame, the rest is
+ * psb_alloc_slow's (43 instructions a call were 24 of saving and restoring
+ * registers for the slow path's sake). */
+void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    psb_state *s = ud;
+    if (nsize == 0) {
+        if (ptr && osize <= PSB_SMALL_MAX) {
+            size_t c = psb_class(osize) - 1;
+            if (s->nsmall[c] < psb_keep[c]) {
+                *(void **)ptr = s->small[c];
+                s->small[c] = ptr;
+                s->nsmall[c]++;
+                s->used -= osize;
+                return NULL;
+            }
+        }
+    } else if (!ptr && nsize <= PSB_SMALL_MAX && s->used <= s->cap && nsize <= s->cap - s->used &&
+               nsize >> 2 < s->work_left) {
+        size_t c = psb_class(nsize) - 1;
+        void *b = s->small[c];
+        if (b) {
+            s->small[c] = *(void **)b;
+            s->nsmall[c]--;
+            s->used += nsize;
+            s->work_left -= nsize >> 2;
+            return b;
+        }
+    }
+    return psb_alloc_slow(s, ptr, osize, nsize);
 }
 
 psb_state *psb_of(lua_State *L)
@@ -241,6 +303,16 @@ void psb_reserve(lua_State *L, size_t ns)
     s->work_left = PSB_WORK_EVERY;
 }
 
+/* The watchdog's trip, on the call's thread from a signal handler
+ * (policy_watchdog.c): flags and the hook only. */
+static void psb_trip(void *arg)
+{
+    psb_state *s = arg;
+    if (s->tripped) return;
+    s->tripped = 1;
+    psb_set_hook(s, 1);
+}
+
 void psb_arm(lua_State *L, const char *store)
 {
     psb_state *s = psb_of(L);
@@ -251,16 +323,34 @@ void psb_arm(lua_State *L, const char *store)
     s->store = store;
     s->work_left = PSB_WORK_EVERY;
     s->big_mark = s->big;
+    /* A hook left by the last call (tripped, or counting) goes first, so
+     * that the watchdog's trip cannot be undone by it. */
+    if (s->hook_every) {
+        lua_sethook(s->L, NULL, 0, 0);
+        if (L != s->L) lua_sethook(L, NULL, 0, 0);
+        s->hook_every = 0;
+    }
     s->deadline_ns = psb_now_ns() + s->budget_us * 1000;
-    psb_set_hook(s, psb_period(s->big));
+    /* Armed again before its disarm (a console chunk's coroutine after
+     * the chunk's load), the state keeps the outer call it saved first. */
+    s->watched = pwt_watch(psb_trip, s, s->deadline_ns, s->watched ? NULL : &s->outer);
+    if (!s->watched) psb_set_hook(s, psb_period(s->big));
 }
 
-/* The hook stays: the deadline is left to expire so that stray finalizers
- * between calls are bounded too. */
+/* Watched, the budget ends with the call: no hook is left behind (a
+ * policy has no finalizers: setmetatable refuses __gc). Counted, the hook
+ * stays and the deadline is left to expire, as the count hook always
+ * did. */
 void psb_disarm(lua_State *L)
 {
     psb_state *s = psb_of(L);
     s->store = NULL;
+    if (s->watched) {
+        pwt_unwatch(&s->outer);
+        s->watched = 0;
+        s->run = s->L;
+        return;
+    }
     if (s->run != s->L) { /* a coroutine may go away: back to the main thread */
         s->run = s->L;
         psb_set_hook(s, psb_period(s->big));

@@ -1,6 +1,7 @@
 /* policy_budget.h: the two limits of a sandboxed lua_State (SPEC L2):
- * memory (a capped allocator) and time (a count hook comparing the clock
- * with a deadline, and the work library functions written in C charge).
+ * memory (a capped allocator) and time (a deadline that a watchdog thread
+ * watches, policy_watchdog.c, or where it cannot, a count hook comparing
+ * the clock with it; and the work library functions written in C charge).
  * The lowest file of the policy host: the sandbox, the bounded library
  * functions and the pattern matcher all stand on it. */
 #ifndef CORDER_POLICY_BUDGET_H
@@ -9,6 +10,8 @@
 #include <lua.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "host/policy_watchdog.h"
 
 /* Work units a library function charges between two reads of the clock.
  * A unit is about a nanosecond of work on an ordinary machine (a byte
@@ -34,13 +37,15 @@ typedef struct {
     size_t work_left;  /* units before the next clock read (psb_charge) */
     size_t big;        /* bytes held in blocks of PSB_BIG_BLOCK or more */
     size_t big_mark;   /* ... above which the hook period is shortened */
-    int hook_every;    /* the count hook's period now, in instructions */
+    int hook_every;    /* the count hook's period now, in instructions; 0: none */
+    int watched;       /* the watchdog watches this call: no count hook */
+    pwt_call outer;    /* what the thread watched before (policy_watchdog.h) */
     lua_State *L;      /* the main thread */
     lua_State *run;    /* the thread psb_arm armed (the main one, or a console
                         * chunk's coroutine): where hook changes go */
     int tripped;       /* the budget fired; every instruction errors now */
     int mem_refused;   /* an allocation was refused since the last reset */
-    int last_line;     /* the policy line the count hook last saw, for memory errors */
+    int last_line;     /* the policy line running when memory was refused */
     const char *store; /* for print and corder.log during a call */
     void *view;        /* the order view's per-state data (policy_view.c) */
 } psb_state;

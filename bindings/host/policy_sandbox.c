@@ -433,6 +433,7 @@ void psb_close(lua_State *L)
     /* Finalizers run in lua_close: give them a budget and no more. */
     psb_arm(L, NULL);
     lua_close(L);
+    if (s->watched) pwt_unwatch(&s->outer); /* before s goes */
     psb_alloc_release(s);
     free(s);
 }

@@ -246,8 +246,11 @@ static int64_t sat_mul(int64_t a, int64_t b)
     return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
 }
 
-/* Upvalue 1 is the view's state, then the keys. */
+/* Upvalue 1 is the view's state, then the keys, then the elements'
+ * metatable (a push of an upvalue, where a lookup in the registry cost 175
+ * instructions an element: tests/bench/policy_bench.c under callgrind). */
 #define KEY_UPV(k) lua_upvalueindex(2 + (k))
+#define ELEM_MT_UPV lua_upvalueindex(2 + K_COUNT)
 
 static void key(lua_State *L, int k)
 {
@@ -507,8 +510,6 @@ static pvw_elem *elem_add(pvw_state *s, const void *t, int kind, size_t i)
     return e;
 }
 
-static const char pel_mt_key = 'e';
-
 /* A new element: an empty table with the elements' metatable while
  * records last, a whole table past them. */
 static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i)
@@ -517,7 +518,7 @@ static void push_elem_new(lua_State *L, pvw_state *s, int kind, size_t i)
         size_t n = kinds[kind].neager;
         const uint8_t *keys = kinds[kind].eager;
         lua_createtable(L, 0, (int)n);
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &pel_mt_key);
+        lua_pushvalue(L, ELEM_MT_UPV);
         lua_setmetatable(L, -2);
         pvw_elem *e = elem_add(s, lua_topointer(L, -1), kind, i);
         for (size_t j = 0; j < n; j++) {
@@ -1020,18 +1021,20 @@ static int pvw_pairs(lua_State *L)
 
 static const char pvw_mt_key = 'm';
 
-/* A metatable whose functions share the view's state and the keys. */
-static void new_mt(lua_State *L, int ud, const luaL_Reg *fns, const void *regkey)
+/* Fills the metatable at mt with functions that share the view's state,
+ * the keys and the elements' metatable (at emt). */
+static void fill_mt(lua_State *L, int mt, int ud, int emt, const luaL_Reg *fns)
 {
-    lua_createtable(L, 0, 4);
-    luaL_checkstack(L, K_COUNT + 1, "order view");
+    luaL_checkstack(L, K_COUNT + 3, "order view");
+    lua_pushvalue(L, mt);
     lua_pushvalue(L, ud);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, key_names[k]);
-    luaL_setfuncs(L, fns, 1 + K_COUNT);
+    lua_pushvalue(L, emt);
+    luaL_setfuncs(L, fns, 2 + K_COUNT);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, regkey);
+    lua_pop(L, 1);
 }
 
 void pvw_install(lua_State *L)
@@ -1043,8 +1046,12 @@ void pvw_install(lua_State *L)
         {"__index", pvw_index}, {"__newindex", pvw_newindex}, {"__pairs", pvw_pairs}, {NULL, NULL}};
     static const luaL_Reg efns[] = {
         {"__index", pel_index}, {"__newindex", pel_newindex}, {"__pairs", pel_pairs}, {NULL, NULL}};
-    new_mt(L, ud, fns, &pvw_mt_key);
-    new_mt(L, ud, efns, &pel_mt_key);
+    lua_createtable(L, 0, 4); /* the order's metatable */
+    lua_createtable(L, 0, 4); /* the elements' */
+    fill_mt(L, ud + 1, ud, ud + 2, fns);
+    fill_mt(L, ud + 2, ud, ud + 2, efns);
+    lua_pop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pvw_mt_key);
     /* The keys' bytes, for elem_key: the metatables' upvalues keep the
      * strings, and short strings are interned, so the address is the key. */
     for (int k = 0; k < K_COUNT; k++) {

@@ -136,28 +136,36 @@ int main(int argc, char **argv)
     if (!o) return fail("sample order", "out of memory");
     static int64_t t[CALLS], tt[CALLS], tv[CALLS];
     int64_t first = -1;
+    /* The flow's call: the order's structs, no text. Each kind of call is
+     * timed in a loop of its own, so that each pays for its own garbage:
+     * the text path makes some 25 tables a call, and timed in turns with
+     * it, the flow's call paid for collecting them (2.75 against 2.5 us). */
     for (int i = 0; i < CALLS; i++) {
         policy *p = policy_acquire(h, "S001", &e);
-        /* The flow's call: the order's structs, no text. */
-        int64_t v, w, t0 = now_ns();
+        int64_t v, t0 = now_ns();
         policy_arg a = {.order = o};
         int rc = policy_call_amount_args(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &a, 1, &v, &e);
-        int64_t t1 = now_ns();
-        /* The view as text (the decision's log entry), then the text path. */
+        t[i] = now_ns() - t0;
+        policy_release(p);
+        if (rc < 0) return fail("deposit", e.message);
+        if (first < 0) first = v;
+        if (v != first) return fail("deposit", "two calls gave different answers");
+    }
+    /* The view as text (the decision's log entry), then the text path. */
+    for (int i = 0; i < CALLS; i++) {
+        policy *p = policy_acquire(h, "S001", &e);
+        int64_t w, t1 = now_ns();
         policy_arg ta = {0};
         char *text = (char *)(ta.text = order_text(o, ORDER_POLICY, &ta.len));
         int64_t t2 = now_ns();
-        if (rc == 0)
-            rc = policy_call_amount_args(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &ta, 1, &w, &e);
+        int rc = policy_call_amount_args(p, HOOK_DEPOSIT, "S001", "2030-01-01", 0, &ta, 1, &w, &e);
         int64_t t3 = now_ns();
         free(text);
-        t[i] = t1 - t0;
         tv[i] = t2 - t1;
         tt[i] = t3 - t2;
         policy_release(p);
         if (rc < 0) return fail("deposit", e.message);
-        if (v != w) return fail("deposit", "the view and the text gave different answers");
-        if (first < 0) first = v;
+        if (w != first) return fail("deposit", "the view and the text gave different answers");
     }
     /* (49900 * 2 ship + 49900 * 2 pickup, twice, + 4500) * 10 % */
     if (first != 40370) return fail("deposit", "not the default rule's 40370");
