@@ -203,13 +203,27 @@ static pwt_slot *slot_take(void)
 
 /* The slot's call, in the order the handler reads it: the deadline last
  * (a signal between two of the stores finds no deadline, or the old call
- * whole). */
-static void slot_set(pwt_slot *sl, pwt_trip_fn trip, void *arg, int64_t deadline_ns)
+ * whole). Release stores keep that order on this thread, where the
+ * handler runs; only a call's deadline needs a full fence (pwt_watch,
+ * against the watchdog's parking), so each call pays one locked
+ * instruction, not eight. */
+static void slot_set(pwt_slot *sl, pwt_trip_fn trip, void *arg, int64_t deadline_ns, bool fence)
 {
-    atomic_store(&sl->deadline, 0);
-    atomic_store(&sl->trip, trip);
-    atomic_store(&sl->arg, arg);
-    atomic_store(&sl->deadline, deadline_ns);
+    atomic_store_explicit(&sl->deadline, 0, memory_order_relaxed);
+    atomic_store_explicit(&sl->trip, trip, memory_order_release);
+    atomic_store_explicit(&sl->arg, arg, memory_order_release);
+    atomic_store_explicit(&sl->deadline, deadline_ns,
+                          fence ? memory_order_seq_cst : memory_order_release);
+}
+
+/* After a deadline's fenced store: wake the watchdog if it parks. */
+static void wake(void)
+{
+    if (!atomic_load(&parked)) return;
+    pthread_mutex_lock(&park_mu);
+    atomic_store(&parked, 0);
+    pthread_cond_signal(&park_cv);
+    pthread_mutex_unlock(&park_mu);
 }
 
 bool pwt_watch(pwt_trip_fn trip, void *arg, int64_t deadline_ns, pwt_call *outer)
@@ -218,17 +232,13 @@ bool pwt_watch(pwt_trip_fn trip, void *arg, int64_t deadline_ns, pwt_call *outer
     if (!sl) sl = mine = slot_take();
     if (sl == &none) return false;
     if (outer)
-        *outer =
-            (pwt_call){atomic_load(&sl->trip), atomic_load(&sl->arg), atomic_load(&sl->deadline)};
+        *outer = (pwt_call){atomic_load_explicit(&sl->trip, memory_order_relaxed),
+                            atomic_load_explicit(&sl->arg, memory_order_relaxed),
+                            atomic_load_explicit(&sl->deadline, memory_order_relaxed)};
     atomic_store_explicit(&sl->calls, atomic_load_explicit(&sl->calls, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    slot_set(sl, trip, arg, deadline_ns ? deadline_ns : 1);
-    if (atomic_load(&parked)) {
-        pthread_mutex_lock(&park_mu);
-        atomic_store(&parked, 0);
-        pthread_cond_signal(&park_cv);
-        pthread_mutex_unlock(&park_mu);
-    }
+    slot_set(sl, trip, arg, deadline_ns ? deadline_ns : 1, true);
+    wake();
     return true;
 }
 
@@ -236,8 +246,10 @@ void pwt_unwatch(const pwt_call *outer)
 {
     pwt_slot *sl = mine;
     if (!sl || sl == &none) return;
-    if (outer)
-        slot_set(sl, outer->trip, outer->arg, outer->deadline_ns);
-    else
-        slot_set(sl, NULL, NULL, 0);
+    if (outer && outer->deadline_ns) { /* the outer call goes on */
+        slot_set(sl, outer->trip, outer->arg, outer->deadline_ns, true);
+        wake();
+    } else {
+        slot_set(sl, NULL, NULL, 0, false);
+    }
 }
