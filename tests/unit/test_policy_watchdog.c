@@ -3,8 +3,9 @@
  * runaway one is still stopped within the bound, and so is one that runs
  * after an idle spell (the watchdog parked), one on a thread that blocks
  * every signal, and an outer call after a nested call of another state
- * ended (a console chunk that made a request asking a policy). A call that
- * ended is not tripped later. ctest runs this file twice: as is, and with
+ * ended (a console chunk that made a request asking a policy), and more
+ * threads than the watchdog has slots. A call that ended is not tripped
+ * later. ctest runs this file twice: as is, and with
  * CORDER_POLICY_WATCHDOG=0, where the count hook must do the same work. */
 #include <lauxlib.h>
 #include <pthread.h>
@@ -173,6 +174,45 @@ static void test_threads(void)
         pthread_join(t[i], NULL);
 }
 
+/* More threads than the watchdog has slots (64), all holding one at
+ * once: the threads without a slot get the count hook, and every loop is
+ * stopped either way. Slots of threads that ended (the tests above) are
+ * free again: the main thread holds one, so 63 of 70 are watched. */
+#define MANY 70
+static pthread_barrier_t many_barrier;
+static int many_watched;
+static pthread_mutex_t many_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *many_thread(void *unused)
+{
+    (void)unused;
+    err_t e;
+    lua_State *L = psb_new(&lim, &e); /* psb_new arms once: the slot is taken here */
+    CHECK(L != NULL, "%s", e.message);
+    psb_arm(L, NULL);
+    int watched = psb_of(L)->watched;
+    psb_disarm(L);
+    pthread_mutex_lock(&many_mu);
+    many_watched += watched;
+    pthread_mutex_unlock(&many_mu);
+    pthread_barrier_wait(&many_barrier); /* every thread holds its slot now */
+    expect_stopped(L, watched ? "a watched thread of 70" : "a counted thread of 70");
+    psb_close(L);
+    return NULL;
+}
+
+static void test_more_threads_than_slots(void)
+{
+    pthread_t t[MANY];
+    pthread_barrier_init(&many_barrier, NULL, MANY);
+    for (int i = 0; i < MANY; i++)
+        CHECK(pthread_create(&t[i], NULL, many_thread, NULL) == 0, "pthread_create %d", i);
+    for (int i = 0; i < MANY; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&many_barrier);
+    CHECK(many_watched == (watchdog_on ? 63 : 0), "%d of %d threads watched", many_watched, MANY);
+}
+
 int main(void)
 {
     const char *env = getenv("CORDER_POLICY_WATCHDOG");
@@ -182,5 +222,6 @@ int main(void)
     test_nested();
     test_blocked_signals();
     test_threads();
+    test_more_threads_than_slots();
     return T_DONE();
 }
