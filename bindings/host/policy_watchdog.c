@@ -51,6 +51,7 @@ static int started; /* 1: the thread runs; -1: it cannot */
 static int sig;
 static pthread_key_t exit_key;
 static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER; /* signalling against release */
 static pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
 static atomic_int parked;
 /* This thread's slot: NULL before its first call, &none when it has none. */
@@ -119,7 +120,12 @@ static void *watch_main(void *unused)
             seen[i] = c;
             if (d && now >= d && signalled[i] != d) {
                 signalled[i] = d;
-                pthread_kill(sl->tid, sig);
+                /* under the lock slot_release takes, so that a thread that
+                 * gave its slot back (it is ending) is never signalled */
+                pthread_mutex_lock(&slots_mu);
+                if (atomic_load(&sl->used) && atomic_load(&sl->deadline) == d)
+                    pthread_kill(sl->tid, sig);
+                pthread_mutex_unlock(&slots_mu);
             }
         }
         if (active)
@@ -136,9 +142,11 @@ static void *watch_main(void *unused)
 static void slot_release(void *p)
 {
     pwt_slot *sl = p;
+    pthread_mutex_lock(&slots_mu);
     atomic_store(&sl->deadline, 0);
     atomic_store(&sl->arg, NULL);
     atomic_store(&sl->used, 0);
+    pthread_mutex_unlock(&slots_mu);
 }
 
 /* A real-time signal nobody handles yet, with our handler. */
