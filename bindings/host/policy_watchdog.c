@@ -165,6 +165,12 @@ static int pick_signal(void)
     return 0;
 }
 
+/* A child of fork has no watchdog thread: its calls count for themselves. */
+static void after_fork_child(void)
+{
+    started = -1;
+}
+
 static void start(void)
 {
     started = -1;
@@ -185,7 +191,7 @@ static void start(void)
     int rc = pthread_create(&t, &attr, watch_main, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) started = 1;
+    if (rc == 0 && pthread_atfork(NULL, NULL, after_fork_child) == 0) started = 1;
 }
 
 static pwt_slot *slot_take(void)
@@ -238,7 +244,7 @@ bool pwt_watch(pwt_trip_fn trip, void *arg, int64_t deadline_ns, pwt_call *outer
 {
     pwt_slot *sl = mine;
     if (!sl) sl = mine = slot_take();
-    if (sl == &none) return false;
+    if (sl == &none || started != 1) return false;
     if (outer)
         *outer = (pwt_call){atomic_load_explicit(&sl->trip, memory_order_relaxed),
                             atomic_load_explicit(&sl->arg, memory_order_relaxed),

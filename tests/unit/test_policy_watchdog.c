@@ -4,14 +4,16 @@
  * after an idle spell (the watchdog parked), one on a thread that blocks
  * every signal, and an outer call after a nested call of another state
  * ended (a console chunk that made a request asking a policy), and more
- * threads than the watchdog has slots. A call that ended is not tripped
- * later. ctest runs this file twice: as is, and with
+ * threads than the watchdog has slots, and in a child of fork (no
+ * watchdog thread there: the count hook). A call that ended is not
+ * tripped later. ctest runs this file twice: as is, and with
  * CORDER_POLICY_WATCHDOG=0, where the count hook must do the same work. */
 #include <lauxlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,6 +215,32 @@ static void test_more_threads_than_slots(void)
     CHECK(many_watched == (watchdog_on ? 63 : 0), "%d of %d threads watched", many_watched, MANY);
 }
 
+/* A child of fork has no watchdog thread: its calls are counted, and a
+ * loop there is stopped all the same. */
+static void test_fork(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        err_t e;
+        lua_State *L = psb_new(&lim, &e);
+        int bad = !L;
+        if (L) {
+            psb_arm(L, NULL);
+            bad |= psb_of(L)->watched != 0;
+            psb_disarm(L);
+            int before = t_failed;
+            expect_stopped(L, "in a child of fork");
+            bad |= t_failed != before;
+            psb_close(L);
+        }
+        _exit(bad);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child: status %d", status);
+}
+
 int main(void)
 {
     const char *env = getenv("CORDER_POLICY_WATCHDOG");
@@ -223,5 +251,6 @@ int main(void)
     test_blocked_signals();
     test_threads();
     test_more_threads_than_slots();
+    test_fork();
     return T_DONE();
 }
