@@ -18,12 +18,16 @@
  * Three limits make a fault cost one request, never the engine:
  *   - memory: a lua_Alloc that refuses growth past the cap (Lua turns that
  *     into a "not enough memory" error that unwinds to our pcall);
- *   - time in Lua code: a count hook compares the monotonic clock with a
- *     deadline every PSB_HOOK_EVERY instructions. When it fires it errors
- *     and re-arms itself with a count of 1, so a policy's own pcall that
+ *   - time in Lua code: a watchdog thread compares the monotonic clock
+ *     with the call's deadline every millisecond (policy_watchdog.c) and,
+ *     past it, has the call's thread set a count hook of 1, which errors
+ *     at every instruction from then on, so a policy's own pcall that
  *     catches the error is stopped again at its next instruction (Redis
- *     does the same). The hook is never removed, so a __gc finalizer that
- *     runs between calls meets an expired deadline and is stopped at once;
+ *     does the same). Until then the policy runs with no hook, which Lua
+ *     would check before every instruction. Where the watchdog cannot
+ *     watch (policy_watchdog.h), a count hook compares the clock with the
+ *     deadline every PSB_HOOK_EVERY instructions instead, as it always
+ *     did. No finalizer runs between calls: setmetatable refuses __gc;
  *   - time in C, where the hook cannot look: a library function runs no
  *     Lua instructions, and string.find with many ".-" or
  *     table.move({}, 1, 3e8, 2) once held the engine for seconds. Now each
@@ -39,10 +43,10 @@
  *     (psb_reserve). load feeds the compiler 4 KiB pieces, each charged.
  *     Some single instructions cost time in proportion to a big object
  *     (== or < on long strings, a numeral of a million digits, ... of a
- *     million values): the allocator counts the bytes held in big blocks
- *     and shortens the hook's period as they grow (psb_period), counts
- *     allocated bytes as work, and sets the hook to fire at the next
- *     instruction once the deadline has passed.
+ *     million values): the allocator counts allocated bytes as work and
+ *     sets the hook to fire at the next instruction once the deadline has
+ *     passed; under the count hook it also counts the bytes held in big
+ *     blocks and shortens the hook's period as they grow (psb_period).
  * What still runs to its end past the deadline is one step bounded by the
  * memory cap (a copy of at most 32 MiB, or its first touch: a few ms on
  * ordinary hardware, up to ~0.1 s where fresh memory is slow), and the
