@@ -517,6 +517,35 @@ static void test_table_semantics(const char *pdir)
                   v == 22,
               "call %d: ctx.params as loaded: %lld %s", i, (long long)v, err.message);
     policy_release(p);
+
+    /* The same with no table among the parameters, where ctx.params reads
+     * the parameters table directly (no __index function): a value set,
+     * changed or set to nil stays in that call, pairs walks every
+     * parameter, and the next call sees them as loaded. */
+    write_file(path,
+               "return { parameters = { bonus = 7 },\n"
+               "  deposit = function(order, ctx)\n"
+               "    assert(ctx.params.default_deposit_pct == 10, 'not left by the last call')\n"
+               "    assert(ctx.params.mine == nil, 'nor a new key')\n"
+               "    local v = ctx.params.bonus\n"
+               "    ctx.params.default_deposit_pct = nil\n"
+               "    ctx.params.mine = 1\n"
+               "    ctx.params.bonus = 1000\n"
+               "    assert(ctx.params.default_deposit_pct == nil and ctx.params.bonus == 1000)\n"
+               "    local n = 0\n"
+               "    for k in pairs(ctx.params) do n = n + 1 end\n"
+               "    assert(n > 3, 'pairs walks every parameter')\n"
+               "    assert(getmetatable(ctx.params) == nil, 'owned once written')\n"
+               "    return v + ctx.params.cancellation_charge_pct + ctx.params.mine\n"
+               "  end }\n");
+    p = policy_load_file(path, NULL, &err);
+    CHECK(p != NULL, "%s", err.message);
+    if (!p) return;
+    for (int i = 0; i < 2; i++)
+        CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) == 0 &&
+                  v == 13,
+              "call %d: scalar ctx.params as loaded: %lld %s", i, (long long)v, err.message);
+    policy_release(p);
     order_free(o);
 }
 
