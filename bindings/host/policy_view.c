@@ -156,10 +156,13 @@ static const char *const key_names[K_COUNT] = {
     "account",      "b2b",           "ship",    "pickup", "carryout",
 };
 
-/* A line or a charge of the current call, built field by field as the
- * hook reads it (see "lines and charges" below). */
+/* The kinds of element tables (see "lines and charges" below). */
+enum { EL_LINE, EL_CHARGE, EL_DELIVERY, EL_CUSTOMER, EL_KINDS };
+
+/* A line, a charge or the customer of the current call, built field by
+ * field as the hook reads it (see "lines and charges" below). */
 typedef struct {
-    uint8_t kind;  /* EL_LINE, EL_CHARGE or EL_DELIVERY (a line's) */
+    uint8_t kind;  /* EL_LINE, EL_CHARGE, EL_DELIVERY (a line's) or EL_CUSTOMER */
     uint32_t i;    /* its index in o->lines or o->charges */
     uint32_t done; /* keys set by the hook, or cached (1u << K_...) */
 } pvw_elem;
@@ -190,7 +193,7 @@ typedef struct {
     uint32_t nelems;
     const char *kp[K_COUNT];   /* the interned keys' bytes: a key is known by address */
     uint8_t kslot[PVW_KSLOTS]; /* K_... + 1 by the address's hash (0: free) */
-    uint32_t kmask[3];         /* the keys of each kind of element */
+    uint32_t kmask[EL_KINDS];  /* the keys of each kind of element */
     pvw_elem elems[PVW_ELEMS];
     pvw_slot slots[PVW_SLOTS];
 } pvw_state;
@@ -266,13 +269,6 @@ static void kstr(lua_State *L, int k, const char *v)
     lua_rawset(L, -3);
 }
 
-static void kbool(lua_State *L, int k, bool v)
-{
-    key(L, k);
-    lua_pushboolean(L, v);
-    lua_rawset(L, -3);
-}
-
 /* ---- lines and charges ----
  *
  * A hook that reads the lines reads a few fields of each (the deposit
@@ -295,14 +291,13 @@ static void kbool(lua_State *L, int k, bool v)
  * element from an earlier call has no record in this one, and reading a
  * field of it raises the order's error. */
 
-enum { EL_LINE, EL_CHARGE, EL_DELIVERY };
-
 static const uint8_t delivery_keys[] = {K_MODE, K_ADDRESS, K_DATE, K_METHOD, K_STORE};
 static const uint8_t line_keys[] = {K_LINE,          K_ITEM,     K_NAME,         K_QTY,
                                     K_UNIT_PRICE,    K_DELIVERY, K_QTY_INVOICED, K_QTY_RETURNED,
                                     K_QTY_CANCELLED, K_TAX,      K_AMOUNT,       K_STATUS};
 static const uint8_t charge_keys[] = {K_CODE,    K_KIND,   K_AMOUNT, K_TAX,     K_INVOICED,
                                       K_INVOICE, K_WAIVED, K_MANUAL, K_SHIPMENT};
+static const uint8_t customer_keys[] = {K_ACCOUNT, K_NAME, K_B2B};
 #define NKEYS(a) (sizeof a / sizeof a[0])
 
 /* The fields stored in an element when it is made, not read through the
@@ -316,6 +311,10 @@ static const uint8_t line_eager[] = {K_QTY, K_UNIT_PRICE, K_QTY_INVOICED, K_QTY_
                                      K_DELIVERY};
 static const uint8_t charge_eager[] = {K_CODE, K_KIND, K_AMOUNT, K_INVOICED};
 static const uint8_t delivery_eager[] = {K_MODE};
+/* The customer: what the rules read (SPEC P1: no deposit from a B2B
+ * customer); its account and name are two strings to intern, a third of
+ * a tax hook's call, for hooks that seldom read them. */
+static const uint8_t customer_eager[] = {K_B2B};
 
 /* Each kind's keys, in order_write's order, and those stored when made. */
 static const struct {
@@ -325,6 +324,7 @@ static const struct {
     [EL_LINE] = {line_keys, line_eager, NKEYS(line_keys), NKEYS(line_eager)},
     [EL_CHARGE] = {charge_keys, charge_eager, NKEYS(charge_keys), NKEYS(charge_eager)},
     [EL_DELIVERY] = {delivery_keys, delivery_eager, NKEYS(delivery_keys), NKEYS(delivery_eager)},
+    [EL_CUSTOMER] = {customer_keys, customer_eager, NKEYS(customer_keys), NKEYS(customer_eager)},
 };
 
 /* Which keys each kind has (1u << K_...), for elem_key. */
@@ -451,6 +451,23 @@ static int push_charge_field(lua_State *L, const order_charge *c, int k)
     return 0;
 }
 
+/* The customer's fields, as order_write writes them. */
+static int push_customer_field(lua_State *L, const order *o, int k)
+{
+    switch (k) {
+    case K_ACCOUNT:
+        lua_pushstring(L, o->customer);
+        return 1;
+    case K_NAME:
+        lua_pushstring(L, o->customer_name);
+        return 1;
+    case K_B2B:
+        lua_pushboolean(L, o->b2b);
+        return 1;
+    }
+    return 0;
+}
+
 static int push_elem_field(lua_State *L, pvw_state *s, const pvw_elem *e, int k)
 {
     switch (e->kind) {
@@ -458,6 +475,8 @@ static int push_elem_field(lua_State *L, pvw_state *s, const pvw_elem *e, int k)
         return push_line_field(L, s, e->i, k);
     case EL_CHARGE:
         return push_charge_field(L, &s->o->charges.v[e->i], k);
+    case EL_CUSTOMER:
+        return push_customer_field(L, s->o, k);
     default:
         return push_delivery_field(L, &s->o->lines.v[e->i], k);
     }
@@ -601,12 +620,13 @@ static void elem_stale(lua_State *L, int kidx)
 {
     const char *k = lua_tostring(L, kidx);
     luaL_error(L,
-               "a line's, delivery's or charge's %s: the order a hook gets can be read during "
+               "a line's, delivery's, charge's or customer's %s: the order a hook gets can be "
+               "read during "
                "its call only (keep the values it needs, not the order's tables)",
                k ? k : "?");
 }
 
-/* __index(t, k) of a line, a delivery or a charge. */
+/* __index(t, k) of a line, a delivery, a charge or the customer. */
 static int pel_index(lua_State *L)
 {
     pvw_state *s = pvw_of(L);
@@ -657,22 +677,33 @@ static int pel_pairs(lua_State *L)
     return 3;
 }
 
-/* The lines and charges of the order at idx (as the hook left them) made
- * plain, for pairs on the order. */
+/* The customer, lines and charges of the order at idx (as the hook left
+ * them) made plain, for pairs on the order. */
+/* Element table at the top of the stack made plain, if it still reads
+ * through its metatable. */
+static void elem_settle_top(lua_State *L, pvw_state *s)
+{
+    pvw_elem *e = lua_istable(L, -1) ? elem_of(s, lua_topointer(L, -1)) : NULL;
+    if (e && lua_getmetatable(L, -1)) { /* not settled yet */
+        lua_pop(L, 1);
+        elem_settle(L, s, e, -1);
+    }
+}
+
 static void elems_settle(lua_State *L, pvw_state *s, int idx)
 {
     static const int fs[] = {F_LINES, F_CHARGES};
+    lua_pushlstring(L, fields[F_CUSTOMER].name, fields[F_CUSTOMER].len);
+    lua_rawget(L, idx);
+    elem_settle_top(L, s);
+    lua_pop(L, 1);
     for (int j = 0; j < 2; j++) {
         lua_pushlstring(L, fields[fs[j]].name, fields[fs[j]].len);
         if (lua_rawget(L, idx) == LUA_TTABLE) {
             lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
             for (lua_Integer i = 1; i <= n; i++) {
                 lua_rawgeti(L, -1, i);
-                pvw_elem *e = lua_istable(L, -1) ? elem_of(s, lua_topointer(L, -1)) : NULL;
-                if (e && lua_getmetatable(L, -1)) { /* not settled yet */
-                    lua_pop(L, 1);
-                    elem_settle(L, s, e, -1);
-                }
+                elem_settle_top(L, s);
                 lua_pop(L, 1);
             }
         }
@@ -841,10 +872,7 @@ static void push_field(lua_State *L, pvw_state *s, int f)
             lua_pushnil(L);
             return;
         }
-        lua_createtable(L, 0, 3);
-        kstr(L, K_ACCOUNT, o->customer);
-        kstr(L, K_NAME, o->customer_name);
-        kbool(L, K_B2B, o->b2b);
+        push_elem_new(L, s, EL_CUSTOMER, 0);
         return;
     case F_DEPOSIT:
         lua_createtable(L, 0, 4);
@@ -1063,7 +1091,7 @@ void pvw_install(lua_State *L)
             j = (j + 1) & (PVW_KSLOTS - 1);
         s->kslot[j] = (uint8_t)(k + 1);
     }
-    for (int kind = EL_LINE; kind <= EL_DELIVERY; kind++)
+    for (int kind = EL_LINE; kind < EL_KINDS; kind++)
         s->kmask[kind] = key_mask(kind);
     /* the data lives as long as the state: the functions hold it */
     psb_of(L)->view = s;

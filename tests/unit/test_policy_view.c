@@ -488,6 +488,39 @@ static void test_table_semantics(const char *pdir)
           "a kept line: %s", err.message);
     policy_release(p);
 
+    /* The customer holds only b2b when made; its account and name read
+     * through the metatable, a write stays, pairs walks all three, and
+     * one kept unwalked raises in a later call. */
+    write_file(path, "local kept\n"
+                     "return { deposit = function(order)\n"
+                     "  if kept then return #kept.account end\n"
+                     "  local c = order.customer\n"
+                     "  assert(rawget(c, 'b2b') == false and rawget(c, 'account') == nil)\n"
+                     "  assert(c.account == 'C0001' and c.name == '')\n"
+                     "  if order.number == 'S001-000009' then kept = c return 1 end\n"
+                     "  c.name = 'Visser'\n"
+                     "  local n = 0\n"
+                     "  for k, v in pairs(c) do n = n + 1 end\n"
+                     "  assert(n == 3 and c.name == 'Visser' and rawget(c, 'account') == 'C0001')\n"
+                     "  return 2\n"
+                     "end }\n");
+    p = policy_load_file(path, NULL, &err);
+    CHECK(p != NULL, "%s", err.message);
+    if (!p) return;
+    snprintf(o->number, sizeof o->number, "S001-000008");
+    CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) == 0 && v == 2,
+          "the customer read lazily, walked: %s", err.message);
+    snprintf(o->number, sizeof o->number, "S001-000009");
+    CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) == 0 && v == 1,
+          "%s", err.message);
+    err_clear(&err);
+    CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) < 0 &&
+              err.code == ERR_POLICY_ERROR && strstr(err.message, "table.lua:3:") &&
+              strstr(err.message, "customer's account") &&
+              strstr(err.message, "during its call only"),
+          "a kept customer: %s", err.message);
+    policy_release(p);
+
     /* One not built whole raises instead of reading the flow's memory. */
     write_file(path, "local kept\n"
                      "return { deposit = function(order)\n"
