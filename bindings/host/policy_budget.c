@@ -5,14 +5,6 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-int64_t psb_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- the budget ---- */
 
@@ -62,7 +54,7 @@ static void psb_big_grew(psb_state *s)
 static void psb_alloc_tick(psb_state *s)
 {
     s->work_left = PSB_WORK_EVERY;
-    if (s->L && !s->tripped && psb_now_ns() >= s->deadline_ns) {
+    if (s->L && !s->tripped && pwt_now_ns() >= s->deadline_ns) {
         s->tripped = 1;
         psb_set_hook(s, 1);
     }
@@ -88,14 +80,30 @@ static size_t psb_class(size_t n)
     return (n + 15) >> 4; /* 1..PSB_SMALL_CLASSES for 1..PSB_SMALL_MAX */
 }
 
+/* A block of class c (0-based) from its cache, NULL when it is empty. */
+static inline void *psb_small_pop(psb_state *s, size_t c)
+{
+    void *b = s->small[c];
+    if (b) {
+        s->small[c] = *(void **)b;
+        s->nsmall[c]--;
+    }
+    return b;
+}
+
+/* Block b into the cache of class c (the caller checked there is room). */
+static inline void psb_small_push(psb_state *s, size_t c, void *b)
+{
+    *(void **)b = s->small[c];
+    s->small[c] = b;
+    s->nsmall[c]++;
+}
+
 static void *psb_small_get(psb_state *s, size_t n)
 {
     size_t c = psb_class(n) - 1;
-    void *b = s->small[c];
-    if (!b) return malloc((c + 1) << 4);
-    s->small[c] = *(void **)b;
-    s->nsmall[c]--;
-    return b;
+    void *b = psb_small_pop(s, c);
+    return b ? b : malloc((c + 1) << 4);
 }
 
 /* PSB_SMALL_KEEP of each class, spelled out so that a free divides
@@ -108,25 +116,17 @@ static const unsigned short psb_keep[PSB_SMALL_CLASSES] = {PSB_KEEP4(0), PSB_KEE
 static void psb_small_put(psb_state *s, void *b, size_t n)
 {
     size_t c = psb_class(n) - 1;
-    if (s->nsmall[c] >= psb_keep[c]) {
+    if (s->nsmall[c] >= psb_keep[c])
         free(b);
-        return;
-    }
-    *(void **)b = s->small[c];
-    s->small[c] = b;
-    s->nsmall[c]++;
+    else
+        psb_small_push(s, c, b);
 }
 
 void psb_alloc_release(psb_state *s)
 {
-    for (int c = 0; c < PSB_SMALL_CLASSES; c++) {
-        while (s->small[c]) {
-            void *b = s->small[c];
-            s->small[c] = *(void **)b;
+    for (size_t c = 0; c < PSB_SMALL_CLASSES; c++)
+        for (void *b; (b = psb_small_pop(s, c));)
             free(b);
-        }
-        s->nsmall[c] = 0;
-    }
 }
 
 /* Moves a block to a new size (neither old nor nsize is 0). */
@@ -167,8 +167,7 @@ static __attribute__((cold, noinline)) void psb_note_line(psb_state *s)
 static __attribute__((noinline)) void *psb_alloc_slow(psb_state *s, void *ptr, size_t osize,
                                                       size_t nsize)
 {
-    if (nsize == 0) {
-        if (!ptr) return NULL; /* Lua frees empty arrays too: no call to make */
+    if (nsize == 0) { /* ptr is not NULL: psb_alloc answered that */
         s->used -= osize;
         if (osize <= PSB_SMALL_MAX) {
             psb_small_put(s, ptr, osize);
@@ -214,20 +213,15 @@ void *psb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         if (osize <= PSB_SMALL_MAX) {
             size_t c = psb_class(osize) - 1;
             if (s->nsmall[c] < psb_keep[c]) {
-                *(void **)ptr = s->small[c];
-                s->small[c] = ptr;
-                s->nsmall[c]++;
+                psb_small_push(s, c, ptr);
                 s->used -= osize;
                 return NULL;
             }
         }
     } else if (!ptr && nsize <= PSB_SMALL_MAX && s->used <= s->cap && nsize <= s->cap - s->used &&
                nsize >> 2 < s->work_left) {
-        size_t c = psb_class(nsize) - 1;
-        void *b = s->small[c];
+        void *b = psb_small_pop(s, psb_class(nsize) - 1);
         if (b) {
-            s->small[c] = *(void **)b;
-            s->nsmall[c]--;
             s->used += nsize;
             s->work_left -= nsize >> 2;
             return b;
@@ -281,14 +275,14 @@ static void psb_budget_hook(lua_State *L, lua_Debug *ar)
      * policy was (the hook's own line until then): a memory error can then
      * still name file:line (L2). */
     if (lua_getinfo(L, "l", ar) && ar->currentline > 0) s->last_line = ar->currentline;
-    if (!s->tripped && psb_now_ns() < s->deadline_ns) return;
+    if (!s->tripped && pwt_now_ns() < s->deadline_ns) return;
     psb_budget_error(L);
 }
 
 void psb_charge_slow(lua_State *L, psb_state *s, size_t units)
 {
     (void)units;
-    if (s->tripped || psb_now_ns() >= s->deadline_ns) psb_budget_error(L);
+    if (s->tripped || pwt_now_ns() >= s->deadline_ns) psb_budget_error(L);
     s->work_left = PSB_WORK_EVERY;
 }
 
@@ -299,7 +293,7 @@ void psb_reserve(lua_State *L, size_t ns)
         s->work_left -= ns;
         return;
     }
-    int64_t now = psb_now_ns();
+    int64_t now = pwt_now_ns();
     if (s->tripped || now >= s->deadline_ns || ns > (size_t)(s->deadline_ns - now))
         psb_budget_error(L);
     s->work_left = PSB_WORK_EVERY;
@@ -332,7 +326,7 @@ void psb_arm(lua_State *L, const char *store)
         if (L != s->L) lua_sethook(L, NULL, 0, 0);
         s->hook_every = 0;
     }
-    s->deadline_ns = psb_now_ns() + s->budget_us * 1000;
+    s->deadline_ns = pwt_now_ns() + s->budget_us * 1000;
     /* Armed again before its disarm (a console chunk's coroutine after
      * the chunk's load), the state keeps the outer call it saved first. */
     s->watched = pwt_watch(psb_trip, s, s->deadline_ns, s->watched ? NULL : &s->outer);

@@ -59,7 +59,6 @@ void psb_alloc_release(psb_state *s);
 /* Arms the budget for one call on thread L; psb_disarm after it. */
 void psb_arm(lua_State *L, const char *store);
 void psb_disarm(lua_State *L);
-int64_t psb_now_ns(void);
 /* The budget for library functions written in C (policy_bounded.c,
  * policy_match.c): psb_charge counts units of work done or about to be
  * done and, every PSB_WORK_EVERY units, compares the clock with the

@@ -58,7 +58,7 @@ static atomic_int parked;
 static __thread pwt_slot *mine;
 static pwt_slot none;
 
-static int64_t now_ns(void)
+int64_t pwt_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -80,7 +80,7 @@ static void on_signal(int signo)
         int64_t d = atomic_load(&sl->deadline);
         pwt_trip_fn trip = atomic_load(&sl->trip);
         void *arg = atomic_load(&sl->arg);
-        if (d && trip && arg && now_ns() >= d) trip(arg);
+        if (d && trip && arg && pwt_now_ns() >= d) trip(arg);
         break;
     }
     errno = saved;
@@ -109,7 +109,7 @@ static void *watch_main(void *unused)
     for (;;) {
         struct timespec ts = {0, PWT_PERIOD_NS};
         nanosleep(&ts, NULL);
-        int64_t now = now_ns();
+        int64_t now = pwt_now_ns();
         int active = 0;
         for (int i = 0; i < PWT_SLOTS; i++) {
             pwt_slot *sl = &slots[i];

@@ -33,6 +33,9 @@ bool pwt_watch(pwt_trip_fn trip, void *arg, int64_t deadline_ns, pwt_call *outer
  * and the call's arg is not used any more (it may be freed). */
 void pwt_unwatch(const pwt_call *outer);
 
+/* The budget's clock (CLOCK_MONOTONIC, in ns): deadlines are read on it. */
+int64_t pwt_now_ns(void);
+
 /* How often the watchdog reads the clock while calls run. */
 #define PWT_PERIOD_NS 1000000
 

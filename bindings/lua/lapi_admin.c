@@ -89,9 +89,9 @@ json_t *admin_request(lua_State *L, admin_state *a, session *s, json_t *req)
     }
     /* The time spent waiting for the loop (a PIN check, a commit) is not
      * the chunk's: its deadline moves on by as much. */
-    int64_t t0 = psb_now_ns();
+    int64_t t0 = pwt_now_ns();
     json_t *resp = server_console_call(a->srv, a->token, s, req);
-    psb_of(L)->deadline_ns += psb_now_ns() - t0;
+    psb_of(L)->deadline_ns += pwt_now_ns() - t0;
     return resp;
 }
 
@@ -283,9 +283,9 @@ static int l_backup(lua_State *L)
     err_t err;
     err_clear(&err);
     backup_result res;
-    int64_t t0 = psb_now_ns();
+    int64_t t0 = pwt_now_ns();
     int rc = backup_copy(a->db_path, to, NULL, &res, &err);
-    psb_of(L)->deadline_ns += psb_now_ns() - t0;
+    psb_of(L)->deadline_ns += pwt_now_ns() - t0;
     if (rc < 0) return luaL_error(L, "%s", err.message);
     lua_createtable(L, 0, 6);
     lua_pushstring(L, to);
