@@ -50,6 +50,17 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
+/* Writes src to path and loads it (NULL, and a failed check, if it does
+ * not load). */
+static policy *load_text(const char *path, const char *src)
+{
+    write_file(path, src);
+    err_t err;
+    policy *p = policy_load_file(path, NULL, &err);
+    CHECK(p != NULL, "%s: %s", path, err.message);
+    return p;
+}
+
 static json_t *call(engine *e, session *s, json_t *req)
 {
     char *line = json_dumps(req, JSON_COMPACT);
@@ -385,13 +396,14 @@ static const char table_policy[] =
     "end\n"
     "return p\n";
 
-/* Loads path and calls its deposit hook twice on a; both answers must be
- * want (what a call changes in its tables does not reach the next). */
-static void deposit_twice(const char *path, const policy_arg *a, int64_t want, const char *what)
+/* Loads src (written to path) and calls its deposit hook twice on a;
+ * both answers must be want (what a call changes in its tables does not
+ * reach the next). */
+static void deposit_twice(const char *path, const char *src, const policy_arg *a, int64_t want,
+                          const char *what)
 {
     err_t err;
-    policy *p = policy_load_file(path, NULL, &err);
-    CHECK(p != NULL, "%s: %s", what, err.message);
+    policy *p = load_text(path, src);
     if (!p) return;
     for (int i = 0; i < 2; i++) {
         int64_t v = 0;
@@ -460,20 +472,19 @@ static void test_table_semantics(const char *pdir)
         l->mode = i % 2 ? MODE_PICKUP : MODE_SHIP;
         snprintf(l->date, sizeof l->date, "2030-01-10");
     }
-    write_file(path, "return { deposit = function(order)\n"
-                     "  local v, dated = 0, 0\n"
-                     "  for i, l in ipairs(order.lines) do\n"
-                     "    local w = 0\n"
-                     "    for k in pairs(l) do w = w + 1 end\n"
-                     "    assert(w == 12 and l.line == i, 'line ' .. i .. ': ' .. w .. ' fields')\n"
-                     "    v = v + l.qty * l.unit_price\n"
-                     "    if l.delivery.date == '2030-01-10' then dated = dated + 1 end\n"
-                     "    assert(l.delivery.mode == (i % 2 == 0 and 'pickup' or 'ship'))\n"
-                     "  end\n"
-                     "  return v * 100 + dated\n"
-                     "end }\n");
-    p = policy_load_file(path, NULL, &err);
-    CHECK(p != NULL, "%s", err.message);
+    p = load_text(path,
+                  "return { deposit = function(order)\n"
+                  "  local v, dated = 0, 0\n"
+                  "  for i, l in ipairs(order.lines) do\n"
+                  "    local w = 0\n"
+                  "    for k in pairs(l) do w = w + 1 end\n"
+                  "    assert(w == 12 and l.line == i, 'line ' .. i .. ': ' .. w .. ' fields')\n"
+                  "    v = v + l.qty * l.unit_price\n"
+                  "    if l.delivery.date == '2030-01-10' then dated = dated + 1 end\n"
+                  "    assert(l.delivery.mode == (i % 2 == 0 and 'pickup' or 'ship'))\n"
+                  "  end\n"
+                  "  return v * 100 + dated\n"
+                  "end }\n");
     if (!p) return;
     int64_t want = 0;
     for (size_t i = 0; i < big->lines.n; i++)
@@ -486,14 +497,12 @@ static void test_table_semantics(const char *pdir)
     order_free(big);
 
     /* A line kept unwalked raises in a later call, as the order does. */
-    write_file(path, "local kept\n"
-                     "return { deposit = function(order)\n"
-                     "  if kept then return kept.tax end\n"
-                     "  kept = order.lines[1]\n"
-                     "  return kept.line\n"
-                     "end }\n");
-    p = policy_load_file(path, NULL, &err);
-    CHECK(p != NULL, "%s", err.message);
+    p = load_text(path, "local kept\n"
+                        "return { deposit = function(order)\n"
+                        "  if kept then return kept.tax end\n"
+                        "  kept = order.lines[1]\n"
+                        "  return kept.line\n"
+                        "end }\n");
     if (!p) return;
     kept_raises(p, &a, 1, "line's");
     policy_release(p);
@@ -501,21 +510,20 @@ static void test_table_semantics(const char *pdir)
     /* The customer holds only b2b when made; its account and name read
      * through the metatable, a write stays, pairs walks all three, and
      * one kept unwalked raises in a later call. */
-    write_file(path, "local kept\n"
-                     "return { deposit = function(order)\n"
-                     "  if kept then return #kept.account end\n"
-                     "  local c = order.customer\n"
-                     "  assert(rawget(c, 'b2b') == false and rawget(c, 'account') == nil)\n"
-                     "  assert(c.account == 'C0001' and c.name == '')\n"
-                     "  if order.number == 'S001-000009' then kept = c return 1 end\n"
-                     "  c.name = 'Visser'\n"
-                     "  local n = 0\n"
-                     "  for k, v in pairs(c) do n = n + 1 end\n"
-                     "  assert(n == 3 and c.name == 'Visser' and rawget(c, 'account') == 'C0001')\n"
-                     "  return 2\n"
-                     "end }\n");
-    p = policy_load_file(path, NULL, &err);
-    CHECK(p != NULL, "%s", err.message);
+    p = load_text(path,
+                  "local kept\n"
+                  "return { deposit = function(order)\n"
+                  "  if kept then return #kept.account end\n"
+                  "  local c = order.customer\n"
+                  "  assert(rawget(c, 'b2b') == false and rawget(c, 'account') == nil)\n"
+                  "  assert(c.account == 'C0001' and c.name == '')\n"
+                  "  if order.number == 'S001-000009' then kept = c return 1 end\n"
+                  "  c.name = 'Visser'\n"
+                  "  local n = 0\n"
+                  "  for k, v in pairs(c) do n = n + 1 end\n"
+                  "  assert(n == 3 and c.name == 'Visser' and rawget(c, 'account') == 'C0001')\n"
+                  "  return 2\n"
+                  "end }\n");
     if (!p) return;
     snprintf(o->number, sizeof o->number, "S001-000008");
     CHECK(policy_call_amount_args(p, HOOK_DEPOSIT, "S001", NULL, 0, &a, 1, &v, &err) == 0 && v == 2,
@@ -525,14 +533,12 @@ static void test_table_semantics(const char *pdir)
     policy_release(p);
 
     /* One not built whole raises instead of reading the flow's memory. */
-    write_file(path, "local kept\n"
-                     "return { deposit = function(order)\n"
-                     "  if kept then return #kept.lines end\n"
-                     "  kept = order\n"
-                     "  return 0\n"
-                     "end }\n");
-    p = policy_load_file(path, NULL, &err);
-    CHECK(p != NULL, "%s", err.message);
+    p = load_text(path, "local kept\n"
+                        "return { deposit = function(order)\n"
+                        "  if kept then return #kept.lines end\n"
+                        "  kept = order\n"
+                        "  return 0\n"
+                        "end }\n");
     if (!p) return;
     kept_raises(p, &a, 0, "order.lines");
     policy_release(p);
@@ -541,44 +547,44 @@ static void test_table_semantics(const char *pdir)
      * for the policy's keys, any bytes in them; nested tables copied when
      * first read): what a hook changes in it, nested lists included, the
      * next call does not see, and pairs walks all of it. */
-    write_file(path,
-               "return { parameters = { tiers = { { pct = 10 } }, ['odd \\\"key\\n'] = 7 },\n"
-               "  deposit = function(order, ctx)\n"
-               "    assert(ctx.params.default_deposit_pct == 10, 'not left by the last call')\n"
-               "    assert(ctx.params.tiers[1].pct == 10, 'nor in a nested table')\n"
-               "    local v = ctx.params.tiers[1].pct + ctx.params['odd \\\"key\\n']\n"
-               "    ctx.params.tiers[1].pct = 1000\n"
-               "    ctx.params.default_deposit_pct = nil\n"
-               "    local walked = 0\n"
-               "    for k, x in pairs(ctx.params) do\n"
-               "      if k == 'tiers' and x[1].pct == 1000 then walked = walked + 1 end\n"
-               "    end\n"
-               "    assert(walked == 1, 'pairs walks the nested tables too')\n"
-               "    return v + ctx.params.cancellation_charge_pct\n"
-               "  end }\n");
-    deposit_twice(path, &a, 22, "ctx.params as loaded");
+    deposit_twice(path,
+                  "return { parameters = { tiers = { { pct = 10 } }, ['odd \\\"key\\n'] = 7 },\n"
+                  "  deposit = function(order, ctx)\n"
+                  "    assert(ctx.params.default_deposit_pct == 10, 'not left by the last call')\n"
+                  "    assert(ctx.params.tiers[1].pct == 10, 'nor in a nested table')\n"
+                  "    local v = ctx.params.tiers[1].pct + ctx.params['odd \\\"key\\n']\n"
+                  "    ctx.params.tiers[1].pct = 1000\n"
+                  "    ctx.params.default_deposit_pct = nil\n"
+                  "    local walked = 0\n"
+                  "    for k, x in pairs(ctx.params) do\n"
+                  "      if k == 'tiers' and x[1].pct == 1000 then walked = walked + 1 end\n"
+                  "    end\n"
+                  "    assert(walked == 1, 'pairs walks the nested tables too')\n"
+                  "    return v + ctx.params.cancellation_charge_pct\n"
+                  "  end }\n",
+                  &a, 22, "ctx.params as loaded");
 
     /* The same with no table among the parameters, where ctx.params reads
      * the parameters table directly (no __index function): a value set,
      * changed or set to nil stays in that call, pairs walks every
      * parameter, and the next call sees them as loaded. */
-    write_file(path,
-               "return { parameters = { bonus = 7 },\n"
-               "  deposit = function(order, ctx)\n"
-               "    assert(ctx.params.default_deposit_pct == 10, 'not left by the last call')\n"
-               "    assert(ctx.params.mine == nil, 'nor a new key')\n"
-               "    local v = ctx.params.bonus\n"
-               "    ctx.params.default_deposit_pct = nil\n"
-               "    ctx.params.mine = 1\n"
-               "    ctx.params.bonus = 1000\n"
-               "    assert(ctx.params.default_deposit_pct == nil and ctx.params.bonus == 1000)\n"
-               "    local n = 0\n"
-               "    for k in pairs(ctx.params) do n = n + 1 end\n"
-               "    assert(n > 3, 'pairs walks every parameter')\n"
-               "    assert(getmetatable(ctx.params) == nil, 'owned once written')\n"
-               "    return v + ctx.params.cancellation_charge_pct + ctx.params.mine\n"
-               "  end }\n");
-    deposit_twice(path, &a, 13, "scalar ctx.params as loaded");
+    deposit_twice(path,
+                  "return { parameters = { bonus = 7 },\n"
+                  "  deposit = function(order, ctx)\n"
+                  "    assert(ctx.params.default_deposit_pct == 10, 'not left by the last call')\n"
+                  "    assert(ctx.params.mine == nil, 'nor a new key')\n"
+                  "    local v = ctx.params.bonus\n"
+                  "    ctx.params.default_deposit_pct = nil\n"
+                  "    ctx.params.mine = 1\n"
+                  "    ctx.params.bonus = 1000\n"
+                  "    assert(ctx.params.default_deposit_pct == nil and ctx.params.bonus == 1000)\n"
+                  "    local n = 0\n"
+                  "    for k in pairs(ctx.params) do n = n + 1 end\n"
+                  "    assert(n > 3, 'pairs walks every parameter')\n"
+                  "    assert(getmetatable(ctx.params) == nil, 'owned once written')\n"
+                  "    return v + ctx.params.cancellation_charge_pct + ctx.params.mine\n"
+                  "  end }\n",
+                  &a, 13, "scalar ctx.params as loaded");
     order_free(o);
 }
 
