@@ -20,6 +20,7 @@
 #include "store/master.h"
 #include "store/schema.h"
 #include "store/seed.h"
+#include "store/till.h"
 #include "store/walbuf.h"
 #include "t.h"
 
@@ -175,6 +176,40 @@ static void test_dates(void)
     CHECK(engine_valid_date("2000-02-29") && !engine_valid_date("2100-02-29") &&
               engine_valid_date("9999-12-31") && engine_valid_date("1970-01-01"),
           "leap centuries, the first and the last day");
+}
+
+/* SPEC R3 and M4: the till's day sums payments and refunds per store, day
+ * and tender (till.c); a sum past the largest integer is refused and
+ * leaves the row as it was, never turned into a float. */
+static void test_till(void)
+{
+    engine *e = open_db();
+    err_t err = {0};
+    CHECK(till_add(e, "S001", "2026-12-04", "card", false, 1000, &err) == 0, "a payment: %s",
+          err.message);
+    CHECK(till_add(e, "S001", "2026-12-04", "card", false, 250, &err) == 0, "a second");
+    CHECK(till_add(e, "S001", "2026-12-04", "card", true, 300, &err) == 0, "a refund");
+    CHECK(till_add(e, "S001", "2026-12-04", "cash", false, 70, &err) == 0, "another tender");
+    CHECK(int_query(e, "SELECT received * 1000000 + refunded * 1000 + payments * 10 + refunds"
+                       " FROM till WHERE store = 'S001' AND tender = 'card'") ==
+              1250 * 1000000LL + 300 * 1000 + 2 * 10 + 1,
+          "card: 1250 received in 2 payments, 300 refunded in 1");
+    CHECK(int_query(e, "SELECT received FROM till WHERE tender = 'cash'") == 70, "cash apart");
+    CHECK(till_add(e, "S001", "2026-12-04", "card", false, INT64_MAX - 1000, &err) < 0 &&
+              err.code == ERR_VALIDATION && strstr(err.message, "overflows"),
+          "a sum past the largest integer refused: %s", err.message);
+    CHECK(int_query(e, "SELECT typeof(received) = 'integer' AND received = 1250 AND payments = 2"
+                       " FROM till WHERE tender = 'card'") == 1,
+          "and the row left as it was");
+    CHECK(till_add(e, "S001", "2026-12-04", "card", false, INT64_MAX - 1250, &err) == 0,
+          "up to the largest integer it adds");
+    CHECK(int_query(e, "SELECT received = 9223372036854775807 FROM till WHERE tender = 'card'") ==
+              1,
+          "exactly");
+    json_t *day = till_day(e, "S001", "2026-12-04", &err);
+    CHECK(day && json_array_size(day) == 2, "two tenders in the day");
+    json_decref(day);
+    engine_close(e);
 }
 
 /* Issue 14 (speed): the server checkpoints on a thread (checkpoint.c);
@@ -478,6 +513,7 @@ int main(void)
     test_seed_idempotent();
     test_lockout();
     test_dates();
+    test_till();
     test_wal_restarts();
     test_master_cache();
     test_pipeline();
