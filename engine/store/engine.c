@@ -249,6 +249,7 @@ int engine_begin(engine *e, err_t *err)
     if (!st) return -1;
     if (sqlite3_step(st) != SQLITE_DONE) return engine_sqlerr(e, err, "begin");
     mc_forget(e); /* the last transaction's rows, and others' writes before our lock */
+    txc_reset(e);
     e->in_txn = true;
     return 0;
 }
@@ -256,7 +257,7 @@ int engine_begin(engine *e, err_t *err)
 int engine_commit(engine *e, err_t *err)
 {
     if (!e->in_txn) return 0;
-    if (fts_index_new_orders(e, FTS_PENDING_MAX, err) < 0) {
+    if (txc_flush(e, NULL, err) < 0 || fts_index_new_orders(e, FTS_PENDING_MAX, err) < 0) {
         engine_rollback(e);
         return -1;
     }
@@ -268,6 +269,7 @@ int engine_commit(engine *e, err_t *err)
         return -1;
     }
     e->in_txn = false;
+    txc_reset(e);
     if (e->walsync)
         e->ticket = walbuf_take_owed(e->db) ? walsync_ask(e->walsync) : walsync_last(e->walsync);
     return 0;
@@ -322,6 +324,7 @@ void engine_rollback(engine *e)
 {
     if (sqlite3_get_autocommit(e->db) == 0) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
     e->in_txn = false;
+    txc_reset(e);
 }
 
 int engine_read_begin(engine *e, err_t *err)
@@ -513,6 +516,7 @@ static int sp_step(engine *e, const char *sql, err_t *err)
 
 int engine_savepoint(engine *e, engine_sp which, err_t *err)
 {
+    txc_save(e, (int)which);
     return sp_step(e, sp_sql[which][0], err);
 }
 
@@ -521,7 +525,8 @@ void engine_savepoint_end(engine *e, engine_sp which, bool keep)
     err_t err;
     if (!keep) {
         sp_step(e, sp_sql[which][2], &err);
-        mc_forget(e); /* a row read after a write that is now undone */
+        mc_forget(e);               /* a row read after a write that is now undone */
+        txc_restore(e, (int)which); /* the rows kept, as at the savepoint */
     }
     sp_step(e, sp_sql[which][1], &err);
 }

@@ -5,6 +5,7 @@
 #include "store/checkpoint.h"
 #include "store/engine.h"
 #include "store/master_cache.h"
+#include "store/txcache.h"
 
 #define ENGINE_STMT_SLOTS 256
 #define ENGINE_TZ_SLOTS 64
@@ -36,6 +37,7 @@ struct engine {
     uint64_t ticket;         /* the last commit's (engine_commit_ticket) */
     uint64_t staff_epoch;    /* bumped when staff or their stores change (SPEC C4) */
     master_cache mc;         /* master_cache.c: master rows read within a transaction */
+    txcache tc;              /* txcache.c: counter and till rows written at COMMIT */
 };
 
 #endif

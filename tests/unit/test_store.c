@@ -21,6 +21,7 @@
 #include "store/schema.h"
 #include "store/seed.h"
 #include "store/till.h"
+#include "store/txcache.h"
 #include "store/walbuf.h"
 #include "t.h"
 
@@ -209,6 +210,99 @@ static void test_till(void)
     json_t *day = till_day(e, "S001", "2026-12-04", &err);
     CHECK(day && json_array_size(day) == 2, "two tenders in the day");
     json_decref(day);
+    engine_close(e);
+}
+
+/* Issue 14 (speed), txcache.c: within a write transaction the order-number
+ * counter and the till's day are kept in memory and written at COMMIT.
+ * What SQL would have done must still hold: numbers and sums carry on
+ * across requests, a rolled-back savepoint takes back its number and its
+ * money, a rolled-back or lost transaction writes nothing, the till's day
+ * read inside the transaction sees its own payments, and more rows than
+ * are kept go through SQL. */
+static int64_t next_of(engine *e, const char *counter)
+{
+    err_t err = {0};
+    int64_t n = -1;
+    CHECK(master_next(e, counter, &n, &err) == 0, "master_next %s: %s", counter, err.message);
+    return n;
+}
+
+static int64_t card_received(engine *e, const char *day)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(sum(received), 0) FROM till WHERE store = 'S001' AND day = '%s'"
+             " AND tender = 'card'",
+             day);
+    return int_query(e, sql);
+}
+
+static void test_txcache(void)
+{
+    engine *e = open_db();
+    err_t err = {0};
+    int64_t first = next_of(e, "order:TXC"); /* outside a transaction: through SQL */
+    CHECK(engine_begin(e, &err) == 0, "begin: %s", err.message);
+    CHECK(next_of(e, "order:TXC") == first + 1 && next_of(e, "order:TXC") == first + 2,
+          "numbers carry on inside a transaction");
+    CHECK(engine_savepoint(e, ENGINE_SP_REQUEST, &err) == 0, "savepoint");
+    CHECK(next_of(e, "order:TXC") == first + 3, "a request takes the next number");
+    CHECK(till_add(e, "S001", "2031-01-01", "card", false, 500, &err) == 0, "and pays");
+    engine_savepoint_end(e, ENGINE_SP_REQUEST, false);
+    CHECK(next_of(e, "order:TXC") == first + 3,
+          "a rolled-back request's number is taken again (SQL would have undone its update)");
+    CHECK(till_add(e, "S001", "2031-01-01", "card", false, 70, &err) == 0, "a payment");
+    CHECK(engine_savepoint(e, ENGINE_SP_REQUEST, &err) == 0, "savepoint");
+    CHECK(till_add(e, "S001", "2031-01-01", "card", false, 30, &err) == 0, "another, kept");
+    engine_savepoint_end(e, ENGINE_SP_REQUEST, true);
+    json_t *day = till_day(e, "S001", "2031-01-01", &err);
+    CHECK(day && json_array_size(day) == 1 &&
+              json_integer_value(json_object_get(json_array_get(day, 0), "received")) == 100 &&
+              json_integer_value(json_object_get(json_array_get(day, 0), "payments")) == 2,
+          "the day read inside the transaction has its payments, not the rolled-back one");
+    json_decref(day);
+    CHECK(till_add(e, "S001", "2031-01-01", "card", false, 1, &err) == 0, "and adds after it");
+    /* more rows than are kept: the rest through SQL, every one right */
+    char d[11];
+    for (int i = 0; i < TXC_ROWS + 4; i++) {
+        snprintf(d, sizeof d, "2031-02-%02d", i + 1);
+        CHECK(till_add(e, "S001", d, "card", false, i + 1, &err) == 0 &&
+                  till_add(e, "S001", d, "card", false, 1000, &err) == 0,
+              "day %s: %s", d, err.message);
+    }
+    CHECK(engine_commit(e, &err) == 0, "commit: %s", err.message);
+    CHECK(card_received(e, "2031-01-01") == 101, "committed: 70 + 30 + 1");
+    for (int i = 0; i < TXC_ROWS + 4; i++) {
+        snprintf(d, sizeof d, "2031-02-%02d", i + 1);
+        CHECK(card_received(e, d) == i + 1001, "day %s committed with both payments", d);
+    }
+    CHECK(next_of(e, "order:TXC") == first + 4, "the counter was written at COMMIT");
+
+    /* a transaction rolled back writes nothing */
+    CHECK(engine_begin(e, &err) == 0, "begin");
+    CHECK(next_of(e, "order:TXC") == first + 5, "next");
+    CHECK(till_add(e, "S001", "2031-01-01", "card", false, 9, &err) == 0, "a payment");
+    engine_rollback(e);
+    CHECK(next_of(e, "order:TXC") == first + 5 && card_received(e, "2031-01-01") == 101,
+          "after a rollback: the number again, the day as committed");
+
+    /* a transaction SQLite ended by itself (an I/O error does) is never
+     * written by the flush, which would otherwise commit it row by row */
+    CHECK(engine_begin(e, &err) == 0, "begin");
+    CHECK(next_of(e, "order:TXC") == first + 6, "next");
+    CHECK(till_add(e, "S001", "2031-01-01", "card", false, 9, &err) == 0, "a payment");
+    sqlite3_exec(engine_db(e), "ROLLBACK", NULL, NULL, NULL);
+    CHECK(engine_commit(e, &err) < 0, "its commit fails");
+    CHECK(next_of(e, "order:TXC") == first + 6 && card_received(e, "2031-01-01") == 101,
+          "and nothing of it was written");
+
+    /* the counter's first use inserts it, also when kept */
+    CHECK(engine_begin(e, &err) == 0, "begin");
+    CHECK(next_of(e, "order:NEW") == 1 && next_of(e, "order:NEW") == 2, "a new counter: 1, 2");
+    CHECK(engine_commit(e, &err) == 0, "commit");
+    CHECK(int_query(e, "SELECT value FROM counters WHERE name = 'order:NEW'") == 2,
+          "inserted at COMMIT");
     engine_close(e);
 }
 
@@ -514,6 +608,7 @@ int main(void)
     test_lockout();
     test_dates();
     test_till();
+    test_txcache();
     test_wal_restarts();
     test_master_cache();
     test_pipeline();
