@@ -37,6 +37,8 @@ typedef struct {
     session *s;
     const char *op;
     json_t *args;
+    const char *args_text; /* the same as the request line spells them, or NULL (dispatch.h) */
+    size_t args_len;
     /* Two policies (A5). `pol` makes the money rules (deposit, charges,
      * refunds) and is stamped on the order and its log entry: the policy of
      * the order's store. It starts as the signed-in store's and becomes the

@@ -355,6 +355,8 @@ int flow_save(flow_ctx *c, order *o, bool is_new, const char *event, json_t *res
                      .order_number = o->number,
                      .policy_version = o->policy_version,
                      .request = c->args, /* the log leaves its PINs out */
+                     .request_text = c->args_text,
+                     .request_len = c->args_len,
                      .decisions = decisions,
                      .result_text = summary};
     rc = txlog_append(c->e, &t, err);

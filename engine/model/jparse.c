@@ -29,6 +29,8 @@
 
 typedef struct {
     const char *p, *end;
+    const char *want;      /* a top-level member whose value's span is asked, or NULL */
+    const char *from, *to; /* that span in the line */
     char scratch[JPARSE_SCRATCH];
 } jp;
 
@@ -168,8 +170,14 @@ static json_t *object(jp *j, int depth)
         skip_ws(j);
         if (j->p >= j->end || *j->p != ':') break;
         j->p++;
+        bool want = depth == 0 && j->want && !strcmp(key, j->want);
+        if (want) {
+            skip_ws(j);
+            j->from = j->p;
+        }
         json_t *v = value(j, depth + 1);
         if (!v) break;
+        if (want) j->to = j->p;
         if (has_key(o, key, kn) || json_object_setn_new_nocheck(o, key, kn, v) < 0) {
             json_decref(v); /* a repeated key: jansson's error to give */
             break;
@@ -246,9 +254,18 @@ static json_t *value(jp *j, int depth)
 
 json_t *jparse(const char *text, size_t len)
 {
+    size_t off, n;
+    return jparse_member(text, len, NULL, &off, &n);
+}
+
+json_t *jparse_member(const char *text, size_t len, const char *key, size_t *off, size_t *n)
+{
     jp jj, *j = &jj;
     j->p = text;
     j->end = text + len;
+    j->want = key;
+    j->from = j->to = NULL;
+    *off = *n = 0;
     skip_ws(j);
     json_t *v = NULL;
     if (j->p < j->end && (*j->p == '{' || *j->p == '[')) v = value(j, 0);
@@ -258,6 +275,10 @@ json_t *jparse(const char *text, size_t len)
             json_decref(v);
             v = NULL;
         }
+    }
+    if (v && j->to) {
+        *off = (size_t)(j->from - text);
+        *n = (size_t)(j->to - j->from);
     }
     return v;
 }

@@ -11,5 +11,9 @@
 #include <stddef.h>
 
 json_t *jparse(const char *text, size_t len);
+/* jparse, and where the value of the top-level member named key lies in
+ * text: text + *off, *n bytes, as the line spells it (*n is 0 when the
+ * line has no such member, or when jparse declined it). */
+json_t *jparse_member(const char *text, size_t len, const char *key, size_t *off, size_t *n);
 
 #endif

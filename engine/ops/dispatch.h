@@ -42,8 +42,12 @@ typedef struct {
     const void *entry; /* the op's table entry, when known */
     json_t *args;      /* borrowed from root, or own_args */
     json_t *own_args;  /* the empty object of a request without args */
-    err_t err;         /* why the envelope is refused (bad_request, unknown_op) */
-    int npins;         /* the PINs the op needs checked (dispatch_req_pins) */
+    /* args as the line spells them (owned), when the log may keep that text
+     * as it is: no escape and no "pin" in it (dispatch_parse); else NULL */
+    char *args_text;
+    size_t args_len;
+    err_t err; /* why the envelope is refused (bad_request, unknown_op) */
+    int npins; /* the PINs the op needs checked (dispatch_req_pins) */
     auth_pin pins[DISPATCH_MAX_PINS];
     flow_prepared *prepared; /* a create prepared by the sync gate (dispatch_prepare) */
     flow_hq_answer hq;       /* HQ's verdict on it, set by the gate before it runs */

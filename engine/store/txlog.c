@@ -11,7 +11,9 @@
  *   order_number   the order it changed
  *   policy_version SHA-256 of the policy source that decided it (L3): the
  *                  policy of the order's store, which makes its money rules
- *   request        JSON: the op's arguments, with every "pin" removed
+ *   request        JSON: the op's arguments, with every "pin" removed: the
+ *                  request line's own text of them when it holds no escape
+ *                  and no "pin" (dispatch.c), else written from the tree
  *   decisions      JSON array, one element per question put to a policy:
  *                  {"hook": "deposit", "args": [...], "today": "YYYY-MM-DD",
  *                   "store": "S001", "policy_version": "…",
@@ -66,7 +68,9 @@ int txlog_append(engine *e, const txlog_entry *t, err_t *err)
     sqlite3_bind_text(st, 6, t->policy_version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, t->decisions ? t->decisions : "[]", -1, SQLITE_STATIC);
     if (t->result_text) sqlite3_bind_text(st, 9, t->result_text, -1, SQLITE_STATIC);
-    if (bind_json(st, 7, t->request, "pin") < 0 ||
+    if (t->request_text)
+        sqlite3_bind_text(st, 7, t->request_text, (int)t->request_len, SQLITE_STATIC);
+    if ((!t->request_text && bind_json(st, 7, t->request, "pin") < 0) ||
         (!t->result_text && bind_json(st, 9, t->result, NULL) < 0)) {
         sqlite3_reset(st);
         return err_set(err, ERR_INTERNAL, "out of memory writing the log");

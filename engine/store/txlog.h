@@ -8,7 +8,9 @@
 
 typedef struct {
     const char *at, *store, *staff, *op, *order_number, *policy_version;
-    json_t *request;         /* the op's arguments (written without any "pin" member) */
+    json_t *request;          /* the op's arguments (written without any "pin" member) */
+    const char *request_text; /* or their text, holding no "pin" member (then request is unused) */
+    size_t request_len;
     const char *decisions;   /* JSON text: an array of {hook, args, today, answer, by} */
     json_t *result;          /* a short summary of what changed */
     const char *result_text; /* or the same as JSON text (then result is unused) */

@@ -69,8 +69,49 @@ static const char *const declined[] = {
     "",
 };
 
+/* jparse_member's span of "args" (the log keeps that text, dispatch.c):
+ * when given, it reads back as the tree's args member exactly. */
+static int span_agrees(const char *s, size_t n)
+{
+    size_t off, len;
+    json_t *v = jparse_member(s, n, "args", &off, &len);
+    int ok = 1;
+    if (v && len) {
+        json_t *a = json_loadb(s + off, len, JSON_REJECT_DUPLICATES, NULL);
+        ok = a && json_equal(a, json_object_get(v, "args"));
+        json_decref(a);
+    } else if (v) {
+        ok = !json_is_object(v) || !json_object_get(v, "args");
+    }
+    json_decref(v);
+    return ok;
+}
+
+static void test_member_span(void)
+{
+    size_t off, n;
+    const char *line = "{\"op\":\"x\", \"args\" :  {\"a\": [1, {\"args\":2}]} , \"id\":3}";
+    json_t *v = jparse_member(line, strlen(line), "args", &off, &n);
+    CHECK(v && n == strlen("{\"a\": [1, {\"args\":2}]}") &&
+              !memcmp(line + off, "{\"a\": [1, {\"args\":2}]}", n),
+          "the top-level member's value, as spelled, without the blanks around it");
+    json_decref(v);
+    const char *nested = "{\"op\":\"x\",\"id\":{\"args\":1}}";
+    v = jparse_member(nested, strlen(nested), "args", &off, &n);
+    CHECK(v && n == 0, "a nested member of that name is not it");
+    json_decref(v);
+    const char *escaped = "{\"args\":\"\\u00e9\"}";
+    v = jparse_member(escaped, strlen(escaped), "args", &off, &n);
+    CHECK(!v && n == 0, "a line jparse declines gives no span");
+    const char *array = "[{\"args\":1}]";
+    v = jparse_member(array, strlen(array), "args", &off, &n);
+    CHECK(v && n == 0, "an array has no members");
+    json_decref(v);
+}
+
 int main(void)
 {
+    test_member_span();
     for (size_t i = 0; i < sizeof fast_lines / sizeof *fast_lines; i++) {
         json_t *v = jparse(fast_lines[i], strlen(fast_lines[i]));
         CHECK(v != NULL, "fast path taken: %s", fast_lines[i]);
@@ -91,7 +132,7 @@ int main(void)
     /* random mutations of the lines above: flip, drop, duplicate bytes */
     static const char alphabet[] = "{}[]\":,\\ -0123456789.eEtrufalsn\x01\x7f\xc3\xa9u";
     srand(12345);
-    int disagreements = 0, tried = 0;
+    int disagreements = 0, tried = 0, bad_spans = 0;
     for (int round = 0; round < 20000; round++) {
         const char *base = fast_lines[round % 3];
         size_t n = strlen(base);
@@ -118,7 +159,11 @@ int main(void)
         if (!agrees(buf, n)) {
             if (disagreements++ < 5) fprintf(stderr, "disagree: %.*s\n", (int)n, buf);
         }
+        if (!span_agrees(buf, n)) {
+            if (bad_spans++ < 5) fprintf(stderr, "span: %.*s\n", (int)n, buf);
+        }
     }
     CHECK(disagreements == 0, "%d of %d mutated lines read differently", disagreements, tried);
+    CHECK(bad_spans == 0, "%d of %d mutated lines gave a wrong args span", bad_spans, tried);
     return T_DONE();
 }
