@@ -37,6 +37,10 @@ typedef struct {
 } engine_config;
 
 engine *engine_open(const engine_config *cfg, err_t *err);
+/* SQLite's process-wide settings the engine runs with (engine_open applies
+ * them first; a tool that opens databases itself, as the storage-limit
+ * bench does, calls this before its first SQLite call to match). */
+void engine_tune_sqlite(void);
 void engine_close(engine *e);
 
 /* Pipelined commits (the server's; store/walsync.c): from now on a COMMIT
