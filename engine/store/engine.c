@@ -529,8 +529,10 @@ static int sp_step(engine *e, const char *sql, err_t *err)
 
 int engine_savepoint(engine *e, engine_sp which, err_t *err)
 {
-    txc_save(e, (int)which);
-    return sp_step(e, sp_sql[which][0], err);
+    if (txc_save(e, err) < 0) return -1;
+    if (sp_step(e, sp_sql[which][0], err) == 0) return 0;
+    txc_end(e, false); /* no savepoint opened: nothing to put back */
+    return -1;
 }
 
 void engine_savepoint_end(engine *e, engine_sp which, bool keep)
@@ -538,9 +540,9 @@ void engine_savepoint_end(engine *e, engine_sp which, bool keep)
     err_t err;
     if (!keep) {
         sp_step(e, sp_sql[which][2], &err);
-        mc_forget(e);               /* a row read after a write that is now undone */
-        txc_restore(e, (int)which); /* the rows kept, as at the savepoint */
+        mc_forget(e); /* a row read after a write that is now undone */
     }
+    txc_end(e, !keep); /* rolled back: the rows kept, as at the savepoint */
     sp_step(e, sp_sql[which][1], &err);
 }
 

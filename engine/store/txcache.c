@@ -18,9 +18,11 @@
  *     transaction, never both: a key kept is always found here first;
  *   - a request runs in a savepoint, and a failed one is rolled back: each
  *     savepoint notes the rows as they were (txc_save) and its rollback puts
- *     them back (txc_restore), as SQLite puts back the request's other
- *     writes, so a failed request takes no number and adds nothing to the
- *     till;
+ *     them back (txc_end), as SQLite puts back the request's other writes,
+ *     so a failed request takes no number and adds nothing to the till.
+ *     Savepoints nest as a stack, as SQLite's do; past TXC_DEPTH open ones
+ *     the rows are written to SQL and forgotten when the next opens, and
+ *     SQL's rollback then covers them;
  *   - a statement that reads the table itself (the till's day) first has
  *     the rows written (txc_flush for that kind): it sees what SQL would;
  *   - a transaction that ends without COMMIT (rolled back, or lost to an
@@ -43,8 +45,7 @@ static bool in_write_txn(engine *e)
 void txc_reset(engine *e)
 {
     e->tc.now.n = 0;
-    for (int i = 0; i < TXC_SAVEPOINTS; i++)
-        e->tc.saved[i].n = 0;
+    e->tc.depth = e->tc.deeper = 0;
 }
 
 /* Only the rows in use are copied: a request's savepoint copies two. */
@@ -54,14 +55,32 @@ static void copy_rows(txc_rows *to, const txc_rows *from)
     memcpy(to->rows, from->rows, (size_t)from->n * sizeof from->rows[0]);
 }
 
-void txc_save(engine *e, int sp)
+int txc_save(engine *e, err_t *err)
 {
-    if (sp >= 0 && sp < TXC_SAVEPOINTS) copy_rows(&e->tc.saved[sp], &e->tc.now);
+    txcache *tc = &e->tc;
+    if (tc->deeper == 0 && tc->depth < TXC_DEPTH) {
+        copy_rows(&tc->saved[tc->depth++], &tc->now);
+        return 0;
+    }
+    if (txc_flush(e, NULL, err) < 0) return -1;
+    tc->now.n = 0;
+    tc->deeper++;
+    return 0;
 }
 
-void txc_restore(engine *e, int sp)
+void txc_end(engine *e, bool rolled_back)
 {
-    if (sp >= 0 && sp < TXC_SAVEPOINTS) copy_rows(&e->tc.now, &e->tc.saved[sp]);
+    txcache *tc = &e->tc;
+    if (tc->deeper > 0) {
+        tc->deeper--;
+        /* SQL held the rows when it opened: what was read and changed
+         * since is SQL's to put back, so it is read again */
+        if (rolled_back) tc->now.n = 0;
+        return;
+    }
+    if (tc->depth == 0) return;
+    tc->depth--;
+    if (rolled_back) copy_rows(&tc->now, &tc->saved[tc->depth]);
 }
 
 int txc_flush(engine *e, const txc_kind *k, err_t *err)

@@ -9,10 +9,10 @@
 
 #include "store/engine.h"
 
-#define TXC_ROWS 16      /* rows kept per transaction; more are written at once */
-#define TXC_VALUES 4     /* integer columns a row may have */
-#define TXC_KEY_MAX 128  /* a key's parts, each ended by its '\0' */
-#define TXC_SAVEPOINTS 2 /* engine_sp kinds that may be open at once */
+#define TXC_ROWS 16     /* rows kept per transaction; more are written at once */
+#define TXC_VALUES 4    /* integer columns a row may have */
+#define TXC_KEY_MAX 128 /* a key's parts, each ended by its '\0' */
+#define TXC_DEPTH 4     /* savepoints noted; deeper ones hand the rows to SQL */
 
 /* A kind of row: how its columns are read and written. key is the row's
  * key parts one after the other, each ended by its '\0' (txc_part walks
@@ -40,15 +40,20 @@ typedef struct {
 
 typedef struct {
     txc_rows now;
-    txc_rows saved[TXC_SAVEPOINTS];
+    txc_rows saved[TXC_DEPTH]; /* as at each open savepoint, outermost first */
+    int depth;                 /* savepoints noted in saved[] */
+    int deeper;                /* savepoints open past TXC_DEPTH */
 } txcache;
 
 /* The transaction began, or ended without a commit: nothing is kept. */
 void txc_reset(engine *e);
-/* A savepoint of kind sp (engine_sp) opens: what is kept now is noted, */
-void txc_save(engine *e, int sp);
-/* and is put back when it is rolled back. */
-void txc_restore(engine *e, int sp);
+/* A savepoint opens: what is kept now is noted (past TXC_DEPTH open ones,
+ * it is written out and forgotten instead, so that SQL's own rollback
+ * covers it); -1 when that write fails. */
+int txc_save(engine *e, err_t *err);
+/* The innermost savepoint ends: rolled back, what it noted is put back;
+ * released, what it changed stays. */
+void txc_end(engine *e, bool rolled_back);
 /* Writes every changed row (of kind k, or of every kind with NULL): before
  * COMMIT, and before a statement reads the rows' table itself. */
 int txc_flush(engine *e, const txc_kind *k, err_t *err);

@@ -306,6 +306,54 @@ static void test_txcache(void)
     engine_close(e);
 }
 
+/* Savepoints nest as a stack, deeper than txcache.c notes (TXC_DEPTH),
+ * and of the same kind: 3,000 random steps (open, release or roll back a
+ * savepoint; take a number; pay) against a model of what SQL alone would
+ * hold, then the committed rows against the model. */
+static void test_txcache_nesting(void)
+{
+    engine *e = open_db();
+    err_t err = {0};
+    int64_t base = next_of(e, "order:NEST");
+    int64_t paid_base = card_received(e, "2031-03-01");
+    struct {
+        int64_t number, paid;
+    } model[16], now = {base, paid_base};
+    engine_sp kind[16];
+    int depth = 0;
+    srand(20261204);
+    CHECK(engine_begin(e, &err) == 0, "begin");
+    for (int step = 0; step < 3000; step++) {
+        int r = rand() % 6;
+        if (r == 0 && depth < 16) {
+            kind[depth] = rand() % 2 ? ENGINE_SP_REQUEST : ENGINE_SP_SERVER;
+            CHECK(engine_savepoint(e, kind[depth], &err) == 0, "savepoint at depth %d", depth);
+            model[depth++] = now;
+        } else if (r == 1 && depth > 0) {
+            bool keep = rand() % 2;
+            /* innermost first, as the engine's callers end them */
+            engine_savepoint_end(e, kind[--depth], keep);
+            if (!keep) now = model[depth];
+        } else if (r == 2 || r == 3) {
+            int64_t n = next_of(e, "order:NEST");
+            CHECK(n == now.number + 1, "step %d, depth %d: number %lld, the model %lld", step,
+                  depth, (long long)n, (long long)now.number + 1);
+            now.number = n;
+        } else {
+            int64_t amount = 1 + rand() % 100;
+            CHECK(till_add(e, "S001", "2031-03-01", "card", false, amount, &err) == 0, "pay");
+            now.paid += amount;
+        }
+    }
+    while (depth > 0)
+        engine_savepoint_end(e, kind[--depth], true);
+    CHECK(engine_commit(e, &err) == 0, "commit: %s", err.message);
+    CHECK(next_of(e, "order:NEST") == now.number + 1 && card_received(e, "2031-03-01") == now.paid,
+          "committed as the model says: number %lld, paid %lld", (long long)now.number,
+          (long long)now.paid);
+    engine_close(e);
+}
+
 /* engine.c keeps a savepoint's statement journal in memory up to 120 KiB
  * and spills the rest to a temp file: a savepoint that changes far more
  * (here some 1.5 MB of rows) still rolls back exactly. */
@@ -639,6 +687,7 @@ int main(void)
     test_dates();
     test_till();
     test_txcache();
+    test_txcache_nesting();
     test_big_savepoint();
     test_wal_restarts();
     test_master_cache();
