@@ -451,9 +451,10 @@ int dispatch_parse(dispatch_req *r, const char *line, size_t len)
      * again cost 9,000 instructions an order.create, for the text the line
      * already holds. A span with no escape that does not hold "pin" has no
      * member named pin, and a copy of it is what the writer would give
-     * (the same members, in the same order, as the client spaced them). */
-    if (n && !memchr(line + off, '\\', n) && !memmem(line + off, n, "\"pin\"", 5) &&
-        (r->args_text = malloc(n))) {
+     * (the same members, in the same order, as the client spaced them).
+     * Only an object: args that are null run as {}, and are logged so. */
+    if (n && line[off] == '{' && !memchr(line + off, '\\', n) &&
+        !memmem(line + off, n, "\"pin\"", 5) && (r->args_text = malloc(n))) {
         memcpy(r->args_text, line + off, n);
         r->args_len = n;
     }
