@@ -165,7 +165,7 @@ static int counter_store(engine *e, const char *key, const int64_t v[TXC_VALUES]
     return engine_step_done(e, st, "counter", err);
 }
 
-static const txc_kind counter_kind = {"counter", counter_load, counter_store};
+static const txc_kind counter_kind = {counter_load, counter_store};
 
 /* Within a write transaction the counter is kept in memory and written at
  * COMMIT (txcache.c): one read a batch instead of a write and a read an

@@ -78,7 +78,7 @@ static int kept_store(engine *e, const char *key, const int64_t v[TXC_VALUES], b
     return row_write(e, txc_part(key, 0), txc_part(key, 1), txc_part(key, 2), v, err);
 }
 
-static const txc_kind till_kind = {"till", kept_load, kept_store};
+static const txc_kind till_kind = {kept_load, kept_store};
 
 /* Within a write transaction the day's row is kept in memory and written at
  * COMMIT (txcache.c: a batch of orders paid by card reads and writes it

@@ -9,7 +9,7 @@
 
 #include "store/engine.h"
 
-#define TXC_ROWS 16     /* rows kept per transaction; more are written at once */
+#define TXC_ROWS 16     /* rows kept per transaction; more go through SQL */
 #define TXC_VALUES 4    /* integer columns a row may have */
 #define TXC_KEY_MAX 128 /* a key's parts, each ended by its '\0' */
 #define TXC_DEPTH 4     /* savepoints noted; deeper ones hand the rows to SQL */
@@ -18,7 +18,6 @@
  * key parts one after the other, each ended by its '\0' (txc_part walks
  * them). */
 typedef struct {
-    const char *name; /* for errors */
     /* v[] of the row: 1 found, 0 none (v left zero), -1 error */
     int (*load)(engine *e, const char *key, int64_t v[TXC_VALUES], err_t *err);
     /* writes v[] (exists: the row was there when loaded) */
