@@ -114,6 +114,25 @@ void engine_tune_sqlite(void)
     pthread_once(&sqlite_tuned, sqlite_tune);
 }
 
+int engine_pragmas(sqlite3 *db, err_t *err)
+{
+    /* 1 KiB pages for a new file (an existing one keeps its size: SQLite
+     * changes it only by VACUUM, never in WAL mode). A commit writes every
+     * page it touched whole, and a batch of creates touches one or two
+     * leaves in each of a dozen indexes plus the tables' last pages: with
+     * 4 KiB pages that was 7,146 WAL bytes an order, with 1 KiB 4,566
+     * (docs/performance.md, "Page size"). */
+    if (exec_sql(db, "PRAGMA page_size=" ENGINE_PAGE_SIZE_TEXT, err) < 0 ||
+        exec_sql(db, "PRAGMA journal_mode=WAL", err) < 0 ||
+        exec_sql(db, "PRAGMA synchronous=FULL", err) < 0 ||
+        exec_sql(db, "PRAGMA foreign_keys=ON", err) < 0 ||
+        /* 16 MiB of page cache (default 2 MiB): the B-tree pages new orders
+         * go into stay cached instead of being read back from the WAL. */
+        exec_sql(db, "PRAGMA cache_size=-16384", err) < 0)
+        return -1;
+    return 0;
+}
+
 engine *engine_open(const engine_config *cfg, err_t *err)
 {
     engine_tune_sqlite();
@@ -151,12 +170,7 @@ engine *engine_open(const engine_config *cfg, err_t *err)
     }
     sqlite3_busy_timeout(e->db, 5000);
     mc_attach(e);
-    if (exec_sql(e->db, "PRAGMA journal_mode=WAL", err) < 0 ||
-        exec_sql(e->db, "PRAGMA synchronous=FULL", err) < 0 ||
-        exec_sql(e->db, "PRAGMA foreign_keys=ON", err) < 0 ||
-        /* 16 MiB of page cache (default 2 MiB): the B-tree pages new orders
-         * go into stay cached instead of being read back from the WAL. */
-        exec_sql(e->db, "PRAGMA cache_size=-16384", err) < 0 || schema_migrate(e->db, err) < 0) {
+    if (engine_pragmas(e->db, err) < 0 || schema_migrate(e->db, err) < 0) {
         engine_close(e);
         return NULL;
     }

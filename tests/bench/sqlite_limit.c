@@ -106,11 +106,7 @@ int main(int argc, char **argv)
      * (engine_tune_sqlite): a statement whose triggers may fail journals
      * its pages, in a temp file per statement without them (measured: 40
      * us an order) */
-    if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                     " PRAGMA cache_size=-16384;",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        schema_migrate(db, &err) < 0)
+    if (engine_pragmas(db, &err) < 0 || schema_migrate(db, &err) < 0)
         fail(db, err.message[0] ? err.message : "setup");
     if (no_find &&
         sqlite3_exec(db, "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;", NULL,

@@ -401,9 +401,11 @@ static void test_wal_restarts(void)
     char wal[300];
     snprintf(wal, sizeof wal, "%s-wal", db_path);
     sqlite3_stmt *ins;
-    sqlite3_prepare_v2(engine_db(e), "INSERT INTO walt(b) VALUES(randomblob(3000))", -1, &ins,
+    sqlite3_prepare_v2(engine_db(e), "INSERT INTO walt(b) VALUES(randomblob(4000))", -1, &ins,
                        NULL);
-    const int commits = 1300, rows = 40; /* rows of 3 KB, a frame each: ~200 MiB */
+    /* rows of 4 KB, four 1 KiB pages each (a leaf to itself and three
+     * overflow pages): ~208 MiB of frames */
+    const int commits = 1300, rows = 40;
     off_t biggest = 0;
     int ok = 1;
     for (int i = 0; i < commits && ok; i++) {
