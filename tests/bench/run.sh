@@ -23,6 +23,7 @@
 #                                    rate of its two turns, the higher p50/p99
 #   peer_orders_per_s peer_p99_ms vs_redis_peer   the Redis peer, -c 32; ratio
 #   conns1000_orders_per_s conns1000_p99_ms conns1000_vs_32 conns1000_starved
+#   conns1000_wal_bytes_per_order    WAL bytes per order in that run (bigger batches)
 #   wal_bytes_per_order              corder's WAL bytes / orders it created
 #   wal_pages_per_commit             pages a commit in the -wal file's last
 #                                    generation (wal_pages logs them by B-tree)
@@ -301,8 +302,18 @@ log "WAL pages per commit by B-tree (wal_pages, the -wal file's current generati
 
 # ---- 1,000 connections, 1 request in flight each ----
 log "1000 connections, depth 1, ${C1000_SECS}s"
+CWAL0=$(metric corder_wal_bytes_total)
+CMADE0=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+CCOMMITS0=$(metric corder_batch_size_count)
 C1000=$(load 1000 1 "$C1000_SECS")
 log "$C1000"
+# the same WAL figure with the batches 1,000 connections make
+CWAL1=$(metric corder_wal_bytes_total)
+CMADE1=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+CCOMMITS1=$(metric corder_batch_size_count)
+C1000WAL=$(awk -v b=$((CWAL1 - CWAL0)) -v n=$((CMADE1 - CMADE0)) 'BEGIN { printf (n > 0 ? "%.0f" : "-"), b / n }')
+log "1000 connections: $C1000WAL WAL bytes per order, $(awk -v a=$((CMADE1 - CMADE0)) \
+    -v c=$((CCOMMITS1 - CCOMMITS0)) 'BEGIN { printf (c > 0 ? "%.1f" : "-"), a / c }') orders a commit"
 RSS=$(rss_mb)
 
 stop_server
@@ -425,6 +436,7 @@ echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
     "vs_redis_peer=$(ratio "$OPS" "$(value ops_per_s "$PEER")")" \
     "conns1000_orders_per_s=$C1000OPS conns1000_p99_ms=$(value p99_ms "$C1000")" \
     "conns1000_vs_32=$(ratio "$C1000OPS" "$OPS") conns1000_starved=$(value starved "$C1000")" \
+    "conns1000_wal_bytes_per_order=$C1000WAL" \
     "wal_bytes_per_order=$WALO wal_pages_per_commit=$(value wal_pages_per_commit "$WALPAGES")" \
     "limit_wal_bytes_per_order=$LIMITWAL" \
     "loop_cpu_pct=$LOOPCPU ckpt_cpu_pct=$CKPTCPU sync_cpu_pct=$SYNCCPU" \

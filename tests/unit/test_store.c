@@ -5,7 +5,8 @@
  * under a steady stream of commits (the server's background checkpoints)
  * the WAL starts over instead of growing without end, and loses nothing;
  * pipelined commits leave the WAL's sync to the sync thread, but never a
- * checkpoint's or the restarted log's. */
+ * checkpoint's or the restarted log's; a new store has 1 KiB pages, an
+ * older one keeps its own. */
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -100,6 +101,60 @@ static void test_migrations(void)
     e = open_db(); /* re-opening is a no-op */
     CHECK(int_query(e, "PRAGMA user_version") == schema_version(), "still newest");
     engine_close(e);
+}
+
+/* The database at path and its -wal and -shm files gone. */
+static void remove_store(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[320];
+        snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+        unlink(p);
+    }
+}
+
+/* Issue 14 (WAL bytes per order): a new store has 1 KiB pages; a store
+ * made with another size keeps it (SQLite changes it only by VACUUM),
+ * opens, migrates and writes as before, and its WAL bytes are counted in
+ * its own frames. */
+static void test_page_size(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s.pages", db_path);
+    remove_store(path);
+    err_t err = {0};
+    engine_config cfg = {.db_path = path, .no_policies = true, .background_checkpoint = true};
+    engine *e = engine_open(&cfg, &err);
+    CHECK(e != NULL, "open a new store: %s", err.message);
+    if (!e) return;
+    CHECK(int_query(e, "PRAGMA page_size") == 1024, "a new store has 1 KiB pages");
+    engine_close(e);
+    /* an older store: 4 KiB pages, made as before */
+    remove_store(path);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK &&
+              sqlite3_exec(db,
+                           "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;"
+                           " CREATE TABLE older(x INTEGER);",
+                           NULL, NULL, NULL) == SQLITE_OK,
+          "make a 4 KiB store: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    e = engine_open(&cfg, &err);
+    CHECK(e != NULL, "open the older store: %s", err.message);
+    if (!e) return;
+    CHECK(int_query(e, "PRAGMA page_size") == 4096, "an older store keeps its pages");
+    CHECK(int_query(e, "PRAGMA user_version") == schema_version(), "and is migrated");
+    CHECK(engine_begin(e, &err) == 0 &&
+              sqlite3_exec(engine_db(e), "INSERT INTO older(x) VALUES(1)", NULL, NULL, NULL) ==
+                  SQLITE_OK &&
+              engine_commit(e, &err) == 0,
+          "a write: %s", err.message);
+    uint64_t wal = gauges_wal_bytes(e);
+    CHECK(wal > 0 && wal % 4120 == 0, "its WAL counted in 4 KiB frames: %llu",
+          (unsigned long long)wal);
+    engine_close(e);
+    remove_store(path);
 }
 
 static void test_seed_idempotent(void)
@@ -684,6 +739,7 @@ int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/corder-test-store-%d.db", (int)getpid());
     test_migrations();
+    test_page_size();
     test_seed_idempotent();
     test_lockout();
     test_dates();
@@ -696,11 +752,6 @@ int main(void)
     test_pipeline();
     test_number_index_merges();
     test_pickups_by_key();
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        char p[300];
-        snprintf(p, sizeof p, "%s%s", db_path, suffixes[i]);
-        unlink(p);
-    }
+    remove_store(db_path);
     return T_DONE();
 }
