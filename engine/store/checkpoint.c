@@ -18,8 +18,8 @@
  * twice one after overwriting blocks it already has (the inode's size and
  * block map go to the journal too: 0.63 against 0.30 ms for a 200 KB
  * write here), besides a wal-index that grows with it. So once the WAL
- * holds CHECKPOINT_RESTART_FRAMES and this thread has copied all but the
- * last CHECKPOINT_CATCHUP_FRAMES, it asks the writer to copy that rest
+ * holds CHECKPOINT_RESTART_BYTES and this thread has copied all but the
+ * last CHECKPOINT_CATCHUP_BYTES, it asks the writer to copy that rest
  * itself before its next transaction (checkpoint_catch_up): a short PASSIVE
  * checkpoint on the writer's connection, one fsync of the database file a
  * few times a second, after which SQLite restarts the log.
@@ -53,21 +53,25 @@
 #include "store/walbuf.h"
 
 #define CHECKPOINT_EVERY_MS 20
-/* 64 MiB of 4 KiB pages: the log starts over about every 8,000 orders at
- * the bench's rate. A restart's catch-up (at most the frames below, fewer
- * pages: a page copies once however often it was written) stalls the loop
- * 1-3 ms, and every request in flight waits it out: at 16 MiB that was six
- * times a second, 2-3 % of all requests, enough to set the p99. Six
- * alternating 10 s runs with pipelined commits, 16 against 64 MiB: 14,883
- * against 16,337 orders/s, p99 8.7 against 7.7 ms (64 MiB ahead in 5 of 6
- * pairs on both). */
-#define CHECKPOINT_RESTART_FRAMES 16384
-#define CHECKPOINT_CATCHUP_FRAMES 512
+/* 64 MiB: the log starts over about every 8,000 orders at the bench's
+ * rate with 4 KiB pages. A restart's catch-up (at most the bytes below,
+ * fewer pages: a page copies once however often it was written) stalls
+ * the loop 1-3 ms, and every request in flight waits it out: at 16 MiB
+ * that was six times a second, 2-3 % of all requests, enough to set the
+ * p99. Six alternating 10 s runs with pipelined commits, 16 against 64
+ * MiB: 14,883 against 16,337 orders/s, p99 8.7 against 7.7 ms (64 MiB
+ * ahead in 5 of 6 pairs on both). In bytes, not frames: they were 16,384
+ * and 512 frames, which with a store's 1 KiB pages made the log start
+ * over at 16 MiB again. */
+#define CHECKPOINT_RESTART_BYTES (64 << 20)
+#define CHECKPOINT_CATCHUP_BYTES (2 << 20)
 
 struct checkpointer {
     pthread_t thread;
     int wal_last;       /* frames in the WAL after the previous commit */
     int frame_bytes;    /* page size + the 24-byte frame header */
+    int restart_frames; /* CHECKPOINT_RESTART_BYTES in pages */
+    int catchup_frames; /* CHECKPOINT_CATCHUP_BYTES in pages */
     uint64_t wal_bytes; /* appended since start; atomic: read by the metrics page */
     int wal_fd;         /* the -wal file, read for its header; -1 until opened */
     int db_fd;          /* the database file, synced after each pass; -1: not open */
@@ -103,8 +107,8 @@ static void *checkpoint_main(void *arg)
             sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &done);
         if (rc == SQLITE_OK && done != copied && c->db_fd >= 0) fdatasync(c->db_fd);
         if (rc == SQLITE_OK) copied = done;
-        if (rc == SQLITE_OK && wal_frames >= CHECKPOINT_RESTART_FRAMES &&
-            wal_frames - done <= CHECKPOINT_CATCHUP_FRAMES)
+        if (rc == SQLITE_OK && wal_frames >= c->restart_frames &&
+            wal_frames - done <= c->catchup_frames)
             __atomic_store_n(&c->catch_up, 1, __ATOMIC_RELEASE);
         pthread_mutex_lock(&c->mu);
     }
@@ -194,7 +198,10 @@ checkpointer *checkpoint_start(sqlite3 *writer, const char *path, err_t *err)
         return NULL;
     }
     sqlite3_busy_timeout(c->db, 1000);
-    c->frame_bytes = page_size(writer) + 24;
+    int page = page_size(writer);
+    c->frame_bytes = page + 24;
+    c->restart_frames = CHECKPOINT_RESTART_BYTES / page;
+    c->catchup_frames = CHECKPOINT_CATCHUP_BYTES / page;
     /* the frames already in the WAL (a PASSIVE checkpoint tells), so that
      * the first commit counts only its own */
     int in_wal = 0;
