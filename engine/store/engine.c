@@ -114,6 +114,9 @@ void engine_tune_sqlite(void)
     pthread_once(&sqlite_tuned, sqlite_tune);
 }
 
+/* The page size of a new store's file: see engine_pragmas. */
+#define ENGINE_PAGE_SIZE_TEXT "4096"
+
 int engine_pragmas(sqlite3 *db, err_t *err)
 {
     /* The page size of a new file (an existing one keeps its own: SQLite

@@ -41,8 +41,6 @@ engine *engine_open(const engine_config *cfg, err_t *err);
  * them first; a tool that opens databases itself, as the storage-limit
  * bench does, calls this before its first SQLite call to match). */
 void engine_tune_sqlite(void);
-/* The page size of a new store's file: see engine_pragmas. */
-#define ENGINE_PAGE_SIZE_TEXT "4096"
 /* The per-connection settings of the engine's writer: the page size of a
  * new file, WAL, synchronous=FULL, foreign keys, the page cache. The
  * storage-limit bench opens its file with the same. */
