@@ -114,9 +114,6 @@ void engine_tune_sqlite(void)
     pthread_once(&sqlite_tuned, sqlite_tune);
 }
 
-/* The page size of a new store's file: see engine_pragmas. */
-#define ENGINE_PAGE_SIZE_TEXT "4096"
-
 int engine_pragmas(sqlite3 *db, err_t *err)
 {
     /* The page size of a new file (an existing one keeps its own: SQLite
@@ -126,7 +123,7 @@ int engine_pragmas(sqlite3 *db, err_t *err)
      * checkpoint copies a page per system call and made 2.5 times as many:
      * 12 % fewer orders/s and a 25 % higher p99 at 32 x 2 in alternating
      * runs (docs/performance.md, "Page size"). */
-    if (exec_sql(db, "PRAGMA page_size=" ENGINE_PAGE_SIZE_TEXT, err) < 0 ||
+    if (exec_sql(db, "PRAGMA page_size=4096", err) < 0 ||
         exec_sql(db, "PRAGMA journal_mode=WAL", err) < 0 ||
         exec_sql(db, "PRAGMA synchronous=FULL", err) < 0 ||
         exec_sql(db, "PRAGMA foreign_keys=ON", err) < 0 ||

@@ -87,7 +87,9 @@ fi
 
 # value KEY LINE: the value of KEY=… in a line of key=value pairs.
 value() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / b }'; }
+ratio() { quotient "$1" "$2" "%.2f"; }
+# quotient A B FORMAT: A / B printed with FORMAT, "-" when B is 0
+quotient() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { printf (b > 0 ? f : "-"), a / b }'; }
 mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a + b) / 2 }'; }
 higher() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 
@@ -247,8 +249,9 @@ REDIS=$(value ping_per_s "$(RP ping "$TMP/redis")")
 log "redis ping_mbulk -c 32: $REDIS requests/s"
 
 # ---- 1. the turns: corder, the Redis peer, corder (CONNS connections) ----
+CREATED='corder_requests_total{op="order.create",code="ok"}' # order.creates answered ok
 WAL0=$(metric corder_wal_bytes_total)
-MADE0=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+MADE0=$(metric "$CREATED")
 COMMITS0=$(metric corder_batch_size_count)
 ANSWERS0=$(metric corder_batch_size_sum)
 # The storage limit just before turn 1 and just after turn 2, each once the
@@ -277,7 +280,7 @@ TURN2=$(load "$CONNS" "$DEPTH" "$SECS")
 CPU3=$(cpu_ticks)
 log "$TURN2"
 WAL1=$(metric corder_wal_bytes_total)
-MADE1=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+MADE1=$(metric "$CREATED")
 settle
 LIMIT_AFTER=$(limit_now)
 log "storage limit after turn 2: $LIMIT_AFTER"
@@ -287,11 +290,11 @@ ANSWERS1=$(metric corder_batch_size_sum)
 OPS=$(mean "$(value ops_per_s "$TURN1")" "$(value ops_per_s "$TURN2")")
 P50=$(higher "$(value p50_ms "$TURN1")" "$(value p50_ms "$TURN2")")
 P99=$(higher "$(value p99_ms "$TURN1")" "$(value p99_ms "$TURN2")")
-WALO=$(awk -v b=$((WAL1 - WAL0)) -v n=$((MADE1 - MADE0)) 'BEGIN { printf (n > 0 ? "%.0f" : "-"), b / n }')
+WALO=$(quotient $((WAL1 - WAL0)) $((MADE1 - MADE0)) "%.0f")
 log "corder: $((MADE1 - MADE0)) orders created in the turns (loadgen counted" \
     "$(($(value ops "$TURN1") + $(value ops "$TURN2"))) inside its windows)," \
     "$((WAL1 - WAL0)) WAL bytes: $WALO per order; $((COMMITS1 - COMMITS0)) group commits of" \
-    "$(awk -v a=$((ANSWERS1 - ANSWERS0)) -v c=$((COMMITS1 - COMMITS0)) 'BEGIN { printf (c > 0 ? "%.1f" : "-"), a / c }')" \
+    "$(quotient $((ANSWERS1 - ANSWERS0)) $((COMMITS1 - COMMITS0)) "%.1f")" \
     "requests on average"
 read -r LOOPCPU CKPTCPU SYNCCPU <<<"$(cpu_split "$CPU0" "$CPU1" "$CPU2" "$CPU3")"
 log "corder's threads in the turns, % of one core: the loop $LOOPCPU, the checkpoint" \
@@ -303,17 +306,17 @@ log "WAL pages per commit by B-tree (wal_pages, the -wal file's current generati
 # ---- 1,000 connections, 1 request in flight each ----
 log "1000 connections, depth 1, ${C1000_SECS}s"
 CWAL0=$(metric corder_wal_bytes_total)
-CMADE0=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+CMADE0=$(metric "$CREATED")
 CCOMMITS0=$(metric corder_batch_size_count)
 C1000=$(load 1000 1 "$C1000_SECS")
 log "$C1000"
 # the same WAL figure with the batches 1,000 connections make
 CWAL1=$(metric corder_wal_bytes_total)
-CMADE1=$(metric 'corder_requests_total{op="order.create",code="ok"}')
+CMADE1=$(metric "$CREATED")
 CCOMMITS1=$(metric corder_batch_size_count)
-C1000WAL=$(awk -v b=$((CWAL1 - CWAL0)) -v n=$((CMADE1 - CMADE0)) 'BEGIN { printf (n > 0 ? "%.0f" : "-"), b / n }')
-log "1000 connections: $C1000WAL WAL bytes per order, $(awk -v a=$((CMADE1 - CMADE0)) \
-    -v c=$((CCOMMITS1 - CCOMMITS0)) 'BEGIN { printf (c > 0 ? "%.1f" : "-"), a / c }') orders a commit"
+C1000WAL=$(quotient $((CWAL1 - CWAL0)) $((CMADE1 - CMADE0)) "%.0f")
+log "1000 connections: $C1000WAL WAL bytes per order," \
+    "$(quotient $((CMADE1 - CMADE0)) $((CCOMMITS1 - CCOMMITS0)) "%.1f") orders a commit"
 RSS=$(rss_mb)
 
 stop_server
