@@ -165,6 +165,9 @@ void http_metrics_page(struct evbuffer *b, server *srv, engine *e, const http_pa
     head(b, "corder_answers_held", "gauge",
          "Answers waiting for their batch's commit or for the WAL sync that covers it.");
     sample(b, "corder_answers_held", m.held);
+    head(b, "corder_answer_writes_by_thread_total", "counter",
+         "Writes of a connection's answers done by the sender thread, not the loop.");
+    sample(b, "corder_answer_writes_by_thread_total", (double)m.sender_writes);
 
     err_t err;
     err_clear(&err);

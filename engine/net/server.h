@@ -128,7 +128,8 @@ typedef struct {
     uint64_t batch_hist[SERVER_BATCH_BUCKETS + 1];
     int open_connections, admin_connections; /* now */
     uint64_t accepted, refused, evicted, timed_out, slowed;
-    int pin_checks, held; /* now: PINs being verified, answers waiting for a commit */
+    int pin_checks, held;   /* now: PINs being verified, answers waiting for a commit */
+    uint64_t sender_writes; /* connections' answers written by the sender thread (net/sender.c) */
 } server_metrics;
 void server_get_metrics(const server *s, server_metrics *out);
 

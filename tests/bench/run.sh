@@ -130,27 +130,29 @@ stop_server() {
 }
 rss_mb() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$SRV_PID/status"; }
 # cpu_ticks: clock ticks used so far by the server's loop (its main thread),
-# its checkpoint thread and its WAL sync thread (named by the server), and
-# the time: "loop ckpt sync nanoseconds". Two of them make cpu_split.
+# its checkpoint thread, its WAL sync thread and its sender thread (named by
+# the server), and the time: "loop ckpt sync send nanoseconds". Two of them
+# make cpu_split.
 cpu_ticks() {
-    local t v loop=0 ckpt=0 sync=0
+    local t v loop=0 ckpt=0 sync=0 send=0
     for t in /proc/"$SRV_PID"/task/*; do
         v=$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) || continue
         case "$(cat "$t/comm" 2>/dev/null)" in
         corder-ckpt) ckpt=$((ckpt + v)) ;;
         corder-walsync) sync=$((sync + v)) ;;
+        corder-send) send=$((send + v)) ;;
         *) if [ "${t##*/}" = "$SRV_PID" ]; then loop=$((loop + v)); fi ;;
         esac
     done
-    echo "$loop $ckpt $sync $(date +%s%N)"
+    echo "$loop $ckpt $sync $send $(date +%s%N)"
 }
 # cpu_split "BEFORE" "AFTER" ...: each thread's share of one core over the
-# intervals (pairs of cpu_ticks), in %: "loop ckpt sync"
+# intervals (pairs of cpu_ticks), in %: "loop ckpt sync send"
 cpu_split() {
     printf '%s\n' "$@" | awk -v hz="$(getconf CLK_TCK)" '
-        { for (i = 1; i <= 4; i++) v[NR % 2, i] = $i }
-        NR % 2 == 0 { for (i = 1; i <= 3; i++) d[i] += v[0, i] - v[1, i]; ns += v[0, 4] - v[1, 4] }
-        END { s = ns / 1e9 * hz; printf "%.0f %.0f %.0f", 100 * d[1] / s, 100 * d[2] / s, 100 * d[3] / s }'
+        { for (i = 1; i <= 5; i++) v[NR % 2, i] = $i }
+        NR % 2 == 0 { for (i = 1; i <= 4; i++) d[i] += v[0, i] - v[1, i]; ns += v[0, 5] - v[1, 5] }
+        END { s = ns / 1e9 * hz; printf "%.0f %.0f %.0f %.0f", 100 * d[1] / s, 100 * d[2] / s, 100 * d[3] / s, 100 * d[4] / s }'
 }
 # settle: waits (at most 15 s) until the server's checkpoint and WAL sync
 # threads have used no CPU for 300 ms, then until the kernel has written
@@ -296,7 +298,7 @@ log "corder: $((MADE1 - MADE0)) orders created in the turns (loadgen counted" \
     "$((WAL1 - WAL0)) WAL bytes: $WALO per order; $((COMMITS1 - COMMITS0)) group commits of" \
     "$(quotient $((ANSWERS1 - ANSWERS0)) $((COMMITS1 - COMMITS0)) "%.1f")" \
     "requests on average"
-read -r LOOPCPU CKPTCPU SYNCCPU <<<"$(cpu_split "$CPU0" "$CPU1" "$CPU2" "$CPU3")"
+read -r LOOPCPU CKPTCPU SYNCCPU _ <<<"$(cpu_split "$CPU0" "$CPU1" "$CPU2" "$CPU3")"
 log "corder's threads in the turns, % of one core: the loop $LOOPCPU, the checkpoint" \
     "thread $CKPTCPU, the WAL sync thread $SYNCCPU (the loop near 100: the rate is its CPU)"
 # The WAL's current generation (the last commits of turn 2), page by page.
@@ -308,8 +310,13 @@ log "1000 connections, depth 1, ${C1000_SECS}s"
 CWAL0=$(metric corder_wal_bytes_total)
 CMADE0=$(metric "$CREATED")
 CCOMMITS0=$(metric corder_batch_size_count)
+CPU4=$(cpu_ticks)
 C1000=$(load 1000 1 "$C1000_SECS")
+CPU5=$(cpu_ticks)
 log "$C1000"
+read -r LOOPCPU1K CKPTCPU1K SYNCCPU1K SENDCPU1K <<<"$(cpu_split "$CPU4" "$CPU5")"
+log "corder's threads at 1000 connections, % of one core: the loop $LOOPCPU1K, the" \
+    "checkpoint thread $CKPTCPU1K, the WAL sync thread $SYNCCPU1K, the sender thread $SENDCPU1K"
 # the same WAL figure with the batches 1,000 connections make
 CWAL1=$(metric corder_wal_bytes_total)
 CMADE1=$(metric "$CREATED")

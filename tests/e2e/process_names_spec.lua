@@ -27,7 +27,7 @@ describe("the server's process and thread names", function()
         assert.truthy((found or ""):find(tostring(srv.pid), 1, true), "pgrep -x corder misses it")
     end)
 
-    it("names its checkpoint, WAL sync, PIN and policy watchdog threads", function()
+    it("names its checkpoint, WAL sync, sender, PIN and policy watchdog threads", function()
         local names = {}
         for tid in e2e.sh_out("ls /proc/" .. srv.pid .. "/task"):gmatch("%d+") do
             local n = read("/proc/" .. srv.pid .. "/task/" .. tid .. "/comm")
@@ -35,6 +35,7 @@ describe("the server's process and thread names", function()
         end
         assert.are.equal(1, names["corder-ckpt"])
         assert.are.equal(1, names["corder-walsync"])
+        assert.are.equal(1, names["corder-send"]) -- writes answers to many tills (net/sender.c)
         assert.truthy((names["corder-pin"] or 0) >= 1)
         -- the policy budget's watchdog (started by loading the policies)
         assert.are.equal(1, names["corder-policy"])

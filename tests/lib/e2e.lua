@@ -92,9 +92,13 @@ end
 local Client = {}
 Client.__index = Client
 
-function M.connect(port, host)
-    local s = assert(socket.tcp())
+-- opts.recv_buffer: the socket's receive buffer in bytes (set before
+-- connecting, so that the window stays that small).
+function M.connect(port, host, opts)
+    -- (tcp4: a tcp() object has no socket to set options on before it connects)
+    local s = assert(opts and opts.recv_buffer and socket.tcp4() or socket.tcp())
     s:settimeout(10)
+    if opts and opts.recv_buffer then assert(s:setoption("recv-buffer-size", opts.recv_buffer)) end
     local ok, err = s:connect(host or "127.0.0.1", port)
     if not ok then
         s:close()

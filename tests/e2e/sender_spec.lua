@@ -1,0 +1,119 @@
+-- sender_spec.lua: the sender thread (engine/net/sender.c). When a batch's
+-- answers go to 64 connections or more, a thread of their own writes them
+-- while the loop runs the next batch. PROTOCOL.md "Framing": whatever
+-- thread writes them, a connection's answers come back whole and in
+-- request order, and only to that connection.
+local e2e = require "e2e"
+
+-- Wide ids: a connection's answers take more bytes, so a socket that is
+-- not read fills sooner.
+local PAD = string.rep("y", 300)
+local function id_of(k, i) return string.format("%s%04d-%06d", PAD, k, i) end
+-- Wider still for the client that stops reading: 3 kB an answer.
+local WIDE = string.rep("z", 3000)
+local function wide_id(i) return string.format("%s%06d", WIDE, i) end
+
+local function metric(text, name)
+    local v = ("\n" .. text):match("\n" .. name .. " ([%d%.e%+%-]+)")
+    return v and tonumber(v) or 0
+end
+
+local function thread_writes(srv)
+    local status, _, body = srv:http("GET", "/metrics")
+    assert.are.equal(200, status)
+    return metric(body, "corder_answer_writes_by_thread_total")
+end
+
+local function open(srv, n)
+    local conns = {}
+    for k = 1, n do conns[k] = assert(e2e.connect(srv.port)) end
+    return conns
+end
+
+-- Each connection sends its pings in one write; nothing is read yet.
+local function send_pings(conns, first, count)
+    for k, c in ipairs(conns) do
+        local buf = {}
+        for i = 1, count do buf[i] = c:request("ping", nil, id_of(k, first + i)) end
+        c:send_raw(table.concat(buf))
+    end
+end
+
+local function expect_pings(c, k, first, count)
+    for i = 1, count do
+        local r = assert(c:recv())
+        assert.are.equal(id_of(k, first + i), r.id)
+        assert.is_true(r.ok)
+    end
+end
+
+describe("answers written by the sender thread", function()
+    local srv
+    -- A commit that waits for more requests takes every connection's lines
+    -- into one batch (they are sent within its 10 ms, and are fewer than
+    -- its 512), whose answers then go to all of them at once: the sender
+    -- thread's case, every time.
+    before_each(function()
+        srv = e2e.server{args = "--http 127.0.0.1:0 --commit-delay-us 100000"}
+    end)
+    after_each(function() srv:cleanup() end)
+
+    it("reach each of 100 connections whole and in order", function()
+        local conns = open(srv, 100)
+        local before = thread_writes(srv)
+        for round = 0, 4 do
+            send_pings(conns, round * 100, 3)
+            for k, c in ipairs(conns) do expect_pings(c, k, round * 100, 3) end
+        end
+        assert.is_true(thread_writes(srv) > before, "no answers went through the sender thread")
+        for _, c in ipairs(conns) do c:close() end
+    end)
+
+    it("keep a connection that stops reading apart: the rest waits for it, in order",
+        function()
+            -- Connection 1, with a receive buffer of a few KiB, asks for 300 kB
+            -- of answers in each of 12 rounds and reads none of them, while 79
+            -- others are answered in the same batches; its socket fills (on
+            -- loopback the kernel takes a megabyte or more first), the
+            -- thread hands back what it would not take, and the bufferevent
+            -- waits for the socket. Then it reads every answer, in order.
+            local slow = assert(e2e.connect(srv.port, nil, {recv_buffer = 4096}))
+            local others = open(srv, 79)
+            local before = thread_writes(srv)
+            for round = 0, 11 do
+                local buf = {}
+                for i = 1, 100 do buf[i] = slow:request("ping", nil, wide_id(round * 100 + i)) end
+                slow:send_raw(table.concat(buf))
+                send_pings(others, round * 100, 1)
+                for j, c in ipairs(others) do expect_pings(c, j, round * 100, 1) end
+            end
+            for i = 1, 1200 do assert.are.equal(wide_id(i), assert(slow:recv()).id) end
+            assert.is_true(slow:call("ping").ok)
+            assert.is_true(thread_writes(srv) > before, "no answers went through the sender thread")
+            slow:close()
+            for _, c in ipairs(others) do c:close() end
+        end)
+
+    it("of connections that closed meanwhile never reach the connections after them", function()
+        -- 100 clients send and hang up without reading, their answers on
+        -- the way (their sockets' descriptors free again once the answers
+        -- are back from the thread); the next 100, on descriptors reused,
+        -- get their own answers and nothing else.
+        for round = 1, 4 do
+            local gone = open(srv, 100)
+            send_pings(gone, 0, 3)
+            for _, c in ipairs(gone) do c:close() end
+            local conns = open(srv, 100)
+            send_pings(conns, round * 1000, 2)
+            for k, c in ipairs(conns) do expect_pings(c, k, round * 1000, 2) end
+            -- and the next line each reads is the answer to its next request
+            for k, c in ipairs(conns) do c:send("ping", nil, id_of(k, 999999)) end
+            for k, c in ipairs(conns) do
+                assert.are.equal(id_of(k, 999999), assert(c:recv()).id)
+                c:close()
+            end
+        end
+        assert.is_true(thread_writes(srv) > 0)
+        assert.is_true(srv:connect():call("ping").ok)
+    end)
+end)
