@@ -49,20 +49,26 @@ end
 
 describe("answers written by the sender thread", function()
     local srv
-    -- A commit that waits for more requests takes every connection's lines
-    -- into one batch (they are sent within its 10 ms, and are fewer than
-    -- its 512), whose answers then go to all of them at once: the sender
-    -- thread's case, every time.
-    before_each(function()
-        srv = e2e.server{args = "--http 127.0.0.1:0 --commit-delay-us 100000"}
-    end)
+    before_each(function() srv = e2e.server{args = "--http 127.0.0.1:0"} end)
     after_each(function() srv:cleanup() end)
+
+    -- Runs send (the clients' writes) with the server stopped: when it goes
+    -- on, every connection is readable in the same turn of its loop, their
+    -- lines (fewer than a batch's 512) make one batch, and its answers go
+    -- to all of them at once: the sender thread's case every time, however
+    -- slow the build (ASan) or the machine.
+    local function burst(send)
+        srv:signal("STOP")
+        local ok, err = pcall(send)
+        srv:signal("CONT")
+        assert(ok, err)
+    end
 
     it("reach each of 100 connections whole and in order", function()
         local conns = open(srv, 100)
         local before = thread_writes(srv)
         for round = 0, 4 do
-            send_pings(conns, round * 100, 3)
+            burst(function() send_pings(conns, round * 100, 3) end)
             for k, c in ipairs(conns) do expect_pings(c, k, round * 100, 3) end
         end
         assert.is_true(thread_writes(srv) > before, "no answers went through the sender thread")
@@ -71,8 +77,9 @@ describe("answers written by the sender thread", function()
 
     it("keep a connection that stops reading apart: the rest waits for it, in order",
         function()
-            -- Connection 1, with a receive buffer of a few KiB, asks for 300 kB
-            -- of answers in each of 12 rounds and reads none of them, while 79
+            -- Connection 1, with a receive buffer of a few KiB, asks for 60 kB
+            -- of answers in each of 60 rounds (its lines in one of the server's
+            -- 64 KiB reads, so in the same batch) and reads none of them, while 79
             -- others are answered in the same batches; its socket fills (on
             -- loopback the kernel takes a megabyte or more first), the
             -- thread hands back what it would not take, and the bufferevent
@@ -80,11 +87,13 @@ describe("answers written by the sender thread", function()
             local slow = assert(e2e.connect(srv.port, nil, {recv_buffer = 4096}))
             local others = open(srv, 79)
             local before = thread_writes(srv)
-            for round = 0, 11 do
-                local buf = {}
-                for i = 1, 100 do buf[i] = slow:request("ping", nil, wide_id(round * 100 + i)) end
-                slow:send_raw(table.concat(buf))
-                send_pings(others, round * 100, 1)
+            for round = 0, 59 do
+                burst(function()
+                    local buf = {}
+                    for i = 1, 20 do buf[i] = slow:request("ping", nil, wide_id(round * 20 + i)) end
+                    slow:send_raw(table.concat(buf)) -- 60 kB: the stopped server's socket takes it
+                    send_pings(others, round * 100, 1)
+                end)
                 for j, c in ipairs(others) do expect_pings(c, j, round * 100, 1) end
             end
             for i = 1, 1200 do assert.are.equal(wide_id(i), assert(slow:recv()).id) end
@@ -101,10 +110,10 @@ describe("answers written by the sender thread", function()
         -- get their own answers and nothing else.
         for round = 1, 4 do
             local gone = open(srv, 100)
-            send_pings(gone, 0, 3)
-            for _, c in ipairs(gone) do c:close() end
+            burst(function() send_pings(gone, 0, 3) end)
+            for _, c in ipairs(gone) do c:close() end -- while the server answers them
             local conns = open(srv, 100)
-            send_pings(conns, round * 1000, 2)
+            burst(function() send_pings(conns, round * 1000, 2) end)
             for k, c in ipairs(conns) do expect_pings(c, k, round * 1000, 2) end
             -- and the next line each reads is the answer to its next request
             for k, c in ipairs(conns) do c:send("ping", nil, id_of(k, 999999)) end
