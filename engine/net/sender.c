@@ -19,7 +19,6 @@
  * passes it over, so the evbuffers need no locks of their own. */
 #include "net/sender.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -37,15 +36,14 @@ struct sender {
     void *arg;
 };
 
+/* One writev of everything the job holds (evbuffer_write gathers up to
+ * 128 chains), as the loop's own flush did. Whatever it did not write (a
+ * full socket, or a failed write) stays in buf: the loop gives it to the
+ * bufferevent, which waits for the socket, or meets the error again and
+ * closes the connection. */
 static void write_job(sender_job *j)
 {
-    /* One writev of everything the job holds (evbuffer_write gathers up
-     * to 128 chains), as the loop's own flush did; a full socket keeps
-     * the rest for the bufferevent, which waits until it can write. */
-    j->err = 0;
-    if (evbuffer_write(j->buf, j->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-        errno != EINTR)
-        j->err = errno;
+    evbuffer_write(j->buf, j->fd);
 }
 
 static void *sender_main(void *arg)
@@ -95,6 +93,16 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
     if (d) s->fn(d, s->arg);
 }
 
+/* Frees what sender_new made, the thread stopped or never started. */
+static void sender_destroy(sender *s)
+{
+    if (s->done_ev) event_free(s->done_ev);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->idle);
+    free(s);
+}
+
 sender *sender_new(struct event_base *base, sender_done_fn done, void *arg)
 {
     sender *s = calloc(1, sizeof *s);
@@ -106,11 +114,7 @@ sender *sender_new(struct event_base *base, sender_done_fn done, void *arg)
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->idle, NULL);
     if (!s->done_ev || pthread_create(&s->thread, NULL, sender_main, s) != 0) {
-        if (s->done_ev) event_free(s->done_ev);
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->work);
-        pthread_cond_destroy(&s->idle);
-        free(s);
+        sender_destroy(s);
         return NULL;
     }
     return s;
@@ -130,7 +134,8 @@ void sender_submit(sender *s, sender_job *head, sender_job *tail)
     pthread_mutex_unlock(&s->mu);
 }
 
-void sender_finish(sender *s)
+/* Every job handed over written, and reported to done. */
+static void sender_finish(sender *s)
 {
     pthread_mutex_lock(&s->mu);
     while (s->todo || s->busy)
@@ -149,9 +154,5 @@ void sender_free(sender *s)
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
-    event_free(s->done_ev);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->work);
-    pthread_cond_destroy(&s->idle);
-    free(s);
+    sender_destroy(s);
 }

@@ -14,7 +14,6 @@ typedef struct sender_job {
     struct sender_job *next;
     evutil_socket_t fd;
     struct evbuffer *buf;
-    int err; /* errno of a write that failed for another reason than a full socket; 0 */
 } sender_job;
 
 typedef struct sender sender;
@@ -29,12 +28,9 @@ sender *sender_new(struct event_base *base, sender_done_fn done, void *arg);
 /* Hands over the jobs head..tail (linked by next); from the loop. */
 void sender_submit(sender *s, sender_job *head, sender_job *tail);
 
-/* Waits until every job handed over has been written, then calls done
- * for those not reported yet, on the caller's thread (the loop's, which
- * is the only one that calls these). */
-void sender_finish(sender *s);
-
-/* sender_finish, then stops the thread and frees s. */
+/* Waits until every job handed over has been written, calls done for
+ * those not reported yet on the caller's thread (the loop's, the only one
+ * that calls these), then stops the thread and frees s. NULL: nothing. */
 void sender_free(sender *s);
 
 #endif

@@ -190,8 +190,7 @@ struct conn {
      * job at a time, so they leave in order); its socket stays open until
      * the job is back, even if the connection closes meanwhile */
     sender_job job;
-    bool sending;
-    size_t sending_len;     /* bytes handed over in job */
+    size_t sending_len;     /* bytes handed over in job; 0: no job out */
     dispatch_req *gate_req; /* the request a gate holds (server_gate_release runs it) */
     bool admin;             /* came through the admin socket: may call admin.eval */
     /* the support REPL's evaluator state (its thread), opened on the first
@@ -404,7 +403,7 @@ static void conn_close(conn *c)
     c->bev = NULL;
     /* A plain socket is ours to close (its bufferevent does not): now, or
      * when the sender thread hands its job back (sent_cb). */
-    if (c->plain && !c->sending) evutil_closesocket(c->job.fd);
+    if (c->plain && !c->sending_len) evutil_closesocket(c->job.fd);
     if (c->delay_ev && evtimer_pending(c->delay_ev, NULL)) { /* a slow-down nobody awaits */
         event_del(c->delay_ev);
         req_free(c->wait_req);
@@ -542,6 +541,13 @@ static void conn_check_pause(conn *c)
     }
 }
 
+/* Finished, closing, paused or the server stopping: its answers go out
+ * through the bufferevent, never straight away or through the sender. */
+static bool conn_at_end(const conn *c)
+{
+    return c->eof || c->closing || c->paused || c->srv->stopping;
+}
+
 /* Writes a plain connection's released answers: one writev straight away
  * when nothing of it waits for the socket already, the rest (if the kernel
  * would not take it all) left to the bufferevent. A connection at its end
@@ -551,9 +557,9 @@ static void conn_check_pause(conn *c)
 static void conn_flush(conn *c)
 {
     if (c->dead || !conn_out_len(c)) return;
-    if (!c->wpending && !c->sending) { /* a job out: these go after it (sent_cb) */
+    if (!c->wpending && !c->sending_len) { /* a job out: these go after it (sent_cb) */
         struct evbuffer *out = bufferevent_get_output(c->bev);
-        if (!c->eof && !c->closing && !c->paused && !c->srv->stopping) {
+        if (!conn_at_end(c)) {
             /* A socket bufferevent keeps its output's front frozen except
              * while it writes itself; so do we. A failure: met again by
              * the bufferevent below. */
@@ -569,12 +575,21 @@ static void conn_flush(conn *c)
     conn_check_pause(c);
 }
 
+/* Puts plain connection c in srv->flushq (once) for server_flush. */
+static void conn_queue_flush(conn *c)
+{
+    if (c->flush_queued) return;
+    c->flush_queued = true;
+    c->flush_next = c->srv->flushq;
+    c->srv->flushq = c;
+    c->refs++;
+}
+
 /* Whether c's released answers may go to the sender thread: what
  * conn_flush would write at once, on a connection with no job out. */
 static bool conn_can_send(const conn *c)
 {
-    return c->plain && !c->dead && !c->wpending && !c->sending && !c->eof && !c->closing &&
-           !c->paused && !c->srv->stopping &&
+    return c->plain && !c->dead && !c->wpending && !c->sending_len && !conn_at_end(c) &&
            evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
 }
 
@@ -588,7 +603,6 @@ static bool conn_hand_over(conn *c, sender_job **head, sender_job **tail)
     int rc = evbuffer_add_buffer(c->job.buf, out);
     evbuffer_freeze(out, 1);
     if (rc != 0) return false;
-    c->sending = true;
     c->sending_len = evbuffer_get_length(c->job.buf);
     c->refs++; /* the job's, until sent_cb */
     c->srv->st.m.sender_writes++;
@@ -654,14 +668,10 @@ static void held_release(server *s, held *h)
                 evbuffer_add(out, oom, sizeof oom - 1);
             }
             evbuffer_add(out, "\n", 1);
-            if (!c->plain) {
+            if (!c->plain)
                 conn_check_pause(c);
-            } else if (!c->flush_queued) { /* written once the batch is released */
-                c->flush_queued = true;
-                c->flush_next = s->flushq;
-                s->flushq = c;
-                c->refs++;
-            }
+            else /* written once the batch is released */
+                conn_queue_flush(c);
         }
         conn_unref(c);
     }
@@ -1311,7 +1321,6 @@ static void sent_cb(sender_job *done, void *arg)
         sender_job *j = done;
         done = j->next;
         conn *c = (conn *)((char *)j - offsetof(conn, job));
-        c->sending = false;
         c->sending_len = 0;
         if (c->dead) {
             evbuffer_drain(j->buf, evbuffer_get_length(j->buf));
@@ -1324,12 +1333,7 @@ static void sent_cb(sender_job *done, void *arg)
             c->wpending = true;
             bufferevent_enable(c->bev, EV_WRITE);
         } else if (conn_out_len(c)) {
-            if (!c->flush_queued) {
-                c->flush_queued = true;
-                c->flush_next = s->flushq;
-                s->flushq = c;
-                c->refs++;
-            }
+            conn_queue_flush(c);
         } else {
             conn_drained(c);
         }
@@ -1792,12 +1796,9 @@ void server_free(server *s)
     /* Answers with the sender thread come back first (their sockets are
      * still ours to close); what is released from here on the loop
      * writes itself. */
-    if (s->snd) {
-        sender *snd = s->snd;
-        sender_finish(snd);
-        s->snd = NULL;
-        sender_free(snd);
-    }
+    sender *snd = s->snd;
+    s->snd = NULL;
+    sender_free(snd);
     if (s->batch_n || (s->e && engine_in_txn(s->e))) batch_commit(s);
     if (s->e) release_all_durable(s);
     /* the engine outlives us: its sync thread must not call back into s */
