@@ -15,8 +15,16 @@
  * the last two: connections that got no answer at all inside the window,
  * and the fewest answers any one connection got. The descriptor limit is
  * raised to its hard maximum, so 1,000 connections and more work.
+ *
+ * --acked FILE is for killing the server under load (durability: an ok
+ * answer survives kill -9): the number of every order acknowledged, warm-up
+ * included, goes to FILE, one a line, and a connection the server drops is
+ * not an error: once every connection is gone, or the time is up, loadgen
+ * prints its line with acked=<orders acknowledged> closed=<connections the
+ * server dropped>, and exits 0. Only whole answer lines count: an answer
+ * cut off by the kill was not given.
  * Usage: loadgen --port P [--host H] [-c CONNS] [-d DEPTH] [-t SECONDS] [-w WARMUP]
- *                [--op create|ping] [--store S --staff ID --pin PIN]   */
+ *                [--op create|ping] [--store S --staff ID --pin PIN] [--acked FILE] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -62,6 +70,8 @@ static struct {
     uint32_t *lat; /* us */
     size_t nlat, caplat;
     int logged_in, closed;
+    FILE *acked; /* --acked */
+    long nacked;
     bool stopping;
     bool ready; /* g.req is the timed request */
 } g;
@@ -148,6 +158,20 @@ static void start_others(void)
         if (g.c[i].st == ST_CONNECTING) send_login(&g.c[i]);
 }
 
+/* The order number of an acknowledged order.create ({"id":..,"ok":true,
+ * "result":{"number":"S001-000123",...}}), to the --acked file. */
+static void note_acked(const char *line, size_t len)
+{
+    static const char key[] = "\"number\":\"";
+    const char *p = memmem(line, len, key, sizeof key - 1);
+    if (!p) return; /* ping */
+    p += sizeof key - 1;
+    const char *q = memchr(p, '"', len - (size_t)(p - line));
+    if (!q) die("an answer with an unterminated number", NULL);
+    fprintf(g.acked, "%.*s\n", (int)(q - p), p);
+    g.nacked++;
+}
+
 static void on_answer(lconn *c, const char *line, size_t len)
 {
     int64_t now = now_us();
@@ -193,6 +217,8 @@ static void on_answer(lconn *c, const char *line, size_t len)
     case ST_RUN:
         if (!ok) {
             if (g.errors++ == 0) fprintf(stderr, "loadgen: first error: %.*s\n", (int)len, line);
+        } else if (g.acked) {
+            note_acked(line, len);
         }
         record(c, sent, now);
         if (!g.stopping && now < g.t_end) send_line(c, g.req, g.req_len);
@@ -205,6 +231,10 @@ static void on_answer(lconn *c, const char *line, size_t len)
 static void check_end(void)
 {
     if (!g.stopping && now_us() >= g.t_end) g.stopping = true;
+    if (!g.stopping && g.acked && g.closed == g.conns) { /* the server is gone: the window ends */
+        g.stopping = true;
+        if (now_us() < g.t_end) g.t_end = now_us();
+    }
     if (!g.stopping) return;
     for (int i = 0; i < g.conns; i++)
         if (g.c[i].inflight && g.c[i].st != ST_DONE) return;
@@ -240,9 +270,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        if (!g.stopping)
+        if (!g.stopping && !g.acked)
             die("connection lost", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        if (c->st != ST_DONE) g.closed++;
         c->st = ST_DONE;
+        bufferevent_disable(bev, EV_READ | EV_WRITE);
         check_end();
     }
 }
@@ -273,7 +305,8 @@ static double pct_ms(double q)
 static void usage(void)
 {
     fprintf(stderr, "usage: loadgen --port P [--host H] [-c CONNS] [-d DEPTH] [-t SECONDS] "
-                    "[-w WARMUP] [--op create|ping] [--store S] [--staff ID] [--pin PIN]\n");
+                    "[-w WARMUP] [--op create|ping] [--store S] [--staff ID] [--pin PIN] "
+                    "[--acked FILE]\n");
     exit(2);
 }
 
@@ -311,7 +344,9 @@ int main(int argc, char **argv)
             g.staff = v;
         else if (!strcmp(a, "--pin"))
             g.pin = v;
-        else
+        else if (!strcmp(a, "--acked")) {
+            if (!(g.acked = fopen(v, "w"))) die("cannot write", v);
+        } else
             usage();
         i++;
     }
@@ -350,13 +385,15 @@ int main(int argc, char **argv)
     struct timeval tv = {0, 50000};
     event_add(tick, &tv);
 
-    /* The clock starts when every connection has signed in. */
-    while (g.logged_in < g.conns) {
+    /* The clock starts when every connection has signed in (or, with
+     * --acked, has been dropped). */
+    while (g.logged_in < g.conns && !(g.acked && g.logged_in + g.closed >= g.conns)) {
         event_base_loop(g.base, EVLOOP_ONCE);
     }
     int64_t t0 = now_us();
     g.t_measure = t0 + (int64_t)(g.warm * 1e6);
     g.t_end = g.t_measure + (int64_t)(g.secs * 1e6);
+    if (g.stopping) g.t_measure = g.t_end = t0; /* dropped while signing in */
     event_base_dispatch(g.base);
 
     double secs = (double)(g.t_end - g.t_measure) / 1e6;
@@ -368,8 +405,12 @@ int main(int argc, char **argv)
     }
     printf("op=%s conns=%d depth=%d ops=%ld secs=%.2f ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
            "max_ms=%.2f errors=%ld starved=%ld min_conn_ops=%ld\n",
-           g.op, g.conns, g.depth, g.ops, secs, g.ops / secs, pct_ms(0.50), pct_ms(0.99),
-           g.nlat ? g.lat[g.nlat - 1] / 1000.0 : 0.0, g.errors, starved, min_conn);
+           g.op, g.conns, g.depth, g.ops, secs, secs > 0 ? g.ops / secs : 0.0, pct_ms(0.50),
+           pct_ms(0.99), g.nlat ? g.lat[g.nlat - 1] / 1000.0 : 0.0, g.errors, starved, min_conn);
+    if (g.acked) {
+        if (fclose(g.acked) != 0) die("cannot write the --acked file", strerror(errno));
+        printf("acked=%ld closed=%d\n", g.nacked, g.closed);
+    }
     event_free(tick);
     for (int i = 0; i < g.conns; i++)
         bufferevent_free(g.c[i].bev);

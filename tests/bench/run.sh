@@ -8,6 +8,8 @@
 #            corder, Redis, corder; with BENCH_FULL=1 also as a PostgreSQL
 #            function (pgbench -M prepared, a private cluster)
 #   fairness 1,000 connections with 1 request in flight each
+#   kill -9  the server killed under that load, restarted: every order it
+#            acknowledged must be there
 #   storage  the same rows straight into SQLite (sqlite_limit), same durability
 #   WAL      corder's own WAL bytes per order (corder_wal_bytes_total on
 #            /metrics, before and after the turns)
@@ -24,6 +26,9 @@
 #   peer_orders_per_s peer_p99_ms vs_redis_peer   the Redis peer, -c 32; ratio
 #   conns1000_orders_per_s conns1000_p99_ms conns1000_vs_32 conns1000_starved
 #   conns1000_wal_bytes_per_order    WAL bytes per order in that run (bigger batches)
+#   kill9_acked kill9_lost           kill -9 under load (1,000 connections):
+#                                    orders acknowledged before the kill, and
+#                                    how many of them the restarted store lacks
 #   wal_bytes_per_order              corder's WAL bytes / orders it created
 #   wal_pages_per_commit             pages a commit in the -wal file's last
 #                                    generation (wal_pages logs them by B-tree)
@@ -39,7 +44,8 @@
 #                 orders_per_s_1m create_1m_vs_10k rss_1m_mb   (the 1M and
 #                 10k stores in alternating turns at 32 x 2, after the tables)
 # Env: BENCH_SECS (10, each turn), BENCH_SCALE_SECS (5), BENCH_CONNS (32),
-#      BENCH_DEPTH (2), BENCH_C1000_SECS (5), BENCH_FULL (0), BENCH_KEEP (0:
+#      BENCH_DEPTH (2), BENCH_C1000_SECS (5), BENCH_KILL_AFTER (2, seconds of
+#      load before the kill), BENCH_FULL (0), BENCH_KEEP (0:
 #      remove the temp dir), BENCH_HOOKS (0; 1: the bench store's policy is
 #      policies/default.lua with the peers' two parameters, every hook
 #      written out in Lua, instead of peers.lua's parameters alone).
@@ -80,6 +86,7 @@ trap cleanup EXIT
 for t in corder loadgen sqlite_limit prefill policy_bench find_bench hq_ingest wal_pages; do
     [ -x "$BUILD/$t" ] || { echo "bench: $BUILD/$t missing; run make first" >&2; exit 1; }
 done
+command -v sqlite3 >/dev/null || { echo "bench: the sqlite3 command is missing (apt-get install sqlite3)" >&2; exit 1; }
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
     log "installing redis-server and redis-tools (Debian) for the Redis peer"
     apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
@@ -326,6 +333,31 @@ log "1000 connections: $C1000WAL WAL bytes per order," \
     "$(quotient $((CMADE1 - CMADE0)) $((CCOMMITS1 - CCOMMITS0)) "%.1f") orders a commit"
 RSS=$(rss_mb)
 
+# ---- kill -9 under load: every acknowledged order survives ----
+# 1,000 connections again, loadgen writing down the number of every order
+# it got an ok answer for (--acked); the server is killed with SIGKILL
+# after KILL_AFTER seconds, started again on the same database (which
+# recovers its WAL), and the numbers are looked up there.
+KILL_AFTER=${BENCH_KILL_AFTER:-2}
+log "kill -9 under load: 1000 connections, depth 1, the server killed after ${KILL_AFTER}s"
+"$BUILD/loadgen" --port "$PORT" -c 1000 -d 1 -t 120 -w 0 --acked "$TMP/acked" >"$TMP/kill.out" 2>&1 &
+LG_PID=$!
+sleep "$KILL_AFTER"
+kill -9 "$SRV_PID"
+wait "$SRV_PID" 2>/dev/null || true
+SRV_PID=
+wait "$LG_PID" || { cat "$TMP/kill.out" >&2; exit 1; }
+KACKED=$(value acked "$(cat "$TMP/kill.out")")
+start_server "$TMP/main.db"
+KLOST=$({
+    echo "CREATE TEMP TABLE acked(number TEXT PRIMARY KEY); BEGIN;"
+    sed "s/^[A-Za-z0-9-]*$/INSERT INTO acked VALUES('&');/" "$TMP/acked"
+    echo "COMMIT; SELECT count(*) FROM acked a WHERE NOT EXISTS"
+    echo " (SELECT 1 FROM orders o WHERE o.number = a.number);"
+} | sqlite3 "$TMP/main.db")
+log "kill -9 under load: $KACKED orders acknowledged before the kill, $KLOST of them lost" \
+    "($(tr '\n' ' ' <"$TMP/kill.out"))"
+
 stop_server
 RP stop "$TMP/redis"
 
@@ -446,7 +478,7 @@ echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
     "vs_redis_peer=$(ratio "$OPS" "$(value ops_per_s "$PEER")")" \
     "conns1000_orders_per_s=$C1000OPS conns1000_p99_ms=$(value p99_ms "$C1000")" \
     "conns1000_vs_32=$(ratio "$C1000OPS" "$OPS") conns1000_starved=$(value starved "$C1000")" \
-    "conns1000_wal_bytes_per_order=$C1000WAL" \
+    "conns1000_wal_bytes_per_order=$C1000WAL kill9_acked=$KACKED kill9_lost=$KLOST" \
     "wal_bytes_per_order=$WALO wal_pages_per_commit=$(value wal_pages_per_commit "$WALPAGES")" \
     "limit_wal_bytes_per_order=$LIMITWAL" \
     "loop_cpu_pct=$LOOPCPU ckpt_cpu_pct=$CKPTCPU sync_cpu_pct=$SYNCCPU" \
