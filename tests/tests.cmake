@@ -28,6 +28,10 @@ endforeach()
 add_library(failsync MODULE ${CMAKE_SOURCE_DIR}/tests/lib/failsync.c)
 set_target_properties(failsync PROPERTIES PREFIX "")
 target_link_libraries(failsync PRIVATE ${CMAKE_DL_LIBS})
+# The sender thread's spec's slow reader (tests/lib/slowsend.c), the same way.
+add_library(slowsend MODULE ${CMAKE_SOURCE_DIR}/tests/lib/slowsend.c)
+set_target_properties(slowsend PROPERTIES PREFIX "")
+target_link_libraries(slowsend PRIVATE ${CMAKE_DL_LIBS})
 
 # busted runs under lua5.4 explicitly (plain `busted` may be 5.1).
 set(BUSTED lua5.4 /usr/bin/busted)

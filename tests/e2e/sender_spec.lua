@@ -136,3 +136,62 @@ describe("answers written by the sender thread", function()
         assert.is_true(srv:connect():call("ping").ok)
     end)
 end)
+
+-- A job out while the loop runs on. With tests/lib/slowsend.c LD_PRELOADed,
+-- a write of the sender thread that a full socket cuts short returns only
+-- 200 ms later, so the connection's job stays out while the loop answers
+-- the connection's next requests: those answers wait behind the job, and
+-- what the socket did not take must go back in front of them
+-- (server.c, sent_cb). Without the shim the job comes back within
+-- microseconds and no client could tell front from back.
+describe("answers released while a connection's job is out", function()
+    local shim = (os.getenv("CORDER_BUILD") or (e2e.root .. "/build")) .. "/slowsend.so"
+    local srv
+    before_each(function()
+        srv = e2e.server{args = "--http 127.0.0.1:0", no_start = true}
+        local preload = os.getenv("LD_PRELOAD")
+        preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
+        local serve = srv.serve_command
+        srv.serve_command = function(self)
+            return "CORDER_SLOWSEND_US=200000 LD_PRELOAD=" .. e2e.q(preload) .. " " .. serve(self)
+        end
+        srv:start()
+    end)
+    after_each(function() srv:cleanup() end)
+
+    it("come after what the full socket did not take", function()
+        -- As above: connection 1 (a receive buffer of a few KiB) asks for
+        -- 60 kB of answers a round among 79 others and reads none until
+        -- the end; its socket fills after a megabyte or more. Each round it
+        -- then asks for 15 kB more, 50 ms after the round's batch (by then
+        -- read, run and released): those are answered in a later batch,
+        -- while its job is out once the socket is full. Every answer of it
+        -- carries the next number in the order it was asked.
+        local slow = assert(e2e.connect(srv.port, nil, {recv_buffer = 4096}))
+        local others = open(srv, 79)
+        local seq = 0
+        local function ask(n)
+            local buf = {}
+            for i = 1, n do
+                seq = seq + 1
+                buf[i] = slow:request("ping", nil, wide_id(seq))
+            end
+            slow:send_raw(table.concat(buf))
+        end
+        local before = thread_writes(srv)
+        for round = 0, 79 do
+            srv:signal("STOP")
+            ask(20)
+            send_pings(others, round * 100, 1)
+            srv:signal("CONT")
+            e2e.sleep(0.05) -- the round's batch read, run and released
+            ask(5)
+            for j, c in ipairs(others) do expect_pings(c, j, round * 100, 1) end
+        end
+        for i = 1, seq do assert.are.equal(wide_id(i), assert(slow:recv()).id) end
+        assert.is_true(slow:call("ping").ok)
+        assert.is_true(thread_writes(srv) > before, "no answers went through the sender thread")
+        slow:close()
+        for _, c in ipairs(others) do c:close() end
+    end)
+end)
