@@ -24,6 +24,7 @@
 #include "model/jsonw.h"
 #include "store/seed.h"
 #include "host/policy_lua.h"
+#include "fuzz_tmp.h"
 
 #define FUZZ_NOW INT64_C(1893499200) /* 2030-01-01T12:00:00Z */
 #define MAX_LINES 32
@@ -38,10 +39,8 @@ static void fail(const char *what, const char *why)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static char dir[] = "/tmp/fuzz_dispatch.XXXXXX";
-    if (!mkdtemp(dir)) fail("mkdtemp", "failed");
-    char db[64];
-    snprintf(db, sizeof db, "%s/f.db", dir);
+    char db[96];
+    if (!fuzz_tmp_db("fuzz_dispatch", db, sizeof db)) fail("mkdtemp", "failed");
     setenv("CORDER_NOW", "1893499200", 1);
     err_t err = {0};
     json_error_t jerr;
@@ -62,7 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         auth_staff who;
         auth_check(eng, pins[i][0], pins[i][1], &who, &err);
     }
-    unlink(db); /* the open handle keeps it; nothing is left behind */
+    unlink(db); /* the open handle keeps it; the rest goes at exit (fuzz_tmp.h) */
     return 0;
 }
 

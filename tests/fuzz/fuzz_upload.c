@@ -32,6 +32,7 @@
 #include "sync/hq.h"
 #include "store/seed.h"
 #include "store/sync_queue.h"
+#include "fuzz_tmp.h"
 
 #define MAX_LINES 16
 
@@ -48,10 +49,8 @@ static void fail(const char *what, const char *why)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    static char dir[] = "/tmp/fuzz_upload.XXXXXX";
-    if (!mkdtemp(dir)) fail("mkdtemp", "failed");
-    char db[64];
-    snprintf(db, sizeof db, "%s/f.db", dir);
+    char db[96];
+    if (!fuzz_tmp_db("fuzz_upload", db, sizeof db)) fail("mkdtemp", "failed");
     err_t err = {0};
     json_error_t jerr;
     json_t *seed = json_load_file(CORDER_SOURCE_DIR "/examples/seed.json", 0, &jerr);
@@ -64,7 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     hq = hq_store_sqlite_new(eng, &err);
     if (!hq) fail("hq store", err.message);
     if (hq_ops_register(hq, "fuzz-token") < 0) abort();
-    unlink(db); /* the open handle keeps it; nothing is left behind */
+    unlink(db); /* the open handle keeps it; the rest goes at exit (fuzz_tmp.h) */
     return 0;
 }
 

@@ -53,10 +53,22 @@ function M.write_file(path, text)
     f:close()
 end
 
+-- Every directory made here goes when the spec's Lua state closes (busted
+-- ends with os.exit(code, true), which runs finalizers), also those of a
+-- spec that failed before its own clean-up.
+local made = {}
+M.made_gone = setmetatable({}, {__gc = function()
+    if #made == 0 then return end
+    local q = {}
+    for i, d in ipairs(made) do q[i] = M.q(d) end
+    os.execute("rm -rf " .. table.concat(q, " "))
+end})
+
 function M.tmpdir()
     local p = io.popen("mktemp -d /tmp/corder-e2e.XXXXXX")
     local d = p:read("l")
     p:close()
+    made[#made + 1] = d
     return d
 end
 
