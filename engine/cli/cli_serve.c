@@ -26,7 +26,7 @@ static const char usage[] =
     "[--tls-cert FILE --tls-key FILE] "
     "[--sync-interval SECONDS] [--max-connections N] [--auth-timeout SECONDS] "
     "[--idle-timeout SECONDS] [--http HOST:PORT] [--slowlog-ms MS] [--commit-delay-us US] "
-    "[--commit-pipeline 0|1] "
+    "[--commit-pipeline 0|1] [--master-poll-ms MS] "
     "(the token may also come "
     "from $CORDER_HQ_TOKEN; an HQ given --hq-db needs no --db)";
 
@@ -46,6 +46,7 @@ static const char *const allowed[] = {"--db",
                                       "--slowlog-ms",
                                       "--commit-delay-us",
                                       "--commit-pipeline",
+                                      "--master-poll-ms",
                                       "--hq-db",
                                       "--hq-ca",
                                       "--tls-cert",
@@ -167,8 +168,10 @@ int cli_serve_main(int argc, char **argv)
     long delay_us =
         number_opt(argc, argv, "--commit-delay-us", 0, 100000, SERVER_COMMIT_DELAY_DEFAULT);
     long pipeline = number_opt(argc, argv, "--commit-pipeline", 0, 1, 1);
+    /* at most 10 s: SPEC C4's bound on how old a store's master data may be */
+    long master_ms = number_opt(argc, argv, "--master-poll-ms", 100, 10000, 0);
     if (max_conn == -2 || auth_to == -2 || idle_to == -2 || slow_ms == -2 || delay_us == -2 ||
-        pipeline == -2)
+        pipeline == -2 || master_ms == -2)
         return 2;
     slowlog_set_threshold(slow_ms);
     const char *token;
@@ -225,8 +228,12 @@ int cli_serve_main(int argc, char **argv)
     }
     server_set_admin(s, admin_hooks()); /* the support REPL (bindings/lapi_admin.h) */
     /* SPEC section 6: the uploader and gate (store), or the hq.* ops (hq). */
-    sync_role_config rcfg = {
-        .hq_role = hq_role, .hq = hq, .token = token, .hq_db = hq_db, .hq_ca = hq_ca};
+    sync_role_config rcfg = {.hq_role = hq_role,
+                             .hq = hq,
+                             .token = token,
+                             .hq_db = hq_db,
+                             .hq_ca = hq_ca,
+                             .master_poll_ms = (int)master_ms};
     sync_role *sr = sync_role_start(s, e, &rcfg, &err);
     if (!sr) {
         fprintf(stderr, "corder: serve: %s\n", err.message);

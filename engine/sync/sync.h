@@ -39,7 +39,8 @@ typedef struct {
     const char *hq_ca; /* --hq-ca: TLS to HQ (SPEC C3); NULL: plain TCP */
     sync_write_fn write;
     void *write_ctx;
-    bool background; /* serve: upload by itself, back off, poll HQ's verdicts */
+    bool background;    /* serve: upload by itself, back off, poll HQ's verdicts */
+    int master_poll_ms; /* sync_master: between two asks of HQ's master data (0: 3,000) */
 } sync_agent_config;
 
 typedef struct sync_agent sync_agent;
@@ -61,7 +62,7 @@ void sync_master_free(sync_master *m);
  * and sync.run, on the server's loop. */
 typedef struct sync_svc sync_svc;
 sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, const char *hq_ca,
-                     err_t *err);
+                     int master_poll_ms, err_t *err);
 void sync_stop(sync_svc *s);
 /* Registers sync.run (without sync_start it says no HQ is configured),
  * sync.retry and sync.quarantine. */
@@ -71,10 +72,11 @@ int sync_register_ops(void); /* -1: an op could not be registered */
  * the hq.* ops; store: sync.run and, with --hq, sync_start. */
 typedef struct {
     bool hq_role;
-    const char *hq;    /* store: "HOST:PORT[,HOST:PORT…]" (--hq) or NULL */
-    const char *token; /* --hq-token (store: its credential; hq: the shared one) */
-    const char *hq_db; /* hq: a PostgreSQL URL (--hq-db); NULL: SQLite in the engine's db */
-    const char *hq_ca; /* store: CA file; set: TLS to HQ, certificate and host checked */
+    const char *hq;     /* store: "HOST:PORT[,HOST:PORT…]" (--hq) or NULL */
+    const char *token;  /* --hq-token (store: its credential; hq: the shared one) */
+    const char *hq_db;  /* hq: a PostgreSQL URL (--hq-db); NULL: SQLite in the engine's db */
+    const char *hq_ca;  /* store: CA file; set: TLS to HQ, certificate and host checked */
+    int master_poll_ms; /* store: --master-poll-ms (0: the default, 3,000) */
 } sync_role_config;
 typedef struct sync_role sync_role;
 sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, err_t *err);

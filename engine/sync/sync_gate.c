@@ -238,7 +238,7 @@ static bool gate_cb(void *arg, server_wait *w, session *sess, dispatch_req *req)
 }
 
 sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, const char *hq_ca,
-                     err_t *err)
+                     int master_poll_ms, err_t *err)
 {
     sync_svc *g = calloc(1, sizeof *g);
     if (!g) {
@@ -254,7 +254,8 @@ sync_svc *sync_start(server *srv, engine *e, const char *hq, const char *token, 
                              .hq_ca = hq_ca,
                              .write = server_write_fn,
                              .write_ctx = srv,
-                             .background = true};
+                             .background = true,
+                             .master_poll_ms = master_poll_ms};
     g->agent = sync_agent_new(&cfg, err);
     g->rt = g->agent ? uplink_new(server_base(srv), hq, token, hq_ca, err) : NULL;
     g->master = g->rt ? sync_master_new(&cfg, err) : NULL;

@@ -70,7 +70,9 @@ sync_role *sync_role_start(server *s, engine *e, const sync_role_config *cfg, er
         err_set(err, ERR_INTERNAL, "the sync ops could not be registered");
         goto fail;
     }
-    if (cfg->hq && !(r->svc = sync_start(s, e, cfg->hq, cfg->token, cfg->hq_ca, err))) goto fail;
+    if (cfg->hq &&
+        !(r->svc = sync_start(s, e, cfg->hq, cfg->token, cfg->hq_ca, cfg->master_poll_ms, err)))
+        goto fail;
     return r;
 fail:
     sync_role_stop(r);

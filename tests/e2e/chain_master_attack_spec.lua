@@ -122,7 +122,9 @@ describe("C4 attacks at a store: hostile master pages from HQ", function()
             local c = e2e.connect(port)
             if c then c:close() return true end
         end, 10, "the stand-in HQ")
-        st = e2e.store(port)
+        -- asking every 200 ms (--master-poll-ms), not every 3 s: the cases
+        -- below wait for one poll each
+        st = e2e.store(port, {args = "--master-poll-ms 200"})
     end)
     teardown(function()
         if st then st:cleanup() end
@@ -165,6 +167,7 @@ describe("C4 attacks at a store: hostile master pages from HQ", function()
             {{version = 5, source = "fake", changes = {}}, "without the changes"},
             {'"just a string"', "expected an object"},
         }
+        local t0 = e2e.now()
         for i, case in ipairs(cases) do
             page(case[1])
             local m = e2e.wait_for(function()
@@ -175,6 +178,9 @@ describe("C4 attacks at a store: hostile master pages from HQ", function()
             assert.are.equal(0, m.version, "case " .. i)
             assert.are.equal(before, snapshot(), "case " .. i .. " changed the store")
         end
+        -- 15 pages in a few seconds: the store asked every 200 ms (at the
+        -- default 3 s it takes some 45)
+        assert.is_true(e2e.now() - t0 < 20, "15 pages took " .. (e2e.now() - t0) .. " s")
         -- the store served all along, and a good page goes in
         assert.are.equal(49900, c:ok("order.preview", e2e.hybrid_order()).lines[1].unit_price)
         page({version = 5, source = "fake", changes = {product(5, "P100", 50100)}})

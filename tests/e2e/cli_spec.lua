@@ -29,7 +29,10 @@ describe("corder serve", function()
 
     it("refuses malformed values", function()
         for _, args in ipairs({"--listen nohostport", "--listen 127.0.0.1:99999", "--role boss",
-                               "--sync-interval 0", "--sync-interval x", "--hq nowhere"}) do
+                               "--sync-interval 0", "--sync-interval x", "--hq nowhere",
+                               -- C4: HQ's master data asked for at least every 10 s
+                               "--master-poll-ms 99", "--master-poll-ms 10001",
+                               "--master-poll-ms 1s"}) do
             local code, _, err = e2e.run("serve --db " .. e2e.q(dir .. "/x.db") .. " " .. args)
             assert.are.equal(2, code, args)
             one_line(err)
