@@ -16,13 +16,6 @@ local e2e = require "e2e"
 
 local LOADGEN = (e2e.bin:gsub("corder$", "loadgen"))
 
-local function metric(srv, name)
-    local status, _, body = srv:http("GET", "/metrics")
-    assert.are.equal(200, status)
-    local v = ("\n" .. body):match("\n" .. name .. " ([%d%.e%+%-]+)")
-    return v and tonumber(v) or 0
-end
-
 local CREATED = 'corder_requests_total{op="order.create",code="ok"}'
 
 -- loadgen in the background against srv; returns the files it writes.
@@ -72,13 +65,13 @@ end
 -- the sender thread has written answers), restart, check. Returns how many
 -- orders were acknowledged.
 local function kill_under_load(srv, conns, depth, round, sender)
-    local made0 = metric(srv, CREATED)
+    local made0 = srv:metric(CREATED)
     local f = start_load(srv, conns, depth, round)
-    e2e.wait_for(function() return metric(srv, CREATED) - made0 >= 1000 end, 60,
+    e2e.wait_for(function() return srv:metric(CREATED) - made0 >= 1000 end, 60,
         "1,000 orders under load")
     if sender then
         assert(e2e.wait_for(function()
-            return metric(srv, "corder_answer_writes_by_thread_total") > 0
+            return srv:metric("corder_answer_writes_by_thread_total") > 0
         end, 30, "answers written by the sender thread"))
     end
     srv:kill9()

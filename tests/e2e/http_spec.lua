@@ -4,11 +4,7 @@
 local e2e = require "e2e"
 local socket = require "socket"
 
-local function metric(text, name_and_labels)
-    local pat = "\n" .. name_and_labels:gsub("[%.%-%+%[%]%(%)%$%^%%%?%*]", "%%%0") .. " ([%d%.e%+%-]+)"
-    local v = ("\n" .. text):match(pat)
-    return v and tonumber(v) or 0
-end
+local metric = e2e.metric
 
 local function promtool_check(text)
     local dir = e2e.tmpdir()

@@ -13,16 +13,7 @@ local function id_of(k, i) return string.format("%s%04d-%06d", PAD, k, i) end
 local WIDE = string.rep("z", 3000)
 local function wide_id(i) return string.format("%s%06d", WIDE, i) end
 
-local function metric(text, name)
-    local v = ("\n" .. text):match("\n" .. name .. " ([%d%.e%+%-]+)")
-    return v and tonumber(v) or 0
-end
-
-local function thread_writes(srv)
-    local status, _, body = srv:http("GET", "/metrics")
-    assert.are.equal(200, status)
-    return metric(body, "corder_answer_writes_by_thread_total")
-end
+local function thread_writes(srv) return srv:metric("corder_answer_writes_by_thread_total") end
 
 local function open(srv, n)
     local conns = {}
@@ -145,17 +136,10 @@ end)
 -- (server.c, sent_cb). Without the shim the job comes back within
 -- microseconds and no client could tell front from back.
 describe("answers released while a connection's job is out", function()
-    local shim = (os.getenv("CORDER_BUILD") or (e2e.root .. "/build")) .. "/slowsend.so"
     local srv
     before_each(function()
         srv = e2e.server{args = "--http 127.0.0.1:0", no_start = true}
-        local preload = os.getenv("LD_PRELOAD")
-        preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
-        local serve = srv.serve_command
-        srv.serve_command = function(self)
-            return "CORDER_SLOWSEND_US=200000 LD_PRELOAD=" .. e2e.q(preload) .. " " .. serve(self)
-        end
-        srv:start()
+        srv:preload("slowsend", "CORDER_SLOWSEND_US=200000"):start()
     end)
     after_each(function() srv:cleanup() end)
 

@@ -8,19 +8,11 @@
 -- its trigger file exists, every sync of the -wal file fails with EIO.
 local e2e = require "e2e"
 
-local shim = (os.getenv("CORDER_BUILD") or (e2e.root .. "/build")) .. "/failsync.so"
-
 -- A started server whose WAL syncs fail once the returned trigger file exists.
 local function failing_disk_server(args)
     local srv = e2e.server({no_start = true, args = args})
     local trigger = srv.dir .. "/disk-fails"
-    local preload = os.getenv("LD_PRELOAD")
-    preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
-    local serve = srv.serve_command
-    srv.serve_command = function(self)
-        return "CORDER_FAILSYNC=" .. e2e.q(trigger) .. " LD_PRELOAD=" .. e2e.q(preload) .. " "
-            .. serve(self)
-    end
+    srv:preload("failsync", "CORDER_FAILSYNC=" .. e2e.q(trigger))
     srv:start()
     return srv, trigger
 end

@@ -1,9 +1,9 @@
 /* fuzz_tmp.h: the fuzzers' scratch database, gone when the fuzzer exits.
  * fuzz_tmp_db makes a directory under /tmp and names a database in it;
- * once the engine has opened it, fuzz_tmp_unlink removes the file (the
- * open handle keeps it) and, at exit, the -wal and -shm files SQLite makes
- * beside it and the directory: libFuzzer exits without closing the
- * engine, and every run had left the three behind. */
+ * at exit the database, the -wal and -shm files SQLite makes beside it and
+ * the directory are removed: libFuzzer exits without closing the engine,
+ * and every run had left the directory with its -wal and -shm behind (a
+ * fuzzer may unlink the database itself once the engine has it open). */
 #ifndef CORDER_FUZZ_TMP_H
 #define CORDER_FUZZ_TMP_H
 

@@ -325,6 +325,36 @@ end
 
 function Server:stderr() return M.read_file(self.dir .. "/err") or "" end
 
+-- The value of one sample in Prometheus text (name with its labels, as
+-- written); 0 when absent.
+function M.metric(text, name_and_labels)
+    local pat = "\n" .. name_and_labels:gsub("[%.%-%+%[%]%(%)%$%^%%%?%*]", "%%%0") .. " ([%d%.e%+%-]+)"
+    local v = ("\n" .. text):match(pat)
+    return v and tonumber(v) or 0
+end
+
+-- One sample of the server's /metrics (it runs with --http).
+function Server:metric(name_and_labels)
+    local status, _, body = self:http("GET", "/metrics")
+    assert(status == 200, "/metrics answered " .. tostring(status))
+    return M.metric(body, name_and_labels)
+end
+
+-- Runs the server (from its next start) with the test shim NAME.so of the
+-- build (tests/lib/NAME.c) LD_PRELOADed after what is preloaded already
+-- (the sanitizers' runtime), and env ("VAR=value ...", quoted by the
+-- caller) in its environment.
+function Server:preload(name, env)
+    local shim = (os.getenv("CORDER_BUILD") or (M.root .. "/build")) .. "/" .. name .. ".so"
+    local preload = os.getenv("LD_PRELOAD")
+    preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
+    local serve = self.serve_command
+    self.serve_command = function(me)
+        return (env or "") .. " LD_PRELOAD=" .. M.q(preload) .. " " .. serve(me)
+    end
+    return self
+end
+
 function Server:cleanup()
     if self.pid then pcall(Server.kill9, self) end
     M.sh("rm -rf " .. M.q(self.dir))
