@@ -2,6 +2,8 @@
  *   hook_ns=<median ns of one deposit call> hook_text_ns=<the same call with
  *   the order as JSON text> view_text_ns=<the order's view written as text>
  *   hook_tax_ns=<median ns of one tax call> reload_us=<median us of one reload>
+ *   hook_floor_ns=<median ns of the same deposit rule on the same order
+ *   built by Lua's own table constructors in a plain state>
  *
  * hook_ns is the call as decide_deposit makes it: a 5-line order (ship,
  * pickup and carry-out lines, a customer, a shipping charge) handed over
@@ -19,6 +21,10 @@
  * hook reads the item, its destination and ctx.params, not the order.
  * It also checks that policies/default.lua defines no hook (a store on it
  * makes no call into Lua: the flows answer in C).
+ * hook_floor_ns (tests/bench/hook_floor.lua) is what plain Lua spends
+ * making the tables such a hook reads, with its own table constructors,
+ * and running the same rule: the nearest thing to a floor under hook_ns,
+ * timed the same way in the same run.
  * The reload re-reads, hashes, compiles and swaps a changed policy file.
  * Usage: policy_bench [ROOT]   (default: $CORDER_ROOT, else .) */
 #include <stdio.h>
@@ -26,6 +32,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
 
 #include "host/policy_lua.h"
 #include "model/order.h"
@@ -93,6 +102,42 @@ static order *sample_order(void)
     o->next_invoice = 1;
     o->next_return = 1;
     return o;
+}
+
+/* hook_floor.lua's call, timed like the engine's: median ns of CALLS. */
+static int64_t floor_ns(const char *root, int64_t want, int64_t *t)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/tests/bench/hook_floor.lua", root);
+    lua_State *L = luaL_newstate();
+    if (!L) return -1;
+    luaL_openlibs(L);
+    int rc = luaL_loadfile(L, path);
+    if (rc == LUA_OK) {
+        lua_pushstring(L, root);
+        rc = lua_pcall(L, 1, 1, 0);
+    }
+    if (rc != LUA_OK || !lua_isfunction(L, -1)) {
+        fprintf(stderr, "policy_bench: %s: %s\n", path, lua_tostring(L, -1));
+        lua_close(L);
+        return -1;
+    }
+    for (int i = 0; i < CALLS; i++) {
+        lua_pushvalue(L, -1);
+        int64_t t0 = now_ns();
+        rc = lua_pcall(L, 0, 1, 0);
+        t[i] = now_ns() - t0;
+        int ok = rc == LUA_OK && lua_isinteger(L, -1) && lua_tointeger(L, -1) == want;
+        if (!ok) {
+            fprintf(stderr, "policy_bench: the floor's call: %s\n",
+                    rc == LUA_OK ? "not the engine's answer" : lua_tostring(L, -1));
+            lua_close(L);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_close(L);
+    return median(t, CALLS);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -171,6 +216,8 @@ int main(int argc, char **argv)
     if (first != 40370) return fail("deposit", "not the default rule's 40370");
     int64_t hook_ns = median(t, CALLS), hook_text_ns = median(tt, CALLS),
             view_ns = median(tv, CALLS);
+    int64_t hook_floor_ns = floor_ns(root, first, t);
+    if (hook_floor_ns < 0) return 1;
 
     static int64_t r[RELOADS];
     for (int i = 0; i < RELOADS; i++) {
@@ -217,8 +264,9 @@ int main(int argc, char **argv)
     order_free(o);
     rmdir(dir);
     free(src);
-    printf("hook_ns=%lld hook_text_ns=%lld view_text_ns=%lld hook_tax_ns=%lld reload_us=%lld\n",
+    printf("hook_ns=%lld hook_text_ns=%lld view_text_ns=%lld hook_tax_ns=%lld reload_us=%lld"
+           " hook_floor_ns=%lld\n",
            (long long)hook_ns, (long long)hook_text_ns, (long long)view_ns, (long long)hook_tax_ns,
-           (long long)reload_us);
+           (long long)reload_us, (long long)hook_floor_ns);
     return 0;
 }

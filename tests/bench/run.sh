@@ -14,7 +14,7 @@
 #   WAL      corder's own WAL bytes per order (corder_wal_bytes_total on
 #            /metrics, before and after the turns)
 #   network  `ping` through corder vs redis-benchmark ping_mbulk on the peer
-#   policy   hook_ns / reload_us (policy_bench)
+#   policy   hook_ns / hook_floor_ns / reload_us (policy_bench)
 # then a scaling table (1, 8, 32, 128 connections) on a store of 10,000
 # orders, with BENCH_FULL=1 the same on 1,000,000 orders plus 1,000
 # connections (the RSS target); finding (F12): order.find with q on a store
@@ -38,7 +38,12 @@
 #                                    of a run just before turn 1 and one just
 #                                    after turn 2; orders_per_s divided by it
 #   limit_wal_bytes_per_order find_wal_bytes_per_order
-#   hook_ns reload_us ping_per_s ping_vs_redis rss_mb
+#   wal_floor_bytes_per_order wal_floor1000_bytes_per_order   the same rows
+#                                    with no index but the keys, at the
+#                                    limit's batch and at 1,000 a commit
+#   hook_ns hook_floor_ns            one deposit hook call; the same rule on
+#                                    the same tables built by plain Lua
+#   reload_us ping_per_s ping_vs_redis rss_mb
 #   find_q_ms find_made_up_ms find_answer50_ms
 #   BENCH_FULL=1: pg_peer_orders_per_s pg_peer_p99_ms vs_pg_peer
 #                 orders_per_s_1m create_1m_vs_10k rss_1m_mb   (the 1M and
@@ -371,6 +376,15 @@ log "without the find indexes: $NOFIND"
 LIMITWAL=$(value limit_wal_bytes_per_order "$LIMIT")
 FINDWAL=$((LIMITWAL - $(value limit_wal_bytes_per_order "$NOFIND")))
 log "find indexes: $FINDWAL WAL bytes per order"
+# The floor under any layout that keeps an order's document and log entry as
+# they are: the same rows with no index or trigger but the keys (--bare), at
+# this batch and at 1,000 orders a commit (docs/performance.md, "The floors")
+FLOOR=$("$BUILD/sqlite_limit" "$TMP/main.db" "$TMP/limit.db" 20000 "$BATCH" --bare)
+FLOOR1000=$("$BUILD/sqlite_limit" "$TMP/main.db" "$TMP/limit.db" 20000 1000 --bare)
+log "the rows alone ($BATCH a commit): $FLOOR"
+log "the rows alone (1000 a commit): $FLOOR1000"
+WALFLOOR=$(value limit_wal_bytes_per_order "$FLOOR")
+WALFLOOR1000=$(value limit_wal_bytes_per_order "$FLOOR1000")
 
 # ---- policy ----
 # The storage limit's last run leaves some hundred MB of dirty pages that the
@@ -480,10 +494,12 @@ echo "orders_per_s=$OPS p50_ms=$P50 p99_ms=$P99" \
     "conns1000_vs_32=$(ratio "$C1000OPS" "$OPS") conns1000_starved=$(value starved "$C1000")" \
     "conns1000_wal_bytes_per_order=$C1000WAL kill9_acked=$KACKED kill9_lost=$KLOST" \
     "wal_bytes_per_order=$WALO wal_pages_per_commit=$(value wal_pages_per_commit "$WALPAGES")" \
-    "limit_wal_bytes_per_order=$LIMITWAL" \
+    "limit_wal_bytes_per_order=$LIMITWAL wal_floor_bytes_per_order=$WALFLOOR" \
+    "wal_floor1000_bytes_per_order=$WALFLOOR1000" \
     "loop_cpu_pct=$LOOPCPU ckpt_cpu_pct=$CKPTCPU sync_cpu_pct=$SYNCCPU" \
     "limit_orders_per_s=$LIMIT_NEAR create_vs_sqlite_limit=$(ratio "$OPS" "$LIMIT_NEAR")" \
-    "hook_ns=$(value hook_ns "$POL") reload_us=$(value reload_us "$POL")" \
+    "hook_ns=$(value hook_ns "$POL") hook_floor_ns=$(value hook_floor_ns "$POL")" \
+    "reload_us=$(value reload_us "$POL")" \
     "ping_per_s=$PINGS ping_vs_redis=$(ratio "$PINGS" "${REDIS:-0}") rss_mb=$RSS" \
     "find_wal_bytes_per_order=$FINDWAL find_q_ms=$FINDQ find_made_up_ms=$FINDMADE" \
     "find_answer50_ms=$FINDANS hooks=${BENCH_HOOKS:-0}${FULLKEYS:+ $FULLKEYS}"

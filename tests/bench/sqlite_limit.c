@@ -10,8 +10,17 @@
  * Prints: limit_orders_per_s=... batch=... n=... limit_wal_bytes_per_order=...
  * (WAL frames written per order, counted by a WAL hook that also does the
  * default auto-checkpoint's job). --no-find-index drops the triggers that
- * keep F12's search indexes, for the cost of those alone.
- * Usage: sqlite_limit SRC_DB DST_DB N BATCH [--no-find-index] */
+ * keep F12's search indexes, for the cost of those alone. --bare drops
+ * every index and trigger a table's own key does not need (what is left:
+ * the order-number key, the counters' key, the log's and the outbox's
+ * rowids): the WAL those rows alone cost, whatever the indexes, which is
+ * the floor of any layout that keeps them. --page N makes the new file
+ * with pages of N bytes instead of the engine's 4 KiB. --shrink PCT cuts
+ * the document and the log entry's request, decisions and result to PCT %
+ * of their length (no longer JSON, the same to SQLite): how small the rows
+ * would have to be for a WAL target.
+ * Usage: sqlite_limit SRC_DB DST_DB N BATCH [--no-find-index] [--bare] [--page N]
+ *        [--shrink PCT] */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +69,25 @@ static void step(sqlite3 *db, sqlite3_stmt *st)
     sqlite3_reset(st);
 }
 
+/* --bare: every index and trigger the schema made, but for the keys a
+ * table needs (SQLite's own autoindexes, which DROP cannot take). */
+static void drop_extras(sqlite3 *db)
+{
+    sqlite3_stmt *q = prep(db, "SELECT type, name FROM sqlite_master WHERE type IN"
+                               " ('index', 'trigger') AND sql IS NOT NULL");
+    char drops[8192] = "";
+    size_t used = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        int n = snprintf(drops + used, sizeof drops - used, "DROP %s \"%s\";",
+                         (const char *)sqlite3_column_text(q, 0),
+                         (const char *)sqlite3_column_text(q, 1));
+        if (n < 0 || (size_t)n >= sizeof drops - used) fail(db, "too many indexes to drop");
+        used += (size_t)n;
+    }
+    sqlite3_finalize(q);
+    if (sqlite3_exec(db, drops, NULL, NULL, NULL) != SQLITE_OK) fail(db, drops);
+}
+
 static char *col(sqlite3_stmt *st, int i)
 {
     const char *t = (const char *)sqlite3_column_text(st, i);
@@ -68,9 +96,24 @@ static char *col(sqlite3_stmt *st, int i)
 
 int main(int argc, char **argv)
 {
-    bool no_find = argc == 6 && !strcmp(argv[5], "--no-find-index");
-    if (argc != 5 && !no_find) {
-        fprintf(stderr, "usage: sqlite_limit SRC_DB DST_DB N BATCH\n");
+    bool no_find = false, bare = false;
+    long page = 0, shrink = 100;
+    for (int i = 5; i < argc; i++) {
+        if (!strcmp(argv[i], "--no-find-index"))
+            no_find = true;
+        else if (!strcmp(argv[i], "--bare"))
+            no_find = bare = true;
+        else if (!strcmp(argv[i], "--page") && i + 1 < argc)
+            page = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--shrink") && i + 1 < argc)
+            shrink = atol(argv[++i]);
+        else
+            argc = 0; /* usage */
+    }
+    if (argc < 5 || (page && (page < 512 || page > 65536 || (page & (page - 1)))) || shrink < 1 ||
+        shrink > 100) {
+        fprintf(stderr, "usage: sqlite_limit SRC_DB DST_DB N BATCH [--no-find-index] [--bare]"
+                        " [--page N] [--shrink PCT]\n");
         return 2;
     }
     long n = atol(argv[3]), batch = atol(argv[4]);
@@ -91,6 +134,9 @@ int main(int argc, char **argv)
     /* the event names its order's version (payload NULL) or, from an older
      * store, carries the document */
     sqlite3_int64 version = sqlite3_column_int64(q, 10);
+    char *cut[] = {doc, req, dec, res};
+    for (size_t i = 0; i < sizeof cut / sizeof *cut; i++)
+        cut[i][strlen(cut[i]) * (size_t)shrink / 100] = '\0';
     sqlite3_finalize(q);
     sqlite3_close(src);
 
@@ -102,13 +148,23 @@ int main(int argc, char **argv)
             SQLITE_OK)
         fail(db, argv[2]);
     err_t err = {0};
+    /* engine_pragmas gives the new file 4 KiB pages and WAL mode, in which
+     * the page size is fixed: --page changes it the way docs/operations.md
+     * tells an operator to (out of WAL mode, VACUUM, back) */
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "PRAGMA journal_mode=DELETE; PRAGMA page_size=%ld; VACUUM;"
+             " PRAGMA journal_mode=WAL;",
+             page);
     /* the engine's pragmas (engine.c), and its statement journals
      * (engine_tune_sqlite): a statement whose triggers may fail journals
      * its pages, in a temp file per statement without them (measured: 40
      * us an order) */
-    if (engine_pragmas(db, &err) < 0 || schema_migrate(db, &err) < 0)
-        fail(db, err.message[0] ? err.message : "setup");
-    if (no_find &&
+    if (engine_pragmas(db, &err) < 0) fail(db, err.message[0] ? err.message : "setup");
+    if (page && sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) fail(db, sql);
+    if (schema_migrate(db, &err) < 0) fail(db, err.message[0] ? err.message : "setup");
+    if (bare) drop_extras(db);
+    if (no_find && !bare &&
         sqlite3_exec(db, "DROP TRIGGER orders_found_new; DROP TRIGGER orders_found_pickups;", NULL,
                      NULL, NULL) != SQLITE_OK)
         fail(db, "drop the find triggers");
