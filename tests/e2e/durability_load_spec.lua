@@ -18,7 +18,10 @@ local LOADGEN = (e2e.bin:gsub("corder$", "loadgen"))
 
 local CREATED = 'corder_requests_total{op="order.create",code="ok"}'
 
--- loadgen in the background against srv; returns the files it writes.
+-- loadgen in the background against srv; returns the files it writes. Its
+-- exit status goes to a file of its own and is renamed into place, so that
+-- a reader never sees the file made but not yet written (which read as an
+-- empty status once in CI, under ASan).
 local function start_load(srv, conns, depth, round)
     local f = {
         acked = srv.dir .. "/acked" .. round,
@@ -27,7 +30,8 @@ local function start_load(srv, conns, depth, round)
     }
     e2e.sh("(" .. e2e.q(LOADGEN) .. " --port " .. srv.port .. " -c " .. conns .. " -d " .. depth
         .. " -t 120 -w 0 --acked " .. e2e.q(f.acked) .. " >" .. e2e.q(f.out) .. " 2>&1; echo $? >"
-        .. e2e.q(f.rc) .. ") >/dev/null 2>&1 &")
+        .. e2e.q(f.rc .. ".tmp") .. "; mv " .. e2e.q(f.rc .. ".tmp") .. " " .. e2e.q(f.rc)
+        .. ") >/dev/null 2>&1 &")
     return f
 end
 
