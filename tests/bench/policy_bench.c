@@ -118,7 +118,8 @@ static int64_t floor_ns(const char *root, int64_t want, int64_t *t)
         rc = lua_pcall(L, 1, 1, 0);
     }
     if (rc != LUA_OK || !lua_isfunction(L, -1)) {
-        fprintf(stderr, "policy_bench: %s: %s\n", path, lua_tostring(L, -1));
+        fprintf(stderr, "policy_bench: %s: %s\n", path,
+                rc != LUA_OK ? lua_tostring(L, -1) : "returned no function");
         lua_close(L);
         return -1;
     }

@@ -96,9 +96,9 @@ static char *col(sqlite3_stmt *st, int i)
 
 int main(int argc, char **argv)
 {
-    bool no_find = false, bare = false;
+    bool no_find = false, bare = false, bad = argc < 5;
     long page = 0, shrink = 100;
-    for (int i = 5; i < argc; i++) {
+    for (int i = 5; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--no-find-index"))
             no_find = true;
         else if (!strcmp(argv[i], "--bare"))
@@ -108,9 +108,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--shrink") && i + 1 < argc)
             shrink = atol(argv[++i]);
         else
-            argc = 0; /* usage */
+            bad = true;
     }
-    if (argc < 5 || (page && (page < 512 || page > 65536 || (page & (page - 1)))) || shrink < 1 ||
+    if (bad || (page && (page < 512 || page > 65536 || (page & (page - 1)))) || shrink < 1 ||
         shrink > 100) {
         fprintf(stderr, "usage: sqlite_limit SRC_DB DST_DB N BATCH [--no-find-index] [--bare]"
                         " [--page N] [--shrink PCT]\n");
