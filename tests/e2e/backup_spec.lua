@@ -29,9 +29,8 @@ describe("OP3: corder backup", function()
         end
         local copy = srv.dir .. "/copy.db"
         local rc = srv.dir .. "/backup.rc"
-        e2e.sh("(" .. e2e.q(e2e.bin) .. " backup --db " .. e2e.q(srv.db) .. " --to " .. e2e.q(copy)
-            .. " >" .. srv.dir .. "/backup.out 2>&1; echo $? >" .. rc .. ".tmp; mv " .. rc .. ".tmp "
-            .. rc .. ") &")
+        e2e.sh_bg(e2e.q(e2e.bin) .. " backup --db " .. e2e.q(srv.db) .. " --to " .. e2e.q(copy),
+            srv.dir .. "/backup.out", rc)
         local worst, during, i = 0, 0, 0
         local deadline = e2e.now() + 60
         while not e2e.read_file(rc) do

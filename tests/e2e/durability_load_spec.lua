@@ -14,24 +14,21 @@
 -- runs on a store recovered from a kill.
 local e2e = require "e2e"
 
-local LOADGEN = (e2e.bin:gsub("corder$", "loadgen"))
+local LOADGEN = e2e.build .. "/loadgen"
 
 local CREATED = 'corder_requests_total{op="order.create",code="ok"}'
 
--- loadgen in the background against srv; returns the files it writes. Its
--- exit status goes to a file of its own and is renamed into place, so that
--- a reader never sees the file made but not yet written (which read as an
--- empty status once in CI, under ASan).
+-- loadgen in the background against srv; returns the files it writes (its
+-- exit status through e2e.sh_bg, written whole: a file made but not yet
+-- written once read as an empty status in CI, under ASan).
 local function start_load(srv, conns, depth, round)
     local f = {
         acked = srv.dir .. "/acked" .. round,
         out = srv.dir .. "/load" .. round,
         rc = srv.dir .. "/load_rc" .. round,
     }
-    e2e.sh("(" .. e2e.q(LOADGEN) .. " --port " .. srv.port .. " -c " .. conns .. " -d " .. depth
-        .. " -t 120 -w 0 --acked " .. e2e.q(f.acked) .. " >" .. e2e.q(f.out) .. " 2>&1; echo $? >"
-        .. e2e.q(f.rc .. ".tmp") .. "; mv " .. e2e.q(f.rc .. ".tmp") .. " " .. e2e.q(f.rc)
-        .. ") >/dev/null 2>&1 &")
+    e2e.sh_bg(e2e.q(LOADGEN) .. " --port " .. srv.port .. " -c " .. conns .. " -d " .. depth
+        .. " -t 120 -w 0 --acked " .. e2e.q(f.acked), f.out, f.rc)
     return f
 end
 

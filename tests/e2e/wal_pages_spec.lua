@@ -5,7 +5,7 @@
 -- hold them, and a page never counted twice in a commit.
 local e2e = require "e2e"
 
-local tool = (os.getenv("CORDER_BUILD") or (e2e.root .. "/build")) .. "/wal_pages"
+local tool = e2e.build .. "/wal_pages"
 
 local function parse(line)
     local t = {}

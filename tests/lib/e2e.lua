@@ -16,6 +16,8 @@ local M = {}
 
 M.root = os.getenv("CORDER_ROOT") or "."
 M.bin = os.getenv("CORDER_BIN") or (M.root .. "/build/corder")
+-- The build tree: the bench tools and the test shims (tests/lib/*.so).
+M.build = os.getenv("CORDER_BUILD") or (M.root .. "/build")
 M.MAX_LINE = 1024 * 1024
 M.null = cjson.null
 
@@ -29,6 +31,15 @@ function M.sh(cmd)
     local ok, how, code = os.execute(cmd)
     if how == "exit" then return code end
     return 128 + (code or 0)
+end
+
+-- Starts a shell command in the background, its stdout and stderr to the
+-- file out; its exit status is written to the file status once it ends,
+-- through a temporary file renamed into place, so that a reader waiting
+-- for status never sees it made but not yet written.
+function M.sh_bg(cmd, out, status)
+    M.sh("(" .. cmd .. " >" .. M.q(out) .. " 2>&1; echo $? >" .. M.q(status .. ".tmp") .. "; mv "
+        .. M.q(status .. ".tmp") .. " " .. M.q(status) .. ") >/dev/null 2>&1 &")
 end
 
 -- Runs a shell command; returns its stdout without the trailing newline.
@@ -345,7 +356,7 @@ end
 -- (the sanitizers' runtime), and env ("VAR=value ...", quoted by the
 -- caller) in its environment.
 function Server:preload(name, env)
-    local shim = (os.getenv("CORDER_BUILD") or (M.root .. "/build")) .. "/" .. name .. ".so"
+    local shim = M.build .. "/" .. name .. ".so"
     local preload = os.getenv("LD_PRELOAD")
     preload = (preload and preload ~= "" and (preload .. ":") or "") .. shim
     local serve = self.serve_command
